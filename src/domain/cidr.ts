@@ -1,0 +1,70 @@
+import { Address4, Address6 } from 'ip-address';
+import { InvalidInputError } from '../errors.js';
+
+export type IpVersion = 4 | 6;
+
+/** A parsed, canonical network prefix. */
+export interface Cidr {
+  /** Canonical text, e.g. `203.0.113.0/24` or `2001:db8::/32`. */
+  text: string;
+  version: IpVersion;
+  length: number;
+  network: string;
+}
+
+/** Longest prefix Cloudflare will advertise for BYOIP: /24 for IPv4, /48 for IPv6. */
+export const MAX_ANNOUNCE_LENGTH: Record<IpVersion, number> = { 4: 24, 6: 48 };
+
+/**
+ * Parses `text` as a network prefix. Throws InvalidInputError with a sentence that says what is wrong:
+ * not a prefix, no length, or host bits set (with the network the user probably meant).
+ */
+export function parseCidr(text: string): Cidr {
+  const raw = text.trim();
+  if (!raw.includes('/')) {
+    throw new InvalidInputError(`\`${raw || '(empty)'}\` has no prefix length. Write it as a CIDR, e.g. \`203.0.113.0/24\`.`);
+  }
+  const [addr = '', lenText = ''] = raw.split('/');
+  if (!/^\d{1,3}$/.test(lenText)) {
+    throw new InvalidInputError(`\`${raw}\` is not a valid prefix: the length after \`/\` must be a number.`);
+  }
+  const length = Number(lenText);
+  if (Address4.isValid(addr) && addr.split('.').length === 4) {
+    if (length > 32) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: an IPv4 length is at most 32.`);
+    const a = new Address4(`${addr}/${length}`);
+    const network = a.startAddress().correctForm();
+    if (network !== new Address4(addr).correctForm()) {
+      throw new InvalidInputError(`\`${raw}\` has host bits set. Did you mean \`${network}/${length}\`?`);
+    }
+    return { text: `${network}/${length}`, version: 4, length, network };
+  }
+  if (Address6.isValid(addr)) {
+    if (length > 128) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: an IPv6 length is at most 128.`);
+    const a = new Address6(`${addr}/${length}`);
+    const network = a.startAddress().correctForm();
+    if (network !== new Address6(addr).correctForm()) {
+      throw new InvalidInputError(`\`${raw}\` has host bits set. Did you mean \`${network}/${length}\`?`);
+    }
+    return { text: `${network}/${length}`, version: 6, length, network };
+  }
+  throw new InvalidInputError(`\`${raw}\` is not an IP prefix. Write it as a CIDR, e.g. \`203.0.113.0/24\` or \`2001:db8::/48\`.`);
+}
+
+/** Canonical form of a CIDR that is already known to be valid (e.g. from Cloudflare). */
+export function canonicalCidr(text: string): string {
+  return parseCidr(text).text;
+}
+
+/** True when `inner` lies within `outer` (or equals it). */
+export function cidrContains(outer: string, inner: string): boolean {
+  const o = parseCidr(outer);
+  const i = parseCidr(inner);
+  if (o.version !== i.version || i.length < o.length) return false;
+  if (o.version === 4) return new Address4(i.network).isInSubnet(new Address4(o.text));
+  return new Address6(i.network).isInSubnet(new Address6(o.text));
+}
+
+/** Can a prefix of this size be announced on the Internet (/24 or shorter for IPv4, /48 or shorter for IPv6)? */
+export function isAnnounceable(cidr: Cidr): boolean {
+  return cidr.length <= MAX_ANNOUNCE_LENGTH[cidr.version];
+}

@@ -1,0 +1,59 @@
+/**
+ * Typed errors. Callers branch on `code`, never on message text. Every error carries `userMessage`:
+ * a sentence fit for Slack saying what was wrong and what to do next.
+ */
+export enum ErrorCode {
+  // input and policy
+  InvalidInput = 'byoip_invalid_input',
+  NotAuthorized = 'byoip_not_authorized',
+  SelfApproval = 'byoip_self_approval',
+  PrefixLocked = 'byoip_prefix_locked',
+  OperationNotFound = 'byoip_operation_not_found',
+  OperationFinished = 'byoip_operation_finished',
+  OperationExpired = 'byoip_operation_expired',
+  PolicyInvalid = 'byoip_policy_invalid',
+  ConfigInvalid = 'byoip_config_invalid',
+  // Cloudflare
+  CloudflareNotFound = 'cloudflare_not_found',
+  CloudflareValidation = 'cloudflare_validation',
+  CloudflareConflict = 'cloudflare_conflict',
+  CloudflareAuth = 'cloudflare_auth',
+  CloudflareRateLimited = 'cloudflare_rate_limited',
+  CloudflareUnavailable = 'cloudflare_unavailable',
+  CloudflareBadResponse = 'cloudflare_bad_response',
+  // routing view
+  RoutingUnavailable = 'routing_unavailable',
+  RoutingBadResponse = 'routing_bad_response',
+  // Slack delivery
+  SlackDelivery = 'slack_delivery',
+}
+
+export class BotError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly userMessage: string,
+    /** Whether a job that hit this error should try again later. */
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(userMessage, options);
+    this.name = 'BotError';
+  }
+}
+
+export class InvalidInputError extends BotError {
+  constructor(userMessage: string) {
+    super(ErrorCode.InvalidInput, userMessage);
+    this.name = 'InvalidInputError';
+  }
+}
+
+export function isBotError(err: unknown): err is BotError {
+  return err instanceof BotError;
+}
+
+/** The sentence to show a user for any error: typed errors speak for themselves, anything else is generic. */
+export function userMessageOf(err: unknown): string {
+  if (isBotError(err)) return err.userMessage;
+  return 'Something went wrong on our side; nothing was changed. Try again, and tell the bot owners if it keeps happening.';
+}

@@ -1,0 +1,212 @@
+import { SimClock, seededRandom } from './clock.js';
+
+/**
+ * The simulated Internet shared by every simulator: who announces what (seen by route-collector peers),
+ * ROAs, IRR route objects and reverse-DNS TXT records. The Cloudflare simulator writes announcements when a
+ * BGP prefix is advertised or withdrawn; the RIPEstat, RPKI, IRR and DNS simulators read from here.
+ */
+
+export const CLOUDFLARE_ASN = 13335;
+
+export interface Roa {
+  prefix: string;
+  maxLength: number;
+  asn: number;
+}
+
+export interface RouteObject {
+  prefix: string;
+  origin: number;
+  /** IRR database, e.g. RADB, RIPE, ARIN; `RPKI` marks IRRd's pseudo route objects made from ROAs. */
+  source: string;
+  remarks: string[];
+  descr: string[];
+  mntBy?: string;
+}
+
+/** One route collector peer (a RIS peer at an RRC). */
+export interface CollectorPeer {
+  rrc: string;
+  location: string;
+  ip: string;
+  asn: number;
+  /** Deterministic rank in [0, 1): a peer sees a route once the route's reach passes its rank. */
+  rank: number;
+}
+
+export interface Announcement {
+  id: number;
+  prefix: string;
+  origin: number;
+  /** Simulated ms when the first peers see it. */
+  start: number;
+  /** Simulated ms from first to all reachable peers seeing it. */
+  rampMs: number;
+  /** Share of peers that will ever see it (filters, partial transit). */
+  reach: number;
+  /** Simulated ms when peers start losing it; null while announced. */
+  end: number | null;
+  decayMs: number;
+}
+
+export interface VisibleRoute {
+  peer: CollectorPeer;
+  prefix: string;
+  origin: number;
+  asPath: number[];
+  since: number;
+}
+
+export interface WorldOptions {
+  clock?: SimClock;
+  seed?: number;
+  /** Collectors and peers per collector; the usual full-table peer count is their product times ~reach. */
+  collectors?: { rrc: string; location: string }[];
+  peersPerCollector?: number;
+}
+
+const DEFAULT_COLLECTORS = [
+  { rrc: 'RRC00', location: 'Amsterdam, NL' },
+  { rrc: 'RRC01', location: 'London, GB' },
+  { rrc: 'RRC03', location: 'Amsterdam, NL' },
+  { rrc: 'RRC06', location: 'Otemachi, JP' },
+  { rrc: 'RRC11', location: 'New York, US' },
+];
+
+const TRANSIT_ASNS = [174, 1299, 2914, 3257, 3356, 6453, 6762, 6939, 7018, 9002];
+
+export class World {
+  readonly clock: SimClock;
+  readonly random: () => number;
+  readonly peers: CollectorPeer[];
+  roas: Roa[] = [];
+  routeObjects: RouteObject[] = [];
+  /** TXT records by fully qualified name (lower case, no trailing dot). */
+  txt = new Map<string, string[]>();
+  /** Names for which the DNS simulator answers SERVFAIL. */
+  dnsFailures = new Set<string>();
+  private announcements: Announcement[] = [];
+  private nextId = 1;
+
+  constructor(opts: WorldOptions = {}) {
+    this.clock = opts.clock ?? new SimClock();
+    this.random = seededRandom(opts.seed ?? 1);
+    const collectors = opts.collectors ?? DEFAULT_COLLECTORS;
+    const per = opts.peersPerCollector ?? 12;
+    const peers: CollectorPeer[] = [];
+    collectors.forEach((c, ci) => {
+      for (let i = 0; i < per; i++) {
+        const n = ci * per + i;
+        peers.push({
+          rrc: c.rrc,
+          location: c.location,
+          ip: `198.18.${ci}.${10 + i}`,
+          asn: TRANSIT_ASNS[n % TRANSIT_ASNS.length]! + (n >= TRANSIT_ASNS.length ? 60000 + n : 0),
+          rank: 0,
+        });
+      }
+    });
+    // Spread ranks evenly but shuffled, so visibility climbs peer by peer across collectors.
+    const ranks = peers.map((_, i) => (i + 0.5) / peers.length);
+    for (let i = ranks.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [ranks[i], ranks[j]] = [ranks[j]!, ranks[i]!];
+    }
+    peers.forEach((p, i) => (p.rank = ranks[i]!));
+    this.peers = peers;
+  }
+
+  /** Total full-table peers of the collectors. */
+  get totalPeers(): number {
+    return this.peers.length;
+  }
+
+  /**
+   * Starts an announcement after `delayMs` simulated ms; peers pick it up over `rampMs`.
+   * An origin already announcing the prefix is left as it is.
+   */
+  announce(prefix: string, origin: number, opts: { delayMs?: number; rampMs?: number; reach?: number } = {}): Announcement {
+    const live = this.liveAnnouncement(prefix, origin);
+    if (live) return live;
+    const a: Announcement = {
+      id: this.nextId++,
+      prefix,
+      origin,
+      start: this.clock.now() + (opts.delayMs ?? 0),
+      rampMs: opts.rampMs ?? 60_000,
+      reach: opts.reach ?? 0.95,
+      end: null,
+      decayMs: 120_000,
+    };
+    this.announcements.push(a);
+    return a;
+  }
+
+  /** Withdraws `origin`'s announcement of `prefix` after `delayMs`; peers lose it over `decayMs`. */
+  withdraw(prefix: string, origin: number, opts: { delayMs?: number; decayMs?: number } = {}): Announcement | undefined {
+    const live = this.liveAnnouncement(prefix, origin);
+    if (!live) return undefined;
+    const now = this.clock.now();
+    live.end = Math.max(live.start, now + (opts.delayMs ?? 0));
+    live.decayMs = opts.decayMs ?? 120_000;
+    return live;
+  }
+
+  /** Is `origin` announcing `prefix` (or about to), i.e. an announcement with no end yet. */
+  isAnnouncing(prefix: string, origin: number): boolean {
+    return this.liveAnnouncement(prefix, origin) !== undefined;
+  }
+
+  /** Announcements of exactly `prefix` (every origin), for inspection. */
+  announcementsOf(prefix: string): Announcement[] {
+    return this.announcements.filter((a) => a.prefix === prefix);
+  }
+
+  /** All prefixes with at least one announcement on record. */
+  announcedPrefixes(): string[] {
+    return [...new Set(this.announcements.map((a) => a.prefix))];
+  }
+
+  /** What the collector peers see for exactly `prefix` at simulated time `at`. */
+  visibleRoutes(prefix: string, at: number = this.clock.now()): VisibleRoute[] {
+    const out: VisibleRoute[] = [];
+    for (const a of this.announcements) {
+      if (a.prefix !== prefix) continue;
+      const share = this.shareAt(a, at);
+      if (share <= 0) continue;
+      for (const peer of this.peers) {
+        if (peer.rank >= share) continue;
+        const transit = TRANSIT_ASNS[(peer.asn + a.origin) % TRANSIT_ASNS.length]!;
+        const asPath = peer.asn === transit ? [peer.asn, a.origin] : [peer.asn, transit, a.origin];
+        out.push({ peer, prefix, origin: a.origin, asPath, since: a.start + peer.rank * a.rampMs });
+      }
+    }
+    return out;
+  }
+
+  private shareAt(a: Announcement, at: number): number {
+    if (at < a.start) return 0;
+    const up = a.rampMs <= 0 ? a.reach : Math.min(1, (at - a.start) / a.rampMs) * a.reach;
+    if (a.end === null || at < a.end) return up;
+    const down = a.decayMs <= 0 ? 0 : 1 - Math.min(1, (at - a.end) / a.decayMs);
+    return Math.min(up, a.reach * down);
+  }
+
+  private liveAnnouncement(prefix: string, origin: number): Announcement | undefined {
+    return this.announcements.find((a) => a.prefix === prefix && a.origin === origin && a.end === null);
+  }
+
+  // -- registry data helpers --
+
+  addRoa(roa: Roa): void {
+    this.roas.push(roa);
+  }
+
+  addRouteObject(obj: RouteObject): void {
+    this.routeObjects.push(obj);
+  }
+
+  setTxt(name: string, values: string[]): void {
+    this.txt.set(name.toLowerCase().replace(/\.$/, ''), values);
+  }
+}
