@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { parseCidr } from '../domain/cidr.js';
+import { DEFAULT_ROUTING_TIMEOUT_MS, getJson } from './http.js';
+import { DEFAULT_SOURCE_APP, parseAsn, ripestatEnvelope, ripestatUrl } from './ripestat.js';
+
+/** What the route collectors see for one prefix at one moment. */
+export interface VisibilitySample {
+  prefix: string;
+  at: Date;
+  /** Collector peers that have a route for the prefix (any origin). */
+  peersSeeing: number;
+  /** Collectors (RRCs) with at least one peer seeing it. */
+  collectors: number;
+  /** Origin ASN -> peers seeing the prefix with that origin. */
+  byOrigin: Record<number, number>;
+}
+
+const lgPeer = z.object({
+  asn_origin: z.union([z.string(), z.number()]).optional(),
+  as_path: z.union([z.string(), z.array(z.union([z.number(), z.string()]))]).optional(),
+  prefix: z.string().optional(),
+  peer: z.string().optional(),
+});
+
+const lgData = z.object({
+  rrcs: z.array(
+    z.object({
+      rrc: z.string(),
+      location: z.string().optional(),
+      peers: z.array(lgPeer),
+    }),
+  ),
+});
+
+export const lookingGlassResponse = ripestatEnvelope(lgData);
+export type LookingGlassResponse = z.infer<typeof lookingGlassResponse>;
+
+export interface LookingGlassOptions {
+  /** `https://stat.ripe.net` in production. */
+  baseUrl: string;
+  timeoutMs?: number;
+  sourceApp?: string;
+  /** Clock for `VisibilitySample.at` (the simulated clock in tests and the sandbox). */
+  now?: () => Date;
+}
+
+/**
+ * RIPEstat `looking-glass`: near real-time routes of RIS peers, the source for propagation
+ * (routing-status and visibility lag up to 8 hours). The prefix must match a routed prefix exactly.
+ */
+export class LookingGlassClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly sourceApp: string;
+  private readonly now: () => Date;
+
+  constructor(opts: LookingGlassOptions) {
+    this.baseUrl = opts.baseUrl;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_ROUTING_TIMEOUT_MS;
+    this.sourceApp = opts.sourceApp ?? DEFAULT_SOURCE_APP;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Counts peers, collectors and origins seeing exactly `prefix`. Throws InvalidInputError for a bad prefix. */
+  async sample(prefix: string): Promise<VisibilitySample> {
+    const cidr = parseCidr(prefix);
+    const body = await getJson(
+      ripestatUrl(this.baseUrl, 'looking-glass', { resource: cidr.text }, this.sourceApp),
+      lookingGlassResponse,
+      { timeoutMs: this.timeoutMs, label: { service: 'RIPEstat looking-glass', doing: `looking up ${cidr.text}` } },
+    );
+    return summarise(cidr.text, body, this.now());
+  }
+}
+
+/** Turns a looking-glass answer into counts; origin is `asn_origin`, else the last ASN of the AS path. */
+export function summarise(prefix: string, body: LookingGlassResponse, at: Date): VisibilitySample {
+  const byOrigin: Record<number, number> = {};
+  let peersSeeing = 0;
+  let collectors = 0;
+  for (const rrc of body.data.rrcs) {
+    if (rrc.peers.length > 0) collectors++;
+    for (const peer of rrc.peers) {
+      peersSeeing++;
+      const origin = parseAsn(peer.asn_origin) ?? lastAsn(peer.as_path);
+      // An unreadable origin (an AS_SET) is still a route; 0 is never a legitimate origin.
+      const key = origin ?? 0;
+      byOrigin[key] = (byOrigin[key] ?? 0) + 1;
+    }
+  }
+  return { prefix, at, peersSeeing, collectors, byOrigin };
+}
+
+function lastAsn(path: string | (string | number)[] | undefined): number | undefined {
+  if (path === undefined) return undefined;
+  const hops = typeof path === 'string' ? path.trim().split(/\s+/) : path;
+  return parseAsn(hops[hops.length - 1]);
+}
