@@ -1,0 +1,345 @@
+import { createHmac } from 'node:crypto';
+import { buttonsIn, findButton, type FoundButton } from './buttons.js';
+import type { Json, SimView, SlackSimulator } from './types.js';
+
+export { buttonsIn, findButton, type FoundButton } from './buttons.js';
+
+/** Bolt's HTTP parser takes a body as form data only for exactly this content type (no charset). */
+export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
+const APP_ID = 'A0SIMAPP01';
+const VERIFICATION_TOKEN = 'sim-verification-token';
+
+export interface SendResult {
+  status: number;
+  body: string;
+  /** The body parsed as JSON when it is JSON. */
+  json?: unknown;
+  elapsedMs: number;
+}
+
+export interface CommandResult extends SendResult {
+  responseUrl: string;
+  triggerId: string;
+}
+
+/** Where a button is: in a channel message or ephemeral (by its ts), or in a view. */
+export type ButtonTarget =
+  | { channel: string; messageTs: string; actionId: string; value?: string; blockId?: string }
+  | { viewId: string; actionId: string; value?: string; blockId?: string };
+
+export type ViewValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: unknown; selected_options?: unknown[] } & Json>>;
+
+export interface SenderOptions {
+  /** The bot's Request URL, e.g. `http://127.0.0.1:3000/slack/events`. */
+  eventsUrl: string;
+  signingSecret: string;
+  sim: SlackSimulator;
+  teamId?: string;
+  /** Channel for commands sent without one. Default C0SIMCHAN1. */
+  defaultChannel?: string;
+  /** Give up on a request after this long (Slack itself gives up after 3 s). Default 10 s. */
+  timeoutMs?: number;
+}
+
+/** `v0=` + hex HMAC-SHA256(secret, `v0:{ts}:{body}`), Slack's request signature. */
+export function slackSignature(signingSecret: string, timestampSec: number, body: string): string {
+  return `v0=${createHmac('sha256', signingSecret).update(`v0:${timestampSec}:${body}`).digest('hex')}`;
+}
+
+function nowSec(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function actionTs(): string {
+  const ms = Date.now();
+  return `${Math.floor(ms / 1000)}.${String((ms % 1000) * 1000).padStart(6, '0')}`;
+}
+
+/**
+ * Sends what Slack sends to a bot's Request URL: slash commands, block_actions, view_submission,
+ * view_closed and Events API callbacks, each signed with the signing secret, with response_url and
+ * trigger_id values the simulator honours.
+ */
+export class SlackRequestSender {
+  readonly eventsUrl: string;
+  private readonly secret: string;
+  private readonly sim: SlackSimulator;
+  private readonly teamId: string;
+  private readonly timeoutMs: number;
+  private readonly defaultChannel: string;
+
+  constructor(opts: SenderOptions) {
+    this.eventsUrl = opts.eventsUrl;
+    this.secret = opts.signingSecret;
+    this.sim = opts.sim;
+    this.teamId = opts.teamId ?? opts.sim.teamId;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.defaultChannel = opts.defaultChannel ?? 'C0SIMCHAN1';
+  }
+
+  // ---------- signing ----------
+
+  /** Correct signature headers for `body` (timestamp now unless given). */
+  signedHeaders(body: string, contentType = FORM_CONTENT_TYPE, timestampSec = nowSec()): Record<string, string> {
+    return {
+      'content-type': contentType,
+      'x-slack-request-timestamp': String(timestampSec),
+      'x-slack-signature': slackSignature(this.secret, timestampSec, body),
+    };
+  }
+
+  /** Headers whose signature was made with the wrong secret (the bot must answer 401). */
+  badSignatureHeaders(body: string, contentType = FORM_CONTENT_TYPE): Record<string, string> {
+    const ts = nowSec();
+    return {
+      'content-type': contentType,
+      'x-slack-request-timestamp': String(ts),
+      'x-slack-signature': slackSignature(`${this.secret}-wrong`, ts, body),
+    };
+  }
+
+  /** Correctly signed headers with a timestamp more than 5 minutes old (a replay; the bot must answer 401). */
+  staleHeaders(body: string, contentType = FORM_CONTENT_TYPE, ageSec = 6 * 60): Record<string, string> {
+    return this.signedHeaders(body, contentType, nowSec() - ageSec);
+  }
+
+  /** POSTs `body` with exactly these headers. */
+  async raw(body: string, headers: Record<string, string>): Promise<SendResult> {
+    const started = Date.now();
+    const res = await fetch(this.eventsUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+    const text = await res.text();
+    const out: SendResult = { status: res.status, body: text, elapsedMs: Date.now() - started };
+    if (text.trim().startsWith('{') || text.trim().startsWith('[')) {
+      try {
+        out.json = JSON.parse(text);
+      } catch {
+        // not JSON after all
+      }
+    }
+    return out;
+  }
+
+  /** POSTs a form body, signed. */
+  async sendForm(fields: Record<string, string>): Promise<SendResult> {
+    const body = new URLSearchParams(fields).toString();
+    return this.raw(body, this.signedHeaders(body));
+  }
+
+  /** POSTs an interaction payload (`payload=<urlencoded JSON>`), signed. */
+  async sendInteraction(payload: Json): Promise<SendResult> {
+    return this.sendForm({ payload: JSON.stringify(payload) });
+  }
+
+  /** POSTs an Events API callback (JSON), signed. */
+  async event(event: Json): Promise<SendResult> {
+    const body = JSON.stringify({
+      token: VERIFICATION_TOKEN,
+      team_id: this.teamId,
+      api_app_id: APP_ID,
+      event: { event_ts: actionTs(), ...event },
+      type: 'event_callback',
+      event_id: `Ev${Date.now().toString(36).toUpperCase()}${Math.floor(Math.random() * 1e6)}`,
+      event_time: nowSec(),
+      authorizations: [{ enterprise_id: null, team_id: this.teamId, user_id: this.sim.botUserId, is_bot: true, is_enterprise_install: false }],
+      is_ext_shared_channel: false,
+    });
+    return this.raw(body, this.signedHeaders(body, 'application/json'));
+  }
+
+  /** The user opens the bot's App Home tab. */
+  async appHomeOpened(userId: string): Promise<SendResult> {
+    const home = this.sim.views(userId).find((v) => v.type === 'home');
+    const event: Json = { type: 'app_home_opened', user: userId, channel: `D${userId}`, tab: 'home' };
+    if (home) event.view = home.view;
+    return this.event(event);
+  }
+
+  // ---------- user actions ----------
+
+  private userJson(userId: string): Json {
+    const u = this.sim.user(userId);
+    return { id: userId, username: u?.name ?? userId, name: u?.name ?? userId, team_id: this.teamId };
+  }
+
+  private team(): Json {
+    return { id: this.teamId, domain: 'sim-workspace' };
+  }
+
+  /**
+   * A slash command as Slack sends it (form fields in Slack's order). The bot's ack body is shown to the
+   * user like Slack does (text -> ephemeral, `response_type: in_channel` -> channel message).
+   */
+  async command(userId: string, text: string, opts: { channel?: string; command?: string } = {}): Promise<CommandResult> {
+    const channel = opts.channel ?? this.defaultChannel;
+    const channelName = this.sim.channel(channel)?.name ?? channel.toLowerCase();
+    const { url: responseUrl } = this.sim.createResponseUrl({ channel, user: userId });
+    const triggerId = this.sim.createTriggerId(userId);
+    const res = await this.sendForm({
+      token: VERIFICATION_TOKEN,
+      team_id: this.teamId,
+      team_domain: 'sim-workspace',
+      channel_id: channel,
+      channel_name: channelName,
+      user_id: userId,
+      user_name: this.sim.user(userId)?.name ?? userId,
+      command: opts.command ?? '/byoip',
+      text,
+      api_app_id: APP_ID,
+      is_enterprise_install: 'false',
+      response_url: responseUrl,
+      trigger_id: triggerId,
+    });
+    if (res.status === 200) this.sim.applyCommandAck({ channel, user: userId }, res.body);
+    return { ...res, responseUrl, triggerId };
+  }
+
+  /**
+   * A click on a button (a `block_actions` payload) in a channel message, a thread reply, an ephemeral or
+   * a view. Value and block_id are taken from the button itself unless given.
+   */
+  async clickButton(userId: string, target: ButtonTarget, _opts: Record<string, never> = {}): Promise<SendResult> {
+    if ('viewId' in target) return this.clickInView(userId, target);
+    const { channel, messageTs } = target;
+    const message = this.sim.message(channel, messageTs);
+    const ephemeral = message ? undefined : this.sim.ephemeral(messageTs);
+    if (!message && !ephemeral) throw new Error(`no message or ephemeral ${messageTs} in ${channel}`);
+    if (ephemeral && ephemeral.user !== userId) throw new Error(`ephemeral ${messageTs} is only visible to ${ephemeral.user}`);
+    const source = (message ?? ephemeral) as { blocks: unknown[] };
+    const button = this.pickButton(source, target);
+    const container: Json = { type: 'message', message_ts: messageTs, channel_id: channel, is_ephemeral: !!ephemeral };
+    const threadTs = message?.threadTs ?? ephemeral?.threadTs;
+    if (threadTs) container.thread_ts = threadTs;
+    const { url: responseUrl } = this.sim.createResponseUrl({
+      channel,
+      user: userId,
+      messageTs,
+      isEphemeral: !!ephemeral,
+      ...(threadTs ? { threadTs } : {}),
+    });
+    const payload: Json = {
+      type: 'block_actions',
+      user: this.userJson(userId),
+      api_app_id: APP_ID,
+      token: VERIFICATION_TOKEN,
+      container,
+      trigger_id: this.sim.createTriggerId(userId),
+      team: this.team(),
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: channel, name: this.sim.channel(channel)?.name ?? channel.toLowerCase() },
+      state: { values: {} },
+      response_url: responseUrl,
+      actions: [this.actionJson(button)],
+    };
+    if (message) payload.message = this.sim.messagePayload(channel, messageTs);
+    return this.sendInteraction(payload);
+  }
+
+  private async clickInView(userId: string, target: { viewId: string; actionId: string; value?: string; blockId?: string }): Promise<SendResult> {
+    const view = this.openView(userId, target.viewId);
+    const button = this.pickButton(view, target);
+    const payload: Json = {
+      type: 'block_actions',
+      user: this.userJson(userId),
+      api_app_id: APP_ID,
+      token: VERIFICATION_TOKEN,
+      container: { type: 'view', view_id: view.id },
+      trigger_id: this.sim.createTriggerId(userId, view.id),
+      team: this.team(),
+      enterprise: null,
+      is_enterprise_install: false,
+      view: { ...view.view, state: { values: structuredClone(view.state) } },
+      actions: [this.actionJson(button)],
+    };
+    return this.sendInteraction(payload);
+  }
+
+  private pickButton(source: { blocks: unknown[] } | SimView, target: { actionId: string; value?: string; blockId?: string }): FoundButton {
+    const candidates = buttonsIn(source).filter((b) => b.actionId === target.actionId && (target.blockId === undefined || b.blockId === target.blockId));
+    const found = candidates.find((b) => target.value === undefined || b.value === target.value) ?? candidates[0];
+    if (!found) throw new Error(`no button with action_id ${target.actionId}${target.blockId ? ` in block ${target.blockId}` : ''}`);
+    const b = { ...found };
+    if (target.value !== undefined) b.value = target.value;
+    return b;
+  }
+
+  private actionJson(b: FoundButton): Json {
+    const a: Json = {
+      action_id: b.actionId,
+      block_id: b.blockId,
+      text: { type: 'plain_text', text: b.text, emoji: true },
+      type: 'button',
+      action_ts: actionTs(),
+    };
+    if (b.value !== undefined) a.value = b.value;
+    if (b.style !== undefined) a.style = b.style;
+    return a;
+  }
+
+  private openView(userId: string, viewId: string): SimView {
+    const view = this.sim.view(viewId);
+    if (!view || view.closed) throw new Error(`view ${viewId} is not open`);
+    if (view.userId !== userId) throw new Error(`view ${viewId} belongs to ${view.userId}, not ${userId}`);
+    return view;
+  }
+
+  /**
+   * Submits a modal (`view_submission`). `values` (block_id -> action_id -> value object) are merged over what
+   * was already filled in with `sim.setViewValue`. The bot's answer is applied to the simulator: errors stay on
+   * the view, update / push / clear act on the stack, an empty answer closes the view.
+   */
+  async submitView(userId: string, viewId: string, values: ViewValues = {}): Promise<SendResult> {
+    const view = this.openView(userId, viewId);
+    const state: Record<string, Record<string, Json>> = structuredClone(view.state);
+    for (const [blockId, actions] of Object.entries(values)) {
+      for (const [actionId, v] of Object.entries(actions)) (state[blockId] ??= {})[actionId] = { ...v };
+    }
+    const payload: Json = {
+      type: 'view_submission',
+      team: this.team(),
+      user: this.userJson(userId),
+      api_app_id: APP_ID,
+      token: VERIFICATION_TOKEN,
+      trigger_id: this.sim.createTriggerId(userId, viewId),
+      view: { ...view.view, callback_id: view.callbackId, private_metadata: view.privateMetadata, hash: view.hash, state: { values: state } },
+      response_urls: [],
+      is_enterprise_install: false,
+      enterprise: null,
+    };
+    const res = await this.sendInteraction(payload);
+    if (res.status === 200) this.sim.applyViewSubmissionResponse(viewId, res.json ?? {});
+    return res;
+  }
+
+  /** The user closes the modal; sends `view_closed` when the view asked for `notify_on_close`. */
+  async closeView(userId: string, viewId: string): Promise<SendResult | undefined> {
+    const view = this.openView(userId, viewId);
+    const notify = view.view.notify_on_close === true;
+    this.sim.closeView(viewId);
+    if (!notify) return undefined;
+    return this.sendInteraction({
+      type: 'view_closed',
+      team: this.team(),
+      user: this.userJson(userId),
+      api_app_id: APP_ID,
+      token: VERIFICATION_TOKEN,
+      view: view.view,
+      is_cleared: false,
+      is_enterprise_install: false,
+      enterprise: null,
+    });
+  }
+
+  /** Clicks the button with this text in a message / ephemeral / view (see `findButton`). */
+  async clickButtonByText(
+    userId: string,
+    where: { channel: string; messageTs: string } | { viewId: string },
+    text: string,
+  ): Promise<SendResult> {
+    const source = 'viewId' in where ? this.openView(userId, where.viewId) : (this.sim.message(where.channel, where.messageTs) ?? this.sim.ephemeral(where.messageTs));
+    if (!source) throw new Error('no such message');
+    const b = findButton(source, text);
+    if (!b) throw new Error(`no button "${text}"`);
+    return this.clickButton(userId, { ...where, actionId: b.actionId, blockId: b.blockId, ...(b.value !== undefined ? { value: b.value } : {}) });
+  }
+}
