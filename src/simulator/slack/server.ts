@@ -983,10 +983,10 @@ class SlackSim implements SlackSimulator {
     }
   }
 
-  waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
+  waitFor<T>(predicate: () => T | undefined | null | false | 0 | '', timeoutMs = 5000): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const check = (): boolean => {
-        let v: T | undefined | null | false;
+        let v: T | undefined | null | false | 0 | '';
         try {
           v = predicate();
         } catch (err) {
@@ -994,7 +994,7 @@ class SlackSim implements SlackSimulator {
           reject(err instanceof Error ? err : new Error(String(err)));
           return true;
         }
-        if (v !== undefined && v !== null && v !== false) {
+        if (v) {
           done();
           resolve(v);
           return true;

@@ -206,7 +206,8 @@ export interface SlackSimulator {
   closeView(viewId: string): SimView | undefined;
 
   subscribe(listener: (event: SlackSimEvent) => void): () => void;
-  waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
+  /** Resolves with the predicate's first truthy answer (checked on every simulator event and every 25 ms). */
+  waitFor<T>(predicate: () => T | undefined | null | false | 0 | '', timeoutMs?: number): Promise<T>;
 
   user(id: string): SlackSimUser | undefined;
   userByName(name: string): SlackSimUser | undefined;
