@@ -1,0 +1,56 @@
+import type { World } from '../world.js';
+import { startDnsSimulator, type DnsSimulator } from './dns.js';
+import { startIrrdSimulator, type IrrdSimulator } from './irrd.js';
+import { startRipestatSimulator, type RipestatSimulator, type RipestatSimulatorOptions } from './ripestat.js';
+import { startRoutinatorSimulator, type RoutinatorSimulator } from './routinator.js';
+
+export interface RoutingSimulators {
+  ripestatUrl: string;
+  routinatorUrl: string;
+  irr: { host: string; port: number };
+  dns: { host: string; port: number };
+  /** The settings that point the bot at these simulators. */
+  env: { RIPESTAT_URL: string; RPKI_VALIDATOR_URL: string; IRR_WHOIS_HOST: string; IRR_WHOIS_PORT: string; DNS_SERVER: string };
+  /** Each simulator, to inject faults in tests. */
+  sims: { ripestat: RipestatSimulator; routinator: RoutinatorSimulator; irrd: IrrdSimulator; dns: DnsSimulator };
+  close(): Promise<void>;
+}
+
+/** Starts RIPEstat, Routinator, IRRd whois and DNS simulators over one World, each on a free 127.0.0.1 port. */
+export async function startRoutingSimulators(opts: {
+  world: World;
+  routingStatusTime?: RipestatSimulatorOptions['routingStatusTime'];
+}): Promise<RoutingSimulators> {
+  const { world } = opts;
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const ripestat = await startRipestatSimulator({ world, ...(opts.routingStatusTime ? { routingStatusTime: opts.routingStatusTime } : {}) });
+    started.push(ripestat);
+    const routinator = await startRoutinatorSimulator({ world });
+    started.push(routinator);
+    const irrd = await startIrrdSimulator({ world });
+    started.push(irrd);
+    const dns = await startDnsSimulator({ world });
+    started.push(dns);
+    return {
+      ripestatUrl: ripestat.url,
+      routinatorUrl: routinator.url,
+      irr: { host: irrd.host, port: irrd.port },
+      dns: { host: dns.host, port: dns.port },
+      env: {
+        RIPESTAT_URL: ripestat.url,
+        RPKI_VALIDATOR_URL: routinator.url,
+        IRR_WHOIS_HOST: irrd.host,
+        IRR_WHOIS_PORT: String(irrd.port),
+        DNS_SERVER: dns.server,
+      },
+      sims: { ripestat, routinator, irrd, dns },
+      close: async () => {
+        await Promise.all(started.map((s) => s.close()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close()));
+    throw err;
+  }
+}
