@@ -1,0 +1,587 @@
+import Cloudflare, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'cloudflare';
+import { z } from 'zod';
+import type {
+  AddressMap,
+  AdvertisementStatus,
+  BgpPrefix,
+  Delegation,
+  Lease,
+  LoaDocument,
+  Prefix,
+  Service,
+  ServiceBinding,
+} from '../domain/addressing.js';
+import type { Logger } from '../logger.js';
+import { RequestBudget, type RequestKind } from './budget.js';
+import { describeFailure, type Operation, PERMISSIONS } from './describe.js';
+import { CloudflareError } from './errors.js';
+import { ErrorCode } from '../errors.js';
+import {
+  addressMapSchema,
+  advertisementStatusSchema,
+  bgpPrefixSchema,
+  delegationSchema,
+  envelopeSchema,
+  fieldPath,
+  idSchema,
+  leaseSchema,
+  loaDocumentSchema,
+  prefixSchema,
+  serviceBindingSchema,
+  serviceSchema,
+  type Envelope,
+} from './schemas.js';
+
+export interface CloudflareClientOptions {
+  /** e.g. `https://api.cloudflare.com/client/v4` or the simulator's `url`. */
+  baseUrl: string;
+  apiToken: string;
+  /** Per attempt; 30 s. */
+  timeoutMs?: number;
+  /** Shared request budget; without one the client does not pace itself. */
+  budget?: RequestBudget;
+  logger?: Logger;
+  /** Read retries after the first attempt (timeouts, 5xx, 429, connection errors); 3. Mutations are never retried. */
+  readRetries?: number;
+  /** Backoff of read retries: base * 2^n capped at max, plus up to 25 % jitter; 500 ms / 8 s. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Longest a read waits for a Retry-After before giving up; 60 s. */
+  maxRetryAfterMs?: number;
+}
+
+export interface CreatePrefixInput {
+  cidr: string;
+  asn: number;
+  loaDocumentId?: string | null;
+  description?: string;
+  delegateLoaCreation?: boolean;
+}
+
+export interface UpdateBgpPrefixInput {
+  advertised?: boolean;
+  asnPrependCount?: number;
+  autoAdvertiseWithdraw?: boolean;
+}
+
+export interface CreateAddressMapInput {
+  description?: string | null;
+  enabled?: boolean | null;
+  ips?: string[];
+  memberships?: { kind: 'zone' | 'account'; identifier: string }[];
+}
+
+export interface UpdateAddressMapInput {
+  description?: string | null;
+  enabled?: boolean | null;
+  defaultSni?: string | null;
+}
+
+/** What a call returned, before its result is parsed. */
+interface RawResult {
+  envelope: Envelope | null;
+  status: number;
+  headers: Headers;
+  bytes?: Buffer;
+}
+
+type Send = (opts: Cloudflare.RequestOptions) => { asResponse(): Promise<Response> };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The Cloudflare addressing API, typed. Every method returns domain objects (camelCase) checked by zod and throws
+ * only CloudflareError. Reads are paced by the shared budget and retried with backoff; mutations are sent once,
+ * and a failure whose outcome is unknown says so (`outcomeUnknown`): re-read before trying again.
+ */
+export class CloudflareClient {
+  readonly baseUrl: string;
+  private readonly sdk: Cloudflare;
+  private readonly tokenKey: string;
+  private readonly budget: RequestBudget | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly timeoutMs: number;
+  private readonly readRetries: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
+  private readonly maxRetryAfterMs: number;
+
+  constructor(opts: CloudflareClientOptions) {
+    if (!opts.apiToken) throw new Error('CloudflareClient needs an API token');
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.budget = opts.budget;
+    this.logger = opts.logger;
+    this.readRetries = opts.readRetries ?? 3;
+    this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 500;
+    this.retryMaxDelayMs = opts.retryMaxDelayMs ?? 8_000;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+    this.tokenKey = RequestBudget.tokenKey(opts.apiToken);
+    // SDK retries are off: they would bypass the budget and could send a mutation twice. Reads retry here.
+    this.sdk = new Cloudflare({ apiToken: opts.apiToken, baseURL: this.baseUrl, maxRetries: 0, timeout: this.timeoutMs, logLevel: 'off' });
+  }
+
+  // ---- prefixes ----
+
+  async listPrefixes(accountId: string): Promise<Prefix[]> {
+    const op = this.op('list prefixes', 'read', PERMISSIONS.read, { accountId, subject: `the prefixes of account ${accountId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.list({ account_id: accountId }, o));
+    return this.parseList(op, raw, prefixSchema).map((p) => ({ ...p, accountId: p.accountId ?? accountId }));
+  }
+
+  async getPrefix(accountId: string, prefixId: string): Promise<Prefix> {
+    const op = this.op('get prefix', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.get(prefixId, { account_id: accountId }, o));
+    const p = this.parseOne(op, raw, prefixSchema);
+    return { ...p, accountId: p.accountId ?? accountId };
+  }
+
+  async createPrefix(accountId: string, input: CreatePrefixInput): Promise<Prefix> {
+    const op = this.op('add prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${input.cidr}` });
+    const body: Record<string, unknown> = { cidr: input.cidr, asn: input.asn, loa_document_id: input.loaDocumentId ?? null };
+    if (input.description !== undefined) body.description = input.description;
+    if (input.delegateLoaCreation !== undefined) body.delegate_loa_creation = input.delegateLoaCreation;
+    const raw = await this.run(op, (o) => this.sdk.post(`/accounts/${accountId}/addressing/prefixes`, { ...o, body }));
+    const p = this.parseOne(op, raw, prefixSchema);
+    return { ...p, accountId: p.accountId ?? accountId };
+  }
+
+  async updatePrefixDescription(accountId: string, prefixId: string, description: string): Promise<Prefix> {
+    const op = this.op('change prefix description', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.edit(prefixId, { account_id: accountId, description }, o));
+    const p = this.parseOne(op, raw, prefixSchema);
+    return { ...p, accountId: p.accountId ?? accountId };
+  }
+
+  async deletePrefix(accountId: string, prefixId: string): Promise<void> {
+    const op = this.op('delete prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.delete(prefixId, { account_id: accountId }, { ...o, body: {} }));
+    this.parseEmpty(op, raw);
+  }
+
+  /** Starts Cloudflare's IRR, RPKI and ownership checks; the answer shows the states as they are now. */
+  async validatePrefix(accountId: string, prefixId: string): Promise<Prefix> {
+    const op = this.op('validate prefix', 'mutation', PERMISSIONS.validate, { accountId, subject: `prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.validate(prefixId, { account_id: accountId }, o));
+    const p = this.parseOne(op, raw, prefixSchema);
+    return { ...p, accountId: p.accountId ?? accountId };
+  }
+
+  // ---- BGP prefixes ----
+
+  async listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]> {
+    const op = this.op('list BGP prefixes', 'read', PERMISSIONS.read, { accountId, subject: `the BGP prefixes of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.list(prefixId, { account_id: accountId }, o));
+    return this.parseList(op, raw, bgpPrefixSchema);
+  }
+
+  async getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix> {
+    const op = this.op('get BGP prefix', 'read', PERMISSIONS.read, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.bgpPrefixes.get(bgpPrefixId, { account_id: accountId, prefix_id: prefixId }, o),
+    );
+    return this.parseOne(op, raw, bgpPrefixSchema);
+  }
+
+  /** Creates a BGP prefix (equal to or more specific than the prefix); Cloudflare creates it withdrawn. */
+  async createBgpPrefix(accountId: string, prefixId: string, cidr: string): Promise<BgpPrefix> {
+    const op = this.op('create BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${cidr} of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.create(prefixId, { account_id: accountId, cidr }, o));
+    return this.parseOne(op, raw, bgpPrefixSchema);
+  }
+
+  async updateBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string, input: UpdateBgpPrefixInput): Promise<BgpPrefix> {
+    const what = input.advertised === true ? 'advertise' : input.advertised === false ? 'withdraw' : 'update';
+    const op = this.op(`${what} BGP prefix`, 'mutation', PERMISSIONS.bgpWrite, {
+      accountId,
+      subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`,
+    });
+    const params: Cloudflare.Addressing.Prefixes.BGPPrefixEditParams = { account_id: accountId, prefix_id: prefixId };
+    if (input.advertised !== undefined) params.on_demand = { advertised: input.advertised };
+    if (input.asnPrependCount !== undefined) params.asn_prepend_count = input.asnPrependCount;
+    if (input.autoAdvertiseWithdraw !== undefined) params.auto_advertise_withdraw = input.autoAdvertiseWithdraw;
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.edit(bgpPrefixId, params, o));
+    return this.parseOne(op, raw, bgpPrefixSchema);
+  }
+
+  /** Advertises (true) or withdraws (false) a BGP prefix. A 2xx only means Cloudflare registered the change. */
+  async setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix> {
+    return this.updateBgpPrefix(accountId, prefixId, bgpPrefixId, { advertised });
+  }
+
+  /** Deletes a BGP prefix; Cloudflare allows it only once withdrawn. The SDK has the call since 7.2. */
+  async deleteBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<void> {
+    const op = this.op('delete BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.bgpPrefixes.delete(bgpPrefixId, { account_id: accountId, prefix_id: prefixId }, o),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  /** Deprecated whole-prefix advertisement status, for accounts that still use `/bgp/status`. */
+  async getAdvertisementStatus(accountId: string, prefixId: string): Promise<AdvertisementStatus> {
+    const op = this.op('get advertisement status', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.advertisementStatus.get(prefixId, { account_id: accountId }, o));
+    return this.parseOne(op, raw, advertisementStatusSchema);
+  }
+
+  /** Deprecated whole-prefix advertise / withdraw. */
+  async setAdvertisementStatus(accountId: string, prefixId: string, advertised: boolean): Promise<AdvertisementStatus> {
+    const op = this.op(advertised ? 'advertise prefix' : 'withdraw prefix', 'mutation', PERMISSIONS.bgpWrite, {
+      accountId,
+      subject: `prefix ${prefixId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.advertisementStatus.edit(prefixId, { account_id: accountId, advertised }, o),
+    );
+    return this.parseOne(op, raw, advertisementStatusSchema);
+  }
+
+  // ---- service bindings and services ----
+
+  async listServiceBindings(accountId: string, prefixId: string): Promise<ServiceBinding[]> {
+    const op = this.op('list service bindings', 'read', PERMISSIONS.read, { accountId, subject: `the service bindings of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.serviceBindings.list(prefixId, { account_id: accountId }, o));
+    return this.parseList(op, raw, serviceBindingSchema);
+  }
+
+  async getServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<ServiceBinding> {
+    const op = this.op('get service binding', 'read', PERMISSIONS.read, { accountId, subject: `service binding ${bindingId} of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.serviceBindings.get(bindingId, { account_id: accountId, prefix_id: prefixId }, o),
+    );
+    return this.parseOne(op, raw, serviceBindingSchema);
+  }
+
+  async createServiceBinding(accountId: string, prefixId: string, input: { cidr: string; serviceId: string }): Promise<ServiceBinding> {
+    const op = this.op('create service binding', 'mutation', PERMISSIONS.bindingWrite, {
+      accountId,
+      subject: `a service binding for ${input.cidr} on prefix ${prefixId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.serviceBindings.create(prefixId, { account_id: accountId, cidr: input.cidr, service_id: input.serviceId }, o),
+    );
+    return this.parseOne(op, raw, serviceBindingSchema);
+  }
+
+  async deleteServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<void> {
+    const op = this.op('delete service binding', 'mutation', PERMISSIONS.bindingWrite, {
+      accountId,
+      subject: `service binding ${bindingId} of prefix ${prefixId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.serviceBindings.delete(bindingId, { account_id: accountId, prefix_id: prefixId }, o),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  async listServices(accountId: string): Promise<Service[]> {
+    const op = this.op('list services', 'read', PERMISSIONS.read, { accountId, subject: `the services of account ${accountId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.services.list({ account_id: accountId }, o));
+    return this.parseList(op, raw, serviceSchema);
+  }
+
+  // ---- delegations ----
+
+  async listDelegations(accountId: string, prefixId: string): Promise<Delegation[]> {
+    const op = this.op('list delegations', 'read', PERMISSIONS.read, { accountId, subject: `the delegations of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.delegations.list(prefixId, { account_id: accountId }, o));
+    return this.parseList(op, raw, delegationSchema);
+  }
+
+  async createDelegation(accountId: string, prefixId: string, input: { cidr: string; delegatedAccountId: string }): Promise<Delegation> {
+    const op = this.op('delegate prefix', 'mutation', PERMISSIONS.prefixWrite, {
+      accountId,
+      subject: `a delegation of ${input.cidr} from prefix ${prefixId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.delegations.create(
+        prefixId,
+        { account_id: accountId, cidr: input.cidr, delegated_account_id: input.delegatedAccountId },
+        o,
+      ),
+    );
+    return this.parseOne(op, raw, delegationSchema);
+  }
+
+  /** Removes a delegation; returns the id Cloudflare confirms. */
+  async deleteDelegation(accountId: string, prefixId: string, delegationId: string): Promise<string> {
+    const op = this.op('remove delegation', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `delegation ${delegationId} of prefix ${prefixId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.prefixes.delegations.delete(delegationId, { account_id: accountId, prefix_id: prefixId }, { ...o, body: {} }),
+    );
+    return this.parseOne(op, raw, idSchema).id;
+  }
+
+  // ---- address maps ----
+
+  async listAddressMaps(accountId: string): Promise<AddressMap[]> {
+    const op = this.op('list address maps', 'read', PERMISSIONS.read, { accountId, subject: `the address maps of account ${accountId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.list({ account_id: accountId }, o));
+    return this.parseList(op, raw, addressMapSchema);
+  }
+
+  async getAddressMap(accountId: string, addressMapId: string): Promise<AddressMap> {
+    const op = this.op('get address map', 'read', PERMISSIONS.read, { accountId, subject: `address map ${addressMapId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.get(addressMapId, { account_id: accountId }, o));
+    return this.parseOne(op, raw, addressMapSchema);
+  }
+
+  async createAddressMap(accountId: string, input: CreateAddressMapInput = {}): Promise<AddressMap> {
+    const op = this.op('create address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: 'a new address map' });
+    const params: Cloudflare.Addressing.AddressMapCreateParams = { account_id: accountId };
+    if (input.description !== undefined) params.description = input.description;
+    if (input.enabled !== undefined) params.enabled = input.enabled;
+    if (input.ips !== undefined) params.ips = input.ips;
+    if (input.memberships !== undefined) params.memberships = input.memberships;
+    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.create(params, o));
+    return this.parseOne(op, raw, addressMapSchema);
+  }
+
+  async updateAddressMap(accountId: string, addressMapId: string, input: UpdateAddressMapInput): Promise<AddressMap> {
+    const op = this.op('change address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}` });
+    const params: Cloudflare.Addressing.AddressMapEditParams = { account_id: accountId };
+    if (input.description !== undefined) params.description = input.description;
+    if (input.enabled !== undefined) params.enabled = input.enabled;
+    if (input.defaultSni !== undefined) params.default_sni = input.defaultSni;
+    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.edit(addressMapId, params, o));
+    return this.parseOne(op, raw, addressMapSchema);
+  }
+
+  async deleteAddressMap(accountId: string, addressMapId: string): Promise<void> {
+    const op = this.op('delete address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.delete(addressMapId, { account_id: accountId }, { ...o, body: {} }));
+    this.parseEmpty(op, raw);
+  }
+
+  async addAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void> {
+    const op = this.op('add IP to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.addressMaps.ips.update(ip, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  async removeAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void> {
+    const op = this.op('remove IP from address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.addressMaps.ips.delete(ip, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  /** The SDK has no zone membership calls; raw PUT. */
+  async addAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void> {
+    const op = this.op('add zone to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `zone ${zoneId} on address map ${addressMapId}` });
+    const raw = await this.run(op, (o) =>
+      this.sdk.put(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  async removeAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void> {
+    const op = this.op('remove zone from address map', 'mutation', PERMISSIONS.prefixWrite, {
+      accountId,
+      subject: `zone ${zoneId} on address map ${addressMapId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.delete(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  async addAddressMapAccount(accountId: string, addressMapId: string): Promise<void> {
+    const op = this.op('add account to address map', 'mutation', PERMISSIONS.prefixWrite, {
+      accountId,
+      subject: `account ${accountId} on address map ${addressMapId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.addressMaps.accounts.update(accountId, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  async removeAddressMapAccount(accountId: string, addressMapId: string): Promise<void> {
+    const op = this.op('remove account from address map', 'mutation', PERMISSIONS.prefixWrite, {
+      accountId,
+      subject: `account ${accountId} on address map ${addressMapId}`,
+    });
+    const raw = await this.run(op, (o) =>
+      this.sdk.addressing.addressMaps.accounts.delete(accountId, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
+    );
+    this.parseEmpty(op, raw);
+  }
+
+  // ---- LOA documents and leases ----
+
+  async uploadLoaDocument(accountId: string, input: { filename: string; content: Uint8Array }): Promise<LoaDocument> {
+    const op = this.op('upload LOA', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `LOA ${input.filename}` });
+    const raw = await this.run(op, (o) => {
+      const form = new FormData();
+      form.append('loa_document', new File([Buffer.from(input.content)], input.filename, { type: 'application/pdf' }));
+      return this.sdk.post(`/accounts/${accountId}/addressing/loa_documents`, { ...o, body: form });
+    });
+    return this.parseOne(op, raw, loaDocumentSchema);
+  }
+
+  /** The LOA PDF as bytes. */
+  async downloadLoaDocument(accountId: string, loaDocumentId: string): Promise<Buffer> {
+    const op = this.op('download LOA', 'read', PERMISSIONS.read, { accountId, subject: `LOA ${loaDocumentId}` });
+    const raw = await this.run(op, (o) => this.sdk.addressing.loaDocuments.get(loaDocumentId, { account_id: accountId }, o), { binary: true });
+    if (!raw.bytes || raw.bytes.subarray(0, 5).toString('latin1') !== '%PDF-') {
+      throw this.badResponse(op, 'body', 'not a PDF document');
+    }
+    return raw.bytes;
+  }
+
+  /** Leases are not in the SDK; raw GET. */
+  async listLeases(accountId: string): Promise<Lease[]> {
+    const op = this.op('list leases', 'read', PERMISSIONS.read, { accountId, subject: `the leases of account ${accountId}` });
+    const raw = await this.run(op, (o) => this.sdk.get(`/accounts/${accountId}/addressing/leases`, o));
+    return this.parseList(op, raw, leaseSchema);
+  }
+
+  // ---- machinery ----
+
+  private op(name: string, kind: RequestKind, permission: string, ctx: { accountId: string; subject: string }): Operation {
+    return { name, kind, permission, accountId: ctx.accountId, subject: ctx.subject };
+  }
+
+  /** Sends one call (reads: with retries), paced by the budget; returns the parsed envelope or throws CloudflareError. */
+  private async run(op: Operation, send: Send, opts: { binary?: boolean } = {}): Promise<RawResult> {
+    const attempts = op.kind === 'read' ? this.readRetries + 1 : 1;
+    let lastError: CloudflareError | undefined;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (this.budget) await this.budget.acquire(this.tokenKey, op.kind);
+      try {
+        const started = Date.now();
+        // asResponse(): the raw answer, so the envelope (and a 2xx with success:false) is checked here, not by the SDK.
+        const response = await send({ maxRetries: 0, timeout: this.timeoutMs }).asResponse();
+        const result = await this.readResponse(op, response, opts.binary === true);
+        this.logger?.debug({ cfOperation: op.name, status: response.status, ms: Date.now() - started }, 'cloudflare call');
+        return result;
+      } catch (err) {
+        lastError = await this.toCloudflareError(op, err);
+      }
+      if (lastError.code === ErrorCode.CloudflareRateLimited && lastError.retryAfterMs !== undefined && this.budget) {
+        await this.budget.pause(this.tokenKey, lastError.retryAfterMs);
+      }
+      const canRetry = op.kind === 'read' && lastError.retryable && attempt + 1 < attempts;
+      this.logger?.warn(
+        { cfOperation: op.name, status: lastError.status, code: lastError.code, cfCodes: lastError.cloudflareCodes, retrying: canRetry },
+        'cloudflare call failed',
+      );
+      if (!canRetry) break;
+      const wait = this.retryDelay(attempt, lastError.retryAfterMs);
+      if (wait > this.maxRetryAfterMs) break;
+      await sleep(wait);
+    }
+    throw lastError ?? new Error('unreachable');
+  }
+
+  private retryDelay(attempt: number, retryAfterMs: number | undefined): number {
+    if (retryAfterMs !== undefined) return retryAfterMs;
+    const base = Math.min(this.retryMaxDelayMs, this.retryBaseDelayMs * 2 ** attempt);
+    return Math.round(base * (1 + Math.random() * 0.25));
+  }
+
+  private async readResponse(op: Operation, response: Response, binary: boolean): Promise<RawResult> {
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (binary && !(response.headers.get('content-type') ?? '').includes('json')) {
+      return { envelope: null, status: response.status, headers: response.headers, bytes };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw this.badResponse(op, 'body', 'not JSON');
+    }
+    const env = envelopeSchema.safeParse(json);
+    if (!env.success) {
+      const issue = env.error.issues[0];
+      throw this.badResponse(op, fieldPath('', issue?.path ?? []).replace(/^\./, '') || 'body', issue?.message ?? 'invalid envelope');
+    }
+    if (!env.data.success) {
+      // A 2xx with success:false is a refusal too (the SDK does not raise it).
+      throw describeFailure(op, { status: response.status, errors: env.data.errors, retryAfterMs: undefined });
+    }
+    return { envelope: env.data, status: response.status, headers: response.headers };
+  }
+
+  private async toCloudflareError(op: Operation, err: unknown): Promise<CloudflareError> {
+    if (err instanceof CloudflareError) return err;
+    if (err instanceof APIUserAbortError) {
+      return new CloudflareError(ErrorCode.CloudflareUnavailable, `The call to ${op.name} was cancelled before Cloudflare answered.`, {
+        status: null,
+        retryable: true,
+        operation: op.name,
+        outcomeUnknown: op.kind === 'mutation',
+        cause: err,
+      });
+    }
+    if (err instanceof APIConnectionError) {
+      const timeout = err instanceof APIConnectionTimeoutError;
+      return describeFailure(op, { status: null, errors: [], timeout, cause: err });
+    }
+    if (err instanceof APIError) {
+      const body = (err.error ?? {}) as { errors?: unknown };
+      const errors = z.array(z.object({ code: z.number(), message: z.string() })).safeParse(body.errors);
+      return describeFailure(op, {
+        status: err.status ?? null,
+        errors: errors.success ? errors.data : [],
+        retryAfterMs: retryAfterMs(err.headers),
+        cause: err,
+      });
+    }
+    return describeFailure(op, { status: null, errors: [], cause: err });
+  }
+
+  private parseOne<T>(op: Operation, raw: RawResult, schema: z.ZodType<T>): T {
+    const r = schema.safeParse(raw.envelope?.result);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw this.badResponse(op, fieldPath('result', issue?.path ?? []), issue?.message ?? 'invalid');
+    }
+    return r.data;
+  }
+
+  private parseList<T>(op: Operation, raw: RawResult, schema: z.ZodType<T>): T[] {
+    const list = raw.envelope?.result;
+    if (!Array.isArray(list)) throw this.badResponse(op, 'result', 'expected a list');
+    return list.map((item, i) => {
+      const r = schema.safeParse(item);
+      if (!r.success) {
+        const issue = r.error.issues[0];
+        throw this.badResponse(op, fieldPath(`result[${i}]`, issue?.path ?? []), issue?.message ?? 'invalid');
+      }
+      return r.data;
+    });
+  }
+
+  private parseEmpty(_op: Operation, _raw: RawResult): void {
+    // Success bodies of these calls carry no result the bot needs; the envelope was already checked.
+  }
+
+  private badResponse(op: Operation, field: string, problem: string): CloudflareError {
+    return new CloudflareError(
+      ErrorCode.CloudflareBadResponse,
+      `Cloudflare's answer to ${op.name} for ${op.subject} did not make sense (field \`${field}\`: ${problem}). ` +
+        (op.kind === 'mutation'
+          ? 'The change may or may not have been made; check the current state before trying again.'
+          : 'Nothing was changed; try again in a minute, and tell the bot owners if it keeps happening.'),
+      { status: 200, field, retryable: op.kind === 'read', operation: op.name, outcomeUnknown: op.kind === 'mutation' },
+    );
+  }
+}
+
+/** Retry-After (seconds or HTTP date) or retry-after-ms, in ms. */
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  if (!headers) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const ra = headers.get('retry-after');
+  if (!ra) return undefined;
+  if (/^\d+(\.\d+)?$/.test(ra.trim())) return Math.ceil(Number(ra) * 1000);
+  const at = Date.parse(ra);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}

@@ -1,0 +1,28 @@
+import { CloudflareClient, type CloudflareClientOptions } from '../../src/cloudflare/client.js';
+import { startCloudflareSimulator, type CloudflareSimulator, type CloudflareSimulatorOptions } from '../../src/simulator/cloudflare/server.js';
+import { SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
+import { SimClock } from '../../src/simulator/clock.js';
+import { World } from '../../src/simulator/world.js';
+
+export interface Harness {
+  world: World;
+  sim: CloudflareSimulator;
+  client: CloudflareClient;
+  clientFor(token: string, extra?: Partial<CloudflareClientOptions>): CloudflareClient;
+  close(): Promise<void>;
+}
+
+/** A world, a simulator seeded with `scenario`, and a client with fast retries. */
+export async function harness(
+  scenario = 'default',
+  opts: { sim?: Partial<CloudflareSimulatorOptions>; client?: Partial<CloudflareClientOptions> } = {},
+): Promise<Harness> {
+  const world = new World({ clock: new SimClock(1, new Date('2026-11-29T12:00:00Z')), seed: 42 });
+  const sim = await startCloudflareSimulator({ world, scenario, ...opts.sim });
+  const clientFor = (token: string, extra: Partial<CloudflareClientOptions> = {}) =>
+    new CloudflareClient({ baseUrl: sim.url, apiToken: token, timeoutMs: 2_000, retryBaseDelayMs: 10, retryMaxDelayMs: 50, ...opts.client, ...extra });
+  return { world, sim, client: clientFor(SANDBOX_CLOUDFLARE_TOKEN), clientFor, close: () => sim.close() };
+}
+
+export const HOUR = 3_600_000;
+export const MINUTE = 60_000;
