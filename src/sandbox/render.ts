@@ -91,7 +91,8 @@ function angleToken(inner: string, ctx: RenderContext): string {
 
 /** Slack mrkdwn (or plain text with entities) as terminal text. */
 export function mrkdwnToText(text: string, ctx: RenderContext = {}): string {
-  let out = text.replace(/<([^<>\n]+)>/g, (_m, inner: string) => angleToken(inner, ctx));
+  // only Slack's own tokens (mentions, specials, links with a scheme); a stray `<prefix>` stays as typed
+  let out = text.replace(/<([^<>\n]+)>/g, (m, inner: string) => (/^([@#!]|[a-z][a-z0-9+.-]*:)/i.test(inner) ? angleToken(inner, ctx) : m));
   // *bold* and _italic_ markers go; `code` stays recognisable
   out = out.replace(/(^|[\s([{"'])\*(?=\S)([^*\n]*?\S)\*(?=$|[\s)\]}.,:;!?"'])/gm, '$1$2');
   out = out.replace(/(^|[\s([{"'])_(?=\S)([^_\n]*?\S)_(?=$|[\s)\]}.,:;!?"'])/gm, '$1$2');

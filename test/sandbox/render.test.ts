@@ -12,6 +12,7 @@ describe('mrkdwnToText', () => {
   it('turns links, mentions, channels, groups and dates into text', () => {
     expect(mrkdwnToText('see <https://dash.cloudflare.com/x|the dashboard> or <https://example.net>', ctx)).toBe('see the dashboard or https://example.net');
     expect(mrkdwnToText('requested by <@U0ALICE>, approve: <!subteam^S0APPR> in <#C0NETOPS>', ctx)).toBe('requested by @alice, approve: @net-approvers in #netops');
+    expect(mrkdwnToText('usage: /byoip withdraw <prefix>')).toBe('usage: /byoip withdraw <prefix>');
     expect(mrkdwnToText('<@U0ZED> and <@U0ZED|zed> <!here> <!date^1700000000^{date_short}|Nov 14>', ctx)).toBe('@U0ZED and @zed @here Nov 14');
   });
 
