@@ -1,0 +1,175 @@
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { CloudflareClient } from './cloudflare/client.js';
+import { RequestBudget } from './cloudflare/budget.js';
+import type { AppConfig } from './config.js';
+import { BotError, ErrorCode } from './errors.js';
+import { JobDispatcher, queueNames } from './jobs/queues.js';
+import { startWorkers, type RunningWorkers } from './jobs/workers.js';
+import { CoalescedReader } from './operations/coalesce.js';
+import { Deliverer } from './operations/deliverer.js';
+import { Executor } from './operations/executor.js';
+import type { AddressingApi, RoutingView } from './operations/ports.js';
+import { OperationService } from './operations/service.js';
+import { OperationStore } from './operations/store.js';
+import { Watcher } from './operations/watcher.js';
+import { LookingGlassClient } from './routing/looking-glass.js';
+import { RoutingStatusClient } from './routing/routing-status.js';
+import type { ListenerContext } from './slack/context.js';
+import { registerListeners } from './slack/listeners/index.js';
+import { SlackNotifier } from './slack/notifier.js';
+import { SlackGroupDirectory } from './slack/usergroups.js';
+
+export type Role = 'all' | 'web' | 'worker';
+
+export interface BotOptions {
+  config: AppConfig;
+  logger: Logger;
+  role?: Role;
+  /** Minimum spacing of chat.postMessage per channel; Slack allows about one per second. */
+  channelIntervalMs?: number;
+  /** BullMQ lock duration: how soon another worker takes over a job from a crashed one. */
+  jobLockDurationMs?: number;
+  /** Clock for routing samples (the simulated clock in the sandbox). */
+  routingNow?: () => Date;
+  /** Runs `/byoip preflight`; absent when no routing view is configured for it. */
+  preflight?: ListenerContext['preflight'];
+}
+
+export interface RunningBot {
+  /** Base URL of the HTTP receiver (`/slack/events`, `/healthz`), when it listens over HTTP. */
+  url: string | null;
+  store: OperationStore;
+  service: OperationService;
+  dispatcher: JobDispatcher;
+  reader: CoalescedReader;
+  stop(): Promise<void>;
+}
+
+/** Adapts pino to Bolt's logger interface. */
+function boltLogger(logger: Logger): BoltLogger {
+  const child = logger.child({ component: 'bolt' });
+  let level = LogLevel.INFO;
+  return {
+    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+/** Wires Redis, Cloudflare, the routing view, Slack and the job queues into one running bot. */
+export async function startBot(opts: BotOptions): Promise<RunningBot> {
+  const { config, logger } = opts;
+  const role = opts.role ?? 'all';
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: false });
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const store = new OperationStore(redis, config.redis.prefix);
+  const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:` });
+  const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: config.cloudflare.baseUrl, apiToken: config.cloudflare.apiToken, budget, logger });
+  const lg = new LookingGlassClient({ baseUrl: config.routing.ripestatUrl, now: opts.routingNow });
+  const rs = new RoutingStatusClient({ baseUrl: config.routing.ripestatUrl });
+  const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => rs.usualPeerCount(p) };
+  const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl);
+  const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
+  const connection = { url: config.redis.url, maxRetriesPerRequest: null } as const;
+  const names = queueNames(`${config.redis.prefix}`);
+  const dispatcher = new JobDispatcher(connection, names);
+  const reader = new CoalescedReader(redis, store.keyPrefix);
+  const service = new OperationService({ store, cloudflare, groups, dispatcher, policy: config.policy, logger });
+
+  // Fail closed: every group the policy names must exist before the bot takes a single click.
+  const problems = await groups.check([...config.policy.groups.requesters, ...config.policy.groups.approvers, ...config.policy.groups.break_glass]);
+  const fatal = problems.filter((p) => p.includes('cannot be read'));
+  if (fatal.length) {
+    await Promise.allSettled([dispatcher.close(), redis.quit()]);
+    throw new BotError(ErrorCode.PolicyInvalid, `The policy names Slack user groups the bot cannot read, so it will not start: ${fatal.join('; ')}.`);
+  }
+  problems.filter((p) => !fatal.includes(p)).forEach((p) => logger.warn(p));
+
+  let workers: RunningWorkers | null = null;
+  if (role !== 'web') {
+    const executor = new Executor({ store, cloudflare, dispatcher, logger, firstWatchDelayMs: config.watch.pollIntervalMs });
+    const watcher = new Watcher({
+      store,
+      cloudflare,
+      routing,
+      reader,
+      dispatcher,
+      policy: config.policy,
+      logger,
+      pollIntervalMs: config.watch.pollIntervalMs,
+      timeoutMs: config.watch.timeoutMs,
+      escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs },
+    });
+    const deliverer = new Deliverer({ store, notifier: new SlackNotifier(slackClient), logger, channelIntervalMs: opts.channelIntervalMs ?? 1000 });
+    workers = await startWorkers({ connection, names, dispatcher, executor, watcher, deliverer, service, store, logger, sweepIntervalMs: config.expirySweepIntervalMs, lockDurationMs: opts.jobLockDurationMs });
+  }
+
+  let app: App | null = null;
+  let url: string | null = null;
+  if (role !== 'worker') {
+    const ctx: ListenerContext = { service, groups, logger, preflight: opts.preflight };
+    const clientOptions = { slackApiUrl: config.slack.apiUrl };
+    if (config.slack.appToken) {
+      app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, clientOptions, logger: boltLogger(logger) });
+    } else {
+      const receiver = new HTTPReceiver({
+        signingSecret: config.slack.signingSecret,
+        endpoints: '/slack/events',
+        logger: boltLogger(logger),
+        customRoutes: [
+          {
+            path: '/healthz',
+            method: ['GET'],
+            handler: (_req, res) => {
+              redis
+                .ping()
+                .then(() => {
+                  res.writeHead(200, { 'content-type': 'application/json' });
+                  res.end(JSON.stringify({ ok: true, role }));
+                })
+                .catch(() => {
+                  res.writeHead(503, { 'content-type': 'application/json' });
+                  res.end(JSON.stringify({ ok: false, redis: 'unreachable' }));
+                });
+            },
+          },
+        ],
+      });
+      app = new App({ token: config.slack.botToken, receiver, clientOptions, logger: boltLogger(logger) });
+    }
+    registerListeners(app, ctx);
+    app.error(async (err) => {
+      logger.error({ err }, 'unhandled Slack listener error');
+    });
+    const started = (await app.start(config.slack.port)) as unknown;
+    if (!config.slack.appToken) {
+      const server = started as http.Server;
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+  }
+  logger.info({ role, url }, 'byoip-bot started');
+
+  return {
+    url,
+    store,
+    service,
+    dispatcher,
+    reader,
+    async stop() {
+      await app?.stop().catch(() => undefined);
+      await workers?.close();
+      await dispatcher.close();
+      await redis.quit().catch(() => undefined);
+    },
+  };
+}

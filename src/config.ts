@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { BotError, ErrorCode } from './errors.js';
+import { parseCidr } from './domain/cidr.js';
+
+/** Durations in policy and env: `90s`, `30m`, `2h`, `500ms`, or a number of milliseconds. */
+export function parseDuration(text: string | number): number {
+  if (typeof text === 'number') return text;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) throw new Error(`"${text}" is not a duration; write e.g. 500ms, 90s, 30m or 2h`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+  return Math.round(n * factor);
+}
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const hex32 = z.string().regex(/^[0-9a-f]{32}$/, 'must be a 32-character lowercase hex Cloudflare id');
+const usergroupId = z.string().regex(/^S[A-Z0-9]+$/, 'must be a Slack user group id such as S0123ABCD (not a @handle)');
+
+const actionPolicy = z.object({
+  approvals: z.number().int().min(1, 'at least one approval is required (fail closed)').max(10).default(1),
+  expires_after: duration.default(30 * 60_000),
+});
+
+export const policySchema = z
+  .object({
+    cloudflare: z.object({
+      accounts: z.array(z.object({ name: z.string().min(1), id: hex32 })).min(1, 'name at least one Cloudflare account'),
+    }),
+    slack: z.object({
+      /** Channel where status cards go when a request comes from elsewhere (e.g. a DM). */
+      channel: z.string().regex(/^[CG][A-Z0-9]+$/, 'must be a Slack channel id such as C0123ABCD'),
+    }),
+    groups: z.object({
+      requesters: z.array(usergroupId).min(1, 'name at least one requester user group'),
+      approvers: z.array(usergroupId).min(1, 'name at least one approver user group (an empty list would let nobody, or anybody, approve)'),
+      break_glass: z.array(usergroupId).default([]),
+    }),
+    actions: z
+      .object({
+        advertise: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
+        withdraw: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
+      })
+      .default({ advertise: { approvals: 1, expires_after: 1_800_000 }, withdraw: { approvals: 1, expires_after: 1_800_000 } }),
+    prefixes: z
+      .array(
+        z.object({
+          cidr: z.string().transform((v, ctx) => {
+            try {
+              return parseCidr(v).text;
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+              return z.NEVER;
+            }
+          }),
+          /** The team's own origin AS, announcing the prefix from its data centre when Cloudflare does not. */
+          own_asn: z.number().int().min(1).max(4_294_967_295).optional(),
+        }),
+      )
+      .default([]),
+  })
+  .superRefine((p, ctx) => {
+    const wildcard = [...p.groups.approvers, ...p.groups.requesters].find((g) => /^(\*|ALL|EVERYONE)$/i.test(g));
+    if (wildcard) ctx.addIssue({ code: 'custom', path: ['groups'], message: 'wildcard groups are not allowed' });
+  });
+
+export type Policy = z.infer<typeof policySchema>;
+export type ActionKind = 'advertise' | 'withdraw';
+
+const envSchema = z.object({
+  SLACK_BOT_TOKEN: z.string().min(1, 'SLACK_BOT_TOKEN is required (xoxb-...)'),
+  SLACK_SIGNING_SECRET: z.string().min(1, 'SLACK_SIGNING_SECRET is required'),
+  SLACK_APP_TOKEN: z.string().optional(),
+  SLACK_API_URL: z.string().url().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  CLOUDFLARE_API_TOKEN: z.string().min(1, 'CLOUDFLARE_API_TOKEN is required'),
+  CLOUDFLARE_API_BASE_URL: z.string().url().default('https://api.cloudflare.com/client/v4'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  BYOIP_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('byoip'),
+  BYOIP_CONFIG: z.string().min(1, 'BYOIP_CONFIG must name the policy YAML file'),
+  RIPESTAT_URL: z.string().url().default('https://stat.ripe.net'),
+  WATCH_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
+  WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60 * 60_000),
+  ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),
+  ESCALATE_WITHDRAW_AFTER_MS: z.coerce.number().int().min(10).default(30 * 60_000),
+  USERGROUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+export interface AppConfig {
+  slack: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string; port: number };
+  cloudflare: { apiToken: string; baseUrl: string };
+  redis: { url: string; prefix: string };
+  routing: { ripestatUrl: string };
+  watch: { pollIntervalMs: number; timeoutMs: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
+  usergroupCacheTtlMs: number;
+  expirySweepIntervalMs: number;
+  logLevel: string;
+  policy: Policy;
+}
+
+function formatIssues(where: string, error: z.ZodError): string {
+  return error.issues.map((i) => `${where}${i.path.length ? ` ${i.path.join('.')}` : ''}: ${i.message}`).join('; ');
+}
+
+/** Validates a policy document; throws BotError(PolicyInvalid) saying every problem. */
+export function parsePolicy(doc: unknown, source = 'policy'): Policy {
+  const r = policySchema.safeParse(doc);
+  if (!r.success) throw new BotError(ErrorCode.PolicyInvalid, `The policy file is not valid, so the bot will not start: ${formatIssues(source, r.error)}`);
+  return r.data;
+}
+
+export function loadPolicyFile(path: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BotError(ErrorCode.PolicyInvalid, `Cannot read the policy file ${path}: ${(e as Error).message}. Set BYOIP_CONFIG to its path.`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new BotError(ErrorCode.PolicyInvalid, `The policy file ${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  return parsePolicy(doc, path);
+}
+
+/** Reads and validates the environment and the policy file it names. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?: Policy): AppConfig {
+  const r = envSchema.safeParse(env);
+  if (!r.success) throw new BotError(ErrorCode.ConfigInvalid, `The environment is not valid: ${formatIssues('env', r.error)}`);
+  const e = r.data;
+  return {
+    slack: { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, port: e.PORT },
+    cloudflare: { apiToken: e.CLOUDFLARE_API_TOKEN, baseUrl: e.CLOUDFLARE_API_BASE_URL },
+    redis: { url: e.REDIS_URL, prefix: e.BYOIP_REDIS_PREFIX },
+    routing: { ripestatUrl: e.RIPESTAT_URL },
+    watch: {
+      pollIntervalMs: e.WATCH_POLL_INTERVAL_MS,
+      timeoutMs: e.WATCH_TIMEOUT_MS,
+      escalateAdvertiseAfterMs: e.ESCALATE_ADVERTISE_AFTER_MS,
+      escalateWithdrawAfterMs: e.ESCALATE_WITHDRAW_AFTER_MS,
+    },
+    usergroupCacheTtlMs: e.USERGROUP_CACHE_TTL_MS,
+    expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL_MS,
+    logLevel: e.LOG_LEVEL,
+    policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
+  };
+}

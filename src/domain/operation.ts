@@ -1,0 +1,173 @@
+/**
+ * Operations and their state machine. Only `transition` decides which move is legal; the Redis store
+ * applies it atomically. Pure: no I/O.
+ */
+import { BotError, ErrorCode } from '../errors.js';
+
+export type OperationKind = 'advertise' | 'withdraw';
+
+export type OperationState =
+  | 'requested'
+  | 'awaiting_approval'
+  | 'approved'
+  | 'executing'
+  | 'propagating'
+  | 'done'
+  | 'rejected'
+  | 'expired'
+  | 'cancelled'
+  | 'failed';
+
+export const TERMINAL_STATES: ReadonlySet<OperationState> = new Set(['done', 'rejected', 'expired', 'cancelled', 'failed']);
+
+const LEGAL: Record<OperationState, OperationState[]> = {
+  requested: ['awaiting_approval', 'cancelled', 'failed'],
+  awaiting_approval: ['approved', 'rejected', 'expired', 'cancelled'],
+  approved: ['executing', 'failed'],
+  executing: ['propagating', 'done', 'failed'],
+  propagating: ['done', 'failed'],
+  done: [],
+  rejected: [],
+  expired: [],
+  cancelled: [],
+  failed: [],
+};
+
+export interface Approval {
+  userId: string;
+  at: number;
+}
+
+export interface CloudflareCallRecord {
+  at: number;
+  /** What was asked: `PATCH .../bgp/prefixes/{id}` with on_demand.advertised. */
+  request: string;
+  /** `called` = the mutation was sent; `skipped` = Cloudflare already had the wanted state. */
+  outcome: 'called' | 'skipped';
+  advertised: boolean | null;
+  modifiedAt: string | null;
+}
+
+export interface WatchProgress {
+  startedAt: number;
+  phase: 'cloudflare' | 'routing';
+  lastSummary: string | null;
+  verdict: string | null;
+  escalated: boolean;
+  samples: number;
+  /** Unexpected origin ASNs already reported loudly (each is posted once). */
+  flaggedOrigins: number[];
+  /** The routing view could not be read on the last tick (reported once until it recovers). */
+  routingError: string | null;
+}
+
+export interface Operation {
+  id: string;
+  kind: OperationKind;
+  prefix: string;
+  accountId: string;
+  prefixId: string;
+  bgpPrefixId: string;
+  requestedBy: string;
+  reason: string;
+  channel: string;
+  cardTs: string | null;
+  state: OperationState;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  approvalsRequired: number;
+  approvals: Approval[];
+  decidedBy: string | null;
+  outcome: string | null;
+  cloudflare: CloudflareCallRecord | null;
+  watch: WatchProgress | null;
+  /** Notes shown on the card: pre-checks, warnings. */
+  notes: string[];
+}
+
+export function isTerminal(state: OperationState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+export function canTransition(from: OperationState, to: OperationState): boolean {
+  return LEGAL[from].includes(to);
+}
+
+/** Returns the operation in its new state, or throws a BotError that says why the move is not allowed. */
+export function transition(op: Operation, to: OperationState, at: number, patch: Partial<Operation> = {}): Operation {
+  if (!canTransition(op.state, to)) {
+    if (isTerminal(op.state)) {
+      throw new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)}; nothing was changed.`);
+    }
+    throw new BotError(ErrorCode.InvalidInput, `This request is ${describeState(op.state)} and cannot become ${describeState(to)}.`);
+  }
+  return { ...op, ...patch, state: to, updatedAt: at };
+}
+
+export type ApprovalDecision =
+  | { kind: 'recorded'; op: Operation } // counted, more approvals needed
+  | { kind: 'approved'; op: Operation }; // quorum reached: state is now approved
+
+/**
+ * Applies one approver's click. `isApprover` is the live group check done by the caller.
+ * Refuses: the requester, non-approvers, an expired or finished request, a second click by the same person.
+ */
+export function applyApproval(op: Operation, userId: string, isApprover: boolean, at: number): ApprovalDecision {
+  if (isTerminal(op.state) || op.state !== 'awaiting_approval') {
+    if (op.state === 'expired' || (op.state === 'awaiting_approval' && at >= op.expiresAt)) {
+      throw new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
+    }
+    const who = op.decidedBy ? ` by <@${op.decidedBy}>` : '';
+    throw new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)}${who}; your click changed nothing.`);
+  }
+  if (at >= op.expiresAt) {
+    throw new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
+  }
+  if (userId === op.requestedBy) {
+    throw new BotError(ErrorCode.SelfApproval, 'You asked for this change, so you cannot approve it: another approver has to (four eyes).');
+  }
+  if (!isApprover) {
+    throw new BotError(ErrorCode.NotAuthorized, `You are not in an approver group for ${op.kind} requests, so your approval was not counted. Ask someone in the approver group.`);
+  }
+  if (op.approvals.some((a) => a.userId === userId)) {
+    throw new BotError(ErrorCode.OperationFinished, 'You have already approved this request; it still needs another approver.');
+  }
+  const approvals = [...op.approvals, { userId, at }];
+  if (approvals.length >= op.approvalsRequired) {
+    return { kind: 'approved', op: transition(op, 'approved', at, { approvals, decidedBy: userId }) };
+  }
+  return { kind: 'recorded', op: { ...op, approvals, updatedAt: at } };
+}
+
+export function applyRejection(op: Operation, userId: string, isApprover: boolean, at: number, reason = ''): Operation {
+  if (op.state !== 'awaiting_approval') {
+    const who = op.decidedBy ? ` by <@${op.decidedBy}>` : '';
+    throw new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)}${who}; your click changed nothing.`);
+  }
+  // The requester may withdraw their own request (cancel); anyone else must be an approver to reject.
+  if (userId === op.requestedBy) return transition(op, 'cancelled', at, { decidedBy: userId, outcome: 'Cancelled by the requester.' });
+  if (!isApprover) {
+    throw new BotError(ErrorCode.NotAuthorized, `You are not in an approver group for ${op.kind} requests, so you cannot reject it.`);
+  }
+  return transition(op, 'rejected', at, { decidedBy: userId, outcome: reason ? `Rejected: ${reason}` : 'Rejected.' });
+}
+
+export function describeState(state: OperationState): string {
+  return {
+    requested: 'requested',
+    awaiting_approval: 'waiting for approval',
+    approved: 'approved',
+    executing: 'being executed',
+    propagating: 'propagating',
+    done: 'done',
+    rejected: 'rejected',
+    expired: 'expired',
+    cancelled: 'cancelled',
+    failed: 'failed',
+  }[state];
+}
+
+export function actionVerb(kind: OperationKind): string {
+  return kind === 'advertise' ? 'Advertise' : 'Withdraw';
+}

@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * One read per key per tick, shared by every watcher in every replica: the first caller fetches and caches the
+ * answer in Redis for `ttlMs`; callers arriving while it fetches wait for that answer instead of fetching again.
+ */
+export class CoalescedReader {
+  /** Fetches actually made by this instance (for tests and benchmarks). */
+  fetches = 0;
+
+  constructor(
+    private redis: Redis,
+    private keyPrefix: string,
+  ) {}
+
+  async read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive: (raw: unknown) => T = (r) => r as T): Promise<T> {
+    const dataKey = `${this.keyPrefix}coalesce:${key}`;
+    const lockKey = `${dataKey}:fetching`;
+    for (let i = 0; i < 50; i++) {
+      const cached = await this.redis.get(dataKey);
+      if (cached !== null) return revive(JSON.parse(cached));
+      const mine = await this.redis.set(lockKey, '1', 'PX', 10_000, 'NX');
+      if (mine === 'OK') {
+        try {
+          this.fetches++;
+          const value = await fetch();
+          await this.redis.set(dataKey, JSON.stringify(value), 'PX', Math.max(1, ttlMs));
+          return value;
+        } finally {
+          await this.redis.del(lockKey);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The fetcher is stuck; read for ourselves rather than wait forever.
+    this.fetches++;
+    return fetch();
+  }
+}

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Operation } from '../domain/operation.js';
+import type { OperationStore, OutboxItem } from './store.js';
+
+/** Posts to Slack. Throws DeliveryError; implemented in slack/notifier.ts. */
+export interface Notifier {
+  postCard(op: Operation): Promise<string>;
+  updateCard(op: Operation): Promise<void>;
+  reply(op: Operation, text: string, opts?: { blocks?: unknown[]; broadcast?: boolean }): Promise<void>;
+  ephemeral(op: Operation, user: string, text: string): Promise<void>;
+}
+
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    /** Slack asked us to wait (429). */
+    readonly retryAfterMs: number | null,
+    /** Slack said no for good (invalid_blocks, channel_not_found...): retrying the same call cannot help. */
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+export interface DelivererDeps {
+  store: OperationStore;
+  notifier: Notifier;
+  logger: Logger;
+  /** Minimum spacing of chat.postMessage per channel (Slack: about one per second). */
+  channelIntervalMs: number;
+  /** Longest in-process wait for a 429 before handing the job back to the queue. */
+  maxInlineWaitMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Drains an operation's outbox in order. Only one drainer per operation runs at a time (a Redis lock), so
+ * thread replies and card updates reach Slack in the order they were recorded, across every replica.
+ */
+export class Deliverer {
+  constructor(private deps: DelivererDeps) {}
+
+  async drain(opId: string): Promise<void> {
+    const { store } = this.deps;
+    const lockKey = store.key('deliver-lock', opId);
+    for (let round = 0; round < 1000; round++) {
+      const token = randomBytes(8).toString('hex');
+      const got = await store.redis.set(lockKey, token, 'PX', 60_000, 'NX');
+      if (got !== 'OK') return; // the holder drains; it re-checks after releasing
+      try {
+        await this.drainLocked(opId, lockKey);
+      } finally {
+        await store.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, token);
+      }
+      if (!(await store.outboxHead(opId))) return;
+    }
+  }
+
+  private async drainLocked(opId: string, lockKey: string): Promise<void> {
+    const { store, logger } = this.deps;
+    for (;;) {
+      const head = await store.outboxHead(opId);
+      if (!head) return;
+      if (head.seq <= (await store.lastDelivered(opId))) {
+        await store.ackOutbox(opId, head.seq);
+        continue;
+      }
+      const op = await store.get(opId);
+      if (!op) {
+        await store.ackOutbox(opId, head.seq);
+        continue;
+      }
+      try {
+        await this.deliverOne(op, head.item);
+      } catch (err) {
+        if (err instanceof DeliveryError && err.permanent) {
+          logger.error({ operationId: opId, err, item: head.item.kind }, 'Slack refused a message for good; dropping it');
+          await store.audit({ type: 'delivery_failed', opId, actor: 'system', data: { item: head.item.kind, error: err.message } });
+        } else {
+          throw err; // the job retries later; the item stays at the head, so order is kept
+        }
+      }
+      await store.ackOutbox(opId, head.seq);
+      await store.redis.pexpire(lockKey, 60_000);
+    }
+  }
+
+  private async deliverOne(op: Operation, item: OutboxItem): Promise<void> {
+    const { notifier, store } = this.deps;
+    await this.withRateLimit(async () => {
+      switch (item.kind) {
+        case 'card':
+          if (!op.cardTs) {
+            await this.pace(op.channel);
+            const ts = await notifier.postCard(op);
+            await store.update(op.id, (o) => ({ op: { ...o, cardTs: ts } }));
+          } else {
+            await notifier.updateCard(op);
+          }
+          return;
+        case 'reply':
+          await this.pace(op.channel);
+          await notifier.reply(op, item.text, { blocks: item.blocks, broadcast: item.broadcast });
+          return;
+        case 'ephemeral':
+          await notifier.ephemeral(op, item.user, item.text);
+          return;
+      }
+    });
+  }
+
+  private async withRateLimit(fn: () => Promise<void>): Promise<void> {
+    const max = this.deps.maxInlineWaitMs ?? 30_000;
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof DeliveryError && err.retryAfterMs !== null && err.retryAfterMs <= max && i < 5) {
+          this.deps.logger.warn({ retryAfterMs: err.retryAfterMs }, 'Slack rate limit; waiting');
+          await sleep(err.retryAfterMs);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Spaces chat.postMessage per channel across replicas: one slot per interval. */
+  private async pace(channel: string): Promise<void> {
+    const interval = this.deps.channelIntervalMs;
+    if (interval <= 0) return;
+    const key = this.deps.store.key('pace', channel);
+    for (;;) {
+      if ((await this.deps.store.redis.set(key, '1', 'PX', interval, 'NX')) === 'OK') return;
+      const ttl = await this.deps.store.redis.pttl(key);
+      await sleep(Math.max(5, ttl));
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import type { Logger } from 'pino';
+import { transition, type Operation } from '../domain/operation.js';
+import { isBotError, userMessageOf } from '../errors.js';
+import type { AddressingApi, Dispatcher } from './ports.js';
+import type { OperationStore } from './store.js';
+
+export interface ExecutorDeps {
+  store: OperationStore;
+  cloudflare: AddressingApi;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  firstWatchDelayMs: number;
+  now?: () => number;
+}
+
+/**
+ * Executes an approved operation: reads Cloudflare first, skips what is already true, then makes the one call.
+ * Safe to run again after a crash at any point: a retry re-reads and never sends a mutation that already took effect.
+ */
+export class Executor {
+  private now: () => number;
+
+  constructor(private deps: ExecutorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async execute(opId: string): Promise<void> {
+    const { store, cloudflare, logger } = this.deps;
+    let op = await store.require(opId);
+    if (op.state === 'approved') {
+      op = (
+        await store.update(opId, (o) =>
+          o.state === 'approved' ? { op: transition(o, 'executing', this.now()), audit: [{ type: 'executing', opId, actor: 'system' }], notify: [{ kind: 'card' }] } : { op: o },
+        )
+      ).op;
+      await this.deps.dispatcher.deliver(opId);
+    }
+    if (op.state === 'propagating') {
+      await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs); // a retry after the last step: make sure the watch runs
+      return;
+    }
+    if (op.state !== 'executing') return;
+
+    const target = op.kind === 'advertise';
+    const log = logger.child({ operationId: opId, prefix: op.prefix });
+    const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${op.bgpPrefixId} {"on_demand":{"advertised":${target}}}`;
+
+    let current;
+    try {
+      current = await cloudflare.getBgpPrefix(op.accountId, op.prefixId, op.bgpPrefixId);
+    } catch (err) {
+      return this.failOrRetry(op, err, 'reading the BGP prefix before the change');
+    }
+    await store.audit({ type: 'cloudflare_read', opId, actor: 'system', data: { advertised: current.onDemand.advertised, locked: current.onDemand.locked } });
+
+    let outcome: 'called' | 'skipped';
+    let result = current;
+    if (current.onDemand.advertised === target) {
+      // Already true: either someone else did it, or our own earlier attempt went through before a crash.
+      outcome = op.cloudflare ? 'called' : 'skipped';
+    } else {
+      if (current.onDemand.locked) {
+        return this.fail(op, `Cloudflare has this BGP prefix locked (on_demand_locked), so it cannot be ${op.kind}d. Ask your Cloudflare account team to unlock it.`);
+      }
+      // Record that a call may be in flight before sending it, so a retry knows the change could be ours.
+      op = (await store.update(opId, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId, actor: 'system', data: { request } }] }))).op;
+      try {
+        result = await cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, op.bgpPrefixId, target);
+      } catch (err) {
+        await store.audit({ type: 'cloudflare_error', opId, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
+        return this.failOrRetry(op, err, `asking Cloudflare to ${op.kind}`);
+      }
+      outcome = 'called';
+    }
+    await store.audit({ type: 'cloudflare_result', opId, actor: 'system', data: { outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt } });
+    log.info({ outcome, advertised: result.onDemand.advertised }, 'cloudflare change applied');
+
+    const now = this.now();
+    const eta = op.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw';
+    const said =
+      outcome === 'skipped'
+        ? `:information_source: Cloudflare already had ${op.prefix} ${target ? 'advertised' : 'withdrawn'}; no call was needed. Following it on the looking glass.`
+        : `:cloud: Cloudflare accepted the ${op.kind} of ${op.prefix} (on_demand.advertised=${String(result.onDemand.advertised)}${result.onDemand.advertisedModifiedAt ? ` at ${result.onDemand.advertisedModifiedAt}` : ''}). ${eta}; following it until the Internet sees it.`;
+    await store.update(opId, (o) =>
+      o.state !== 'executing'
+        ? { op: o }
+        : {
+            op: transition(o, 'propagating', now, {
+              cloudflare: { at: now, request, outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt },
+              watch: { startedAt: now, phase: 'cloudflare', lastSummary: null, verdict: null, escalated: false, samples: 0, flaggedOrigins: [], routingError: null },
+            }),
+            notify: [{ kind: 'reply', text: said }, { kind: 'card' }],
+            audit: [{ type: 'propagating', opId, actor: 'system' }],
+          },
+    );
+    await this.deps.dispatcher.deliver(opId);
+    await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs);
+  }
+
+  private async failOrRetry(op: Operation, err: unknown, doing: string): Promise<void> {
+    if (isBotError(err) && err.retryable) throw err; // the job retries; the next attempt reads before writing
+    if (!isBotError(err)) throw err;
+    return this.fail(op, `Cloudflare refused while ${doing}: ${err.userMessage}`);
+  }
+
+  private async fail(op: Operation, why: string): Promise<void> {
+    await this.deps.store.update(op.id, (o) =>
+      o.state !== 'executing'
+        ? { op: o }
+        : {
+            op: transition(o, 'failed', this.now(), { outcome: why }),
+            notify: [{ kind: 'reply', text: `:x: ${why} The request is closed and the prefix unlocked.` }, { kind: 'card' }],
+            audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { why } }],
+          },
+    );
+    await this.deps.dispatcher.deliver(op.id);
+  }
+}

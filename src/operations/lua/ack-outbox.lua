@@ -1,0 +1,11 @@
+-- Mark the head outbox item delivered (by sequence number) and drop it; clear the pending flag when empty.
+-- KEYS: 1 outbox, 2 pending set, 3 delivered marker
+-- ARGV: 1 seq, 2 opId
+local head = redis.call('LINDEX', KEYS[1], 0)
+if head then
+  local seq = string.match(head, '^(%d+)|')
+  if seq == ARGV[1] then redis.call('LPOP', KEYS[1]) end
+end
+redis.call('SET', KEYS[3], ARGV[1])
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return 1

@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ActionKind, Policy } from '../config.js';
+import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+import { cidrContains, parseCidr } from '../domain/cidr.js';
+import {
+  applyApproval,
+  applyRejection,
+  describeState,
+  transition,
+  type Operation,
+  type OperationKind,
+} from '../domain/operation.js';
+import { BotError, ErrorCode, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
+import type { AddressingApi, Dispatcher, GroupDirectory } from './ports.js';
+import type { OperationStore, OutboxItem } from './store.js';
+
+export interface RequestInput {
+  kind: OperationKind;
+  cidr: string;
+  userId: string;
+  channel: string;
+  reason: string;
+}
+
+export interface ServiceDeps {
+  store: OperationStore;
+  cloudflare: AddressingApi;
+  groups: GroupDirectory;
+  dispatcher: Dispatcher;
+  policy: Policy;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface ResolvedBgpPrefix {
+  accountId: string;
+  prefix: Prefix;
+  bgp: BgpPrefix;
+}
+
+export interface StatusReport {
+  prefixes: { account: string; prefix: Prefix; bgp: BgpPrefix[] }[];
+  open: Operation[];
+}
+
+const newId = () => randomBytes(8).toString('hex');
+
+/** Requests, approvals, rejections and expiry of operations. Execution and watching live in executor.ts / watcher.ts. */
+export class OperationService {
+  private now: () => number;
+
+  constructor(private deps: ServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get policy(): Policy {
+    return this.deps.policy;
+  }
+
+  /** Finds the BGP prefix with exactly this CIDR on one of the policy's accounts. */
+  async resolveBgpPrefix(cidrText: string): Promise<ResolvedBgpPrefix> {
+    const cidr = parseCidr(cidrText).text;
+    const accounts = this.deps.policy.cloudflare.accounts;
+    for (const account of accounts) {
+      const prefixes = await this.deps.cloudflare.listPrefixes(account.id);
+      for (const prefix of prefixes) {
+        if (!prefixCovers(prefix.cidr, cidr)) continue;
+        const bgps = await this.deps.cloudflare.listBgpPrefixes(account.id, prefix.id);
+        const bgp = bgps.find((b) => safeCanonical(b.cidr) === cidr);
+        if (bgp) return { accountId: account.id, prefix, bgp };
+        if (prefix.cidr === cidr || safeCanonical(prefix.cidr) === cidr) {
+          throw new InvalidInputError(
+            `${cidr} is on Cloudflare account ${account.name} but has no BGP prefix yet (it needs an approved prefix and an active default service binding first). Check it with \`/byoip status\`.`,
+          );
+        }
+      }
+    }
+    const names = accounts.map((a) => a.name).join(', ');
+    throw new InvalidInputError(
+      `${cidr} is not a BGP prefix on the Cloudflare account${accounts.length > 1 ? 's' : ''} this bot manages (${names}). Check the CIDR, or see what is there with \`/byoip status\`.`,
+    );
+  }
+
+  /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */
+  async statusReport(filter?: string): Promise<StatusReport> {
+    const rows: StatusReport['prefixes'] = [];
+    for (const account of this.deps.policy.cloudflare.accounts) {
+      const prefixes = await this.deps.cloudflare.listPrefixes(account.id);
+      for (const prefix of prefixes) {
+        if (filter && !prefixCovers(prefix.cidr, filter) && !prefixCovers(filter, prefix.cidr)) continue;
+        const bgp = prefix.approved === 'V' ? await this.deps.cloudflare.listBgpPrefixes(account.id, prefix.id) : [];
+        rows.push({ account: account.name, prefix, bgp });
+      }
+    }
+    const open = (await this.deps.store.recent(50)).filter((o) => !['done', 'rejected', 'expired', 'cancelled', 'failed'].includes(o.state));
+    return { prefixes: rows, open: filter ? open.filter((o) => prefixCovers(filter, o.prefix) || prefixCovers(o.prefix, filter)) : open };
+  }
+
+  /** Files a request: checks the requester, the prefix and its current state, takes the prefix lock and posts the card. */
+  async request(input: RequestInput): Promise<Operation> {
+    const cidr = parseCidr(input.cidr);
+    const reason = input.reason.trim();
+    if (reason.length < 3) throw new InvalidInputError('Give a reason (a few words: ticket, incident or why) so approvers know what they approve.');
+    if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the ticket instead.');
+    const groups = this.deps.policy.groups;
+    const allowed = await this.deps.groups.isMember(input.userId, [...groups.requesters, ...groups.approvers, ...groups.break_glass]);
+    if (!allowed) {
+      await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr.text, why: 'not a requester' } });
+      throw new BotError(ErrorCode.NotAuthorized, `You are not in a group allowed to request BGP changes, so nothing was filed. Ask to be added to the requester group, or ask a teammate who is.`);
+    }
+    const holder = await this.deps.store.lockHolder(cidr.text);
+    if (holder) await this.refuseLocked(cidr.text, holder);
+
+    const resolved = await this.resolveBgpPrefix(cidr.text);
+    const wanted = input.kind === 'advertise';
+    if (resolved.bgp.onDemand.locked) {
+      throw new BotError(
+        ErrorCode.CloudflareConflict,
+        `${cidr.text} is locked for on-demand changes at Cloudflare (on_demand_locked), so it cannot be ${input.kind}d from here. Ask your Cloudflare account team to unlock it.`,
+      );
+    }
+    if (resolved.bgp.onDemand.advertised === wanted) {
+      throw new InvalidInputError(`${cidr.text} is already ${wanted ? 'advertised' : 'withdrawn'} at Cloudflare; nothing to do.`);
+    }
+
+    const now = this.now();
+    const action = this.deps.policy.actions[input.kind as ActionKind];
+    const notes: string[] = [];
+    const own = this.deps.policy.prefixes.find((p) => p.cidr === cidr.text);
+    if (input.kind === 'withdraw') {
+      notes.push('Before approving: your own data centre must already announce this prefix (or a covering one), or it becomes unreachable once Cloudflare withdraws it.');
+    } else {
+      notes.push('After it is advertised: remove the announcement from your own data centre, or some traffic will keep bypassing Cloudflare.');
+    }
+    if (own?.own_asn) notes.push(`Own origin AS${own.own_asn} is on record for this prefix.`);
+    const op: Operation = {
+      id: newId(),
+      kind: input.kind,
+      prefix: cidr.text,
+      accountId: resolved.accountId,
+      prefixId: resolved.prefix.id,
+      bgpPrefixId: resolved.bgp.id,
+      requestedBy: input.userId,
+      reason,
+      channel: input.channel,
+      cardTs: null,
+      state: 'awaiting_approval',
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + action.expires_after,
+      approvalsRequired: action.approvals,
+      approvals: [],
+      decidedBy: null,
+      outcome: null,
+      cloudflare: null,
+      watch: null,
+      notes,
+    };
+    const res = await this.deps.store.create(op, [{ kind: 'card' }], {
+      type: 'requested',
+      opId: op.id,
+      actor: input.userId,
+      data: { kind: op.kind, prefix: op.prefix, reason, accountId: op.accountId, bgpPrefixId: op.bgpPrefixId, advertisedBefore: resolved.bgp.onDemand.advertised },
+    });
+    if (!res.created) await this.refuseLocked(cidr.text, res.lockedBy);
+    this.deps.logger.info({ operationId: op.id, prefix: op.prefix, user: input.userId, kind: op.kind }, 'operation requested');
+    await this.deps.dispatcher.deliver(op.id);
+    return op;
+  }
+
+  private async refuseLocked(prefix: string, holderId: string): Promise<never> {
+    const holder = await this.deps.store.get(holderId);
+    const what = holder ? `a ${holder.kind} request by <@${holder.requestedBy}> that is ${describeState(holder.state)}` : 'another request';
+    throw new BotError(ErrorCode.PrefixLocked, `${prefix} already has an open request (${what}). Wait for it to finish, or reject/cancel it first; nothing new was filed.`);
+  }
+
+  /** One Approve click, authorized live against the approver groups. */
+  async approve(opId: string, userId: string): Promise<{ op: Operation; approved: boolean }> {
+    const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
+    const now = this.now();
+    let approved = false;
+    try {
+      const res = await this.deps.store.update(opId, (op) => {
+        const d = applyApproval(op, userId, isApprover, now);
+        approved = d.kind === 'approved';
+        const notify: OutboxItem[] = approved
+          ? [{ kind: 'reply', text: `:white_check_mark: Approved by <@${userId}>. Sending the ${op.kind} to Cloudflare.` }, { kind: 'card' }]
+          : [{ kind: 'reply', text: `:ballot_box_with_check: <@${userId}> approved (${d.op.approvals.length} of ${op.approvalsRequired}).` }, { kind: 'card' }];
+        return { op: d.op, notify, audit: [{ type: approved ? 'approved' : 'approval_recorded', opId, actor: userId, data: { approvals: d.op.approvals.length, required: op.approvalsRequired } }] };
+      });
+      this.deps.logger.info({ operationId: opId, user: userId, approved }, 'approval applied');
+      await this.deps.dispatcher.deliver(opId);
+      if (approved) await this.deps.dispatcher.execute(opId);
+      return { op: res.op, approved };
+    } catch (err) {
+      await this.deps.store.audit({ type: 'approval_refused', opId, actor: userId, data: { code: isBotError(err) ? err.code : 'error', why: userMessageOf(err) } });
+      throw err;
+    }
+  }
+
+  /** A Reject click: an approver rejects, the requester cancels their own request. */
+  async reject(opId: string, userId: string): Promise<Operation> {
+    const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
+    const now = this.now();
+    try {
+      const res = await this.deps.store.update(opId, (op) => {
+        const next = applyRejection(op, userId, isApprover, now);
+        const verb = next.state === 'cancelled' ? 'Cancelled by the requester' : `Rejected by <@${userId}>`;
+        return {
+          op: next,
+          notify: [{ kind: 'reply', text: `:no_entry: ${verb}. Nothing was sent to Cloudflare.` }, { kind: 'card' }],
+          audit: [{ type: next.state, opId, actor: userId }],
+        };
+      });
+      await this.deps.dispatcher.deliver(opId);
+      return res.op;
+    } catch (err) {
+      await this.deps.store.audit({ type: 'reject_refused', opId, actor: userId, data: { why: userMessageOf(err) } });
+      throw err;
+    }
+  }
+
+  /** Expires every request whose approval window has passed; returns how many. */
+  async expireDue(): Promise<number> {
+    const now = this.now();
+    const ids = await this.deps.store.dueForExpiry(now);
+    let n = 0;
+    for (const id of ids) {
+      try {
+        await this.deps.store.update(id, (op) => {
+          if (op.state !== 'awaiting_approval') return { op }; // already decided: the CAS just drops it from the open set
+          return {
+            op: transition(op, 'expired', now, { outcome: 'Expired: not approved in time.' }),
+            notify: [{ kind: 'reply', text: ':hourglass: This request expired before it was approved. Nothing was sent to Cloudflare; file a new one if it is still needed.' }, { kind: 'card' }],
+            audit: [{ type: 'expired', opId: id, actor: 'system' }],
+          };
+        });
+        await this.deps.dispatcher.deliver(id);
+        n++;
+      } catch (err) {
+        this.deps.logger.warn({ operationId: id, err }, 'expiry failed');
+      }
+    }
+    return n;
+  }
+}
+
+function safeCanonical(cidr: string): string | null {
+  try {
+    return parseCidr(cidr).text;
+  } catch {
+    return null;
+  }
+}
+
+function prefixCovers(outer: string, inner: string): boolean {
+  try {
+    return cidrContains(outer, inner);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type { Policy } from '../config.js';
+import type { BgpPrefix } from '../domain/addressing.js';
+import { transition, type Operation, type WatchProgress } from '../domain/operation.js';
+import type { VisibilitySample } from '../routing/looking-glass.js';
+import { evaluatePropagation, type PropagationReport } from '../routing/propagation.js';
+import { userMessageOf } from '../errors.js';
+import type { CoalescedReader } from './coalesce.js';
+import type { AddressingApi, Dispatcher, RoutingView } from './ports.js';
+import type { OperationStore, OutboxItem } from './store.js';
+
+export interface WatcherDeps {
+  store: OperationStore;
+  cloudflare: AddressingApi;
+  routing: RoutingView;
+  reader: CoalescedReader;
+  dispatcher: Dispatcher;
+  policy: Policy;
+  logger: Logger;
+  pollIntervalMs: number;
+  timeoutMs: number;
+  escalateAfterMs: { advertise: number; withdraw: number };
+  now?: () => number;
+}
+
+export type TickResult = { done: true } | { done: false; nextDelayMs: number };
+
+/**
+ * Follows a change until the Internet agrees: first Cloudflare's own state, then the looking glass.
+ * One tick per call; reads are coalesced so every watcher of a prefix shares one read per tick.
+ */
+export class Watcher {
+  private now: () => number;
+
+  constructor(private deps: WatcherDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async tick(opId: string): Promise<TickResult> {
+    const op = await this.deps.store.get(opId);
+    if (!op || op.state !== 'propagating' || !op.watch) return { done: true };
+    const w = op.watch;
+    const elapsed = this.now() - w.startedAt;
+    const ttl = Math.max(1, Math.floor(this.deps.pollIntervalMs * 0.8));
+    const target = op.kind === 'advertise';
+
+    if (elapsed > this.deps.timeoutMs) {
+      await this.finish(op, `:warning: Cloudflare applied the ${op.kind}, but the looking glass did not confirm it within ${Math.round(this.deps.timeoutMs / 60_000)} minutes (last: ${w.lastSummary ?? 'no sample'}). Check a looking glass by hand.`, `Not confirmed in time: ${w.lastSummary ?? 'no sample'}`);
+      return { done: true };
+    }
+
+    if (w.phase === 'cloudflare') {
+      const bgp = await this.deps.reader.read<BgpPrefix>(`cf-bgp:${op.bgpPrefixId}`, ttl, () => this.deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, op.bgpPrefixId));
+      if (bgp.onDemand.advertised === target) {
+        await this.patchWatch(op, { phase: 'routing' }, [
+          { kind: 'reply', text: `:white_check_mark: Cloudflare reports ${op.prefix} ${target ? 'advertised' : 'withdrawn'}${bgp.onDemand.advertisedModifiedAt ? ` since ${bgp.onDemand.advertisedModifiedAt}` : ''}. Watching route collectors for the Internet to follow.` },
+        ]);
+        return this.tick(opId);
+      }
+      return { done: false, nextDelayMs: this.deps.pollIntervalMs };
+    }
+
+    let sample: VisibilitySample;
+    let usual: number;
+    try {
+      sample = await this.deps.reader.read<VisibilitySample>(`lg:${op.prefix}`, ttl, () => this.deps.routing.sample(op.prefix), (raw) => {
+        const s = raw as VisibilitySample & { at: string };
+        return { ...s, at: new Date(s.at) };
+      });
+      usual = await this.deps.reader.read<number>(`usual-peers:${op.prefix.includes(':') ? 6 : 4}`, 3600_000, () => this.deps.routing.usualPeerCount(op.prefix));
+    } catch (err) {
+      const why = userMessageOf(err);
+      if (w.routingError !== why) {
+        await this.patchWatch(op, { routingError: why }, [{ kind: 'reply', text: `:grey_question: Could not read the routing view: ${why} Still trying every ${Math.round(this.deps.pollIntervalMs / 1000)} s.` }]);
+      }
+      return { done: false, nextDelayMs: this.deps.pollIntervalMs };
+    }
+
+    const own = this.deps.policy.prefixes.find((p) => p.cidr === op.prefix)?.own_asn;
+    const report = evaluatePropagation({
+      action: op.kind,
+      sample,
+      ownOrigins: own ? [own] : [],
+      usualPeerCount: usual,
+      elapsedMs: elapsed,
+      escalateAfterMs: this.deps.escalateAfterMs[op.kind],
+    });
+    const notify: OutboxItem[] = [];
+    const patch: Partial<WatchProgress> = { samples: w.samples + 1, routingError: null, verdict: report.verdict };
+    if (report.summary !== w.lastSummary) {
+      notify.push({ kind: 'reply', text: `:satellite_antenna: ${report.summary}` });
+      patch.lastSummary = report.summary;
+    }
+    const newOrigins = report.unexpectedOrigins.filter((o) => !w.flaggedOrigins.includes(o.asn));
+    if (newOrigins.length > 0) {
+      const list = newOrigins.map((o) => `AS${o.asn} (${o.peers} peers)`).join(', ');
+      notify.push({
+        kind: 'reply',
+        broadcast: true,
+        text: `:rotating_light: *Unexpected origin for ${op.prefix}:* ${list}. That is neither Cloudflare (AS13335) nor your own AS: a possible hijack or route leak. Check now and contact that network if it is not yours.`,
+      });
+      patch.flaggedOrigins = [...w.flaggedOrigins, ...newOrigins.map((o) => o.asn)];
+    }
+    const reached = (op.kind === 'advertise' && report.verdict === 'propagated') || (op.kind === 'withdraw' && report.verdict === 'withdrawn');
+    if (reached) {
+      await this.finish({ ...op, watch: { ...w, ...patch } }, `:tada: Done: ${doneText(op, report)}`, doneText(op, report), notify);
+      return { done: true };
+    }
+    if (report.escalate && !w.escalated && elapsed >= this.deps.escalateAfterMs[op.kind]) {
+      patch.escalated = true;
+      notify.push({
+        kind: 'reply',
+        broadcast: true,
+        text:
+          op.kind === 'advertise'
+            ? `:warning: ${op.prefix} is still not propagated ${Math.round(elapsed / 60_000)} minutes after Cloudflare accepted the advertise (${report.summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
+            : `:warning: ${op.prefix} is still visible from AS13335 ${Math.round(elapsed / 60_000)} minutes after the withdraw (${report.summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
+      });
+    }
+    if (notify.length > 0 || patch.samples !== w.samples) await this.patchWatch(op, patch, notify);
+    return { done: false, nextDelayMs: this.deps.pollIntervalMs };
+  }
+
+  private async patchWatch(op: Operation, patch: Partial<WatchProgress>, notify: OutboxItem[]): Promise<void> {
+    await this.deps.store.update(op.id, (o) => (o.state !== 'propagating' || !o.watch ? { op: o } : { op: { ...o, watch: { ...o.watch, ...patch }, updatedAt: this.now() }, notify: notify.length ? [...notify, { kind: 'card' }] : [] }));
+    if (notify.length) await this.deps.dispatcher.deliver(op.id);
+  }
+
+  private async finish(op: Operation, reply: string, outcome: string, before: OutboxItem[] = []): Promise<void> {
+    const now = this.now();
+    await this.deps.store.update(op.id, (o) =>
+      o.state !== 'propagating'
+        ? { op: o }
+        : {
+            op: transition(o, 'done', now, { outcome, watch: op.watch }),
+            notify: [...before, { kind: 'reply', text: reply }, { kind: 'card' }],
+            audit: [{ type: 'done', opId: op.id, actor: 'system', data: { outcome } }],
+          },
+    );
+    await this.deps.dispatcher.deliver(op.id);
+  }
+}
+
+function doneText(op: Operation, r: PropagationReport): string {
+  return op.kind === 'advertise'
+    ? `${op.prefix} is propagated: ${r.peersWithExpectedOrigin}/${r.usualPeerCount} peers see it from AS13335. Remove the announcement from your own data centre now.`
+    : `${op.prefix} is withdrawn from Cloudflare: ${r.peersWithExpectedOrigin} peers still see it from AS13335 (under 10).`;
+}

@@ -1,0 +1,153 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import type { Logger } from 'pino';
+import { startBot, type Role, type RunningBot } from '../app.js';
+import { loadConfig } from '../config.js';
+import { SimClock } from '../simulator/clock.js';
+import { startCloudflareSimulator, type CloudflareSimulator } from '../simulator/cloudflare/server.js';
+import { CUSTOMER_ASN, DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID, SANDBOX_CLOUDFLARE_TOKEN } from '../simulator/cloudflare/scenarios.js';
+import { startRoutingSimulators, type RoutingSimulators } from '../simulator/routing/index.js';
+import { SlackRequestSender, startSlackSimulator } from '../simulator/slack/index.js';
+import type { SlackSimulator } from '../simulator/slack/types.js';
+import { World } from '../simulator/world.js';
+
+/** The sandbox's people: alice requests, bob approves, carol is on call, mallory is in no group. */
+export const SANDBOX_USERS = [
+  { id: 'U0ALICE', name: 'alice', realName: 'Alice Netops', role: 'requester' },
+  { id: 'U0BOB', name: 'bob', realName: 'Bob Approver', role: 'approver' },
+  { id: 'U0CAROL', name: 'carol', realName: 'Carol Oncall', role: 'on call (break glass, approver)' },
+  { id: 'U0MALLORY', name: 'mallory', realName: 'Mallory', role: 'in no group' },
+] as const;
+
+export const SANDBOX_GROUPS = {
+  requesters: { id: 'S0REQUESTERS', handle: 'netops', users: ['U0ALICE', 'U0CAROL'] },
+  approvers: { id: 'S0APPROVERS', handle: 'netops-leads', users: ['U0BOB', 'U0CAROL'] },
+  breakGlass: { id: 'S0ONCALL', handle: 'netops-oncall', users: ['U0CAROL'] },
+};
+
+export const SANDBOX_CHANNEL = { id: 'C0NETOPS', name: 'netops' };
+export const SANDBOX_SIGNING_SECRET = 'sandbox-signing-secret';
+export const SANDBOX_BOT_TOKEN = 'xoxb-sandbox-bot-token';
+
+export interface StackOptions {
+  redisUrl: string;
+  /** Key prefix and queue names for this stack (tests use a unique one each). */
+  redisPrefix?: string;
+  /** Simulated seconds per real second. */
+  timeScale?: number;
+  /** Real milliseconds between watch ticks. */
+  pollIntervalMs?: number;
+  /** Spacing of chat.postMessage per channel in the bot. */
+  channelIntervalMs?: number;
+  /** Which parts of the bot run in this process; `none` when workers run in child processes. */
+  role?: Role | 'none';
+  logger: Logger;
+  scenario?: string;
+  approvalsPerAction?: number;
+  expiresAfter?: string;
+  jobLockDurationMs?: number;
+  /** Slack simulator's chat.postMessage limit (false = off). */
+  slackRateLimit?: { perSecond: number; burst: number } | false;
+}
+
+export interface Stack {
+  world: World;
+  clock: SimClock;
+  cloudflare: CloudflareSimulator;
+  routing: RoutingSimulators;
+  slack: SlackSimulator;
+  sender: SlackRequestSender | null;
+  bot: RunningBot | null;
+  /** Environment that points a bot process at these simulators (what production sets to real URLs). */
+  env: Record<string, string>;
+  policyPath: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the simulated world, the Cloudflare, routing and Slack simulators, and (optionally) the bot. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const scale = opts.timeScale ?? 60;
+  const clock = new SimClock(scale);
+  const world = new World({ clock, seed: 7 });
+  const cloudflare = await startCloudflareSimulator({ world, scenario: opts.scenario ?? 'default', logger: opts.logger.child({ sim: 'cloudflare' }) });
+  const routing = await startRoutingSimulators({ world });
+  const slack = await startSlackSimulator({
+    botToken: SANDBOX_BOT_TOKEN,
+    users: SANDBOX_USERS.map((u) => ({ id: u.id, name: u.name, realName: u.realName })),
+    usergroups: Object.values(SANDBOX_GROUPS).map((g) => ({ ...g, users: [...g.users] })),
+    channels: [SANDBOX_CHANNEL],
+    ...(opts.slackRateLimit !== undefined ? { postMessageRateLimit: opts.slackRateLimit } : {}),
+  });
+
+  const approvals = opts.approvalsPerAction ?? 1;
+  const expires = opts.expiresAfter ?? '30m';
+  const policy = {
+    cloudflare: { accounts: [{ name: 'sandbox', id: SANDBOX_ACCOUNT_ID }] },
+    slack: { channel: SANDBOX_CHANNEL.id },
+    groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
+    actions: { advertise: { approvals, expires_after: expires }, withdraw: { approvals, expires_after: expires } },
+    prefixes: [
+      { cidr: DEFAULT_SCENARIO.prefixes.advertised.cidr, own_asn: CUSTOMER_ASN },
+      { cidr: DEFAULT_SCENARIO.prefixes.withdrawn.cidr, own_asn: CUSTOMER_ASN },
+    ],
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'byoip-sandbox-'));
+  const policyPath = join(dir, 'policy.yml');
+  writeFileSync(policyPath, toYaml(policy));
+
+  const poll = opts.pollIntervalMs ?? 1000;
+  const simMinute = 60_000 / scale; // real ms per simulated minute
+  const env: Record<string, string> = {
+    SLACK_BOT_TOKEN: SANDBOX_BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SANDBOX_SIGNING_SECRET,
+    SLACK_API_URL: slack.apiUrl,
+    PORT: '0',
+    CLOUDFLARE_API_TOKEN: SANDBOX_CLOUDFLARE_TOKEN,
+    CLOUDFLARE_API_BASE_URL: cloudflare.url,
+    REDIS_URL: opts.redisUrl,
+    BYOIP_REDIS_PREFIX: opts.redisPrefix ?? 'byoip-sandbox',
+    BYOIP_CONFIG: policyPath,
+    RIPESTAT_URL: routing.ripestatUrl,
+    WATCH_POLL_INTERVAL_MS: String(poll),
+    WATCH_TIMEOUT_MS: String(Math.round(60 * simMinute)),
+    ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),
+    ESCALATE_WITHDRAW_AFTER_MS: String(Math.round(30 * simMinute)),
+    USERGROUP_CACHE_TTL_MS: '1000',
+    EXPIRY_SWEEP_INTERVAL_MS: String(Math.max(100, poll)),
+    LOG_LEVEL: opts.logger.level,
+  };
+
+  let bot: RunningBot | null = null;
+  let sender: SlackRequestSender | null = null;
+  const role = opts.role ?? 'all';
+  if (role !== 'none') {
+    const config = loadConfig(env);
+    bot = await startBot({
+      config,
+      logger: opts.logger,
+      role,
+      channelIntervalMs: opts.channelIntervalMs ?? 1000,
+      jobLockDurationMs: opts.jobLockDurationMs,
+      routingNow: () => clock.nowDate(),
+    });
+    if (bot.url) sender = new SlackRequestSender({ eventsUrl: `${bot.url}/slack/events`, signingSecret: SANDBOX_SIGNING_SECRET, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
+  }
+
+  return {
+    world,
+    clock,
+    cloudflare,
+    routing,
+    slack,
+    sender,
+    bot,
+    env,
+    policyPath,
+    async stop() {
+      await bot?.stop();
+      await Promise.allSettled([cloudflare.close(), routing.close(), slack.close()]);
+    },
+  };
+}

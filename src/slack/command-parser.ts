@@ -1,0 +1,48 @@
+import { parseCidr } from '../domain/cidr.js';
+import { InvalidInputError } from '../errors.js';
+
+export type ParsedCommand =
+  | { kind: 'help' }
+  | { kind: 'status'; cidr?: string }
+  | { kind: 'advertise' | 'withdraw'; cidr: string; reason: string }
+  | { kind: 'preflight'; cidr: string; asn?: number };
+
+export const USAGE = [
+  '`/byoip help` — this list',
+  '`/byoip status [cidr]` — prefixes, their BGP state and open requests',
+  '`/byoip advertise <cidr> [reason]` — ask to advertise a BGP prefix through Cloudflare (needs approval)',
+  '`/byoip withdraw <cidr> [reason]` — ask to withdraw it from Cloudflare (needs approval)',
+  '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
+].join('\n');
+
+/** Parses the text after `/byoip`. Throws InvalidInputError with a sentence saying what to type instead. */
+export function parseCommand(text: string): ParsedCommand {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const sub = (words[0] ?? 'help').toLowerCase();
+  const rest = words.slice(1);
+  switch (sub) {
+    case 'help':
+    case '?':
+      return { kind: 'help' };
+    case 'status':
+      return rest[0] ? { kind: 'status', cidr: parseCidr(rest[0]).text } : { kind: 'status' };
+    case 'advertise':
+    case 'withdraw': {
+      if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
+      return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
+    }
+    case 'preflight': {
+      if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip preflight <cidr> [asn]`, e.g. `/byoip preflight 203.0.113.0/24 13335`.');
+      const cidr = parseCidr(rest[0]).text;
+      if (rest[1] === undefined) return { kind: 'preflight', cidr };
+      const asnText = rest[1].replace(/^AS/i, '');
+      const asn = Number(asnText);
+      if (!/^\d+$/.test(asnText) || !Number.isInteger(asn) || asn < 1 || asn > 4_294_967_295) {
+        throw new InvalidInputError(`\`${rest[1]}\` is not an AS number: use a whole number from 1 to 4294967295, e.g. \`13335\` or \`AS64500\`.`);
+      }
+      return { kind: 'preflight', cidr, asn };
+    }
+    default:
+      throw new InvalidInputError(`\`${sub}\` is not a /byoip command. Try one of these:\n${USAGE}`);
+  }
+}

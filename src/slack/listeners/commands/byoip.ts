@@ -1,0 +1,54 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { userMessageOf, isBotError } from '../../../errors.js';
+import { parseCommand, USAGE } from '../../command-parser.js';
+import type { ListenerContext } from '../../context.js';
+import { requestModal } from '../../views/request-modal.js';
+import { statusReportBlocks } from '../../views/status-report.js';
+
+/** `/byoip <subcommand>`: ack at once, parse, then help / status / open the request modal / preflight. */
+export function byoipCommand(ctx: ListenerContext) {
+  return async ({ ack, command, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    const log = ctx.logger.child({ user: command.user_id, command: command.text });
+    try {
+      const parsed = parseCommand(command.text);
+      switch (parsed.kind) {
+        case 'help':
+          await respond({ response_type: 'ephemeral', text: `*byoip-bot* runs Cloudflare BYOIP changes with approval:\n${USAGE}` });
+          return;
+        case 'status': {
+          const view = statusReportBlocks(await ctx.service.statusReport(parsed.cidr));
+          await respond({ response_type: 'ephemeral', text: view.text, blocks: view.blocks as never });
+          return;
+        }
+        case 'preflight': {
+          if (!ctx.preflight) {
+            await respond({ response_type: 'ephemeral', text: 'Pre-flight checks are not configured on this bot (no routing view settings).' });
+            return;
+          }
+          await respond({ response_type: 'ephemeral', text: `Running pre-flight checks for ${parsed.cidr}…` });
+          const report = await ctx.preflight(parsed.cidr, parsed.asn);
+          await respond({ response_type: 'ephemeral', text: report.text, blocks: report.blocks as never });
+          return;
+        }
+        case 'advertise':
+        case 'withdraw': {
+          const policy = ctx.service.policy;
+          const groups = [...policy.groups.requesters, ...policy.groups.approvers, ...policy.groups.break_glass];
+          if (!(await ctx.groups.isMember(command.user_id, groups))) {
+            await respond({ response_type: 'ephemeral', text: 'You are not in a group allowed to request BGP changes, so nothing was filed. Ask to be added to the requester group, or ask a teammate who is.' });
+            return;
+          }
+          await client.views.open({
+            trigger_id: command.trigger_id,
+            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: command.channel_id }, parsed.reason) as never,
+          });
+          return;
+        }
+      }
+    } catch (err) {
+      if (!isBotError(err)) log.error({ err }, '/byoip failed');
+      await respond({ response_type: 'ephemeral', text: `:warning: ${userMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not answer the command'));
+    }
+  };
+}

@@ -1,0 +1,13 @@
+import type { App } from '@slack/bolt';
+import type { ListenerContext } from '../context.js';
+import { ActionId, CallbackId } from '../ids.js';
+import { decideAction } from './actions/decide.js';
+import { byoipCommand } from './commands/byoip.js';
+import { requestSubmit } from './views/request-submit.js';
+
+export function registerListeners(app: App, ctx: ListenerContext, command = '/byoip'): void {
+  app.command(command, byoipCommand(ctx));
+  app.action(ActionId.Approve, decideAction(ctx, 'approve'));
+  app.action(ActionId.Reject, decideAction(ctx, 'reject'));
+  app.view(CallbackId.RequestChange, requestSubmit(ctx));
+}

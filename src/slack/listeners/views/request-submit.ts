@@ -1,0 +1,46 @@
+import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
+import { z } from 'zod';
+import { isBotError, userMessageOf } from '../../../errors.js';
+import type { ListenerContext } from '../../context.js';
+import { BlockId, InputActionId } from '../../ids.js';
+
+const metadata = z.object({ kind: z.enum(['advertise', 'withdraw']), cidr: z.string(), channel: z.string() });
+
+/** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
+export function requestSubmit(ctx: ListenerContext) {
+  return async ({ ack, body, view, client }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs): Promise<void> => {
+    const meta = metadata.safeParse(safeJson(view.private_metadata));
+    if (!meta.success) {
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: 'This form is out of date; close it and run the /byoip command again.' } });
+      return;
+    }
+    const reason = (view.state.values[BlockId.Reason]?.[InputActionId.Reason]?.value ?? '').trim();
+    const checked = view.state.values[BlockId.Checklist]?.[InputActionId.Checklist]?.selected_options ?? [];
+    const errors: Record<string, string> = {};
+    if (reason.length < 3) errors[BlockId.Reason] = 'Give a reason (a few words: ticket, incident or why).';
+    if (reason.length > 500) errors[BlockId.Reason] = 'Keep the reason under 500 characters; link the ticket instead.';
+    if (checked.length === 0) errors[BlockId.Checklist] = meta.data.kind === 'withdraw' ? 'Confirm your own data centre announces the prefix first, or the prefix becomes unreachable.' : 'Confirm you will remove your own announcement once Cloudflare\'s is seen.';
+    if (Object.keys(errors).length) {
+      await ack({ response_action: 'errors', errors });
+      return;
+    }
+    await ack();
+    const user = body.user.id;
+    try {
+      await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, channel: meta.data.channel, reason });
+    } catch (err) {
+      if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
+      await client.chat
+        .postEphemeral({ channel: meta.data.channel, user, text: `:warning: ${userMessageOf(err)}` })
+        .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not post the refusal'));
+    }
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,57 @@
+import { WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock } from '@slack/web-api';
+import type { Operation } from '../domain/operation.js';
+import { DeliveryError, type Notifier } from '../operations/deliverer.js';
+import { statusCard } from './views/status-card.js';
+
+const PERMANENT = new Set(['channel_not_found', 'not_in_channel', 'invalid_blocks', 'msg_too_long', 'is_archived', 'invalid_auth', 'account_inactive', 'message_not_found', 'cant_update_message', 'user_not_in_channel', 'no_text']);
+
+/** Posts cards and thread replies. Never retries by itself: the deliver queue decides (in order, paced). */
+export class SlackNotifier implements Notifier {
+  constructor(private client: WebClient) {}
+
+  static client(token: string, slackApiUrl?: string): WebClient {
+    return new WebClient(token, { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000 });
+  }
+
+  async postCard(op: Operation): Promise<string> {
+    const card = statusCard(op);
+    const res = await this.call(() => this.client.chat.postMessage({ channel: op.channel, text: card.text, blocks: card.blocks as unknown as KnownBlock[] }));
+    if (!res.ts) throw new DeliveryError('chat.postMessage returned no ts', null, false);
+    return res.ts as string;
+  }
+
+  async updateCard(op: Operation): Promise<void> {
+    if (!op.cardTs) return;
+    const card = statusCard(op);
+    await this.call(() => this.client.chat.update({ channel: op.channel, ts: op.cardTs!, text: card.text, blocks: card.blocks as unknown as KnownBlock[] }));
+  }
+
+  async reply(op: Operation, text: string, opts: { blocks?: unknown[]; broadcast?: boolean } = {}): Promise<void> {
+    const threadTs = op.cardTs ?? undefined;
+    await this.call(() =>
+      this.client.chat.postMessage({
+        channel: op.channel,
+        text,
+        ...(threadTs ? { thread_ts: threadTs, reply_broadcast: opts.broadcast ?? false } : {}),
+        ...(opts.blocks ? { blocks: opts.blocks as KnownBlock[] } : {}),
+      } as ChatPostMessageArguments),
+    );
+  }
+
+  async ephemeral(op: Operation, user: string, text: string): Promise<void> {
+    await this.call(() => this.client.chat.postEphemeral({ channel: op.channel, user, text }));
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WebAPIRateLimitedError) throw new DeliveryError('Slack rate limited the call', err.retryAfter * 1000, false);
+      if (err instanceof WebAPIPlatformError) {
+        const code = String((err.data as { error?: string } | undefined)?.error ?? err.message);
+        throw new DeliveryError(`Slack answered ${code}`, null, PERMANENT.has(code));
+      }
+      throw new DeliveryError(`Slack unreachable: ${(err as Error).message}`, null, false);
+    }
+  }
+}

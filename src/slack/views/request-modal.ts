@@ -1,0 +1,56 @@
+import type { OperationKind } from '../../domain/operation.js';
+import { BlockId, CallbackId, InputActionId } from '../ids.js';
+import { context, section, type Block } from './blocks.js';
+
+export interface RequestModalMetadata {
+  kind: OperationKind;
+  cidr: string;
+  channel: string;
+}
+
+/** The checklist from Cloudflare's BYOIP best practices, one item the requester must tick. */
+export function checklistText(kind: OperationKind): string {
+  return kind === 'withdraw'
+    ? 'Our own data centre already announces this prefix (or a covering one)'
+    : 'We remove our own announcement once AS13335 is seen on a looking glass';
+}
+
+/** The modal that asks for the reason and the checklist before filing an advertise / withdraw. */
+export function requestModal(meta: RequestModalMetadata, reason = ''): Record<string, unknown> {
+  const verb = meta.kind === 'advertise' ? 'Advertise' : 'Withdraw';
+  const blocks: Block[] = [
+    section(`*${verb} ${meta.cidr}* through Cloudflare. An approver must approve before anything is sent.`),
+    {
+      type: 'input',
+      block_id: BlockId.Reason,
+      label: { type: 'plain_text', text: 'Reason' },
+      hint: { type: 'plain_text', text: 'Ticket, incident or why; approvers read this.' },
+      element: { type: 'plain_text_input', action_id: InputActionId.Reason, multiline: true, min_length: 3, max_length: 500, ...(reason ? { initial_value: reason } : {}) },
+    },
+    {
+      type: 'input',
+      block_id: BlockId.Checklist,
+      label: { type: 'plain_text', text: 'Checklist' },
+      element: {
+        type: 'checkboxes',
+        action_id: InputActionId.Checklist,
+        // Slack caps option text at 75 characters.
+        options: [{ text: { type: 'plain_text', text: checklistText(meta.kind) }, value: 'confirmed' }],
+      },
+    },
+    context(
+      meta.kind === 'withdraw'
+        ? 'Cloudflare: "Add the prefix advertisement to your data center" before withdrawing; withdrawing takes about 15 minutes.'
+        : 'Cloudflare: advertise first, verify with a looking glass (AS13335), then remove your own announcement; advertising takes 2-7 minutes.',
+    ),
+  ];
+  return {
+    type: 'modal',
+    callback_id: CallbackId.RequestChange,
+    private_metadata: JSON.stringify(meta),
+    title: { type: 'plain_text', text: `${verb} prefix` },
+    submit: { type: 'plain_text', text: 'Request approval' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks,
+  };
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { ActionId } from '../../src/slack/ids.js';
+import { CHANNEL, cardFor, checklist, reason, testStack, texts } from '../helpers/stack.js';
+
+type TestStack = Awaited<ReturnType<typeof testStack>>;
+
+const ALICE = 'U0ALICE';
+const BOB = 'U0BOB';
+const MALLORY = 'U0MALLORY';
+
+async function requestChange(stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string, why: string) {
+  const sender = stack.sender!;
+  const res = await sender.command(ALICE, `${kind} ${cidr}`, { channel: CHANNEL });
+  expect(res.status).toBe(200);
+  const modal = await stack.slack.waitFor(() => stack.slack.openModal(ALICE), 5000);
+  const submit = await sender.submitView(ALICE, modal.id, { ...reason(why), ...checklist });
+  expect(submit.status).toBe(200);
+  return stack.slack.waitFor(() => cardFor(stack, cidr), 5000);
+}
+
+function patchCalls(stack: TestStack, bgpId: string) {
+  return stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${bgpId}`));
+}
+
+describe('withdraw and advertise, end to end through signed Slack requests', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await testStack();
+  });
+  afterAll(async () => {
+    await stack.cleanup();
+  });
+
+  it('withdraw: self-approval and outsiders refused, bob approves, Cloudflare withdraws, the thread follows the looking glass to done', async () => {
+    const p = DEFAULT_SCENARIO.prefixes.advertised;
+    const card = await requestChange(stack, 'withdraw', p.cidr, 'move traffic back to our DC for maintenance CHG-1234');
+    expect(JSON.stringify(card.blocks)).toContain('Approve');
+
+    // alice cannot approve her own request
+    await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const selfRefusal = await stack.slack.waitFor(() => stack.slack.ephemerals(ALICE).find((e) => e.text.includes('cannot approve')), 5000);
+    expect(selfRefusal.text).toMatch(/you asked for this change/i);
+    // mallory is in no approver group
+    await stack.sender!.clickButton(MALLORY, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const outsider = await stack.slack.waitFor(() => stack.slack.ephemerals(MALLORY).find((e) => e.text.includes('approver group')), 5000);
+    expect(outsider.text).toMatch(/not in an approver group/);
+    expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(0);
+
+    await stack.sender!.clickButton(BOB, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const done = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 20_000);
+    expect(done.text).toContain('withdrawn');
+
+    expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(false);
+    expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(1);
+
+    const thread = texts(stack.slack.thread(CHANNEL, card.ts));
+    const idx = (re: RegExp) => thread.findIndex((t) => re.test(t));
+    expect(idx(/Approved by/)).toBeGreaterThanOrEqual(0);
+    expect(idx(/Cloudflare accepted the withdraw/)).toBeGreaterThan(idx(/Approved by/));
+    expect(idx(/Cloudflare reports .* withdrawn/)).toBeGreaterThan(idx(/Cloudflare accepted/));
+    const samples = thread.filter((t) => t.includes(':satellite_antenna:')).map((t) => Number(/(\d+)\/\d+ peers/.exec(t)?.[1] ?? NaN));
+    expect(samples.length).toBeGreaterThanOrEqual(2);
+    expect(samples[0]).toBeGreaterThan(samples.at(-1)!); // the looking glass losing peers
+    expect(idx(/Done:/)).toBe(thread.length - 1);
+
+    const finalCard = await stack.slack.waitFor(() => {
+      const m = stack.slack.message(CHANNEL, card.ts);
+      return m && /done/.test(m.text) ? m : undefined;
+    }, 5000);
+    expect(finalCard.text).toBe(`Withdraw ${p.cidr}: done`);
+    expect(JSON.stringify(finalCard.blocks)).not.toContain(ActionId.Approve);
+
+    const ops = await stack.bot!.store.recent(5);
+    const op = ops.find((o) => o.prefix === p.cidr)!;
+    expect(op.state).toBe('done');
+    const audit = (await stack.bot!.store.auditTrail(op.id)).map((a) => `${a.type}:${a.actor}`);
+    expect(audit).toEqual(
+      expect.arrayContaining(['requested:U0ALICE', 'approval_refused:U0ALICE', 'approval_refused:U0MALLORY', 'approved:U0BOB', 'cloudflare_call:system', 'cloudflare_result:system', 'done:system']),
+    );
+    expect(audit.indexOf('approved:U0BOB')).toBeLessThan(audit.indexOf('cloudflare_call:system'));
+    expect(await stack.bot!.store.lockHolder(p.cidr)).toBeNull();
+  });
+
+  it('advertise: bob approves, Cloudflare advertises, peers climb until propagated', async () => {
+    const p = DEFAULT_SCENARIO.prefixes.withdrawn;
+    const card = await requestChange(stack, 'advertise', p.cidr, 'DDoS mitigation drill INC-42');
+    await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    await stack.slack.waitFor(() => stack.slack.ephemerals(ALICE).filter((e) => e.text.includes('cannot approve')).at(1), 5000);
+    await stack.sender!.clickButton(BOB, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const done = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 20_000);
+    expect(done.text).toContain('propagated');
+    expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(true);
+    expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(1);
+    const thread = texts(stack.slack.thread(CHANNEL, card.ts));
+    const samples = thread.filter((t) => t.includes(':satellite_antenna:')).map((t) => Number(/(\d+)\/\d+ peers/.exec(t)?.[1] ?? NaN));
+    expect(samples.at(-1)!).toBeGreaterThan(samples[0]!);
+    await stack.slack.waitFor(() => /done/.test(stack.slack.message(CHANNEL, card.ts)?.text ?? '') || undefined, 5000);
+    expect(stack.slack.message(CHANNEL, card.ts)!.text).toBe(`Advertise ${p.cidr}: done`);
+  });
+});
