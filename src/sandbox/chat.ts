@@ -88,6 +88,8 @@ export async function runChat(opts: ChatOptions): Promise<number> {
 class Chat {
   private current: ChatUser;
   private promptShown = false;
+  /** Set on a terminal: readline then draws the prompt and keeps what is typed when the bot prints. */
+  private rl?: readline.Interface;
   private readonly script: boolean;
   private readonly waitTimeoutMs: number;
   private readonly ctx: RenderContext;
@@ -108,7 +110,14 @@ class Chat {
 
   async run(): Promise<number> {
     const unsubscribe = this.o.sim.subscribe((e) => this.onEvent(e));
-    const rl = readline.createInterface({ input: this.o.input, terminal: false, crlfDelay: Infinity });
+    const tty = !this.script && (this.o.input as { isTTY?: boolean }).isTTY === true && (this.o.output as { isTTY?: boolean }).isTTY === true;
+    const rl = tty
+      ? readline.createInterface({ input: this.o.input, output: this.o.output, terminal: true, historySize: 200, crlfDelay: Infinity })
+      : readline.createInterface({ input: this.o.input, terminal: false, crlfDelay: Infinity });
+    if (tty) {
+      this.rl = rl;
+      rl.on('SIGINT', () => rl.close());
+    }
     const lines: string[] = [];
     let closed = false;
     let wake: (() => void) | undefined;
@@ -158,6 +167,15 @@ class Chat {
   }
 
   private print(text: string): void {
+    if (this.rl) {
+      if (this.promptShown) {
+        readline.clearLine(this.o.output, 0);
+        readline.cursorTo(this.o.output, 0);
+      }
+      this.write(`${text}\n`);
+      if (this.promptShown) this.rl.prompt(true);
+      return;
+    }
     if (this.promptShown) {
       this.write('\n');
       this.promptShown = false;
@@ -170,8 +188,13 @@ class Chat {
 
   private prompt(): void {
     if (this.script || this.promptShown) return;
-    this.write(`${this.current.name}> `);
     this.promptShown = true;
+    if (this.rl) {
+      this.rl.setPrompt(`${this.current.name}> `);
+      this.rl.prompt();
+      return;
+    }
+    this.write(`${this.current.name}> `);
   }
 
   private describe(u: ChatUser): string {
@@ -241,8 +264,8 @@ class Chat {
         break;
       case 'api_error': {
         const c = e.call;
-        const detail = isObj(c.args) && c.status === 429 ? ' (rate limited)' : '';
-        this.print(`! the bot's ${c.method} call failed: ${c.error ?? `HTTP ${c.status}`}${detail}`);
+        if (c.status === 429) this.print(`! the bot's ${c.method} call was rate limited (HTTP 429; Slack allows about 1 message a second per channel)`);
+        else this.print(`! the bot's ${c.method} call failed: ${c.error ?? `HTTP ${c.status}`}`);
         break;
       }
     }
