@@ -76,7 +76,17 @@ export async function getJson<S extends z.ZodType>(
   return parsed.data;
 }
 
+/** A short reason from an error body: RIPEstat's `messages` ([level, text] pairs), an `error` field, or the text. */
 function briefText(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim().slice(0, 120);
+  let reason = text;
+  try {
+    const body = JSON.parse(text) as { messages?: unknown; error?: unknown };
+    const first = Array.isArray(body.messages) ? body.messages.find((m) => Array.isArray(m) && typeof m[1] === 'string') : undefined;
+    if (Array.isArray(first)) reason = String(first[1]);
+    else if (typeof body.error === 'string') reason = body.error;
+  } catch {
+    // not JSON: keep the raw text
+  }
+  const t = reason.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 160);
   return t ? `: ${t}` : '';
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BotError, ErrorCode } from '../errors.js';
 
 /**
  * RIPEstat Data API conventions shared by the looking-glass, routing-status and rpki-validation clients:
@@ -46,7 +47,12 @@ export function ripestatUrl(
   params: Record<string, string>,
   sourceApp: string = DEFAULT_SOURCE_APP,
 ): string {
-  const url = new URL(`${baseUrl.replace(/\/+$/, '')}/data/${endpoint}/data.json`);
+  let url: URL;
+  try {
+    url = new URL(`${baseUrl.replace(/\/+$/, '')}/data/${endpoint}/data.json`);
+  } catch (err) {
+    throw new BotError(ErrorCode.ConfigInvalid, `The RIPEstat URL \`${baseUrl}\` is not a URL; set RIPESTAT_URL to e.g. https://stat.ripe.net.`, false, { cause: err });
+  }
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   url.searchParams.set('sourceapp', sourceApp);
   return url.toString();

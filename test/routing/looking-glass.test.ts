@@ -164,3 +164,29 @@ describe('RIPEstat routing-status against the simulator', () => {
     expect(parsed.data.origins.map((o) => o.origin)).toEqual([13335, 64500, 64501]);
   });
 });
+
+describe('RIPEstat error answers', () => {
+  let sim: RipestatSimulator;
+  beforeAll(async () => {
+    sim = await startRipestatSimulator({ world: new World() });
+  });
+  afterAll(() => sim.close());
+
+  it('quotes RIPEstat\'s own message for a 400', async () => {
+    const res = await fetch(`${sim.url}/data/looking-glass/data.json?resource=banana`);
+    expect(res.status).toBe(400);
+    const { getJson } = await import('../../src/routing/http.js');
+    const { lookingGlassResponse } = await import('../../src/routing/looking-glass.js');
+    const err = (await getJson(`${sim.url}/data/looking-glass/data.json?resource=banana`, lookingGlassResponse, {
+      timeoutMs: 500,
+      label: { service: 'RIPEstat looking-glass', doing: 'looking up banana' },
+    }).catch((e: unknown) => e)) as BotError;
+    expect(err.code).toBe(ErrorCode.RoutingBadResponse);
+    expect(err.userMessage).toMatch(/HTTP 400: Invalid resource 'banana'/);
+  });
+
+  it('a bad base URL is a configuration sentence', async () => {
+    const lg = new LookingGlassClient({ baseUrl: 'not a url' });
+    await expect(lg.sample('203.0.113.0/24')).rejects.toMatchObject({ code: ErrorCode.ConfigInvalid });
+  });
+});
