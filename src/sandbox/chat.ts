@@ -55,6 +55,15 @@ export function parseDuration(text: string): number | undefined {
   return n * 1000;
 }
 
+/** The card indented by 4, with lines that are new since `before` marked `  › `. */
+export function markChanges(before: string | undefined, after: string): string {
+  const old = new Set(before?.split('\n') ?? []);
+  return after
+    .split('\n')
+    .map((l) => (before !== undefined && !old.has(l) ? `  › ${l}` : `    ${l}`))
+    .join('\n');
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -88,6 +97,8 @@ export async function runChat(opts: ChatOptions): Promise<number> {
 class Chat {
   private current: ChatUser;
   private promptShown = false;
+  /** What each message looked like when last printed, to mark what an update changed. */
+  private readonly rendered = new Map<string, string>();
   /** Set on a terminal: readline then draws the prompt and keeps what is typed when the bot prints. */
   private rl?: readline.Interface;
   private readonly script: boolean;
@@ -216,14 +227,20 @@ class Chat {
       case 'message': {
         const m = e.message;
         const body = renderMessage(m, this.ctx);
+        this.rendered.set(`${m.channel}:${m.ts}`, body);
         if (m.threadTs) this.print(indentLines(body, `${this.where(m.channel)}  ↳ bot: `, '        '));
         else this.print(indentLines(body, `${this.where(m.channel)}bot: `, '     '));
         break;
       }
       case 'message_updated': {
         const m = e.message;
+        const key = `${m.channel}:${m.ts}`;
+        const body = renderMessage(m, this.ctx);
+        const before = this.rendered.get(key);
+        this.rendered.set(key, body);
+        if (before === body) break; // nothing a reader could see changed
         const label = m.threadTs ? 'reply updated' : 'card updated';
-        this.print(`${this.where(m.channel)}~ ${label}:\n${indentLines(renderMessage(m, this.ctx), '    ')}`);
+        this.print(`${this.where(m.channel)}~ ${label}:\n${markChanges(before, body)}`);
         break;
       }
       case 'message_deleted':

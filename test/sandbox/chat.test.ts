@@ -4,7 +4,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSlackSimulator, type SlackSimulator } from '../../src/simulator/slack/server.js';
 import { SlackRequestSender, slackSignature } from '../../src/simulator/slack/sender.js';
-import { parseDuration, runChat, type ChatUser } from '../../src/sandbox/chat.js';
+import { markChanges, parseDuration, runChat, type ChatUser } from '../../src/sandbox/chat.js';
 
 const TOKEN = 'xoxb-chat-test';
 const SECRET = 'chat-test-secret';
@@ -193,7 +193,8 @@ describe('script mode', () => {
     expect(out).toContain('[ Approve ] [ Reject ]');
     expect(out).toContain('You are now bob (approver).');
     expect(out).toContain('~ card updated:');
-    expect(out).toContain('Approved by @bob');
+    expect(out).toContain('  › Approved by @bob');
+    expect(out).toContain('    == Withdraw 203.0.113.0/24 ==');
     expect(out).toContain('  ↳ bot: Withdrawal of 203.0.113.0/24 done');
     expect(out).not.toContain('never reached');
   });
@@ -282,5 +283,12 @@ describe('parseDuration', () => {
     expect(parseDuration('1m')).toBe(60_000);
     expect(parseDuration('3')).toBe(3000);
     expect(parseDuration('soon')).toBeUndefined();
+  });
+});
+
+describe('markChanges', () => {
+  it('marks the lines an update added', () => {
+    expect(markChanges('== A ==\nState: waiting\n[ Approve ]', '== A ==\nState: done')).toBe('    == A ==\n  › State: done');
+    expect(markChanges(undefined, 'x')).toBe('    x');
   });
 });
