@@ -118,9 +118,8 @@ export async function runPreflight(input: PreflightInput, deps: RoutingDeps): Pr
   const irrLines = Promise.all(lengths.map((l) => irrLine(cidr, l, asn, deps.irr, l === cidr.length ? irrExact : undefined)));
   const tokenLine = token ? ownershipLine(cidr, token, irrExact, deps.dns) : Promise.resolve(undefined);
 
-  const lines = [sizeLine, ...(await rpkiLines), ...(await irrLines)];
-  const t = await tokenLine;
-  if (t) lines.push(t);
+  const [rpki, irr, tokenResult] = await Promise.all([rpkiLines, irrLines, tokenLine]);
+  const lines = [sizeLine, ...rpki, ...irr, ...(tokenResult ? [tokenResult] : [])];
   const status: PreflightStatus = lines.some((l) => l.status === 'fail') ? 'fail' : lines.some((l) => l.status === 'unknown') ? 'unknown' : 'pass';
   return { cidr: cidr.text, asn, status, lines, checkedAt };
 }
