@@ -1,4 +1,5 @@
 import Cloudflare, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'cloudflare';
+import { Address4, Address6 } from 'ip-address';
 import { z } from 'zod';
 import type {
   AddressMap,
@@ -13,7 +14,7 @@ import type {
 } from '../domain/addressing.js';
 import type { Logger } from '../logger.js';
 import { RequestBudget, type RequestKind } from './budget.js';
-import { describeFailure, type Operation, PERMISSIONS } from './describe.js';
+import { describeFailure, invalidRequest, type Operation, PERMISSIONS } from './describe.js';
 import { CloudflareError } from './errors.js';
 import { ErrorCode } from '../errors.js';
 import {
@@ -88,6 +89,9 @@ interface RawResult {
 type Send = (opts: Cloudflare.RequestOptions) => { asResponse(): Promise<Response> };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const ID = /^[0-9a-f]{32}$/;
+const isIp = (ip: string) => !ip.includes('/') && (Address4.isValid(ip) || Address6.isValid(ip));
+const MAX_DESCRIPTION = 1000;
 
 /**
  * The Cloudflare addressing API, typed. Every method returns domain objects (camelCase) checked by zod and throws
@@ -130,7 +134,7 @@ export class CloudflareClient {
   }
 
   async getPrefix(accountId: string, prefixId: string): Promise<Prefix> {
-    const op = this.op('get prefix', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}` });
+    const op = this.op('get prefix', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.get(prefixId, { account_id: accountId }, o));
     const p = this.parseOne(op, raw, prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
@@ -138,6 +142,9 @@ export class CloudflareClient {
 
   async createPrefix(accountId: string, input: CreatePrefixInput): Promise<Prefix> {
     const op = this.op('add prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${input.cidr}` });
+    if (!Number.isInteger(input.asn) || input.asn < 1 || input.asn > 4294967295) throw invalidRequest(op, `${input.asn} is not an ASN`);
+    checkDescription(op, input.description);
+    if (input.loaDocumentId != null && !ID.test(input.loaDocumentId)) throw invalidRequest(op, `\`${input.loaDocumentId}\` is not an LOA document id`);
     const body: Record<string, unknown> = { cidr: input.cidr, asn: input.asn, loa_document_id: input.loaDocumentId ?? null };
     if (input.description !== undefined) body.description = input.description;
     if (input.delegateLoaCreation !== undefined) body.delegate_loa_creation = input.delegateLoaCreation;
@@ -147,21 +154,22 @@ export class CloudflareClient {
   }
 
   async updatePrefixDescription(accountId: string, prefixId: string, description: string): Promise<Prefix> {
-    const op = this.op('change prefix description', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}` });
+    const op = this.op('change prefix description', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
+    checkDescription(op, description);
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.edit(prefixId, { account_id: accountId, description }, o));
     const p = this.parseOne(op, raw, prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
   }
 
   async deletePrefix(accountId: string, prefixId: string): Promise<void> {
-    const op = this.op('delete prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}` });
+    const op = this.op('delete prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.delete(prefixId, { account_id: accountId }, { ...o, body: {} }));
     this.parseEmpty(op, raw);
   }
 
   /** Starts Cloudflare's IRR, RPKI and ownership checks; the answer shows the states as they are now. */
   async validatePrefix(accountId: string, prefixId: string): Promise<Prefix> {
-    const op = this.op('validate prefix', 'mutation', PERMISSIONS.validate, { accountId, subject: `prefix ${prefixId}` });
+    const op = this.op('validate prefix', 'mutation', PERMISSIONS.validate, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.validate(prefixId, { account_id: accountId }, o));
     const p = this.parseOne(op, raw, prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
@@ -170,13 +178,13 @@ export class CloudflareClient {
   // ---- BGP prefixes ----
 
   async listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]> {
-    const op = this.op('list BGP prefixes', 'read', PERMISSIONS.read, { accountId, subject: `the BGP prefixes of prefix ${prefixId}` });
+    const op = this.op('list BGP prefixes', 'read', PERMISSIONS.read, { accountId, subject: `the BGP prefixes of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.list(prefixId, { account_id: accountId }, o));
     return this.parseList(op, raw, bgpPrefixSchema);
   }
 
   async getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix> {
-    const op = this.op('get BGP prefix', 'read', PERMISSIONS.read, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}` });
+    const op = this.op('get BGP prefix', 'read', PERMISSIONS.read, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'BGP prefix id': bgpPrefixId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.bgpPrefixes.get(bgpPrefixId, { account_id: accountId, prefix_id: prefixId }, o),
     );
@@ -185,7 +193,7 @@ export class CloudflareClient {
 
   /** Creates a BGP prefix (equal to or more specific than the prefix); Cloudflare creates it withdrawn. */
   async createBgpPrefix(accountId: string, prefixId: string, cidr: string): Promise<BgpPrefix> {
-    const op = this.op('create BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${cidr} of prefix ${prefixId}` });
+    const op = this.op('create BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${cidr} of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.create(prefixId, { account_id: accountId, cidr }, o));
     return this.parseOne(op, raw, bgpPrefixSchema);
   }
@@ -194,8 +202,9 @@ export class CloudflareClient {
     const what = input.advertised === true ? 'advertise' : input.advertised === false ? 'withdraw' : 'update';
     const op = this.op(`${what} BGP prefix`, 'mutation', PERMISSIONS.bgpWrite, {
       accountId,
-      subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`,
-    });
+      subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'BGP prefix id': bgpPrefixId } });
+    const n = input.asnPrependCount;
+    if (n !== undefined && !(Number.isInteger(n) && n >= 0 && n <= 3)) throw invalidRequest(op, `the AS path prepend count must be 0 to 3, not ${n}`);
     const params: Cloudflare.Addressing.Prefixes.BGPPrefixEditParams = { account_id: accountId, prefix_id: prefixId };
     if (input.advertised !== undefined) params.on_demand = { advertised: input.advertised };
     if (input.asnPrependCount !== undefined) params.asn_prepend_count = input.asnPrependCount;
@@ -211,7 +220,7 @@ export class CloudflareClient {
 
   /** Deletes a BGP prefix; Cloudflare allows it only once withdrawn. The SDK has the call since 7.2. */
   async deleteBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<void> {
-    const op = this.op('delete BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}` });
+    const op = this.op('delete BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'BGP prefix id': bgpPrefixId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.bgpPrefixes.delete(bgpPrefixId, { account_id: accountId, prefix_id: prefixId }, o),
     );
@@ -220,7 +229,7 @@ export class CloudflareClient {
 
   /** Deprecated whole-prefix advertisement status, for accounts that still use `/bgp/status`. */
   async getAdvertisementStatus(accountId: string, prefixId: string): Promise<AdvertisementStatus> {
-    const op = this.op('get advertisement status', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}` });
+    const op = this.op('get advertisement status', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.advertisementStatus.get(prefixId, { account_id: accountId }, o));
     return this.parseOne(op, raw, advertisementStatusSchema);
   }
@@ -229,8 +238,7 @@ export class CloudflareClient {
   async setAdvertisementStatus(accountId: string, prefixId: string, advertised: boolean): Promise<AdvertisementStatus> {
     const op = this.op(advertised ? 'advertise prefix' : 'withdraw prefix', 'mutation', PERMISSIONS.bgpWrite, {
       accountId,
-      subject: `prefix ${prefixId}`,
-    });
+      subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.advertisementStatus.edit(prefixId, { account_id: accountId, advertised }, o),
     );
@@ -240,13 +248,13 @@ export class CloudflareClient {
   // ---- service bindings and services ----
 
   async listServiceBindings(accountId: string, prefixId: string): Promise<ServiceBinding[]> {
-    const op = this.op('list service bindings', 'read', PERMISSIONS.read, { accountId, subject: `the service bindings of prefix ${prefixId}` });
+    const op = this.op('list service bindings', 'read', PERMISSIONS.read, { accountId, subject: `the service bindings of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.serviceBindings.list(prefixId, { account_id: accountId }, o));
     return this.parseList(op, raw, serviceBindingSchema);
   }
 
   async getServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<ServiceBinding> {
-    const op = this.op('get service binding', 'read', PERMISSIONS.read, { accountId, subject: `service binding ${bindingId} of prefix ${prefixId}` });
+    const op = this.op('get service binding', 'read', PERMISSIONS.read, { accountId, subject: `service binding ${bindingId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'service binding id': bindingId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.serviceBindings.get(bindingId, { account_id: accountId, prefix_id: prefixId }, o),
     );
@@ -256,8 +264,7 @@ export class CloudflareClient {
   async createServiceBinding(accountId: string, prefixId: string, input: { cidr: string; serviceId: string }): Promise<ServiceBinding> {
     const op = this.op('create service binding', 'mutation', PERMISSIONS.bindingWrite, {
       accountId,
-      subject: `a service binding for ${input.cidr} on prefix ${prefixId}`,
-    });
+      subject: `a service binding for ${input.cidr} on prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.serviceBindings.create(prefixId, { account_id: accountId, cidr: input.cidr, service_id: input.serviceId }, o),
     );
@@ -267,8 +274,7 @@ export class CloudflareClient {
   async deleteServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<void> {
     const op = this.op('delete service binding', 'mutation', PERMISSIONS.bindingWrite, {
       accountId,
-      subject: `service binding ${bindingId} of prefix ${prefixId}`,
-    });
+      subject: `service binding ${bindingId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'service binding id': bindingId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.serviceBindings.delete(bindingId, { account_id: accountId, prefix_id: prefixId }, o),
     );
@@ -284,7 +290,7 @@ export class CloudflareClient {
   // ---- delegations ----
 
   async listDelegations(accountId: string, prefixId: string): Promise<Delegation[]> {
-    const op = this.op('list delegations', 'read', PERMISSIONS.read, { accountId, subject: `the delegations of prefix ${prefixId}` });
+    const op = this.op('list delegations', 'read', PERMISSIONS.read, { accountId, subject: `the delegations of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.delegations.list(prefixId, { account_id: accountId }, o));
     return this.parseList(op, raw, delegationSchema);
   }
@@ -292,8 +298,7 @@ export class CloudflareClient {
   async createDelegation(accountId: string, prefixId: string, input: { cidr: string; delegatedAccountId: string }): Promise<Delegation> {
     const op = this.op('delegate prefix', 'mutation', PERMISSIONS.prefixWrite, {
       accountId,
-      subject: `a delegation of ${input.cidr} from prefix ${prefixId}`,
-    });
+      subject: `a delegation of ${input.cidr} from prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.delegations.create(
         prefixId,
@@ -306,7 +311,7 @@ export class CloudflareClient {
 
   /** Removes a delegation; returns the id Cloudflare confirms. */
   async deleteDelegation(accountId: string, prefixId: string, delegationId: string): Promise<string> {
-    const op = this.op('remove delegation', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `delegation ${delegationId} of prefix ${prefixId}` });
+    const op = this.op('remove delegation', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `delegation ${delegationId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'delegation id': delegationId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.prefixes.delegations.delete(delegationId, { account_id: accountId, prefix_id: prefixId }, { ...o, body: {} }),
     );
@@ -322,13 +327,17 @@ export class CloudflareClient {
   }
 
   async getAddressMap(accountId: string, addressMapId: string): Promise<AddressMap> {
-    const op = this.op('get address map', 'read', PERMISSIONS.read, { accountId, subject: `address map ${addressMapId}` });
+    const op = this.op('get address map', 'read', PERMISSIONS.read, { accountId, subject: `address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.get(addressMapId, { account_id: accountId }, o));
     return this.parseOne(op, raw, addressMapSchema);
   }
 
   async createAddressMap(accountId: string, input: CreateAddressMapInput = {}): Promise<AddressMap> {
     const op = this.op('create address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: 'a new address map' });
+    const badIp = input.ips?.find((ip) => !isIp(ip));
+    if (badIp !== undefined) throw invalidRequest(op, `\`${badIp}\` is not an IP address`);
+    const badMember = input.memberships?.find((m) => !ID.test(m.identifier));
+    if (badMember) throw invalidRequest(op, `\`${badMember.identifier}\` is not a ${badMember.kind} id`);
     const params: Cloudflare.Addressing.AddressMapCreateParams = { account_id: accountId };
     if (input.description !== undefined) params.description = input.description;
     if (input.enabled !== undefined) params.enabled = input.enabled;
@@ -339,7 +348,7 @@ export class CloudflareClient {
   }
 
   async updateAddressMap(accountId: string, addressMapId: string, input: UpdateAddressMapInput): Promise<AddressMap> {
-    const op = this.op('change address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}` });
+    const op = this.op('change address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
     const params: Cloudflare.Addressing.AddressMapEditParams = { account_id: accountId };
     if (input.description !== undefined) params.description = input.description;
     if (input.enabled !== undefined) params.enabled = input.enabled;
@@ -349,13 +358,14 @@ export class CloudflareClient {
   }
 
   async deleteAddressMap(accountId: string, addressMapId: string): Promise<void> {
-    const op = this.op('delete address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}` });
+    const op = this.op('delete address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.delete(addressMapId, { account_id: accountId }, { ...o, body: {} }));
     this.parseEmpty(op, raw);
   }
 
   async addAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void> {
-    const op = this.op('add IP to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}` });
+    const op = this.op('add IP to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
+    if (!isIp(ip)) throw invalidRequest(op, `\`${ip}\` is not an IP address`);
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.addressMaps.ips.update(ip, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
     );
@@ -363,7 +373,8 @@ export class CloudflareClient {
   }
 
   async removeAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void> {
-    const op = this.op('remove IP from address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}` });
+    const op = this.op('remove IP from address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
+    if (!isIp(ip)) throw invalidRequest(op, `\`${ip}\` is not an IP address`);
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.addressMaps.ips.delete(ip, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
     );
@@ -372,7 +383,7 @@ export class CloudflareClient {
 
   /** The SDK has no zone membership calls; raw PUT. */
   async addAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void> {
-    const op = this.op('add zone to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `zone ${zoneId} on address map ${addressMapId}` });
+    const op = this.op('add zone to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `zone ${zoneId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId, 'zone id': zoneId } });
     const raw = await this.run(op, (o) =>
       this.sdk.put(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }),
     );
@@ -382,8 +393,7 @@ export class CloudflareClient {
   async removeAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void> {
     const op = this.op('remove zone from address map', 'mutation', PERMISSIONS.prefixWrite, {
       accountId,
-      subject: `zone ${zoneId} on address map ${addressMapId}`,
-    });
+      subject: `zone ${zoneId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId, 'zone id': zoneId } });
     const raw = await this.run(op, (o) =>
       this.sdk.delete(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }),
     );
@@ -393,8 +403,7 @@ export class CloudflareClient {
   async addAddressMapAccount(accountId: string, addressMapId: string): Promise<void> {
     const op = this.op('add account to address map', 'mutation', PERMISSIONS.prefixWrite, {
       accountId,
-      subject: `account ${accountId} on address map ${addressMapId}`,
-    });
+      subject: `account ${accountId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.addressMaps.accounts.update(accountId, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
     );
@@ -404,8 +413,7 @@ export class CloudflareClient {
   async removeAddressMapAccount(accountId: string, addressMapId: string): Promise<void> {
     const op = this.op('remove account from address map', 'mutation', PERMISSIONS.prefixWrite, {
       accountId,
-      subject: `account ${accountId} on address map ${addressMapId}`,
-    });
+      subject: `account ${accountId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
     const raw = await this.run(op, (o) =>
       this.sdk.addressing.addressMaps.accounts.delete(accountId, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
     );
@@ -426,7 +434,7 @@ export class CloudflareClient {
 
   /** The LOA PDF as bytes. */
   async downloadLoaDocument(accountId: string, loaDocumentId: string): Promise<Buffer> {
-    const op = this.op('download LOA', 'read', PERMISSIONS.read, { accountId, subject: `LOA ${loaDocumentId}` });
+    const op = this.op('download LOA', 'read', PERMISSIONS.read, { accountId, subject: `LOA ${loaDocumentId}`, ids: { 'LOA document id': loaDocumentId } });
     const raw = await this.run(op, (o) => this.sdk.addressing.loaDocuments.get(loaDocumentId, { account_id: accountId }, o), { binary: true });
     if (!raw.bytes || raw.bytes.subarray(0, 5).toString('latin1') !== '%PDF-') {
       throw this.badResponse(op, 'body', 'not a PDF document');
@@ -443,8 +451,13 @@ export class CloudflareClient {
 
   // ---- machinery ----
 
-  private op(name: string, kind: RequestKind, permission: string, ctx: { accountId: string; subject: string }): Operation {
-    return { name, kind, permission, accountId: ctx.accountId, subject: ctx.subject };
+  /** Describes a call and checks its ids: Cloudflare ids are 32 lowercase hex characters, so nothing else goes in a URL. */
+  private op(name: string, kind: RequestKind, permission: string, ctx: { accountId: string; subject: string; ids?: Record<string, string> }): Operation {
+    const op: Operation = { name, kind, permission, accountId: ctx.accountId, subject: ctx.subject };
+    for (const [what, id] of Object.entries({ 'account id': ctx.accountId, ...ctx.ids })) {
+      if (!ID.test(id)) throw invalidRequest(op, `\`${id.slice(0, 64)}\` is not a Cloudflare ${what} (32 hex characters)`);
+    }
+    return op;
   }
 
   /** Sends one call (reads: with retries), paced by the budget; returns the parsed envelope or throws CloudflareError. */
@@ -571,6 +584,12 @@ export class CloudflareClient {
           : 'Nothing was changed; try again in a minute, and tell the bot owners if it keeps happening.'),
       { status: 200, field, retryable: op.kind === 'read', operation: op.name, outcomeUnknown: op.kind === 'mutation' },
     );
+  }
+}
+
+function checkDescription(op: Operation, description: string | undefined): void {
+  if (description !== undefined && description.length > MAX_DESCRIPTION) {
+    throw invalidRequest(op, `the description is ${description.length} characters long; Cloudflare allows at most ${MAX_DESCRIPTION}`);
   }
 }
 

@@ -147,3 +147,12 @@ export function describeFailure(op: Operation, f: FailureFacts): CloudflareError
     { ...base, retryable: false },
   );
 }
+
+/** A request the client refuses to send because Cloudflare's schema would reject it; nothing reached Cloudflare. */
+export function invalidRequest(op: Operation, problem: string): CloudflareError {
+  return new CloudflareError(
+    ErrorCode.CloudflareValidation,
+    `The bot did not ask Cloudflare to ${op.name} for ${op.subject}: ${problem}. Nothing was sent; fix the request and try again.`,
+    { status: null, retryable: false, operation: op.name },
+  );
+}

@@ -268,7 +268,16 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     }
     const at = Date.now();
     const { res, fault } = await handleApi(req, sreq);
-    const call: SimCall = { method: sreq.method, path: sreq.path, query: sreq.query.toString(), body: recordedBody(sreq), status: res.status, at };
+    const call: SimCall = {
+      method: sreq.method,
+      path: sreq.path,
+      query: sreq.query.toString(),
+      contentType: String(req.headers['content-type'] ?? ''),
+      body: recordedBody(sreq),
+      status: res.status,
+      response: Buffer.isBuffer(res.body) ? { binary: res.body.length } : res.body,
+      at,
+    };
     if (fault) call.fault = fault;
     state.calls.push(call);
     return res;

@@ -135,7 +135,11 @@ export interface SimCall {
   query: string;
   /** Parsed JSON body, the raw text when not JSON, or undefined when empty (multipart: `{ multipart: true }`). */
   body: unknown;
+  /** The request's Content-Type header ('' when none). */
+  contentType: string;
   status: number;
+  /** The answer's body as sent (JSON value or text; binary bodies as `{ binary: bytes }`). */
+  response: unknown;
   /** Real ms when it arrived. */
   at: number;
   /** Which fault, if any, answered it. */
