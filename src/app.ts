@@ -110,8 +110,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       timeoutMs: config.watch.timeoutMs,
       escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs },
     });
-    const deliverer = new Deliverer({ store, notifier: new SlackNotifier(slackClient), logger, channelIntervalMs: opts.channelIntervalMs ?? 1000 });
-    workers = await startWorkers({ connection, names, dispatcher, executor, watcher, deliverer, service, store, logger, sweepIntervalMs: config.expirySweepIntervalMs, lockDurationMs: opts.jobLockDurationMs });
+    const deliverer = new Deliverer({ store, notifier: new SlackNotifier(slackClient), logger, channelIntervalMs: opts.channelIntervalMs ?? config.channelIntervalMs });
+    workers = await startWorkers({ connection, names, dispatcher, executor, watcher, deliverer, service, store, logger, sweepIntervalMs: config.expirySweepIntervalMs, lockDurationMs: opts.jobLockDurationMs ?? config.jobLockDurationMs });
   }
 
   let app: App | null = null;

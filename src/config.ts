@@ -95,6 +95,8 @@ const envSchema = z.object({
   ESCALATE_WITHDRAW_AFTER_MS: z.coerce.number().int().min(10).default(30 * 60_000),
   USERGROUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
+  SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
+  JOB_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -106,6 +108,10 @@ export interface AppConfig {
   watch: { pollIntervalMs: number; timeoutMs: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
   usergroupCacheTtlMs: number;
   expirySweepIntervalMs: number;
+  /** Spacing of chat.postMessage per channel (Slack: about one per second). */
+  channelIntervalMs: number;
+  /** How soon another worker takes over a job from a crashed one. */
+  jobLockDurationMs: number;
   logLevel: string;
   policy: Policy;
 }
@@ -155,6 +161,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     },
     usergroupCacheTtlMs: e.USERGROUP_CACHE_TTL_MS,
     expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL_MS,
+    channelIntervalMs: e.SLACK_CHANNEL_INTERVAL_MS,
+    jobLockDurationMs: e.JOB_LOCK_DURATION_MS,
     logLevel: e.LOG_LEVEL,
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };

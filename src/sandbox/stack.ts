@@ -116,6 +116,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ESCALATE_WITHDRAW_AFTER_MS: String(Math.round(30 * simMinute)),
     USERGROUP_CACHE_TTL_MS: '1000',
     EXPIRY_SWEEP_INTERVAL_MS: String(Math.max(100, poll)),
+    SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
+    JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     LOG_LEVEL: opts.logger.level,
   };
 
@@ -128,8 +130,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       config,
       logger: opts.logger,
       role,
-      channelIntervalMs: opts.channelIntervalMs ?? 1000,
-      jobLockDurationMs: opts.jobLockDurationMs,
       routingNow: () => clock.nowDate(),
     });
     if (bot.url) sender = new SlackRequestSender({ eventsUrl: `${bot.url}/slack/events`, signingSecret: SANDBOX_SIGNING_SECRET, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
