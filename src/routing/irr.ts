@@ -26,6 +26,8 @@ export interface IrrLookup {
   rpkiPseudoObjects: IrrRouteObject[];
   /** `!r<prefix>,o` as the server answered it (includes pseudo objects' origins). */
   rawOrigins: number[];
+  /** Real route objects for less-specific prefixes covering `prefix` (Cloudflare wants exact ones, but they explain a gap). */
+  coveringObjects: IrrRouteObject[];
 }
 
 /** One framed IRRd answer: `A<len>\n<data>\nC`, `C`, `D` or `F <message>`. */
@@ -49,17 +51,19 @@ export class IrrClient {
     this.clientId = opts.clientId ?? 'byoip-bot';
   }
 
-  /** Route objects for exactly `prefix`. */
+  /** Route objects for exactly `prefix` (`!r<prefix>,L` gives them together with the covering ones). */
   async routeObjects(prefix: string): Promise<IrrLookup> {
     const cidr = parseCidr(prefix);
     const label: ServiceLabel = { service: `IRR (${this.host}:${this.port})`, doing: `looking up route objects for ${cidr.text}` };
-    const [, , origins, objects] = await this.query([`!n${this.clientId}`, '!fno-rpki-filter', `!r${cidr.text},o`, `!r${cidr.text}`], label);
+    const [, , origins, objects] = await this.query([`!n${this.clientId}`, '!fno-rpki-filter', `!r${cidr.text},o`, `!r${cidr.text},L`], label);
     const rawOrigins = origins!.kind === 'data' ? origins!.text.split(/\s+/).flatMap((t) => parseAsn(t) ?? []) : [];
     if (origins!.kind === 'error') throw badResponse(label, `error: ${origins!.message}`);
     if (objects!.kind === 'error') throw badResponse(label, `error: ${objects!.message}`);
     const all = objects!.kind === 'data' ? parseRpslRoutes(objects!.text) : [];
     const exact = all.filter((o) => samePrefix(o.prefix, cidr.text));
+    const real = (o: IrrRouteObject) => o.source.toUpperCase() !== RPKI_PSEUDO_SOURCE;
     return {
+      coveringObjects: all.filter((o) => real(o) && !samePrefix(o.prefix, cidr.text)),
       prefix: cidr.text,
       routeObjects: exact.filter((o) => o.source.toUpperCase() !== RPKI_PSEUDO_SOURCE),
       rpkiPseudoObjects: exact.filter((o) => o.source.toUpperCase() === RPKI_PSEUDO_SOURCE),

@@ -16,6 +16,7 @@ describe('IRRd whois client against the simulator', () => {
     // A wrong-origin object is RPKI-invalid, so an RPKI-aware IRRd hides it unless the filter is off.
     world.addRouteObject({ prefix: '203.0.113.0/24', origin: 64500, source: 'RIPE', descr: [], remarks: [] });
     world.addRoa({ prefix: '198.51.100.0/24', maxLength: 24, asn: 13335 });
+    world.addRouteObject({ prefix: '203.0.112.0/23', origin: 64500, source: 'RADB', descr: ['data centre'], remarks: [] });
     sim = await startIrrdSimulator({ world });
     irr = new IrrClient({ host: sim.host, port: sim.port, timeoutMs: 500 });
   });
@@ -36,6 +37,13 @@ describe('IRRd whois client against the simulator', () => {
     expect(sim.commands).toContain('!r203.0.113.0/24,o');
   });
 
+  it('returns covering route objects apart from the exact ones', async () => {
+    const r = await irr.routeObjects('203.0.113.0/24');
+    expect(r.coveringObjects).toEqual([expect.objectContaining({ prefix: '203.0.112.0/23', origin: 64500, source: 'RADB' })]);
+    expect(r.routeObjects.every((o) => o.prefix === '203.0.113.0/24')).toBe(true);
+    expect(sim.commands).toContain('!r203.0.113.0/24,L');
+  });
+
   it('a prefix with only a ROA has only the RPKI pseudo object', async () => {
     const r = await irr.routeObjects('198.51.100.0/24');
     expect(r.routeObjects).toEqual([]);
@@ -44,7 +52,7 @@ describe('IRRd whois client against the simulator', () => {
 
   it('an unknown prefix has nothing', async () => {
     const r = await irr.routeObjects('192.0.2.0/24');
-    expect(r).toMatchObject({ routeObjects: [], rpkiPseudoObjects: [], rawOrigins: [] });
+    expect(r).toMatchObject({ routeObjects: [], rpkiPseudoObjects: [], rawOrigins: [], coveringObjects: [] });
   });
 
   it.each([

@@ -41,6 +41,8 @@ describe('runPreflight against the routing simulators', () => {
     world.addRouteObject({ prefix: '2001:db8::/48', origin: 13335, source: 'ARIN', descr: [], remarks: [] });
     world.setTxt('cf-validation.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa', [TOKEN]);
 
+    // Only a covering route object for 10.20.30.0/24.
+    world.addRouteObject({ prefix: '10.20.0.0/16', origin: 13335, source: 'RADB', descr: [], remarks: [`cf-validation: ${TOKEN}`] });
     sims = await startRoutingSimulators({ world });
     deps = createRoutingDeps({
       ripestatUrl: sims.ripestatUrl,
@@ -114,6 +116,13 @@ describe('runPreflight against the routing simulators', () => {
     expect(line(r, 'RPKI').detail).toMatch(/No ROA covers 10.10.0.0\/24/);
     expect(line(r, 'RPKI').fix).toMatch(/Create a ROA for 10.10.0.0\/24 with origin AS13335 and maxLength 24/);
     expect(line(r, 'IRR').detail).toMatch(/No IRR route object/);
+  });
+
+  it('explains that a covering route object does not stand in for the exact one', async () => {
+    const r = await runPreflight({ cidr: '10.20.30.0/24', ownershipToken: TOKEN }, deps);
+    expect(line(r, 'IRR').status).toBe('fail');
+    expect(line(r, 'IRR').detail).toMatch(/A covering route object exists \(10.20.0.0\/16 AS13335 \(RADB\)\), but Cloudflare wants one for the exact prefix/);
+    expect(line(r, 'Ownership').detail).toMatch(/Only the covering route object 10.20.0.0\/16 \(RADB\) carries the token/);
   });
 
   it('checks an IPv6 /48 with the token in its ip6.arpa zone', async () => {

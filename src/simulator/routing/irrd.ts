@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { parseCidr } from '../../domain/cidr.js';
+import { cidrContains, parseCidr } from '../../domain/cidr.js';
 import { validateRouteOrigin } from '../../domain/route-origin-validation.js';
 import type { RouteObject, World } from '../world.js';
 
@@ -117,27 +117,37 @@ function handle(world: World, s: Session, line: string): string | null {
     } catch {
       return `F Invalid input for route search: ${line.slice(2)}\n`;
     }
-    if (option !== undefined && option !== 'o') return `F Invalid route search option: ${option}\n`;
-    const objects = exactObjects(world, s, prefix);
+    if (option !== undefined && option !== 'o' && option !== 'L' && option !== 'l') return `F Invalid route search option: ${option}\n`;
+    const objects = routeObjects(world, s, prefix, option === 'L' ? 'L' : option === 'l' ? 'l' : 'exact');
     if (option === 'o') return framed([...new Set(objects.map((o) => `AS${o.obj.origin}`))].join(' '));
     return framed(objects.map((o) => rpsl(o.obj, o.state)).join('\n\n'));
   }
   return `F Unrecognised command: ${line.slice(0, 40)}\n`;
 }
 
-function exactObjects(world: World, s: Session, prefix: string): { obj: RouteObject; state: string | null }[] {
+/** exact: the prefix only; L: every less specific including exact; l: the one-level less specific, not exact. */
+function routeObjects(world: World, s: Session, prefix: string, mode: 'exact' | 'L' | 'l'): { obj: RouteObject; state: string | null }[] {
+  const less = (p: string) => !sameCidr(p, prefix) && safeContains(p, prefix);
+  let match: (p: string) => boolean;
+  if (mode === 'exact') match = (p) => sameCidr(p, prefix);
+  else if (mode === 'L') match = (p) => sameCidr(p, prefix) || less(p);
+  else {
+    const lengths = [...world.routeObjects.map((o) => o.prefix), ...world.roas.map((r) => r.prefix)].filter(less).map((p) => parseCidr(p).length);
+    const longest = Math.max(-1, ...lengths);
+    match = (p) => less(p) && parseCidr(p).length === longest;
+  }
   const fromRoas: RouteObject[] = world.roas
-    .filter((r) => sameCidr(r.prefix, prefix))
+    .filter((r) => match(r.prefix))
     .map((r) => ({
-      prefix,
+      prefix: r.prefix,
       origin: r.asn,
       source: 'RPKI',
-      descr: [`RPKI ROA for ${prefix} / AS${r.asn}`],
+      descr: [`RPKI ROA for ${r.prefix} / AS${r.asn}`],
       remarks: [
         `This AS${r.asn} route object represents routing data retrieved from the RPKI. This route object is the result of an automated RPKI-to-IRR conversion process performed by IRRd.`,
       ],
     }));
-  const all = [...world.routeObjects.filter((o) => sameCidr(o.prefix, prefix)), ...fromRoas];
+  const all = [...world.routeObjects.filter((o) => match(o.prefix)), ...fromRoas];
   const out: { obj: RouteObject; state: string | null }[] = [];
   for (const obj of all) {
     if (s.sources && !s.sources.includes(obj.source.toUpperCase())) continue;
@@ -145,12 +155,20 @@ function exactObjects(world: World, s: Session, prefix: string): { obj: RouteObj
       out.push({ obj, state: null });
       continue;
     }
-    const rov = validateRouteOrigin(world.roas, prefix, obj.origin).state;
+    const rov = validateRouteOrigin(world.roas, obj.prefix, obj.origin).state;
     const state = rov === 'not-found' ? 'not_found' : rov;
     if (s.rpkiFilter && state === 'invalid') continue;
     out.push({ obj, state });
   }
   return out;
+}
+
+function safeContains(outer: string, inner: string): boolean {
+  try {
+    return cidrContains(outer, inner);
+  } catch {
+    return false;
+  }
 }
 
 function sameCidr(a: string, b: string): boolean {
