@@ -126,13 +126,30 @@ export function readAnswer(buf: Buffer): { answer: IrrdAnswer; used: number } | 
   if (!m) throw new Error(`not an IRRd answer: ${JSON.stringify(head.slice(0, 40))}`);
   const len = Number(m[1]);
   const start = nl + 1;
-  // The length counts the data plus its final newline; "C\n" follows.
-  if (buf.length < start + len + 2) return null;
-  const text = buf.subarray(start, start + len).toString('utf8');
-  const tail = buf.subarray(start + len, start + len + 2).toString('utf8');
-  if (!tail.startsWith('C')) throw new Error('IRRd answer not terminated by C');
-  const used = start + len + (buf[start + len + 1] === 0x0a ? 2 : 1);
-  return { answer: { kind: 'data', text: text.replace(/\n$/, '') }, used };
+  // The length counts the data plus its final newline, then "C\n" follows. IRRd counts characters, not bytes,
+  // so data with non-ASCII text (a descr with accents) is longer in bytes than announced.
+  for (const dataBytes of [codePointBytes(buf.subarray(start), len), len]) {
+    if (dataBytes === undefined || buf.length < start + dataBytes + 1) continue;
+    if (buf[start + dataBytes] !== 0x43 /* C */) continue;
+    if (buf.length < start + dataBytes + 2) return null;
+    const text = buf.subarray(start, start + dataBytes).toString('utf8');
+    const used = start + dataBytes + (buf[start + dataBytes + 1] === 0x0a ? 2 : 1);
+    return { answer: { kind: 'data', text: text.replace(/\n$/, '') }, used };
+  }
+  // Not complete yet, unless even the longest UTF-8 reading of the length is already in the buffer.
+  if (buf.length < start + len * 4 + 2) return null;
+  throw new Error('IRRd answer not terminated by C');
+}
+
+/** Bytes taken by the first `count` code points of `buf`, or undefined when the buffer holds fewer. */
+function codePointBytes(buf: Buffer, count: number): number | undefined {
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const b = buf[bytes];
+    if (b === undefined) return undefined;
+    bytes += b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+  }
+  return bytes <= buf.length ? bytes : undefined;
 }
 
 /** Parses RPSL text with route/route6 objects separated by blank lines; other classes are skipped. */

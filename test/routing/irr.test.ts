@@ -16,7 +16,7 @@ describe('IRRd whois client against the simulator', () => {
     // A wrong-origin object is RPKI-invalid, so an RPKI-aware IRRd hides it unless the filter is off.
     world.addRouteObject({ prefix: '203.0.113.0/24', origin: 64500, source: 'RIPE', descr: [], remarks: [] });
     world.addRoa({ prefix: '198.51.100.0/24', maxLength: 24, asn: 13335 });
-    world.addRouteObject({ prefix: '203.0.112.0/23', origin: 64500, source: 'RADB', descr: ['data centre'], remarks: [] });
+    world.addRouteObject({ prefix: '203.0.112.0/23', origin: 64500, source: 'RADB', descr: ['Réseau du centre de données, Zürich'], remarks: [] });
     sim = await startIrrdSimulator({ world });
     irr = new IrrClient({ host: sim.host, port: sim.port, timeoutMs: 500 });
   });
@@ -39,7 +39,7 @@ describe('IRRd whois client against the simulator', () => {
 
   it('returns covering route objects apart from the exact ones', async () => {
     const r = await irr.routeObjects('203.0.113.0/24');
-    expect(r.coveringObjects).toEqual([expect.objectContaining({ prefix: '203.0.112.0/23', origin: 64500, source: 'RADB' })]);
+    expect(r.coveringObjects).toEqual([expect.objectContaining({ prefix: '203.0.112.0/23', origin: 64500, source: 'RADB', descr: ['Réseau du centre de données, Zürich'] })]);
     expect(r.routeObjects.every((o) => o.prefix === '203.0.113.0/24')).toBe(true);
     expect(sim.commands).toContain('!r203.0.113.0/24,L');
   });
@@ -86,6 +86,15 @@ describe('IRRd framing and RPSL parsing', () => {
     expect(c.answer).toEqual({ kind: 'not-found' });
     expect(readAnswer(buf.subarray(a.used + b.used + c.used))!.answer).toEqual({ kind: 'error', message: 'Unrecognised command' });
     expect(readAnswer(Buffer.from('A100\nAS1'))).toBeNull();
+  });
+
+  it('reads data whose length IRRd counted in characters (non-ASCII descr)', () => {
+    const text = 'descr: Zürich €\n';
+    const frame = Buffer.from(`A${Array.from(text).length}\n${text}C\nC\n`);
+    const a = readAnswer(frame)!;
+    expect(a.answer).toEqual({ kind: 'data', text: 'descr: Zürich €' });
+    expect(readAnswer(frame.subarray(a.used))!.answer).toEqual({ kind: 'empty' });
+    expect(readAnswer(frame.subarray(0, 12))).toBeNull();
   });
 
   it('parses continuation lines, comments and descr tokens', () => {

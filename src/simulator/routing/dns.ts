@@ -47,6 +47,7 @@ export async function startDnsSimulator(opts: { world: World; port?: number }): 
     socket.once('error', reject);
     socket.bind(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
+  socket.on('error', () => undefined); // a failed send to a client that went away is not the simulator's problem
   const port = (socket.address() as AddressInfo).port;
   return {
     host: '127.0.0.1',

@@ -79,8 +79,9 @@ interface Session {
   sources: string[] | null;
 }
 
+/** IRRd's framing; like IRRd (Python `len`) the length counts characters, not bytes. */
 function framed(text: string): string {
-  return text ? `A${text.length + 1}\n${text}\nC\n` : 'C\n';
+  return text ? `A${Array.from(text).length + 1}\n${text}\nC\n` : 'C\n';
 }
 
 function allSources(world: World): string[] {
