@@ -191,6 +191,7 @@ describe('users and user groups', () => {
     const u = await call('users.info', { user: 'U0ALICE' });
     expect(u.body.user).toMatchObject({ id: 'U0ALICE', name: 'alice', real_name: 'Alice Example', profile: { real_name: 'Alice Example' } });
     expect((await call('users.info', { user: 'U0X' })).body.error).toBe('user_not_found');
+    expect(((await call('users.lookupByEmail', { email: 'bob@example.net' })).body.user as { id: string }).id).toBe('U0BOB');
     expect((await call('usergroups.users.list', { usergroup: 'S0APPROVERS' })).body.users).toEqual(['U0BOB']);
     sim.setUsergroupUsers('S0APPROVERS', ['U0ALICE']);
     expect((await call('usergroups.users.list', { usergroup: 'S0APPROVERS' })).body.users).toEqual(['U0ALICE']);
@@ -269,6 +270,13 @@ describe('views', () => {
     expect(sim.openModal('U0ALICE')?.id).toBe(root.id);
     sim.applyViewSubmissionResponse(root.id, { response_action: 'clear' });
     expect(sim.openModal('U0ALICE')).toBeUndefined();
+  });
+
+  it('refuses errors keyed by anything but an input block_id, as Slack does', async () => {
+    const root = (await call('views.open', { trigger_id: sim.createTriggerId('U0ALICE'), view: modal() })).body.view as { id: string };
+    sim.applyViewSubmissionResponse(root.id, { response_action: 'errors', errors: { prefix_input: 'wrong key' } });
+    expect(sim.openModal('U0ALICE')?.errors).toBeUndefined();
+    expect(sim.calls.at(-1)).toMatchObject({ method: 'view_submission.response', ok: false, error: 'errors name no input block: prefix_input' });
   });
 
   it('views.publish keeps one home tab per user', async () => {

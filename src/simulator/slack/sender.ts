@@ -170,7 +170,7 @@ export class SlackRequestSender {
    * user like Slack does (text -> ephemeral, `response_type: in_channel` -> channel message).
    */
   async command(userId: string, text: string, opts: { channel?: string; command?: string } = {}): Promise<CommandResult> {
-    const channel = opts.channel ?? this.defaultChannel;
+    const channel = this.sim.channel(opts.channel ?? this.defaultChannel)?.id ?? opts.channel ?? this.defaultChannel;
     const channelName = this.sim.channel(channel)?.name ?? channel.toLowerCase();
     const { url: responseUrl } = this.sim.createResponseUrl({ channel, user: userId });
     const triggerId = this.sim.createTriggerId(userId);

@@ -235,7 +235,7 @@ class SlackSim implements SlackSimulator {
   private rateLimited(method: string, args: Json): MethodResult | undefined {
     if (method !== 'chat.postMessage' || !this.rateLimit) return undefined;
     const { perSecond, burst } = this.rateLimit;
-    const key = str(args.channel) ?? '';
+    const key = this.resolveChannel(args.channel) ?? str(args.channel) ?? '';
     const now = Date.now();
     const b = this.buckets.get(key) ?? { tokens: burst, updatedAt: now };
     b.tokens = Math.min(burst, b.tokens + ((now - b.updatedAt) / 1000) * perSecond);
@@ -308,6 +308,12 @@ class SlackSim implements SlackSimulator {
         if (u === this.botUserId) return ok({ user: this.botUserJson() });
         const user = u ? this.users.get(u) : undefined;
         if (!user) return fail('user_not_found');
+        return ok({ user: this.userJson(user) });
+      }
+      case 'users.lookupByEmail': {
+        const email = str(a.email)?.toLowerCase();
+        const user = [...this.users.values()].find((u) => `${u.name}@example.net`.toLowerCase() === email);
+        if (!user) return fail('users_not_found');
         return ok({ user: this.userJson(user) });
       }
       case 'users.list':
@@ -930,6 +936,16 @@ class SlackSim implements SlackSimulator {
     if (action === 'errors') {
       const errors: Record<string, string> = {};
       if (isObj(r.errors)) for (const [k, msg] of Object.entries(r.errors)) errors[k] = str(msg) ?? '';
+      // Slack keys errors by the block_id of an input block; any other key fails the whole answer
+      const inputIds = new Set((Array.isArray(v.view.blocks) ? v.view.blocks : []).filter((b) => isObj(b) && b.type === 'input').map((b) => (b as Json).block_id));
+      const stray = Object.keys(errors).filter((k) => !inputIds.has(k));
+      if (stray.length > 0 || Object.keys(errors).length === 0) {
+        const error = stray.length > 0 ? `errors name no input block: ${stray.join(', ')}` : 'errors is empty';
+        const call: RecordedCall = { method: 'view_submission.response', args: r, ok: false, error, status: 200, at: Date.now() };
+        this.calls.push(call);
+        this.emit({ type: 'api_error', call });
+        return;
+      }
       v.errors = errors;
       this.emit({ type: 'view_errors', view: this.viewInfo(v), errors });
       return;
