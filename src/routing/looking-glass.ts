@@ -73,7 +73,7 @@ export class LookingGlassClient {
   }
 }
 
-/** Turns a looking-glass answer into counts; origin is `asn_origin`, else the last ASN of the AS path. */
+/** Turns a looking-glass answer into counts; the origin is the last ASN of the AS path, else `asn_origin`. */
 export function summarise(prefix: string, body: LookingGlassResponse, at: Date): VisibilitySample {
   const byOrigin: Record<number, number> = {};
   let peersSeeing = 0;
@@ -82,7 +82,7 @@ export function summarise(prefix: string, body: LookingGlassResponse, at: Date):
     if (rrc.peers.length > 0) collectors++;
     for (const peer of rrc.peers) {
       peersSeeing++;
-      const origin = parseAsn(peer.asn_origin) ?? lastAsn(peer.as_path);
+      const origin = lastAsn(peer.as_path) ?? parseAsn(peer.asn_origin);
       // An unreadable origin (an AS_SET) is still a route; 0 is never a legitimate origin.
       const key = origin ?? 0;
       byOrigin[key] = (byOrigin[key] ?? 0) + 1;

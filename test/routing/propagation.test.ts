@@ -72,3 +72,21 @@ describe('evaluatePropagation', () => {
     expect(w.escalate).toBe(true);
   });
 });
+
+describe('looking-glass summary', () => {
+  it('takes the origin from the AS path, falls back to asn_origin, and keeps AS_SET origins as 0', async () => {
+    const { summarise, lookingGlassResponse } = await import('../../src/routing/looking-glass.js');
+    const body = lookingGlassResponse.parse({
+      status: 'ok',
+      data: {
+        rrcs: [
+          { rrc: 'RRC00', peers: [{ asn_origin: '13335', as_path: '6939 13335 13335', prefix: 'x' }, { asn_origin: 'AS13335', prefix: 'x' }] },
+          { rrc: 'RRC01', peers: [{ asn_origin: '64666', as_path: '174 64666' }, { asn_origin: '{64500,64501}', as_path: '174 {64500,64501}' }] },
+          { rrc: 'RRC03', peers: [] },
+        ],
+      },
+    });
+    const s = summarise('203.0.113.0/24', body, new Date(0));
+    expect(s).toMatchObject({ peersSeeing: 4, collectors: 2, byOrigin: { 13335: 2, 64666: 1, 0: 1 } });
+  });
+});
