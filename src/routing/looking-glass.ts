@@ -11,8 +11,10 @@ export interface VisibilitySample {
   peersSeeing: number;
   /** Collectors (RRCs) with at least one peer seeing it. */
   collectors: number;
-  /** Origin ASN -> peers seeing the prefix with that origin. */
+  /** Origin ASN -> peers seeing the prefix with that origin (0 for an origin that is an AS_SET). */
   byOrigin: Record<number, number>;
+  /** Collector (e.g. `RRC00`) -> peers seeing the prefix there. */
+  byCollector?: Record<string, number>;
 }
 
 const lgPeer = z.object({
@@ -78,8 +80,12 @@ export function summarise(prefix: string, body: LookingGlassResponse, at: Date):
   const byOrigin: Record<number, number> = {};
   let peersSeeing = 0;
   let collectors = 0;
+  const byCollector: Record<string, number> = {};
   for (const rrc of body.data.rrcs) {
-    if (rrc.peers.length > 0) collectors++;
+    if (rrc.peers.length > 0) {
+      collectors++;
+      byCollector[rrc.rrc] = (byCollector[rrc.rrc] ?? 0) + rrc.peers.length;
+    }
     for (const peer of rrc.peers) {
       peersSeeing++;
       const origin = lastAsn(peer.as_path) ?? parseAsn(peer.asn_origin);
@@ -88,7 +94,7 @@ export function summarise(prefix: string, body: LookingGlassResponse, at: Date):
       byOrigin[key] = (byOrigin[key] ?? 0) + 1;
     }
   }
-  return { prefix, at, peersSeeing, collectors, byOrigin };
+  return { prefix, at, peersSeeing, collectors, byOrigin, byCollector };
 }
 
 function lastAsn(path: string | (string | number)[] | undefined): number | undefined {

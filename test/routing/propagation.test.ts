@@ -87,6 +87,6 @@ describe('looking-glass summary', () => {
       },
     });
     const s = summarise('203.0.113.0/24', body, new Date(0));
-    expect(s).toMatchObject({ peersSeeing: 4, collectors: 2, byOrigin: { 13335: 2, 64666: 1, 0: 1 } });
+    expect(s).toMatchObject({ peersSeeing: 4, collectors: 2, byOrigin: { 13335: 2, 64666: 1, 0: 1 }, byCollector: { RRC00: 2, RRC01: 2 } });
   });
 });
