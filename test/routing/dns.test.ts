@@ -56,6 +56,18 @@ describe('DNS TXT client against the UDP simulator', () => {
     expect([ErrorCode.RoutingBadResponse, ErrorCode.RoutingUnavailable]).toContain((err as { code: ErrorCode }).code);
   });
 
+  it('a server that is not there is RoutingUnavailable within the timeout', async () => {
+    const dgram = await import('node:dgram');
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+    const port = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const gone = new DnsTxtClient({ server: `127.0.0.1:${port}`, timeoutMs: 400 });
+    const t0 = Date.now();
+    await expect(gone.txt('cf-validation.113.0.203.in-addr.arpa')).rejects.toMatchObject({ code: ErrorCode.RoutingUnavailable, retryable: true });
+    expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+
   it('a bad server setting is a clear error', async () => {
     const bad = new DnsTxtClient({ server: 'not a server', timeoutMs: 300 });
     await expect(bad.txt('example.org')).rejects.toMatchObject({ code: ErrorCode.RoutingBadResponse });

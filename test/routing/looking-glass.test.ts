@@ -150,6 +150,19 @@ describe('RIPEstat routing-status against the simulator', () => {
     expect(s.lessSpecifics).toEqual([{ prefix: '198.51.100.0/23', origin: 64500 }]);
   });
 
+  it('turns slow, garbage and a missing family into clear retryable errors', async () => {
+    const rs = new RoutingStatusClient({ baseUrl: sim.url, timeoutMs: 300, peerCountCacheMs: 0 });
+    sim.setFault({ kind: 'slow', delayMs: 2_000 });
+    await expect(rs.usualPeerCount('203.0.113.0/24')).rejects.toMatchObject({ code: ErrorCode.RoutingUnavailable, retryable: true });
+    sim.setFault({ kind: 'garbage' });
+    await expect(rs.usualPeerCount('203.0.113.0/24')).rejects.toMatchObject({ code: ErrorCode.RoutingBadResponse });
+    sim.setFault({ kind: 'malformed' });
+    await expect(rs.status('203.0.113.0/24')).rejects.toMatchObject({ code: ErrorCode.RoutingBadResponse });
+    sim.setFault({ kind: 'none' });
+    const dead = new RoutingStatusClient({ baseUrl: await closedPortUrl(), timeoutMs: 300 });
+    await expect(dead.usualPeerCount('203.0.113.0/24')).rejects.toMatchObject({ code: ErrorCode.RoutingUnavailable });
+  });
+
   it('parses origins given as strings, integers or AS-prefixed strings', async () => {
     const { routingStatusResponse } = await import('../../src/routing/routing-status.js');
     const parsed = routingStatusResponse.parse({
