@@ -128,89 +128,89 @@ export class CloudflareClient {
   // ---- prefixes ----
 
   async listPrefixes(accountId: string): Promise<Prefix[]> {
-    const op = this.op('list prefixes', 'read', PERMISSIONS.read, { accountId, subject: `the prefixes of account ${accountId}` });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.list({ account_id: accountId }, o));
-    return this.parseList(op, raw, prefixSchema).map((p) => ({ ...p, accountId: p.accountId ?? accountId }));
+    const op = this.op('list prefixes', 'read', PERMISSIONS.read, accountId, `the prefixes of account ${accountId}`);
+    const list = await this.many(op, (o) => this.sdk.addressing.prefixes.list({ account_id: accountId }, o), prefixSchema);
+    return list.map((p) => ({ ...p, accountId: p.accountId ?? accountId }));
   }
 
   async getPrefix(accountId: string, prefixId: string): Promise<Prefix> {
-    const op = this.op('get prefix', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.get(prefixId, { account_id: accountId }, o));
-    const p = this.parseOne(op, raw, prefixSchema);
+    const op = this.op('get prefix', 'read', PERMISSIONS.read, accountId, `prefix ${prefixId}`, { 'prefix id': prefixId });
+    const p = await this.one(op, (o) => this.sdk.addressing.prefixes.get(prefixId, { account_id: accountId }, o), prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
   }
 
   async createPrefix(accountId: string, input: CreatePrefixInput): Promise<Prefix> {
-    const op = this.op('add prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${input.cidr}` });
+    const op = this.op('add prefix', 'mutation', PERMISSIONS.prefixWrite, accountId, `prefix ${input.cidr}`);
     if (!Number.isInteger(input.asn) || input.asn < 1 || input.asn > 4294967295) throw invalidRequest(op, `${input.asn} is not an ASN`);
     checkDescription(op, input.description);
-    if (input.loaDocumentId != null && !ID.test(input.loaDocumentId)) throw invalidRequest(op, `\`${input.loaDocumentId}\` is not an LOA document id`);
+    if (input.loaDocumentId != null && !ID.test(input.loaDocumentId)) {
+      throw invalidRequest(op, `\`${input.loaDocumentId}\` is not an LOA document id`);
+    }
+    // The 2024 spec requires loa_document_id (nullable); newer accounts may omit it.
     const body: Record<string, unknown> = { cidr: input.cidr, asn: input.asn, loa_document_id: input.loaDocumentId ?? null };
     if (input.description !== undefined) body.description = input.description;
     if (input.delegateLoaCreation !== undefined) body.delegate_loa_creation = input.delegateLoaCreation;
-    const raw = await this.run(op, (o) => this.sdk.post(`/accounts/${accountId}/addressing/prefixes`, { ...o, body }));
-    const p = this.parseOne(op, raw, prefixSchema);
+    const p = await this.one(op, (o) => this.sdk.post(`/accounts/${accountId}/addressing/prefixes`, { ...o, body }), prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
   }
 
   async updatePrefixDescription(accountId: string, prefixId: string, description: string): Promise<Prefix> {
-    const op = this.op('change prefix description', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
+    const op = this.op('change prefix description', 'mutation', PERMISSIONS.prefixWrite, accountId, `prefix ${prefixId}`, { 'prefix id': prefixId });
     checkDescription(op, description);
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.edit(prefixId, { account_id: accountId, description }, o));
-    const p = this.parseOne(op, raw, prefixSchema);
+    const p = await this.one(op, (o) => this.sdk.addressing.prefixes.edit(prefixId, { account_id: accountId, description }, o), prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
   }
 
+  /** Deletes a prefix; Cloudflare allows it only while the prefix is unapproved. */
   async deletePrefix(accountId: string, prefixId: string): Promise<void> {
-    const op = this.op('delete prefix', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.delete(prefixId, { account_id: accountId }, { ...o, body: {} }));
-    this.parseEmpty(op, raw);
+    const op = this.op('delete prefix', 'mutation', PERMISSIONS.prefixWrite, accountId, `prefix ${prefixId}`, { 'prefix id': prefixId });
+    await this.none(op, (o) => this.sdk.addressing.prefixes.delete(prefixId, { account_id: accountId }, { ...o, body: {} }));
   }
 
-  /** Starts Cloudflare's IRR, RPKI and ownership checks; the answer shows the states as they are now. */
+  /** Starts Cloudflare's IRR, RPKI and ownership checks (asynchronous); the answer shows the states as they are now. */
   async validatePrefix(accountId: string, prefixId: string): Promise<Prefix> {
-    const op = this.op('validate prefix', 'mutation', PERMISSIONS.validate, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.validate(prefixId, { account_id: accountId }, o));
-    const p = this.parseOne(op, raw, prefixSchema);
+    const op = this.op('validate prefix', 'mutation', PERMISSIONS.validate, accountId, `prefix ${prefixId}`, { 'prefix id': prefixId });
+    const p = await this.one(op, (o) => this.sdk.addressing.prefixes.validate(prefixId, { account_id: accountId }, o), prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
   }
 
   // ---- BGP prefixes ----
 
   async listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]> {
-    const op = this.op('list BGP prefixes', 'read', PERMISSIONS.read, { accountId, subject: `the BGP prefixes of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.list(prefixId, { account_id: accountId }, o));
-    return this.parseList(op, raw, bgpPrefixSchema);
+    const op = this.op('list BGP prefixes', 'read', PERMISSIONS.read, accountId, `the BGP prefixes of prefix ${prefixId}`, { 'prefix id': prefixId });
+    return this.many(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.list(prefixId, { account_id: accountId }, o), bgpPrefixSchema);
   }
 
   async getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix> {
-    const op = this.op('get BGP prefix', 'read', PERMISSIONS.read, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'BGP prefix id': bgpPrefixId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.bgpPrefixes.get(bgpPrefixId, { account_id: accountId, prefix_id: prefixId }, o),
-    );
-    return this.parseOne(op, raw, bgpPrefixSchema);
+    const op = this.op('get BGP prefix', 'read', PERMISSIONS.read, accountId, `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'BGP prefix id': bgpPrefixId,
+    });
+    const params = { account_id: accountId, prefix_id: prefixId };
+    return this.one(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.get(bgpPrefixId, params, o), bgpPrefixSchema);
   }
 
   /** Creates a BGP prefix (equal to or more specific than the prefix); Cloudflare creates it withdrawn. */
   async createBgpPrefix(accountId: string, prefixId: string, cidr: string): Promise<BgpPrefix> {
-    const op = this.op('create BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${cidr} of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.create(prefixId, { account_id: accountId, cidr }, o));
-    return this.parseOne(op, raw, bgpPrefixSchema);
+    const op = this.op('create BGP prefix', 'mutation', PERMISSIONS.bgpWrite, accountId, `BGP prefix ${cidr} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+    });
+    return this.one(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.create(prefixId, { account_id: accountId, cidr }, o), bgpPrefixSchema);
   }
 
   async updateBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string, input: UpdateBgpPrefixInput): Promise<BgpPrefix> {
     const what = input.advertised === true ? 'advertise' : input.advertised === false ? 'withdraw' : 'update';
-    const op = this.op(`${what} BGP prefix`, 'mutation', PERMISSIONS.bgpWrite, {
-      accountId,
-      subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'BGP prefix id': bgpPrefixId } });
+    const op = this.op(`${what} BGP prefix`, 'mutation', PERMISSIONS.bgpWrite, accountId, `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'BGP prefix id': bgpPrefixId,
+    });
     const n = input.asnPrependCount;
     if (n !== undefined && !(Number.isInteger(n) && n >= 0 && n <= 3)) throw invalidRequest(op, `the AS path prepend count must be 0 to 3, not ${n}`);
     const params: Cloudflare.Addressing.Prefixes.BGPPrefixEditParams = { account_id: accountId, prefix_id: prefixId };
     if (input.advertised !== undefined) params.on_demand = { advertised: input.advertised };
     if (input.asnPrependCount !== undefined) params.asn_prepend_count = input.asnPrependCount;
     if (input.autoAdvertiseWithdraw !== undefined) params.auto_advertise_withdraw = input.autoAdvertiseWithdraw;
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.edit(bgpPrefixId, params, o));
-    return this.parseOne(op, raw, bgpPrefixSchema);
+    return this.one(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.edit(bgpPrefixId, params, o), bgpPrefixSchema);
   }
 
   /** Advertises (true) or withdraws (false) a BGP prefix. A 2xx only means Cloudflare registered the change. */
@@ -218,122 +218,114 @@ export class CloudflareClient {
     return this.updateBgpPrefix(accountId, prefixId, bgpPrefixId, { advertised });
   }
 
-  /** Deletes a BGP prefix; Cloudflare allows it only once withdrawn. The SDK has the call since 7.2. */
+  /** Deletes a BGP prefix; Cloudflare allows it only once withdrawn. */
   async deleteBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<void> {
-    const op = this.op('delete BGP prefix', 'mutation', PERMISSIONS.bgpWrite, { accountId, subject: `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'BGP prefix id': bgpPrefixId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.bgpPrefixes.delete(bgpPrefixId, { account_id: accountId, prefix_id: prefixId }, o),
-    );
-    this.parseEmpty(op, raw);
+    const op = this.op('delete BGP prefix', 'mutation', PERMISSIONS.bgpWrite, accountId, `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'BGP prefix id': bgpPrefixId,
+    });
+    const params = { account_id: accountId, prefix_id: prefixId };
+    await this.none(op, (o) => this.sdk.addressing.prefixes.bgpPrefixes.delete(bgpPrefixId, params, o));
   }
 
   /** Deprecated whole-prefix advertisement status, for accounts that still use `/bgp/status`. */
   async getAdvertisementStatus(accountId: string, prefixId: string): Promise<AdvertisementStatus> {
-    const op = this.op('get advertisement status', 'read', PERMISSIONS.read, { accountId, subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.advertisementStatus.get(prefixId, { account_id: accountId }, o));
-    return this.parseOne(op, raw, advertisementStatusSchema);
+    const op = this.op('get advertisement status', 'read', PERMISSIONS.read, accountId, `prefix ${prefixId}`, { 'prefix id': prefixId });
+    return this.one(op, (o) => this.sdk.addressing.prefixes.advertisementStatus.get(prefixId, { account_id: accountId }, o), advertisementStatusSchema);
   }
 
   /** Deprecated whole-prefix advertise / withdraw. */
   async setAdvertisementStatus(accountId: string, prefixId: string, advertised: boolean): Promise<AdvertisementStatus> {
-    const op = this.op(advertised ? 'advertise prefix' : 'withdraw prefix', 'mutation', PERMISSIONS.bgpWrite, {
-      accountId,
-      subject: `prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.advertisementStatus.edit(prefixId, { account_id: accountId, advertised }, o),
-    );
-    return this.parseOne(op, raw, advertisementStatusSchema);
+    const op = this.op(advertised ? 'advertise prefix' : 'withdraw prefix', 'mutation', PERMISSIONS.bgpWrite, accountId, `prefix ${prefixId}`, {
+      'prefix id': prefixId,
+    });
+    const params = { account_id: accountId, advertised };
+    return this.one(op, (o) => this.sdk.addressing.prefixes.advertisementStatus.edit(prefixId, params, o), advertisementStatusSchema);
   }
 
   // ---- service bindings and services ----
 
   async listServiceBindings(accountId: string, prefixId: string): Promise<ServiceBinding[]> {
-    const op = this.op('list service bindings', 'read', PERMISSIONS.read, { accountId, subject: `the service bindings of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.serviceBindings.list(prefixId, { account_id: accountId }, o));
-    return this.parseList(op, raw, serviceBindingSchema);
+    const op = this.op('list service bindings', 'read', PERMISSIONS.read, accountId, `the service bindings of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+    });
+    return this.many(op, (o) => this.sdk.addressing.prefixes.serviceBindings.list(prefixId, { account_id: accountId }, o), serviceBindingSchema);
   }
 
   async getServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<ServiceBinding> {
-    const op = this.op('get service binding', 'read', PERMISSIONS.read, { accountId, subject: `service binding ${bindingId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'service binding id': bindingId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.serviceBindings.get(bindingId, { account_id: accountId, prefix_id: prefixId }, o),
-    );
-    return this.parseOne(op, raw, serviceBindingSchema);
+    const op = this.op('get service binding', 'read', PERMISSIONS.read, accountId, `service binding ${bindingId} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'service binding id': bindingId,
+    });
+    const params = { account_id: accountId, prefix_id: prefixId };
+    return this.one(op, (o) => this.sdk.addressing.prefixes.serviceBindings.get(bindingId, params, o), serviceBindingSchema);
   }
 
+  /** Binds a CIDR of the prefix to a service (look the id up by name with listServices). Starts `provisioning`. */
   async createServiceBinding(accountId: string, prefixId: string, input: { cidr: string; serviceId: string }): Promise<ServiceBinding> {
-    const op = this.op('create service binding', 'mutation', PERMISSIONS.bindingWrite, {
-      accountId,
-      subject: `a service binding for ${input.cidr} on prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.serviceBindings.create(prefixId, { account_id: accountId, cidr: input.cidr, service_id: input.serviceId }, o),
-    );
-    return this.parseOne(op, raw, serviceBindingSchema);
+    const op = this.op('create service binding', 'mutation', PERMISSIONS.bindingWrite, accountId, `a service binding for ${input.cidr} on prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'service id': input.serviceId,
+    });
+    const params = { account_id: accountId, cidr: input.cidr, service_id: input.serviceId };
+    return this.one(op, (o) => this.sdk.addressing.prefixes.serviceBindings.create(prefixId, params, o), serviceBindingSchema);
   }
 
   async deleteServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<void> {
-    const op = this.op('delete service binding', 'mutation', PERMISSIONS.bindingWrite, {
-      accountId,
-      subject: `service binding ${bindingId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'service binding id': bindingId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.serviceBindings.delete(bindingId, { account_id: accountId, prefix_id: prefixId }, o),
-    );
-    this.parseEmpty(op, raw);
+    const op = this.op('delete service binding', 'mutation', PERMISSIONS.bindingWrite, accountId, `service binding ${bindingId} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'service binding id': bindingId,
+    });
+    const params = { account_id: accountId, prefix_id: prefixId };
+    await this.none(op, (o) => this.sdk.addressing.prefixes.serviceBindings.delete(bindingId, params, o));
   }
 
   async listServices(accountId: string): Promise<Service[]> {
-    const op = this.op('list services', 'read', PERMISSIONS.read, { accountId, subject: `the services of account ${accountId}` });
-    const raw = await this.run(op, (o) => this.sdk.addressing.services.list({ account_id: accountId }, o));
-    return this.parseList(op, raw, serviceSchema);
+    const op = this.op('list services', 'read', PERMISSIONS.read, accountId, `the services of account ${accountId}`);
+    return this.many(op, (o) => this.sdk.addressing.services.list({ account_id: accountId }, o), serviceSchema);
   }
 
   // ---- delegations ----
 
   async listDelegations(accountId: string, prefixId: string): Promise<Delegation[]> {
-    const op = this.op('list delegations', 'read', PERMISSIONS.read, { accountId, subject: `the delegations of prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.prefixes.delegations.list(prefixId, { account_id: accountId }, o));
-    return this.parseList(op, raw, delegationSchema);
+    const op = this.op('list delegations', 'read', PERMISSIONS.read, accountId, `the delegations of prefix ${prefixId}`, { 'prefix id': prefixId });
+    return this.many(op, (o) => this.sdk.addressing.prefixes.delegations.list(prefixId, { account_id: accountId }, o), delegationSchema);
   }
 
   async createDelegation(accountId: string, prefixId: string, input: { cidr: string; delegatedAccountId: string }): Promise<Delegation> {
-    const op = this.op('delegate prefix', 'mutation', PERMISSIONS.prefixWrite, {
-      accountId,
-      subject: `a delegation of ${input.cidr} from prefix ${prefixId}`, ids: { 'prefix id': prefixId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.delegations.create(
-        prefixId,
-        { account_id: accountId, cidr: input.cidr, delegated_account_id: input.delegatedAccountId },
-        o,
-      ),
-    );
-    return this.parseOne(op, raw, delegationSchema);
+    const op = this.op('delegate prefix', 'mutation', PERMISSIONS.prefixWrite, accountId, `a delegation of ${input.cidr} from prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'delegated account id': input.delegatedAccountId,
+    });
+    const params = { account_id: accountId, cidr: input.cidr, delegated_account_id: input.delegatedAccountId };
+    return this.one(op, (o) => this.sdk.addressing.prefixes.delegations.create(prefixId, params, o), delegationSchema);
   }
 
   /** Removes a delegation; returns the id Cloudflare confirms. */
   async deleteDelegation(accountId: string, prefixId: string, delegationId: string): Promise<string> {
-    const op = this.op('remove delegation', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `delegation ${delegationId} of prefix ${prefixId}`, ids: { 'prefix id': prefixId, 'delegation id': delegationId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.prefixes.delegations.delete(delegationId, { account_id: accountId, prefix_id: prefixId }, { ...o, body: {} }),
-    );
-    return this.parseOne(op, raw, idSchema).id;
+    const op = this.op('remove delegation', 'mutation', PERMISSIONS.prefixWrite, accountId, `delegation ${delegationId} of prefix ${prefixId}`, {
+      'prefix id': prefixId,
+      'delegation id': delegationId,
+    });
+    const params = { account_id: accountId, prefix_id: prefixId };
+    const r = await this.one(op, (o) => this.sdk.addressing.prefixes.delegations.delete(delegationId, params, { ...o, body: {} }), idSchema);
+    return r.id;
   }
 
   // ---- address maps ----
 
   async listAddressMaps(accountId: string): Promise<AddressMap[]> {
-    const op = this.op('list address maps', 'read', PERMISSIONS.read, { accountId, subject: `the address maps of account ${accountId}` });
-    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.list({ account_id: accountId }, o));
-    return this.parseList(op, raw, addressMapSchema);
+    const op = this.op('list address maps', 'read', PERMISSIONS.read, accountId, `the address maps of account ${accountId}`);
+    return this.many(op, (o) => this.sdk.addressing.addressMaps.list({ account_id: accountId }, o), addressMapSchema);
   }
 
   async getAddressMap(accountId: string, addressMapId: string): Promise<AddressMap> {
-    const op = this.op('get address map', 'read', PERMISSIONS.read, { accountId, subject: `address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.get(addressMapId, { account_id: accountId }, o));
-    return this.parseOne(op, raw, addressMapSchema);
+    const op = this.op('get address map', 'read', PERMISSIONS.read, accountId, `address map ${addressMapId}`, { 'address map id': addressMapId });
+    return this.one(op, (o) => this.sdk.addressing.addressMaps.get(addressMapId, { account_id: accountId }, o), addressMapSchema);
   }
 
   async createAddressMap(accountId: string, input: CreateAddressMapInput = {}): Promise<AddressMap> {
-    const op = this.op('create address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: 'a new address map' });
+    const op = this.op('create address map', 'mutation', PERMISSIONS.prefixWrite, accountId, 'a new address map');
     const badIp = input.ips?.find((ip) => !isIp(ip));
     if (badIp !== undefined) throw invalidRequest(op, `\`${badIp}\` is not an IP address`);
     const badMember = input.memberships?.find((m) => !ID.test(m.identifier));
@@ -343,125 +335,138 @@ export class CloudflareClient {
     if (input.enabled !== undefined) params.enabled = input.enabled;
     if (input.ips !== undefined) params.ips = input.ips;
     if (input.memberships !== undefined) params.memberships = input.memberships;
-    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.create(params, o));
-    return this.parseOne(op, raw, addressMapSchema);
+    return this.one(op, (o) => this.sdk.addressing.addressMaps.create(params, o), addressMapSchema);
   }
 
+  /** Changes description, enabled or default SNI. The answer leaves out IPs and memberships (null). */
   async updateAddressMap(accountId: string, addressMapId: string, input: UpdateAddressMapInput): Promise<AddressMap> {
-    const op = this.op('change address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
+    const op = this.op('change address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `address map ${addressMapId}`, { 'address map id': addressMapId });
     const params: Cloudflare.Addressing.AddressMapEditParams = { account_id: accountId };
     if (input.description !== undefined) params.description = input.description;
     if (input.enabled !== undefined) params.enabled = input.enabled;
     if (input.defaultSni !== undefined) params.default_sni = input.defaultSni;
-    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.edit(addressMapId, params, o));
-    return this.parseOne(op, raw, addressMapSchema);
+    return this.one(op, (o) => this.sdk.addressing.addressMaps.edit(addressMapId, params, o), addressMapSchema);
   }
 
+  /** Deletes an address map; Cloudflare allows it only once disabled, and never for `canDelete: false`. */
   async deleteAddressMap(accountId: string, addressMapId: string): Promise<void> {
-    const op = this.op('delete address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.addressMaps.delete(addressMapId, { account_id: accountId }, { ...o, body: {} }));
-    this.parseEmpty(op, raw);
+    const op = this.op('delete address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `address map ${addressMapId}`, { 'address map id': addressMapId });
+    await this.none(op, (o) => this.sdk.addressing.addressMaps.delete(addressMapId, { account_id: accountId }, { ...o, body: {} }));
   }
 
   async addAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void> {
-    const op = this.op('add IP to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
+    const op = this.op('add IP to address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `IP ${ip} on address map ${addressMapId}`, {
+      'address map id': addressMapId,
+    });
     if (!isIp(ip)) throw invalidRequest(op, `\`${ip}\` is not an IP address`);
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.addressMaps.ips.update(ip, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
-    );
-    this.parseEmpty(op, raw);
+    const params = { account_id: accountId, address_map_id: addressMapId };
+    await this.none(op, (o) => this.sdk.addressing.addressMaps.ips.update(ip, params, { ...o, body: {} }));
   }
 
   async removeAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void> {
-    const op = this.op('remove IP from address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `IP ${ip} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
+    const op = this.op('remove IP from address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `IP ${ip} on address map ${addressMapId}`, {
+      'address map id': addressMapId,
+    });
     if (!isIp(ip)) throw invalidRequest(op, `\`${ip}\` is not an IP address`);
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.addressMaps.ips.delete(ip, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
-    );
-    this.parseEmpty(op, raw);
+    const params = { account_id: accountId, address_map_id: addressMapId };
+    await this.none(op, (o) => this.sdk.addressing.addressMaps.ips.delete(ip, params, { ...o, body: {} }));
   }
 
   /** The SDK has no zone membership calls; raw PUT. */
   async addAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void> {
-    const op = this.op('add zone to address map', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `zone ${zoneId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId, 'zone id': zoneId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.put(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }),
-    );
-    this.parseEmpty(op, raw);
+    const op = this.op('add zone to address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `zone ${zoneId} on address map ${addressMapId}`, {
+      'address map id': addressMapId,
+      'zone id': zoneId,
+    });
+    await this.none(op, (o) => this.sdk.put(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }));
   }
 
   async removeAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void> {
-    const op = this.op('remove zone from address map', 'mutation', PERMISSIONS.prefixWrite, {
-      accountId,
-      subject: `zone ${zoneId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId, 'zone id': zoneId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.delete(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }),
-    );
-    this.parseEmpty(op, raw);
+    const op = this.op('remove zone from address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `zone ${zoneId} on address map ${addressMapId}`, {
+      'address map id': addressMapId,
+      'zone id': zoneId,
+    });
+    await this.none(op, (o) => this.sdk.delete(`/accounts/${accountId}/addressing/address_maps/${addressMapId}/zones/${zoneId}`, { ...o, body: {} }));
   }
 
   async addAddressMapAccount(accountId: string, addressMapId: string): Promise<void> {
-    const op = this.op('add account to address map', 'mutation', PERMISSIONS.prefixWrite, {
-      accountId,
-      subject: `account ${accountId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.addressMaps.accounts.update(accountId, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
-    );
-    this.parseEmpty(op, raw);
+    const op = this.op('add account to address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `account ${accountId} on address map ${addressMapId}`, {
+      'address map id': addressMapId,
+    });
+    const params = { account_id: accountId, address_map_id: addressMapId };
+    await this.none(op, (o) => this.sdk.addressing.addressMaps.accounts.update(accountId, params, { ...o, body: {} }));
   }
 
   async removeAddressMapAccount(accountId: string, addressMapId: string): Promise<void> {
-    const op = this.op('remove account from address map', 'mutation', PERMISSIONS.prefixWrite, {
-      accountId,
-      subject: `account ${accountId} on address map ${addressMapId}`, ids: { 'address map id': addressMapId } });
-    const raw = await this.run(op, (o) =>
-      this.sdk.addressing.addressMaps.accounts.delete(accountId, { account_id: accountId, address_map_id: addressMapId }, { ...o, body: {} }),
-    );
-    this.parseEmpty(op, raw);
+    const op = this.op('remove account from address map', 'mutation', PERMISSIONS.prefixWrite, accountId, `account ${accountId} on address map ${addressMapId}`, {
+      'address map id': addressMapId,
+    });
+    const params = { account_id: accountId, address_map_id: addressMapId };
+    await this.none(op, (o) => this.sdk.addressing.addressMaps.accounts.delete(accountId, params, { ...o, body: {} }));
   }
 
   // ---- LOA documents and leases ----
 
+  /** Uploads an LOA (PDF, at most 10 MB) as multipart/form-data field `loa_document`. */
   async uploadLoaDocument(accountId: string, input: { filename: string; content: Uint8Array }): Promise<LoaDocument> {
-    const op = this.op('upload LOA', 'mutation', PERMISSIONS.prefixWrite, { accountId, subject: `LOA ${input.filename}` });
-    const raw = await this.run(op, (o) => {
+    const op = this.op('upload LOA', 'mutation', PERMISSIONS.prefixWrite, accountId, `LOA ${input.filename}`);
+    const send: Send = (o) => {
       const form = new FormData();
       form.append('loa_document', new File([Buffer.from(input.content)], input.filename, { type: 'application/pdf' }));
       return this.sdk.post(`/accounts/${accountId}/addressing/loa_documents`, { ...o, body: form });
-    });
-    return this.parseOne(op, raw, loaDocumentSchema);
+    };
+    return this.one(op, send, loaDocumentSchema);
   }
 
   /** The LOA PDF as bytes. */
   async downloadLoaDocument(accountId: string, loaDocumentId: string): Promise<Buffer> {
-    const op = this.op('download LOA', 'read', PERMISSIONS.read, { accountId, subject: `LOA ${loaDocumentId}`, ids: { 'LOA document id': loaDocumentId } });
-    const raw = await this.run(op, (o) => this.sdk.addressing.loaDocuments.get(loaDocumentId, { account_id: accountId }, o), { binary: true });
-    if (!raw.bytes || raw.bytes.subarray(0, 5).toString('latin1') !== '%PDF-') {
-      throw this.badResponse(op, 'body', 'not a PDF document');
-    }
-    return raw.bytes;
+    const op = this.op('download LOA', 'read', PERMISSIONS.read, accountId, `LOA ${loaDocumentId}`, { 'LOA document id': loaDocumentId });
+    return this.run(
+      op,
+      (o) => this.sdk.addressing.loaDocuments.get(loaDocumentId, { account_id: accountId }, o),
+      (r) => {
+        if (!r.bytes || r.bytes.subarray(0, 5).toString('latin1') !== '%PDF-') throw this.badResponse(op, 'body', 'not a PDF document');
+        return r.bytes;
+      },
+      { binary: true },
+    );
   }
 
   /** Leases are not in the SDK; raw GET. */
   async listLeases(accountId: string): Promise<Lease[]> {
-    const op = this.op('list leases', 'read', PERMISSIONS.read, { accountId, subject: `the leases of account ${accountId}` });
-    const raw = await this.run(op, (o) => this.sdk.get(`/accounts/${accountId}/addressing/leases`, o));
-    return this.parseList(op, raw, leaseSchema);
+    const op = this.op('list leases', 'read', PERMISSIONS.read, accountId, `the leases of account ${accountId}`);
+    return this.many(op, (o) => this.sdk.get(`/accounts/${accountId}/addressing/leases`, o), leaseSchema);
   }
 
   // ---- machinery ----
 
   /** Describes a call and checks its ids: Cloudflare ids are 32 lowercase hex characters, so nothing else goes in a URL. */
-  private op(name: string, kind: RequestKind, permission: string, ctx: { accountId: string; subject: string; ids?: Record<string, string> }): Operation {
-    const op: Operation = { name, kind, permission, accountId: ctx.accountId, subject: ctx.subject };
-    for (const [what, id] of Object.entries({ 'account id': ctx.accountId, ...ctx.ids })) {
+  private op(name: string, kind: RequestKind, permission: string, accountId: string, subject: string, ids: Record<string, string> = {}): Operation {
+    const op: Operation = { name, kind, permission, accountId, subject };
+    for (const [what, id] of Object.entries({ 'account id': accountId, ...ids })) {
       if (!ID.test(id)) throw invalidRequest(op, `\`${id.slice(0, 64)}\` is not a Cloudflare ${what} (32 hex characters)`);
     }
     return op;
   }
 
-  /** Sends one call (reads: with retries), paced by the budget; returns the parsed envelope or throws CloudflareError. */
-  private async run(op: Operation, send: Send, opts: { binary?: boolean } = {}): Promise<RawResult> {
+  private one<T>(op: Operation, send: Send, schema: z.ZodType<T>): Promise<T> {
+    return this.run(op, send, (r) => this.parseOne(op, r, schema));
+  }
+
+  private many<T>(op: Operation, send: Send, schema: z.ZodType<T>): Promise<T[]> {
+    return this.run(op, send, (r) => this.parseList(op, r, schema));
+  }
+
+  /** Calls whose success answer carries nothing the bot needs; the envelope is still checked. */
+  private async none(op: Operation, send: Send): Promise<void> {
+    await this.run(op, send, () => undefined);
+  }
+
+  /**
+   * Sends one call (reads: with retries), paced by the budget, and parses the answer with `parse` (inside the retry
+   * loop, so a read whose body does not parse is tried again). Throws only CloudflareError.
+   */
+  private async run<T>(op: Operation, send: Send, parse: (raw: RawResult) => T, opts: { binary?: boolean } = {}): Promise<T> {
     const attempts = op.kind === 'read' ? this.readRetries + 1 : 1;
     let lastError: CloudflareError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -470,7 +475,7 @@ export class CloudflareClient {
         const started = Date.now();
         // asResponse(): the raw answer, so the envelope (and a 2xx with success:false) is checked here, not by the SDK.
         const response = await send({ maxRetries: 0, timeout: this.timeoutMs }).asResponse();
-        const result = await this.readResponse(op, response, opts.binary === true);
+        const result = parse(await this.readResponse(op, response, opts.binary === true));
         this.logger?.debug({ cfOperation: op.name, status: response.status, ms: Date.now() - started }, 'cloudflare call');
         return result;
       } catch (err) {
@@ -569,10 +574,6 @@ export class CloudflareClient {
       }
       return r.data;
     });
-  }
-
-  private parseEmpty(_op: Operation, _raw: RawResult): void {
-    // Success bodies of these calls carry no result the bot needs; the envelope was already checked.
   }
 
   private badResponse(op: Operation, field: string, problem: string): CloudflareError {

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RequestBudget } from '../../src/cloudflare/budget.js';
+import { CloudflareClient } from '../../src/cloudflare/client.js';
+import { CloudflareError } from '../../src/cloudflare/errors.js';
+import { ErrorCode } from '../../src/errors.js';
+import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
+import { harness, type Harness } from './helpers.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const prefix = `test:cf:${randomUUID()}:`;
+let redis: Redis;
+let h: Harness | undefined;
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+});
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+const budgetOf = (sub: string, opts: Partial<ConstructorParameters<typeof RequestBudget>[0]> = {}) =>
+  new RequestBudget({ redis, keyPrefix: `${prefix}${sub}:`, ...opts });
+
+describe('RequestBudget (Redis)', () => {
+  it('reads stop at their share, mutations keep headroom, keys hold only a hash of the token', async () => {
+    const b = budgetOf('caps', { limit: 100, windowMs: 60_000 });
+    const key = RequestBudget.tokenKey('secret-token-value');
+    expect(b.capFor('read')).toBe(72);
+    expect(b.capFor('mutation')).toBe(80);
+    for (let i = 0; i < 72; i++) expect((await b.tryAcquire(key, 'read')).granted).toBe(true);
+    const refused = await b.tryAcquire(key, 'read');
+    expect(refused).toMatchObject({ granted: false, used: 72 });
+    expect(refused.waitMs).toBeGreaterThan(59_000);
+    for (let i = 0; i < 8; i++) expect((await b.tryAcquire(key, 'mutation')).granted).toBe(true);
+    expect((await b.tryAcquire(key, 'mutation')).granted).toBe(false);
+    const keys = await redis.keys(`${prefix}caps:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.join(' ')).not.toContain('secret-token-value');
+    expect(keys.every((k) => k.includes(key))).toBe(true);
+  });
+
+  it('a pause (Retry-After) holds reads and mutations of every replica', async () => {
+    const a = budgetOf('pause');
+    const b = new RequestBudget({ redis: REDIS_URL, keyPrefix: `${prefix}pause:` });
+    try {
+      const key = RequestBudget.tokenKey('t');
+      await a.pause(key, 1500);
+      const d = await b.tryAcquire(key, 'mutation');
+      expect(d).toMatchObject({ granted: false, paused: true });
+      expect(d.waitMs).toBeGreaterThan(1000);
+      await expect(b.acquire(key, 'read', { maxWaitMs: 200 })).rejects.toMatchObject({ code: ErrorCode.CloudflareRateLimited, retryable: true });
+      const started = Date.now();
+      await b.acquire(key, 'mutation');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a read that would wait too long fails with CloudflareRateLimited and nothing is sent', async () => {
+    h = await harness('default');
+    const budget = budgetOf('toolong', { limit: 10, windowMs: 60_000, maxWaitMs: 100 });
+    const client = h.clientFor(SANDBOX_CLOUDFLARE_TOKEN, { budget });
+    for (let i = 0; i < 7; i++) await client.listPrefixes(ACC);
+    const err = await client.listPrefixes(ACC).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloudflareError);
+    expect((err as CloudflareError).code).toBe(ErrorCode.CloudflareRateLimited);
+    expect((err as CloudflareError).retryAfterMs).toBeGreaterThan(50_000);
+    expect((err as CloudflareError).userMessage).toMatch(/share of Cloudflare's API limit .*Nothing was sent/);
+    expect(h.sim.state.calls).toHaveLength(7);
+    // Mutations still have their reserve.
+    const W = DEFAULT_SCENARIO.prefixes.withdrawn;
+    await client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, true);
+  });
+
+  it('Retry-After from a 429 pauses the other replica too, then the read succeeds', async () => {
+    h = await harness('default');
+    const c1 = h.clientFor(SANDBOX_CLOUDFLARE_TOKEN, { budget: budgetOf('retryafter') });
+    const c2 = h.clientFor(SANDBOX_CLOUDFLARE_TOKEN, { budget: new RequestBudget({ redis, keyPrefix: `${prefix}retryafter:` }) });
+    h.sim.addFault({ path: '/prefixes$', method: 'GET', kind: 'rate_limit', retryAfterS: 1, times: 1 });
+    const started = Date.now();
+    const first = c1.listPrefixes(ACC);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = c2.getPrefix(ACC, DEFAULT_SCENARIO.prefixes.advertised.id);
+    await Promise.all([first, second]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    const [limited, ...rest] = h.sim.state.calls;
+    expect(limited!.status).toBe(429);
+    expect(rest.every((c) => c.at - limited!.at >= 950)).toBe(true);
+  });
+
+  it(
+    '5000 reads through two clients sharing the budget never meet a 429 from the simulator',
+    async () => {
+      // Cloudflare's 1200 / 5 min scaled down for speed: 600 per 1 s window in both the simulator and the budget.
+      const limit = 600;
+      const windowMs = 1000;
+      h = await harness('default', { sim: { rateLimit: { limit, windowMs, lockoutMs: 5000 } } });
+      const mk = () =>
+        new CloudflareClient({
+          baseUrl: h!.sim.url,
+          apiToken: SANDBOX_CLOUDFLARE_TOKEN,
+          budget: new RequestBudget({ redis: REDIS_URL, keyPrefix: `${prefix}load:`, limit, windowMs }),
+          readRetries: 0,
+        });
+      const clients = [mk(), mk()];
+      const total = 5000;
+      let next = 0;
+      let ok = 0;
+      const started = Date.now();
+      const worker = async (client: CloudflareClient) => {
+        while (next < total) {
+          next++;
+          await client.listBgpPrefixes(ACC, DEFAULT_SCENARIO.prefixes.advertised.id);
+          ok++;
+        }
+      };
+      await Promise.all(clients.flatMap((c) => Array.from({ length: 25 }, () => worker(c))));
+      const seconds = (Date.now() - started) / 1000;
+      const calls = h.sim.state.calls;
+      expect(ok).toBe(total);
+      expect(calls).toHaveLength(total);
+      expect(calls.filter((c) => c.status === 429)).toHaveLength(0);
+      // Never more than the budget's read share in any window, as the simulator saw it.
+      let worst = 0;
+      let lo = 0;
+      for (let hi = 0; hi < calls.length; hi++) {
+        while (calls[hi]!.at - calls[lo]!.at >= windowMs) lo++;
+        worst = Math.max(worst, hi - lo + 1);
+      }
+      expect(worst).toBeLessThan(limit);
+      console.log(`budget load: ${total} reads in ${seconds.toFixed(1)} s, busiest ${windowMs} ms window ${worst} of ${limit} allowed, 0 x 429`);
+    },
+    90_000,
+  );
+});
