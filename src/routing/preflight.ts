@@ -158,7 +158,8 @@ async function rpkiLine(cidr: Cidr, length: number, asn: number, rpki: RpkiValid
     if (r.ok) ok.push(r.value);
     else failures.push(unknownDetail(r.error));
   }
-  const invalid = ok.filter((v) => v.state !== 'valid');
+  // Invalid before not-found: an invalid route is dropped by filtering networks, a not-found one only fails validation.
+  const invalid = ok.filter((v) => v.state !== 'valid').sort((a, b) => Number(a.state === 'not-found') - Number(b.state === 'not-found'));
   if (invalid.length > 0) {
     const first = invalid[0]!;
     const prefixesText = list(invalid.map((v) => v.prefix));
@@ -184,10 +185,12 @@ async function rpkiLine(cidr: Cidr, length: number, asn: number, rpki: RpkiValid
       };
     }
     const others = [...new Set(first.vrps.filter((v) => v.relation === 'as').map((v) => `AS${v.asn}`))];
+    const ownShort = first.vrps.find((v) => v.relation === 'length' && v.asn === asn);
+    const shortNote = ownShort ? ` The AS${asn} ROA ${ownShort.prefix} allows only up to /${ownShort.maxLength}.` : '';
     return {
       check,
       status: 'fail',
-      detail: `RPKI invalid (origin): the ROAs covering ${prefixesText} name ${list(others)}, not AS${asn}${partial}.`,
+      detail: `RPKI invalid (origin): the ROAs covering ${prefixesText} name ${list(others)}, not AS${asn}${partial}.${shortNote}`,
       fix: `Add a ROA for ${cidr.text} with origin AS${asn} and maxLength ${longest}; keep the ${list(others)} ROA only while that network still announces the prefix.`,
     };
   }

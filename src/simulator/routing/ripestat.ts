@@ -182,8 +182,6 @@ function routingStatus(world: World, req: SimRequest, at: number): SimResponse {
 
   const history = world.announcementsOf(prefix).filter((a) => a.start <= at);
   const data: Record<string, unknown> = {
-    first_seen: undefined,
-    last_seen: undefined,
     visibility: {
       v4: { ris_peers_seeing: version === 4 ? peersSeeing : 0, total_ris_peers: world.totalPeers },
       v6: { ris_peers_seeing: version === 6 ? peersSeeing : 0, total_ris_peers: world.totalPeers },
@@ -203,9 +201,6 @@ function routingStatus(world: World, req: SimRequest, at: number): SimResponse {
     const lastEnd = routes.length > 0 ? at : Math.max(...history.map((a) => (a.end === null ? a.start : Math.min(at, a.end + a.decayMs))));
     const lastOrigin = routes[0]?.origin ?? history[history.length - 1]!.origin;
     data.last_seen = { prefix, origin: String(lastOrigin), time: ripeSecond(lastEnd) };
-  } else {
-    delete data.first_seen;
-    delete data.last_seen;
   }
   return { status: 200, body: envelope('routing-status', data) };
 }
