@@ -154,6 +154,16 @@ describe('rate limits and injected failures', () => {
     expect((await call('chat.postMessage', { channel: 'U0ALICE', text: 'dm' })).status).toBe(200);
   });
 
+  it('limits other methods per workspace when asked (Slack tiers)', async () => {
+    sim.setMethodRateLimits({ 'usergroups.users.list': { perMinute: 20, burst: 2 } });
+    expect((await call('usergroups.users.list', { usergroup: 'S0APPROVERS' })).status).toBe(200);
+    expect((await call('usergroups.users.list', { usergroup: 'S0APPROVERS' })).status).toBe(200);
+    const r = await call('usergroups.users.list', { usergroup: 'S0APPROVERS' });
+    expect(r.status).toBe(429);
+    expect(r.headers.get('retry-after')).toBe('3');
+    expect((await call('users.info', { user: 'U0BOB' })).status).toBe(200);
+  });
+
   it('can be turned off', async () => {
     sim.setPostMessageRateLimit(false);
     for (let i = 0; i < 10; i++) expect((await call('chat.postMessage', { channel: 'C0NETOPS', text: String(i) })).status).toBe(200);

@@ -1,4 +1,4 @@
-export { startSlackSimulator } from './server.js';
+export { startSlackSimulator, SLACK_TIER_LIMITS } from './server.js';
 export { SlackRequestSender, slackSignature, FORM_CONTENT_TYPE } from './sender.js';
 export type { SendResult, CommandResult, ButtonTarget, ViewValues, SenderOptions } from './sender.js';
 export { buttonsIn, findButton, blocksOf } from './buttons.js';

@@ -33,6 +33,23 @@ export async function startSlackSimulator(opts: SlackSimOptions): Promise<SlackS
   return sim;
 }
 
+/** Slack's published tiers for the methods the bot uses (java-slack-sdk MethodsRateLimits); pass as `methodRateLimits`. */
+export const SLACK_TIER_LIMITS: Record<string, { perMinute: number }> = {
+  'chat.update': { perMinute: 50 },
+  'chat.postEphemeral': { perMinute: 100 },
+  'chat.delete': { perMinute: 50 },
+  'views.open': { perMinute: 100 },
+  'views.update': { perMinute: 100 },
+  'views.push': { perMinute: 100 },
+  'views.publish': { perMinute: 100 },
+  'users.info': { perMinute: 100 },
+  'users.lookupByEmail': { perMinute: 50 },
+  'usergroups.users.list': { perMinute: 20 },
+  'usergroups.list': { perMinute: 20 },
+  'conversations.history': { perMinute: 50 },
+  'conversations.replies': { perMinute: 50 },
+};
+
 /** Fields Slack takes JSON-encoded inside form bodies. */
 const JSON_FIELDS = ['blocks', 'attachments', 'view', 'metadata', 'users', 'channels'];
 
@@ -94,6 +111,21 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** Token bucket: undefined when a token was free, else Slack's 429 with Retry-After. */
+function takeToken(buckets: Map<string, Bucket>, key: string, burst: number, perSecond: number): MethodResult | undefined {
+  const now = Date.now();
+  const b = buckets.get(key) ?? { tokens: burst, updatedAt: now };
+  b.tokens = Math.min(burst, b.tokens + ((now - b.updatedAt) / 1000) * perSecond);
+  b.updatedAt = now;
+  buckets.set(key, b);
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return undefined;
+  }
+  const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
+  return { status: 429, headers: { 'retry-after': String(retryAfter) }, body: { ok: false, error: 'ratelimited' } };
+}
+
 class SlackSim implements SlackSimulator {
   apiUrl = '';
   url = '';
@@ -122,6 +154,8 @@ class SlackSim implements SlackSimulator {
   private failures = new Map<string, (FailNextOptions & { left: number })[]>();
   private buckets = new Map<string, Bucket>();
   private rateLimit: { perSecond: number; burst: number } | false;
+  private methodLimits: Record<string, { perMinute: number; burst?: number }>;
+  private methodBuckets = new Map<string, Bucket>();
   private readonly triggerTtlMs: number;
   private lastMicros = 0;
   private counter = 0;
@@ -136,6 +170,7 @@ class SlackSim implements SlackSimulator {
     if (opts.channels) this.channels = new Map(opts.channels.map((c) => [c.id, { ...c }]));
     this.rateLimit = opts.postMessageRateLimit === undefined ? { perSecond: 1, burst: 5 } : opts.postMessageRateLimit;
     this.triggerTtlMs = opts.triggerTtlMs ?? 3000;
+    this.methodLimits = { ...(opts.methodRateLimits ?? {}) };
   }
 
   async start(port: number): Promise<void> {
@@ -233,20 +268,14 @@ class SlackSim implements SlackSimulator {
   }
 
   private rateLimited(method: string, args: Json): MethodResult | undefined {
-    if (method !== 'chat.postMessage' || !this.rateLimit) return undefined;
-    const { perSecond, burst } = this.rateLimit;
-    const key = this.resolveChannel(args.channel) ?? str(args.channel) ?? '';
-    const now = Date.now();
-    const b = this.buckets.get(key) ?? { tokens: burst, updatedAt: now };
-    b.tokens = Math.min(burst, b.tokens + ((now - b.updatedAt) / 1000) * perSecond);
-    b.updatedAt = now;
-    this.buckets.set(key, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return undefined;
+    const limit = this.methodLimits[method];
+    if (limit) {
+      const r = takeToken(this.methodBuckets, method, limit.burst ?? limit.perMinute, limit.perMinute / 60);
+      if (r) return r;
     }
-    const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
-    return { status: 429, headers: { 'retry-after': String(retryAfter) }, body: { ok: false, error: 'ratelimited' } };
+    if (method !== 'chat.postMessage' || !this.rateLimit) return undefined;
+    const key = this.resolveChannel(args.channel) ?? str(args.channel) ?? '';
+    return takeToken(this.buckets, key, this.rateLimit.burst, this.rateLimit.perSecond);
   }
 
   private dispatch(method: string, a: Json): MethodResult {
@@ -879,6 +908,10 @@ class SlackSim implements SlackSimulator {
   }
 
   createTriggerId(userId: string, fromViewId?: string): string {
+    if (this.triggers.size > 1000) {
+      const now = Date.now();
+      for (const [k, t] of this.triggers) if (t.used || t.expiresAt < now) this.triggers.delete(k);
+    }
     const id = `${++this.counter}.${Date.now()}.${randomBytes(8).toString('hex')}`;
     const t: Trigger = { userId, expiresAt: Date.now() + this.triggerTtlMs, used: false };
     if (fromViewId) t.fromViewId = fromViewId;
@@ -1075,7 +1108,13 @@ class SlackSim implements SlackSimulator {
     this.buckets.clear();
   }
 
+  setMethodRateLimits(limits: Record<string, { perMinute: number; burst?: number }>): void {
+    this.methodLimits = { ...limits };
+    this.methodBuckets.clear();
+  }
+
   reset(): void {
+    this.methodBuckets.clear();
     this.calls.length = 0;
     this.msgs = [];
     this.msgIndex.clear();

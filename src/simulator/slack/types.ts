@@ -153,6 +153,11 @@ export interface SlackSimOptions {
    * (Slack: about 1 per second with short bursts). `false` turns it off. Default { perSecond: 1, burst: 5 }.
    */
   postMessageRateLimit?: { perSecond: number; burst: number } | false;
+  /**
+   * Per-method limits for the whole workspace (Slack's tiers: T2 20/min, T3 50/min, T4 100/min), e.g.
+   * `{ 'usergroups.users.list': { perMinute: 20 } }` or `SLACK_TIER_LIMITS`. Off unless given.
+   */
+  methodRateLimits?: Record<string, { perMinute: number; burst?: number }>;
   /** Lifetime of a trigger_id in ms (Slack: 3 s). */
   triggerTtlMs?: number;
 }
@@ -218,6 +223,8 @@ export interface SlackSimulator {
 
   failNext(method: string, opts?: FailNextOptions): void;
   setPostMessageRateLimit(limit: { perSecond: number; burst: number } | false): void;
+  /** Replaces the per-method limits (`{}` turns them off). */
+  setMethodRateLimits(limits: Record<string, { perMinute: number; burst?: number }>): void;
   /** Forgets recorded calls, messages, ephemerals, views and response posts (users and groups stay). */
   reset(): void;
   close(): Promise<void>;
