@@ -195,10 +195,11 @@ export class SlackRequestSender {
 
   /**
    * A click on a button (a `block_actions` payload) in a channel message, a thread reply, an ephemeral or
-   * a view. Value and block_id are taken from the button itself unless given.
+   * a view. Value and block_id are taken from the button itself unless given. `opts.state` adds input values
+   * to the payload's state (a view's filled-in values are always sent).
    */
-  async clickButton(userId: string, target: ButtonTarget, _opts: Record<string, never> = {}): Promise<SendResult> {
-    if ('viewId' in target) return this.clickInView(userId, target);
+  async clickButton(userId: string, target: ButtonTarget, opts: { state?: ViewValues } = {}): Promise<SendResult> {
+    if ('viewId' in target) return this.clickInView(userId, target, opts.state);
     const { channel, messageTs } = target;
     const message = this.sim.message(channel, messageTs);
     const ephemeral = message ? undefined : this.sim.ephemeral(messageTs);
@@ -227,7 +228,7 @@ export class SlackRequestSender {
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: channel, name: this.sim.channel(channel)?.name ?? channel.toLowerCase() },
-      state: { values: {} },
+      state: { values: structuredClone(opts.state ?? {}) },
       response_url: responseUrl,
       actions: [this.actionJson(button)],
     };
@@ -235,8 +236,10 @@ export class SlackRequestSender {
     return this.sendInteraction(payload);
   }
 
-  private async clickInView(userId: string, target: { viewId: string; actionId: string; value?: string; blockId?: string }): Promise<SendResult> {
+  private async clickInView(userId: string, target: { viewId: string; actionId: string; value?: string; blockId?: string }, extra?: ViewValues): Promise<SendResult> {
     const view = this.openView(userId, target.viewId);
+    const values: Record<string, Record<string, Json>> = structuredClone(view.state);
+    for (const [blockId, actions] of Object.entries(extra ?? {})) for (const [actionId, v] of Object.entries(actions)) (values[blockId] ??= {})[actionId] = { ...v };
     const button = this.pickButton(view, target);
     const payload: Json = {
       type: 'block_actions',
@@ -248,7 +251,7 @@ export class SlackRequestSender {
       team: this.team(),
       enterprise: null,
       is_enterprise_install: false,
-      view: { ...view.view, state: { values: structuredClone(view.state) } },
+      view: { ...view.view, state: { values } },
       actions: [this.actionJson(button)],
     };
     return this.sendInteraction(payload);
