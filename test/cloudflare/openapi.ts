@@ -105,6 +105,8 @@ export function findOperation(method: string, path: string): Operation | undefin
 
 export interface ConformanceReport {
   checked: number;
+  /** Calls whose request broke the spec (reported in `problems` too unless checkRequests is false). */
+  invalidRequests: SimCall[];
   skipped: number;
   problems: string[];
   requestsValidated: Set<string>;
@@ -113,12 +115,16 @@ export interface ConformanceReport {
 }
 
 export function newReport(): ConformanceReport {
-  return { checked: 0, skipped: 0, problems: [], requestsValidated: new Set(), responsesValidated: new Set(), statusesSeen: new Map() };
+  return { checked: 0, invalidRequests: [], skipped: 0, problems: [], requestsValidated: new Set(), responsesValidated: new Set(), statusesSeen: new Map() };
 }
 
 /** Validates each call's request body and response body against the spec; collects problems instead of throwing. */
-export function checkCalls(calls: SimCall[], report: ConformanceReport = newReport()): ConformanceReport {
+export function checkCalls(calls: SimCall[], report: ConformanceReport = newReport(), opts: { checkRequests?: boolean } = {}): ConformanceReport {
   for (const call of calls) {
+    const requestProblem = (text: string) => {
+      report.invalidRequests.push(call);
+      if (opts.checkRequests !== false) report.problems.push(text);
+    };
     const path = call.path.replace(/^\/client\/v4/, '');
     const op = findOperation(call.method, path);
     if (!op || call.fault || call.status >= 500) {
@@ -141,22 +147,22 @@ export function checkCalls(calls: SimCall[], report: ConformanceReport = newRepo
     const rb = opSpec.requestBody;
     if (rb) {
       if (rb.content['multipart/form-data']) {
-        if (!call.contentType.startsWith('multipart/form-data')) report.problems.push(`${where}: request is not multipart/form-data`);
+        if (!call.contentType.startsWith('multipart/form-data')) requestProblem(`${where}: request is not multipart/form-data`);
         else report.requestsValidated.add(op.operationId);
       } else if (call.body === undefined) {
-        if (rb.required) report.problems.push(`${where}: required JSON request body missing`);
+        if (rb.required) requestProblem(`${where}: required JSON request body missing`);
       } else if (!call.contentType.includes('application/json')) {
-        report.problems.push(`${where}: request content-type ${call.contentType || '(none)'} is not application/json`);
+        requestProblem(`${where}: request content-type ${call.contentType || '(none)'} is not application/json`);
       } else if (rb.content['application/json']?.schema) {
         const v = validator(`${base}/requestBody/content/application~1json/schema`);
-        if (!v(call.body)) report.problems.push(`${where}: request ${ajv.errorsText(v.errors)}`);
+        if (!v(call.body)) requestProblem(`${where}: request ${ajv.errorsText(v.errors)}`);
         else report.requestsValidated.add(op.operationId);
       } else {
         report.requestsValidated.add(op.operationId);
       }
     } else {
       if (call.body !== undefined && !(typeof call.body === 'object' && call.body !== null && Object.keys(call.body).length === 0)) {
-        report.problems.push(`${where}: sent a body to an operation that takes none`);
+        requestProblem(`${where}: sent a body to an operation that takes none`);
       } else report.requestsValidated.add(op.operationId);
     }
 
