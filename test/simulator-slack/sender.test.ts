@@ -28,6 +28,7 @@ const card = (text: string) => [
 const requestModal = {
   type: 'modal' as const,
   callback_id: 'request',
+  notify_on_close: true,
   private_metadata: 'ctx-42',
   title: { type: 'plain_text' as const, text: 'Request' },
   submit: { type: 'plain_text' as const, text: 'Send' },
@@ -71,6 +72,13 @@ beforeAll(async () => {
     const prefix = view.state.values.prefix?.v?.value ?? '';
     if (!prefix.includes('/')) await ack({ response_action: 'errors', errors: { prefix: `"${prefix}" is not a prefix` } });
     else await ack();
+  });
+  app.event('app_home_opened', async ({ event, client }) => {
+    await client.views.publish({ user_id: event.user, view: { type: 'home', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `Hello <@${event.user}>` } }] } });
+  });
+  app.view({ type: 'view_closed', callback_id: 'request' }, async ({ ack, body, client }) => {
+    await ack();
+    await client.chat.postEphemeral({ channel: CHANNEL, user: body.user.id, text: 'request cancelled' });
   });
   const server = (await app.start(0)) as unknown as Server;
   const port = (server.address() as AddressInfo).port;
@@ -154,5 +162,23 @@ describe('modals', () => {
     await sender.clickButton('U0ALICE', { viewId: view.id, actionId: 'help' });
     const top = await sim.waitFor(() => (sim.openModal('U0ALICE')?.id !== view.id ? sim.openModal('U0ALICE') : undefined), 3000);
     expect(top.stack).toEqual([view.id, top.id]);
+  });
+});
+
+describe('events and closing', () => {
+  it('app_home_opened arrives as a signed Events API callback and the bot publishes a home tab', async () => {
+    const res = await sender.appHomeOpened('U0BOB');
+    expect(res.status).toBe(200);
+    const home = await sim.waitFor(() => sim.views('U0BOB').find((v) => v.type === 'home'), 3000);
+    expect(JSON.stringify(home.view.blocks)).toContain('Hello <@U0BOB>');
+  });
+
+  it('closing a modal with notify_on_close sends view_closed', async () => {
+    await sender.command('U0ALICE', 'modal');
+    const view = await sim.waitFor(() => sim.openModal('U0ALICE'), 3000);
+    const res = await sender.closeView('U0ALICE', view.id);
+    expect(res?.status).toBe(200);
+    expect(sim.openModal('U0ALICE')).toBeUndefined();
+    await sim.waitFor(() => sim.ephemerals('U0ALICE').find((e) => e.text === 'request cancelled'), 3000);
   });
 });
