@@ -118,8 +118,7 @@ export function applyApproval(op: Operation, userId: string, isApprover: boolean
     if (op.state === 'expired' || (op.state === 'awaiting_approval' && at >= op.expiresAt)) {
       throw new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
     }
-    const who = op.decidedBy ? ` by <@${op.decidedBy}>` : '';
-    throw new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)}${who}; your click changed nothing.`);
+    throw new BotError(ErrorCode.OperationFinished, `${alreadyDecided(op)}; your click changed nothing.`);
   }
   if (at >= op.expiresAt) {
     throw new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
@@ -140,10 +139,18 @@ export function applyApproval(op: Operation, userId: string, isApprover: boolean
   return { kind: 'recorded', op: { ...op, approvals, updatedAt: at } };
 }
 
+/** "This request was already approved by @bob and is now propagating", for late clicks. */
+function alreadyDecided(op: Operation): string {
+  const approvedStates: OperationState[] = ['approved', 'executing', 'propagating', 'done'];
+  if (op.decidedBy && approvedStates.includes(op.state)) {
+    return `This request was already approved by <@${op.decidedBy}>${op.state === 'approved' ? '' : ` and is now ${describeState(op.state)}`}`;
+  }
+  return `This request is already ${describeState(op.state)}${op.decidedBy ? ` by <@${op.decidedBy}>` : ''}`;
+}
+
 export function applyRejection(op: Operation, userId: string, isApprover: boolean, at: number, reason = ''): Operation {
   if (op.state !== 'awaiting_approval') {
-    const who = op.decidedBy ? ` by <@${op.decidedBy}>` : '';
-    throw new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)}${who}; your click changed nothing.`);
+    throw new BotError(ErrorCode.OperationFinished, `${alreadyDecided(op)}; your click changed nothing.`);
   }
   // The requester may withdraw their own request (cancel); anyone else must be an approver to reject.
   if (userId === op.requestedBy) return transition(op, 'cancelled', at, { decidedBy: userId, outcome: 'Cancelled by the requester.' });

@@ -34,6 +34,8 @@ export interface DelivererDeps {
   maxInlineWaitMs?: number;
 }
 
+const LEASE_MS = 5_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -46,9 +48,10 @@ export class Deliverer {
   async drain(opId: string): Promise<void> {
     const { store } = this.deps;
     const lockKey = store.key('deliver-lock', opId);
+    // Short lease, renewed after every item: a crashed drainer blocks its operation's outbox for seconds, not minutes.
     for (let round = 0; round < 1000; round++) {
       const token = randomBytes(8).toString('hex');
-      const got = await store.redis.set(lockKey, token, 'PX', 60_000, 'NX');
+      const got = await store.redis.set(lockKey, token, 'PX', LEASE_MS, 'NX');
       if (got !== 'OK') return; // the holder drains; it re-checks after releasing
       try {
         await this.drainLocked(opId, lockKey);
@@ -74,7 +77,7 @@ export class Deliverer {
         continue;
       }
       try {
-        await this.deliverOne(op, head.item);
+        await this.deliverOne(op, head.item, () => store.redis.pexpire(lockKey, LEASE_MS).then(() => undefined));
       } catch (err) {
         if (err instanceof DeliveryError && err.permanent) {
           logger.error({ operationId: opId, err, item: head.item.kind }, 'Slack refused a message for good; dropping it');
@@ -84,13 +87,13 @@ export class Deliverer {
         }
       }
       await store.ackOutbox(opId, head.seq);
-      await store.redis.pexpire(lockKey, 60_000);
+      await store.redis.pexpire(lockKey, LEASE_MS);
     }
   }
 
-  private async deliverOne(op: Operation, item: OutboxItem): Promise<void> {
+  private async deliverOne(op: Operation, item: OutboxItem, renew: () => Promise<void>): Promise<void> {
     const { notifier, store } = this.deps;
-    await this.withRateLimit(async () => {
+    await this.withRateLimit(renew, async () => {
       switch (item.kind) {
         case 'card':
           if (!op.cardTs) {
@@ -112,7 +115,7 @@ export class Deliverer {
     });
   }
 
-  private async withRateLimit(fn: () => Promise<void>): Promise<void> {
+  private async withRateLimit(renew: () => Promise<void>, fn: () => Promise<void>): Promise<void> {
     const max = this.deps.maxInlineWaitMs ?? 30_000;
     for (let i = 0; ; i++) {
       try {
@@ -120,7 +123,12 @@ export class Deliverer {
       } catch (err) {
         if (err instanceof DeliveryError && err.retryAfterMs !== null && err.retryAfterMs <= max && i < 5) {
           this.deps.logger.warn({ retryAfterMs: err.retryAfterMs }, 'Slack rate limit; waiting');
-          await sleep(err.retryAfterMs);
+          // Wait in slices shorter than the lease, renewing it, so no second drainer starts meanwhile.
+          for (let left = err.retryAfterMs; left > 0; left -= 1000) {
+            await renew();
+            await sleep(Math.min(1000, left));
+          }
+          await renew();
           continue;
         }
         throw err;

@@ -48,6 +48,8 @@ export interface StackOptions {
   approvalsPerAction?: number;
   expiresAfter?: string;
   jobLockDurationMs?: number;
+  /** More Slack users than the four sandbox people (tests with many approvers). */
+  extraUsers?: { id: string; name: string }[];
   /** Slack simulator's chat.postMessage limit (false = off). */
   slackRateLimit?: { perSecond: number; burst: number } | false;
 }
@@ -75,7 +77,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const routing = await startRoutingSimulators({ world });
   const slack = await startSlackSimulator({
     botToken: SANDBOX_BOT_TOKEN,
-    users: SANDBOX_USERS.map((u) => ({ id: u.id, name: u.name, realName: u.realName })),
+    users: [...SANDBOX_USERS.map((u) => ({ id: u.id, name: u.name, realName: u.realName })), ...(opts.extraUsers ?? [])],
     usergroups: Object.values(SANDBOX_GROUPS).map((g) => ({ ...g, users: [...g.users] })),
     channels: [SANDBOX_CHANNEL],
     ...(opts.slackRateLimit !== undefined ? { postMessageRateLimit: opts.slackRateLimit } : {}),

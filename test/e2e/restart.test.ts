@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { ActionId } from '../../src/slack/ids.js';
+import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+
+type TestStack = Awaited<ReturnType<typeof testStack>>;
+
+/** A worker in its own process (`npm run worker`), configured only through the environment. */
+function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('byoip-bot started')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
+  });
+}
+
+describe('a worker killed while watching', () => {
+  let stack: TestStack;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    // Listener in this process, workers in child processes; a withdraw takes ~15 simulated min = ~7.5 s here.
+    stack = await testStack({ role: 'web', timeScale: 120, pollIntervalMs: 200, jobLockDurationMs: 1500 });
+  });
+  afterAll(async () => {
+    children.forEach((c) => c.kill('SIGKILL'));
+    await stack.cleanup();
+  });
+
+  it('is replaced by a new one that finishes the watch: one Cloudflare call, one final reply', async () => {
+    const p = DEFAULT_SCENARIO.prefixes.advertised;
+    const first = await startWorker(stack.env);
+    children.push(first);
+
+    await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('restart drill'), ...checklist });
+    const card = await stack.slack.waitFor(() => cardFor(stack, p.cidr), 10_000);
+    await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Cloudflare reports')), 15_000);
+
+    first.kill('SIGKILL'); // mid-watch: Cloudflare has withdrawn, the Internet has not caught up yet
+    await new Promise((r) => first.once('exit', r));
+    const op = (await stack.bot!.store.recent(1))[0]!;
+    expect(op.state).toBe('propagating');
+
+    children.push(await startWorker(stack.env));
+    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 30_000);
+    await new Promise((r) => setTimeout(r, 1500)); // room for a duplicate to show up, if there were one
+
+    const thread = stack.slack.thread(CHANNEL, card.ts).map((m) => m.text);
+    expect(thread.filter((t) => t.includes('Done:'))).toHaveLength(1);
+    expect(thread.filter((t) => t.includes('Cloudflare accepted'))).toHaveLength(1);
+    const patches = stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${p.bgpPrefixId}`));
+    expect(patches).toHaveLength(1);
+    expect((await stack.bot!.store.get(op.id))!.state).toBe('done');
+  }, 90_000);
+});
