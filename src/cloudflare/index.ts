@@ -1,0 +1,8 @@
+/** The Cloudflare addressing API client: import from here. */
+export { CloudflareClient } from './client.js';
+export type { CloudflareClientOptions, CreateAddressMapInput, CreatePrefixInput, UpdateAddressMapInput, UpdateBgpPrefixInput } from './client.js';
+export { RequestBudget } from './budget.js';
+export type { BudgetDecision, RequestBudgetOptions, RequestKind } from './budget.js';
+export { CloudflareError, isCloudflareError } from './errors.js';
+export type { CloudflareMessage } from './errors.js';
+export { PERMISSIONS } from './describe.js';
