@@ -123,7 +123,14 @@ class Chat {
     const unsubscribe = this.o.sim.subscribe((e) => this.onEvent(e));
     const tty = !this.script && (this.o.input as { isTTY?: boolean }).isTTY === true && (this.o.output as { isTTY?: boolean }).isTTY === true;
     const rl = tty
-      ? readline.createInterface({ input: this.o.input, output: this.o.output, terminal: true, historySize: 200, crlfDelay: Infinity })
+      ? readline.createInterface({
+          input: this.o.input,
+          output: this.o.output,
+          terminal: true,
+          historySize: 200,
+          crlfDelay: Infinity,
+          completer: (line: string) => this.complete(line),
+        })
       : readline.createInterface({ input: this.o.input, terminal: false, crlfDelay: Infinity });
     if (tty) {
       this.rl = rl;
@@ -169,6 +176,29 @@ class Chat {
       rl.close();
     }
     return code;
+  }
+
+  /** Tab completion: commands, user names after `as`, button texts after `click`, field labels after `fill`. */
+  complete(line: string): [string[], string] {
+    const words = ['/byoip ', 'as ', 'click ', 'fill ', 'submit', 'cancel', 'wait ', 'wait until ', 'whoami', 'users', 'help', 'quit'];
+    const lower = line.toLowerCase();
+    const offer = (prefix: string, items: string[]): [string[], string] => {
+      const partial = line.slice(prefix.length).toLowerCase();
+      const hits = [...new Set(items)].filter((i) => i.toLowerCase().startsWith(partial)).map((i) => `${prefix}${i}`);
+      return [hits, line];
+    };
+    if (lower.startsWith('as ')) return offer(line.slice(0, 3), this.o.users.map((u) => u.name));
+    if (lower.startsWith('click ')) {
+      const texts = this.sources().flatMap((src) => buttonsIn(src.kind === 'modal' ? src.view : src.kind === 'message' ? src.message : src.ephemeral).map((b) => b.text));
+      return offer(line.slice(0, 6), texts);
+    }
+    if (lower.startsWith('fill ')) {
+      const modal = this.o.sim.openModal(this.current.id);
+      const blocks = modal && Array.isArray(modal.view.blocks) ? modal.view.blocks : [];
+      const labels = blocks.filter((b): b is Json => isObj(b) && b.type === 'input').map((b) => `${plain(b.label)}=`);
+      return offer(line.slice(0, 5), labels);
+    }
+    return [words.filter((w) => w.startsWith(lower)), line];
   }
 
   // ---------- output ----------
