@@ -79,8 +79,8 @@ function plain(v: unknown): string {
 function errMessage(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as Error & { cause?: unknown }).cause;
-    const code = isObj(cause) && typeof cause.code === 'string' ? ` (${cause.code})` : '';
-    return `${err.message}${code}`;
+    const detail = cause instanceof Error ? ((cause as Error & { code?: unknown }).code ?? cause.message) : undefined;
+    return `${err.message}${typeof detail === 'string' && detail ? ` (${detail})` : ''}`;
   }
   return String(err);
 }

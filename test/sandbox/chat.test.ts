@@ -257,6 +257,23 @@ describe('script mode', () => {
   });
 });
 
+describe('when the bot is down', () => {
+  it('prints why and carries on', async () => {
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const dead = new SlackRequestSender({ eventsUrl: `http://127.0.0.1:${port}/slack/events`, signingSecret: SECRET, sim });
+    const output = new PassThrough();
+    let out = '';
+    output.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const code = await runChat({ sim, sender: dead, users, defaultUser: 'alice', channel: CHANNEL, input: Readable.from(['/byoip withdraw x\n', 'whoami\n']), output, script: true });
+    expect(code).toBe(0);
+    expect(out).toMatch(/! fetch failed \(ECONNREFUSED\)/);
+    expect(out).toContain('You are alice (requester).');
+  });
+});
+
 describe('interactive mode', () => {
   it('prompts with the current user and prints the bot as it posts', async () => {
     const input = new PassThrough();
