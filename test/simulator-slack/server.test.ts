@@ -142,12 +142,12 @@ describe('Block Kit limits', () => {
 
 describe('rate limits and injected failures', () => {
   it('answers 429 with Retry-After once a channel has used its burst', async () => {
-    sim.setPostMessageRateLimit({ perSecond: 1, burst: 2 });
+    sim.setPostMessageRateLimit({ perSecond: 0.1, burst: 2 }); // slow refill so a loaded CI machine cannot refill in between
     expect((await call('chat.postMessage', { channel: 'C0NETOPS', text: '1' })).status).toBe(200);
     expect((await call('chat.postMessage', { channel: 'C0NETOPS', text: '2' })).status).toBe(200);
     const r = await call('chat.postMessage', { channel: 'C0NETOPS', text: '3' });
     expect(r.status).toBe(429);
-    expect(r.headers.get('retry-after')).toBe('1');
+    expect(r.headers.get('retry-after')).toBe('10');
     expect(r.body).toEqual({ ok: false, error: 'ratelimited' });
     expect(sim.messages()).toHaveLength(2);
     // another channel has its own bucket
@@ -155,12 +155,12 @@ describe('rate limits and injected failures', () => {
   });
 
   it('limits other methods per workspace when asked (Slack tiers)', async () => {
-    sim.setMethodRateLimits({ 'usergroups.users.list': { perMinute: 20, burst: 2 } });
+    sim.setMethodRateLimits({ 'usergroups.users.list': { perMinute: 6, burst: 2 } });
     expect((await call('usergroups.users.list', { usergroup: 'S0APPROVERS' })).status).toBe(200);
     expect((await call('usergroups.users.list', { usergroup: 'S0APPROVERS' })).status).toBe(200);
     const r = await call('usergroups.users.list', { usergroup: 'S0APPROVERS' });
     expect(r.status).toBe(429);
-    expect(r.headers.get('retry-after')).toBe('3');
+    expect(r.headers.get('retry-after')).toBe('10');
     expect((await call('users.info', { user: 'U0BOB' })).status).toBe(200);
   });
 
