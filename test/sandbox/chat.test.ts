@@ -156,7 +156,7 @@ afterAll(async () => {
 
 beforeEach(() => sim.reset());
 
-async function runScript(lines: string[], waitUntilTimeoutMs = 2000): Promise<{ code: number; out: string }> {
+async function runScript(lines: string[], waitUntilTimeoutMs = 10_000): Promise<{ code: number; out: string }> {
   const output = new PassThrough();
   let out = '';
   output.on('data', (d: Buffer) => (out += d.toString('utf8')));
