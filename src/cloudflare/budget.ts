@@ -29,6 +29,8 @@ export interface RequestBudgetOptions {
   mutationReserve?: number;
   /** Longest a caller waits for a slot before acquire() gives up with CloudflareRateLimited; 60 s. */
   maxWaitMs?: number;
+  /** Most requests per second across replicas (Cloudflare also limits 200 per second per client IP); 100. 0 = no cap. */
+  perSecond?: number;
 }
 
 export interface BudgetDecision {
@@ -43,28 +45,48 @@ export interface BudgetDecision {
   paused: boolean;
 }
 
-// KEYS: window zset, pause key, sequence. ARGV: windowMs, cap. Redis TIME keeps every replica on one clock.
+// KEYS: window zset, pause key, sequence, per-second zset, read-pause key. ARGV: windowMs, cap, perSecond, isRead.
+// Redis TIME keeps every replica on one clock. Answers {granted, waitMs, used}; used -1 = paused, -2 = reads paused.
 const ACQUIRE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
+local perSecond = tonumber(ARGV[3])
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then return {0, pause, -1} end
+if ARGV[4] == '1' then
+  local rp = redis.call('PTTL', KEYS[5])
+  if rp > 0 then return {0, rp, -2} end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
-if used < cap then
-  local seq = redis.call('INCR', KEYS[3])
-  redis.call('ZADD', KEYS[1], now, tostring(seq))
-  redis.call('PEXPIRE', KEYS[1], window)
-  redis.call('PEXPIRE', KEYS[3], window)
-  return {1, 0, used + 1}
+if used >= cap then
+  if cap <= 0 then return {0, window, used} end
+  local e = redis.call('ZRANGE', KEYS[1], used - cap, used - cap, 'WITHSCORES')
+  local wait = tonumber(e[2]) + window - now + 1
+  if wait < 1 then wait = 1 end
+  return {0, wait, used}
 end
-if cap <= 0 then return {0, window, used} end
-local e = redis.call('ZRANGE', KEYS[1], used - cap, used - cap, 'WITHSCORES')
-local wait = tonumber(e[2]) + window - now + 1
-if wait < 1 then wait = 1 end
-return {0, wait, used}
+if perSecond > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 1000)
+  local inSecond = redis.call('ZCARD', KEYS[4])
+  if inSecond >= perSecond then
+    local e = redis.call('ZRANGE', KEYS[4], inSecond - perSecond, inSecond - perSecond, 'WITHSCORES')
+    local wait = tonumber(e[2]) + 1000 - now + 1
+    if wait < 1 then wait = 1 end
+    return {0, wait, used}
+  end
+end
+local seq = tostring(redis.call('INCR', KEYS[3]))
+redis.call('ZADD', KEYS[1], now, seq)
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('PEXPIRE', KEYS[3], window)
+if perSecond > 0 then
+  redis.call('ZADD', KEYS[4], now, seq)
+  redis.call('PEXPIRE', KEYS[4], 1000)
+end
+return {1, 0, used + 1}
 `;
 
 // KEYS: pause key. ARGV: ms. Only ever lengthens a pause.
@@ -84,7 +106,7 @@ return {redis.call('ZCARD', KEYS[1]), redis.call('PTTL', KEYS[2])}
 `;
 
 type ScriptRedis = Redis & {
-  cfBudgetAcquire(k1: string, k2: string, k3: string, windowMs: number, cap: number): Promise<[number, number, number]>;
+  cfBudgetAcquire(k1: string, k2: string, k3: string, k4: string, k5: string, windowMs: number, cap: number, perSecond: number, isRead: 0 | 1): Promise<[number, number, number]>;
   cfBudgetPause(k1: string, ms: number): Promise<number>;
   cfBudgetUsage(k1: string, k2: string, windowMs: number): Promise<[number, number]>;
 };
@@ -97,6 +119,7 @@ export class RequestBudget {
   readonly share: number;
   readonly mutationReserve: number;
   readonly maxWaitMs: number;
+  readonly perSecond: number;
   private readonly redis: ScriptRedis;
   private readonly ownsRedis: boolean;
   private readonly keyPrefix: string;
@@ -107,13 +130,14 @@ export class RequestBudget {
     this.share = opts.share ?? 0.8;
     this.mutationReserve = opts.mutationReserve ?? 0.1;
     this.maxWaitMs = opts.maxWaitMs ?? 60_000;
+    this.perSecond = opts.perSecond ?? 100;
     if (!(this.limit > 0) || !(this.windowMs > 0)) throw new Error('RequestBudget: limit and windowMs must be positive');
     if (!(this.share > 0 && this.share <= 1)) throw new Error('RequestBudget: share must be in (0, 1]');
     if (!(this.mutationReserve >= 0 && this.mutationReserve < 1)) throw new Error('RequestBudget: mutationReserve must be in [0, 1)');
     this.keyPrefix = opts.keyPrefix ?? 'byoip:cf-budget:';
     this.ownsRedis = typeof opts.redis === 'string';
     const redis = typeof opts.redis === 'string' ? new Redis(opts.redis, { maxRetriesPerRequest: 3 }) : opts.redis;
-    redis.defineCommand('cfBudgetAcquire', { numberOfKeys: 3, lua: ACQUIRE_LUA });
+    redis.defineCommand('cfBudgetAcquire', { numberOfKeys: 5, lua: ACQUIRE_LUA });
     redis.defineCommand('cfBudgetPause', { numberOfKeys: 1, lua: PAUSE_LUA });
     redis.defineCommand('cfBudgetUsage', { numberOfKeys: 2, lua: USAGE_LUA });
     this.redis = redis as ScriptRedis;
@@ -134,8 +158,18 @@ export class RequestBudget {
   async tryAcquire(tokenKey: string, kind: RequestKind): Promise<BudgetDecision> {
     const k = this.keys(tokenKey);
     const cap = this.capFor(kind);
-    const [granted, waitMs, used] = await this.redis.cfBudgetAcquire(k.window, k.pause, k.seq, this.windowMs, cap);
-    return { granted: granted === 1, waitMs: Number(waitMs), used: Number(used), cap, paused: Number(used) === -1 };
+    const [granted, waitMs, used] = await this.redis.cfBudgetAcquire(
+      k.window,
+      k.pause,
+      k.seq,
+      k.second,
+      k.readPause,
+      this.windowMs,
+      cap,
+      this.perSecond,
+      kind === 'read' ? 1 : 0,
+    );
+    return { granted: granted === 1, waitMs: Number(waitMs), used: Number(used), cap, paused: Number(used) < 0 };
   }
 
   /**
@@ -170,6 +204,17 @@ export class RequestBudget {
     await this.redis.cfBudgetPause(this.keys(tokenKey).pause, Math.ceil(ms));
   }
 
+  /**
+   * Cloudflare's own count (the `Ratelimit` header) includes the dashboard and every other client of the token.
+   * When what is left dips into the share kept for others, reads hold until the reset; when almost nothing is left,
+   * everything holds, so the token is never locked out.
+   */
+  async observeRateLimit(tokenKey: string, remaining: number, resetSeconds: number): Promise<void> {
+    const ms = Math.max(1, resetSeconds) * 1000;
+    if (remaining <= Math.floor(this.limit * 0.01)) await this.pause(tokenKey, ms);
+    else if (remaining < Math.floor(this.limit * (1 - this.share))) await this.redis.cfBudgetPause(this.keys(tokenKey).readPause, ms);
+  }
+
   async usage(tokenKey: string): Promise<{ used: number; pausedForMs: number; readCap: number; mutationCap: number }> {
     const k = this.keys(tokenKey);
     const [used, pttl] = await this.redis.cfBudgetUsage(k.window, k.pause, this.windowMs);
@@ -179,16 +224,16 @@ export class RequestBudget {
   /** Deletes this token's keys (tests). */
   async reset(tokenKey: string): Promise<void> {
     const k = this.keys(tokenKey);
-    await this.redis.del(k.window, k.pause, k.seq);
+    await this.redis.del(k.window, k.pause, k.seq, k.second, k.readPause);
   }
 
   async close(): Promise<void> {
     if (this.ownsRedis) await this.redis.quit();
   }
 
-  private keys(tokenKey: string): { window: string; pause: string; seq: string } {
+  private keys(tokenKey: string): { window: string; pause: string; seq: string; second: string; readPause: string } {
     // The hash tag keeps a token's keys in one Redis Cluster slot so the script may touch them together.
     const base = `${this.keyPrefix}{${tokenKey}}`;
-    return { window: `${base}:window`, pause: `${base}:pause`, seq: `${base}:seq` };
+    return { window: `${base}:window`, pause: `${base}:pause`, seq: `${base}:seq`, second: `${base}:second`, readPause: `${base}:read-pause` };
   }
 }

@@ -475,10 +475,12 @@ export class CloudflareClient {
         const started = Date.now();
         // asResponse(): the raw answer, so the envelope (and a 2xx with success:false) is checked here, not by the SDK.
         const response = await send({ maxRetries: 0, timeout: this.timeoutMs }).asResponse();
+        await this.observeRateLimit(response.headers);
         const result = parse(await this.readResponse(op, response, opts.binary === true));
         this.logger?.debug({ cfOperation: op.name, status: response.status, ms: Date.now() - started }, 'cloudflare call');
         return result;
       } catch (err) {
+        if (err instanceof APIError && err.headers) await this.observeRateLimit(err.headers);
         lastError = await this.toCloudflareError(op, err);
       }
       if (lastError.code === ErrorCode.CloudflareRateLimited && lastError.retryAfterMs !== undefined && this.budget) {
@@ -495,6 +497,17 @@ export class CloudflareClient {
       await sleep(wait);
     }
     throw lastError ?? new Error('unreachable');
+  }
+
+  /** Passes Cloudflare's `Ratelimit: "default";r=<remaining>;t=<seconds>` to the budget. */
+  private async observeRateLimit(headers: Headers): Promise<void> {
+    if (!this.budget) return;
+    const m = /(?:^|[;,\s])r=(\d+).*?(?:^|[;,\s])t=(\d+)/.exec(headers.get('ratelimit') ?? '');
+    if (!m) return;
+    // Best effort: the answer is already here, and a Redis hiccup must not turn it into a failure.
+    await this.budget.observeRateLimit(this.tokenKey, Number(m[1]), Number(m[2])).catch((err: unknown) => {
+      this.logger?.warn({ err }, 'could not record Cloudflare rate-limit headers in the budget');
+    });
   }
 
   private retryDelay(attempt: number, retryAfterMs: number | undefined): number {

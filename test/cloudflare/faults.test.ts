@@ -152,6 +152,18 @@ describe('injected faults: the client ends in the right typed error or a success
 });
 
 describe("the simulator's own rate limit (1200 / 5 min, scaled down)", () => {
+  it('200 requests per second per client IP', async () => {
+    h = await harness('default');
+    const statuses = await Promise.all(
+      Array.from({ length: 260 }, () =>
+        fetch(`${h.sim.url}/accounts/${ACC}/addressing/services`, { headers: { authorization: `Bearer ${SANDBOX_CLOUDFLARE_TOKEN}` } }).then((r) => r.status),
+      ),
+    );
+    const limited = statuses.filter((s) => s === 429).length;
+    expect(limited).toBeGreaterThanOrEqual(60 - 5);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(200 + 5);
+  });
+
   it('counts per token, answers 429 with code 971 and Retry-After, locks the token out, and sends Ratelimit headers', async () => {
     h = await harness('default', { sim: { rateLimit: { limit: 5, windowMs: 60_000, lockoutMs: 1_500 } } });
     const get = () =>

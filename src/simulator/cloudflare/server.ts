@@ -20,6 +20,8 @@ export interface RateLimitSettings {
   windowMs: number;
   /** Real ms every call is refused after going over; Cloudflare: 5 minutes. */
   lockoutMs: number;
+  /** Requests per second per client IP; Cloudflare: 200. 0 turns the check off. */
+  perIpPerSecond: number;
 }
 
 export type FaultKind = 'latency' | 'error' | 'timeout' | 'malformed' | 'rate_limit';
@@ -73,6 +75,8 @@ export interface CloudflareSimulator {
   /** Re-seeds the Cloudflare state (the world keeps what it has) and forgets rate-limit counters. */
   seed(scenario: string): void;
   setRateLimit(settings: Partial<RateLimitSettings>): void;
+  /** Counts `count` requests against a token's window, as the dashboard or another tool using it would. */
+  consume(token: string, count: number): void;
   addToken(token: string, accounts: string[], permissions: Permission[]): void;
   close(): Promise<void>;
 }
@@ -89,7 +93,8 @@ interface TokenWindow {
 export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions): Promise<CloudflareSimulator> {
   const world = opts.world;
   const state = emptyState();
-  const rateLimit: RateLimitSettings = { limit: 1200, windowMs: 300_000, lockoutMs: 300_000, ...opts.rateLimit };
+  const rateLimit: RateLimitSettings = { limit: 1200, windowMs: 300_000, lockoutMs: 300_000, perIpPerSecond: 200, ...opts.rateLimit };
+  const perIp = new Map<string, number[]>();
   const windows = new Map<string, TokenWindow>();
   const faults: Fault[] = [];
   let faultSeq = 1;
@@ -146,6 +151,16 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
 
     const auth = authenticate(sreq);
     if ('refused' in auth) return { res: auth.refused };
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (rateLimit.perIpPerSecond > 0) {
+      const now = Date.now();
+      const hits = (perIp.get(ip) ?? []).filter((t) => t > now - 1000);
+      perIp.set(ip, hits);
+      if (hits.length >= rateLimit.perIpPerSecond) {
+        return { res: tooMany(1, `"burst";q=${rateLimit.limit};w=${Math.ceil(rateLimit.windowMs / 1000)}`) };
+      }
+      hits.push(now);
+    }
     const counted = countRequest(auth.token);
     if (counted.refused) return { res: counted.refused };
 
@@ -224,9 +239,13 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
       return { status: 200, body: { scenario: b.name ?? 'default' } };
     });
     r.on('POST', '/rate-limit', (req) => {
-      const b = (parseJson(req) ?? {}) as Partial<RateLimitSettings> & { reset?: boolean };
+      const b = (parseJson(req) ?? {}) as Partial<RateLimitSettings> & { reset?: boolean; consume?: { token: string; count: number } };
       sim.setRateLimit(b);
-      if (b.reset) windows.clear();
+      if (b.reset) {
+        windows.clear();
+        perIp.clear();
+      }
+      if (b.consume) sim.consume(b.consume.token, b.consume.count);
       return { status: 200, body: rateLimit };
     });
     r.on('POST', '/tokens', (req) => {
@@ -297,11 +316,19 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     seed: (scenario: string) => {
       seedScenario(scenario, state, world);
       windows.clear();
+      perIp.clear();
     },
     setRateLimit: (s) => {
       if (s.limit !== undefined) rateLimit.limit = s.limit;
       if (s.windowMs !== undefined) rateLimit.windowMs = s.windowMs;
       if (s.lockoutMs !== undefined) rateLimit.lockoutMs = s.lockoutMs;
+      if (s.perIpPerSecond !== undefined) rateLimit.perIpPerSecond = s.perIpPerSecond;
+    },
+    consume: (token, count) => {
+      const w = windows.get(token) ?? { hits: [], lockedUntil: 0 };
+      windows.set(token, w);
+      const now = Date.now();
+      for (let i = 0; i < count; i++) w.hits.push(now);
     },
     addToken: (token, accounts, permissions) => {
       state.tokens.set(token, { token, accounts, permissions });
