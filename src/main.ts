@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { startBot, type Role } from './app.js';
 import { loadConfig } from './config.js';
-import { userMessageOf } from './errors.js';
-import { createLogger } from './logger.js';
+import { isBotError, userMessageOf } from './errors.js';
+import { createLogger, scrubSecrets } from './logger.js';
 
 /** `npm start` (listener + workers), `npm run worker` (workers only), or `--role web` (listener only). */
 async function main(): Promise<void> {
@@ -13,12 +13,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger();
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (err) {
-    logger.fatal(userMessageOf(err));
-    process.exit(1);
+    fatal(logger, err);
   }
   logger.level = config.logLevel;
   try {
@@ -31,9 +30,16 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   } catch (err) {
-    logger.fatal({ err }, userMessageOf(err));
-    process.exit(1);
+    fatal(logger, err);
   }
+}
+
+/** A start-up failure is said on stderr in plain words whatever the log level, then the process exits 1. */
+function fatal(logger: ReturnType<typeof createLogger>, err: unknown): never {
+  const message = userMessageOf(err);
+  logger.fatal({ err }, message);
+  process.stderr.write(`byoip-bot cannot start: ${isBotError(err) ? message : scrubSecrets(String((err as Error)?.message ?? err))}\n`);
+  process.exit(1);
 }
 
 void main();
