@@ -96,3 +96,15 @@ export function expectError(fn: () => unknown, code: ErrorCode, ...phrases: (str
 export function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * For operator-facing startup errors (environment, policy file): the code, a capitalised lead-in and the key
+ * phrases; the tail is a list of field problems, so no sentence-end check.
+ */
+export function expectStartupError(fn: () => unknown, code: ErrorCode, ...phrases: (string | RegExp)[]): BotError {
+  const err = catchBotError(fn);
+  expect(err.code).toBe(code);
+  expect(err.userMessage).toMatch(/^[A-Z]/);
+  for (const p of phrases) expect(err.userMessage).toMatch(typeof p === 'string' ? new RegExp(escapeRe(p), 'i') : p);
+  return err;
+}
