@@ -189,6 +189,23 @@ describe('onboarding a prefix end to end (fresh account)', () => {
     expect(p).toMatchObject({ approved: 'V', ownershipValidationState: 'valid' });
   });
 
+  it('IPv6: a /44 onboarded with the token in every reverse zone, bound, and a /48 BGP prefix advertised', async () => {
+    h = await harness('fresh', { sim: { validationDelayMs: 0 } });
+    const c = h.client;
+    const cidr = '2001:db8:10::/44';
+    const p = await c.createPrefix(ACC, { cidr, asn: CLOUDFLARE_ASN });
+    h.world.addRoa({ prefix: cidr, maxLength: 48, asn: CLOUDFLARE_ASN });
+    h.world.addRouteObject({ prefix: cidr, origin: CLOUDFLARE_ASN, source: 'RIPE', remarks: [], descr: [] });
+    h.world.setTxt('cf-validation.1.0.0.8.b.d.0.1.0.0.2.ip6.arpa', [p.ownershipValidationToken!]);
+    expect((await c.validatePrefix(ACC, p.id)).approved).toBe('V');
+    await c.createServiceBinding(ACC, p.id, { cidr, serviceId: SERVICE_IDS.magicTransit });
+    h.world.clock.advance(6 * HOUR);
+    const bgp = await c.createBgpPrefix(ACC, p.id, '2001:db8:1f::/48');
+    await c.setBgpPrefixAdvertised(ACC, p.id, bgp.id, true);
+    expect(h.world.isAnnouncing('2001:db8:1f::/48', CLOUDFLARE_ASN)).toBe(true);
+    expect((await caught(c.createBgpPrefix(ACC, p.id, '2001:db8:1f:100::/56'))).userMessage).toMatch(/longest allowed is \/48/);
+  });
+
   it('prefix input rules', async () => {
     h = await harness('fresh');
     const c = h.client;
