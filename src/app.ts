@@ -16,8 +16,9 @@ import type { AddressingApi, RoutingView } from './operations/ports.js';
 import { OperationService } from './operations/service.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
-import { LookingGlassClient } from './routing/looking-glass.js';
-import { RoutingStatusClient } from './routing/routing-status.js';
+import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
+import { createRoutingDeps, runPreflight } from './routing/preflight.js';
+import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
 import { SlackNotifier } from './slack/notifier.js';
@@ -75,16 +76,32 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const store = new OperationStore(redis, config.redis.prefix);
   const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:` });
   const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: config.cloudflare.baseUrl, apiToken: config.cloudflare.apiToken, budget, logger });
-  const lg = new LookingGlassClient({ baseUrl: config.routing.ripestatUrl, now: opts.routingNow });
-  const rs = new RoutingStatusClient({ baseUrl: config.routing.ripestatUrl });
-  const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => rs.usualPeerCount(p) };
+  const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
+  const lg = routingDeps.lookingGlass;
+  const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
   const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl);
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
   const connection = { url: config.redis.url, maxRetriesPerRequest: null } as const;
   const names = queueNames(`${config.redis.prefix}`);
   const dispatcher = new JobDispatcher(connection, names);
   const reader = new CoalescedReader(redis, store.keyPrefix);
-  const service = new OperationService({ store, cloudflare, groups, dispatcher, policy: config.policy, logger });
+  const service = new OperationService({
+    store,
+    cloudflare,
+    groups,
+    dispatcher,
+    policy: config.policy,
+    logger,
+    ownAnnouncement: (prefix, asn) => checkOwnAnnouncement(prefix, asn, lg, { routingStatus: routingDeps.routingStatus }),
+  });
+  // `/byoip preflight`: the ownership token comes from Cloudflare when the prefix is already on an account.
+  const preflight: ListenerContext['preflight'] =
+    opts.preflight ??
+    (async (cidr, asn) => {
+      const onAccount = await service.findPrefix(cidr).catch(() => null);
+      const report = await runPreflight({ cidr, ...(asn ? { asn } : {}), ...(onAccount?.ownershipValidationToken ? { ownershipToken: onAccount.ownershipValidationToken } : {}) }, routingDeps);
+      return preflightBlocks(report);
+    });
 
   // Fail closed: every group the policy names must exist before the bot takes a single click.
   const problems = await groups.check([...config.policy.groups.requesters, ...config.policy.groups.approvers, ...config.policy.groups.break_glass]);
@@ -117,7 +134,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   let app: App | null = null;
   let url: string | null = null;
   if (role !== 'worker') {
-    const ctx: ListenerContext = { service, groups, logger, preflight: opts.preflight };
+    const ctx: ListenerContext = { service, groups, logger, preflight };
     const clientOptions = { slackApiUrl: config.slack.apiUrl };
     if (config.slack.appToken) {
       app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, clientOptions, logger: boltLogger(logger) });

@@ -3,6 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BotError, ErrorCode } from './errors.js';
 import { parseCidr } from './domain/cidr.js';
+import type { RoutingSettings } from './routing/preflight.js';
+import { routingSettingsFromEnv } from './routing/settings.js';
 
 /** Durations in policy and env: `90s`, `30m`, `2h`, `500ms`, or a number of milliseconds. */
 export function parseDuration(text: string | number): number {
@@ -88,7 +90,6 @@ const envSchema = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   BYOIP_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('byoip'),
   BYOIP_CONFIG: z.string().min(1, 'BYOIP_CONFIG must name the policy YAML file'),
-  RIPESTAT_URL: z.string().url().default('https://stat.ripe.net'),
   WATCH_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
   WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60 * 60_000),
   ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),
@@ -104,7 +105,8 @@ export interface AppConfig {
   slack: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string; port: number };
   cloudflare: { apiToken: string; baseUrl: string };
   redis: { url: string; prefix: string };
-  routing: { ripestatUrl: string };
+  /** RIPEstat, RPKI validator, IRR whois and DNS (see src/routing/settings.ts). */
+  routing: RoutingSettings;
   watch: { pollIntervalMs: number; timeoutMs: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
   usergroupCacheTtlMs: number;
   expirySweepIntervalMs: number;
@@ -152,7 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     slack: { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, port: e.PORT },
     cloudflare: { apiToken: e.CLOUDFLARE_API_TOKEN, baseUrl: e.CLOUDFLARE_API_BASE_URL },
     redis: { url: e.REDIS_URL, prefix: e.BYOIP_REDIS_PREFIX },
-    routing: { ripestatUrl: e.RIPESTAT_URL },
+    routing: routingSettingsFromEnv(env),
     watch: {
       pollIntervalMs: e.WATCH_POLL_INTERVAL_MS,
       timeoutMs: e.WATCH_TIMEOUT_MS,

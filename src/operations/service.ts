@@ -12,6 +12,7 @@ import {
   type OperationKind,
 } from '../domain/operation.js';
 import { BotError, ErrorCode, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
+import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import type { AddressingApi, Dispatcher, GroupDirectory } from './ports.js';
 import type { OperationStore, OutboxItem } from './store.js';
 
@@ -31,6 +32,8 @@ export interface ServiceDeps {
   policy: Policy;
   logger: Logger;
   now?: () => number;
+  /** Before a withdraw: is the team's own AS seen announcing the prefix or a covering one? */
+  ownAnnouncement?: (prefix: string, ownAsn: number) => Promise<OwnAnnouncement>;
 }
 
 export interface ResolvedBgpPrefix {
@@ -129,11 +132,10 @@ export class OperationService {
     const notes: string[] = [];
     const own = this.deps.policy.prefixes.find((p) => p.cidr === cidr.text);
     if (input.kind === 'withdraw') {
-      notes.push('Before approving: your own data centre must already announce this prefix (or a covering one), or it becomes unreachable once Cloudflare withdraws it.');
+      notes.push(await this.preWithdrawNote(cidr.text, own?.own_asn));
     } else {
       notes.push('After it is advertised: remove the announcement from your own data centre, or some traffic will keep bypassing Cloudflare.');
     }
-    if (own?.own_asn) notes.push(`Own origin AS${own.own_asn} is on record for this prefix.`);
     const op: Operation = {
       id: newId(),
       kind: input.kind,
@@ -167,6 +169,38 @@ export class OperationService {
     this.deps.logger.info({ operationId: op.id, prefix: op.prefix, user: input.userId, kind: op.kind }, 'operation requested');
     await this.deps.dispatcher.deliver(op.id);
     return op;
+  }
+
+  /** The card's pre-withdraw line: is our own AS already announcing the prefix (Cloudflare's "add it to your data center first")? */
+  private async preWithdrawNote(prefix: string, ownAsn: number | undefined): Promise<string> {
+    if (!ownAsn || !this.deps.ownAnnouncement) {
+      return 'Before approving: your own data centre must already announce this prefix (or a covering one), or it becomes unreachable once Cloudflare withdraws it. (No own AS is on record for this prefix in the policy, so the bot cannot check.)';
+    }
+    let seen: OwnAnnouncement;
+    try {
+      seen = await this.deps.ownAnnouncement(prefix, ownAsn);
+    } catch (err) {
+      seen = { status: 'unknown', detail: userMessageOf(err) };
+    }
+    switch (seen.status) {
+      case 'announced':
+      case 'covering':
+        return `:white_check_mark: AS${ownAsn} (yours) is seen announcing ${seen.seenPrefix ?? prefix}${seen.peers !== undefined ? ` by ${seen.peers} peers` : ''}: traffic keeps a path once Cloudflare withdraws.`;
+      case 'not_seen':
+        return `:warning: *AS${ownAsn} (yours) is not seen announcing ${prefix} or a covering prefix.* Withdrawing now would leave the prefix unreachable. Add the advertisement to your data centre first, then approve.`;
+      default:
+        return `:grey_question: Could not check whether AS${ownAsn} announces ${prefix} (${seen.detail}). Check a looking glass before approving.`;
+    }
+  }
+
+  /** The account prefix covering `cidr`, if any (for preflight's ownership token). */
+  async findPrefix(cidrText: string): Promise<Prefix | null> {
+    const cidr = parseCidr(cidrText).text;
+    for (const account of this.deps.policy.cloudflare.accounts) {
+      const found = (await this.deps.cloudflare.listPrefixes(account.id)).find((p) => prefixCovers(p.cidr, cidr));
+      if (found) return found;
+    }
+    return null;
   }
 
   private async refuseLocked(prefix: string, holderId: string): Promise<never> {

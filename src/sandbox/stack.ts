@@ -111,7 +111,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     REDIS_URL: opts.redisUrl,
     BYOIP_REDIS_PREFIX: opts.redisPrefix ?? 'byoip-sandbox',
     BYOIP_CONFIG: policyPath,
-    RIPESTAT_URL: routing.ripestatUrl,
+    ...routing.env, // RIPESTAT_URL, RPKI_VALIDATOR_URL, IRR_WHOIS_HOST/PORT, DNS_SERVER
+    ROUTING_TIMEOUT_MS: '2000',
     WATCH_POLL_INTERVAL_MS: String(poll),
     WATCH_TIMEOUT_MS: String(Math.round(60 * simMinute)),
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),
