@@ -61,9 +61,9 @@ const HEX32 = /^[0-9a-f]{32}$/;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-const fail = (status: number, code: number, message: string): never => {
+function fail(status: number, code: number, message: string): never {
   throw new ApiFailure(status, code, message);
-};
+}
 
 type Handler = (ctx: Ctx) => SimResponse | Promise<SimResponse>;
 
@@ -161,8 +161,8 @@ export function addressingRoutes(): Router {
     if (typeof body.advertised !== 'boolean') fail(400, 1001, 'advertised is required and must be a boolean');
     const b = defaultBgp(c, p);
     if (!b) fail(409, 1006, `incomplete_bgp_deployment: prefix ${p.cidr} has no BGP prefix to advertise; create its default service binding first`);
-    if (b!.onDemandLocked || p.onDemandLocked) fail(409, 1005, `on_demand_locked: the advertisement of ${p.cidr} is locked and cannot be changed`);
-    setAdvertised(c, p, b!, body.advertised as boolean);
+    if (b.onDemandLocked || p.onDemandLocked) fail(409, 1005, `on_demand_locked: the advertisement of ${p.cidr} is locked and cannot be changed`);
+    setAdvertised(c, p, b, body.advertised as boolean);
     return ok(statusJson(c, p));
   });
 
@@ -279,8 +279,8 @@ export function addressingRoutes(): Router {
     if (!doc || doc.accountId !== acct(c)) fail(404, 1003, 'LOA document not found');
     return {
       status: 200,
-      headers: { 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="${doc!.filename}"` },
-      body: doc!.content,
+      headers: { 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="${doc.filename}"` },
+      body: doc.content,
     };
   });
   on('GET', '/leases', READ, (c) =>
@@ -359,7 +359,7 @@ function createBgpPrefix(c: Ctx): SimResponse {
   if (p.approved !== 'V') fail(409, 1006, `prefix_not_valid_and_approved: prefix ${p.cidr} is not validated and approved`);
   const def = defaultBinding(c, p);
   if (!def) fail(409, 1006, `incomplete_bgp_deployment: prefix ${p.cidr} has no default service binding`);
-  if (bindingState(def!, c.now) !== 'active') fail(409, 1005, `advertise_state_locked: the default service binding of ${p.cidr} is still provisioning`);
+  if (bindingState(def, c.now) !== 'active') fail(409, 1005, `advertise_state_locked: the default service binding of ${p.cidr} is still provisioning`);
   if (bgpOf(c, p).some((b) => b.cidr === cidr)) fail(409, 1004, `A BGP prefix for ${cidr} already exists`);
   const b = newBgp(c, p, cidr);
   return ok(bgpJson(b));
@@ -380,23 +380,23 @@ function createBinding(c: Ctx): SimResponse {
   if (existing.length === 0 && !isDefault) {
     fail(400, 1002, `The first service binding of a prefix must cover the whole prefix ${p.cidr}; ${cidr} is more specific`);
   }
-  if (service!.id === SERVICE_IDS.magicTransit && !isDefault) {
+  if (service.id === SERVICE_IDS.magicTransit && !isDefault) {
     fail(400, 1002, `Magic Transit can only be the default binding spanning the whole prefix ${p.cidr}, not ${cidr}`);
   }
   const same = existing.find((b) => b.cidr === cidr);
   if (same) {
-    if (same.serviceId === service!.id) fail(409, 1004, `A ${service!.name} binding for ${cidr} already exists`);
+    if (same.serviceId === service.id) fail(409, 1004, `A ${service.name} binding for ${cidr} already exists`);
     fail(400, 1002, `${cidr} is already bound to ${serviceName(c, same.serviceId)}; an IP can be bound to CDN or Spectrum, not both`);
   }
   if (!isDefault) {
-    const rival = existing.find((b) => b.cidr !== p.cidr && b.serviceId !== service!.id && overlaps(b.cidr, cidr));
+    const rival = existing.find((b) => b.cidr !== p.cidr && b.serviceId !== service.id && overlaps(b.cidr, cidr));
     if (rival) fail(400, 1002, `${cidr} overlaps the ${serviceName(c, rival.serviceId)} binding ${rival.cidr}; an IP can be bound to CDN or Spectrum, not both`);
   }
   const b: SimBinding = {
     id: newId(c.world),
     prefixId: p.id,
     cidr,
-    serviceId: service!.id,
+    serviceId: service.id,
     createdAt: c.now,
     activeAt: c.now + (4 + 2 * c.world.random()) * HOUR,
   };
@@ -448,15 +448,15 @@ function uploadLoa(c: Ctx): SimResponse {
   const type = String(c.headers['content-type'] ?? '');
   const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(type);
   if (!type.startsWith('multipart/form-data') || !boundary) fail(400, 1000, 'The LOA must be sent as multipart/form-data with a loa_document field');
-  const part = multipartFile(c.rawBody, boundary![1] ?? boundary![2] ?? '', 'loa_document');
+  const part = multipartFile(c.rawBody, boundary[1] ?? boundary[2] ?? '', 'loa_document');
   if (!part) fail(400, 1001, 'loa_document is required');
-  if (part!.content.length > 10 * 1024 * 1024) fail(413, 1001, 'The LOA document must be at most 10 MB');
-  if (part!.content.subarray(0, 5).toString('latin1') !== '%PDF-') fail(400, 1001, 'The LOA document must be a PDF');
+  if (part.content.length > 10 * 1024 * 1024) fail(413, 1001, 'The LOA document must be at most 10 MB');
+  if (part.content.subarray(0, 5).toString('latin1') !== '%PDF-') fail(400, 1001, 'The LOA document must be a PDF');
   const doc = {
     id: newId(c.world),
     accountId: acct(c),
-    filename: part!.filename || 'loa.pdf',
-    content: part!.content,
+    filename: part.filename || 'loa.pdf',
+    content: part.content,
     autoGenerated: false,
     verified: false,
     verifiedAt: null,
@@ -607,7 +607,7 @@ function setAdvertised(c: Ctx, p: SimPrefix, b: SimBgpPrefix, advertised: boolea
   if (advertised) {
     const def = defaultBinding(c, p);
     if (!def) fail(409, 1006, `incomplete_bgp_deployment: prefix ${p.cidr} has no default service binding`);
-    if (bindingState(def!, c.now) !== 'active') fail(409, 1005, `advertise_state_locked: the default service binding of ${p.cidr} is still provisioning`);
+    if (bindingState(def, c.now) !== 'active') fail(409, 1005, `advertise_state_locked: the default service binding of ${p.cidr} is still provisioning`);
     c.world.announce(b.cidr, CLOUDFLARE_ASN, { delayMs: (2 + 5 * c.world.random()) * MINUTE, rampMs: 60_000 });
   } else {
     c.world.withdraw(b.cidr, CLOUDFLARE_ASN, { delayMs: (14 + 2 * c.world.random()) * MINUTE, decayMs: 120_000 });
