@@ -146,11 +146,11 @@ export class CloudflareClient {
     if (input.loaDocumentId != null && !ID.test(input.loaDocumentId)) {
       throw invalidRequest(op, `\`${input.loaDocumentId}\` is not an LOA document id`);
     }
-    // The 2024 spec requires loa_document_id (nullable); newer accounts may omit it.
-    const body: Record<string, unknown> = { cidr: input.cidr, asn: input.asn, loa_document_id: input.loaDocumentId ?? null };
-    if (input.description !== undefined) body.description = input.description;
-    if (input.delegateLoaCreation !== undefined) body.delegate_loa_creation = input.delegateLoaCreation;
-    const p = await this.one(op, (o) => this.sdk.post(`/accounts/${accountId}/addressing/prefixes`, { ...o, body }), prefixSchema);
+    // The 2024 spec requires loa_document_id (nullable); sending null keeps both spec versions happy.
+    const params: Cloudflare.Addressing.PrefixCreateParams = { account_id: accountId, cidr: input.cidr, asn: input.asn, loa_document_id: input.loaDocumentId ?? null };
+    if (input.description !== undefined) params.description = input.description;
+    if (input.delegateLoaCreation !== undefined) params.delegate_loa_creation = input.delegateLoaCreation;
+    const p = await this.one(op, (o) => this.sdk.addressing.prefixes.create(params, o), prefixSchema);
     return { ...p, accountId: p.accountId ?? accountId };
   }
 
@@ -407,7 +407,10 @@ export class CloudflareClient {
 
   // ---- LOA documents and leases ----
 
-  /** Uploads an LOA (PDF, at most 10 MB) as multipart/form-data field `loa_document`. */
+  /**
+   * Uploads an LOA (PDF, at most 10 MB) as multipart/form-data field `loa_document`. Raw POST: the SDK types the
+   * field as a string, which would send text rather than a file part.
+   */
   async uploadLoaDocument(accountId: string, input: { filename: string; content: Uint8Array }): Promise<LoaDocument> {
     const op = this.op('upload LOA', 'mutation', PERMISSIONS.prefixWrite, accountId, `LOA ${input.filename}`);
     const send: Send = (o) => {
