@@ -23,6 +23,8 @@ export interface ChatOptions {
   /** No prompt, echo each line, exit 1 when a `wait until` times out. */
   script?: boolean;
   waitUntilTimeoutMs?: number;
+  /** More chat commands (the sandbox's `world ...`); the first word of the line picks one. */
+  extraCommands?: Record<string, { usage: string; run: (args: string) => Promise<string> | string }>;
 }
 
 const HELP = `Commands:
@@ -359,15 +361,21 @@ class Chat {
           return 'ok';
         case 'help':
         case '?':
-          this.print(`${HELP}\nUsers: ${this.o.users.map((u) => this.describe(u)).join(', ')}`);
+          this.print(`${HELP}${Object.values(this.o.extraCommands ?? {}).map((c) => `\n  ${c.usage}`).join('')}\nUsers: ${this.o.users.map((u) => this.describe(u)).join(', ')}`);
           return 'ok';
         case 'quit':
         case 'exit':
           return 'quit';
-        default:
+        default: {
+          const extra = this.o.extraCommands?.[word.toLowerCase()];
+          if (extra) {
+            this.print(await extra.run(rest));
+            return 'ok';
+          }
           if (word.toLowerCase() === 'byoip') this.print(`? did you mean /${line}? Slash commands start with "/".`);
           else this.print(`? unknown command "${word}". Type help for the list.`);
           return 'ok';
+        }
       }
     } catch (err) {
       this.print(`! ${errMessage(err)}`);

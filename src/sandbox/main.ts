@@ -9,6 +9,7 @@ import { createLogger } from '../logger.js';
 import { userMessageOf } from '../errors.js';
 import { runChat } from './chat.js';
 import { ensureRedis } from './redis.js';
+import { worldCommand } from './world-command.js';
 import { SANDBOX_CHANNEL, SANDBOX_USERS, startStack } from './stack.js';
 
 const USAGE = `npm run sandbox [-- --script FILE] [--time-scale N] [--log FILE]
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
   }
   const prefix = `sandbox-${randomBytes(3).toString('hex')}`;
   say(`Starting simulators and the bot (time x${scale}, logs in ${values.log})…`);
-  const stack = await startStack({ redisUrl: redis.url, redisPrefix: prefix, timeScale: scale, pollIntervalMs: 1000, channelIntervalMs: 1000, logger });
+  const stack = await startStack({ redisUrl: redis.url, redisPrefix: prefix, timeScale: scale, pollIntervalMs: 250, channelIntervalMs: 1000, logger });
   say(`Ready. Channel #${SANDBOX_CHANNEL.name}. People: ${SANDBOX_USERS.map((u) => `${u.name} (${u.role})`).join(', ')}.`);
   say('Prefixes on the simulated Cloudflare account: 203.0.113.0/24 (advertised), 198.51.100.0/24 (withdrawn). Type "help".');
 
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
       output: process.stdout,
       script: Boolean(values.script),
       waitUntilTimeoutMs: waitTimeout,
+      extraCommands: { world: worldCommand(stack.world) },
     });
   } catch (err) {
     console.error(userMessageOf(err));

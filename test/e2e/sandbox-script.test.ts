@@ -28,6 +28,13 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 120_000);
 
+  it('runs the hijack story: the advertise thread flags the other origin loudly', async () => {
+    const { code, out } = await runSandbox('examples/hijack.txt', '300');
+    expect(out).toMatch(/Unexpected origin for 198\.51\.100\.0\/24: AS64666/);
+    expect(out).toContain('Done: 198.51.100.0/24 is propagated');
+    expect(code).toBe(0);
+  }, 120_000);
+
   it('exits non-zero when a "wait until" times out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byoip-sbx-'));
     const script = join(dir, 'never.txt');
