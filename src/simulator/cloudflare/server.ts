@@ -83,6 +83,7 @@ export interface CloudflareSimulator {
 
 const API_PREFIX = '/client/v4';
 const CONTROL_PREFIX = '/__control';
+const MAX_CALLS = 20_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface TokenWindow {
@@ -299,6 +300,8 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     };
     if (fault) call.fault = fault;
     state.calls.push(call);
+    // Keep a long-running sandbox from growing without bound.
+    if (state.calls.length > MAX_CALLS) state.calls.splice(0, state.calls.length - MAX_CALLS);
     return res;
   }, opts.port ?? 0);
 
