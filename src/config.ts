@@ -31,7 +31,8 @@ const usergroupId = z.string().regex(/^S[A-Z0-9]+$/, 'must be a Slack user group
 
 const actionPolicy = z.object({
   approvals: z.number().int().min(1, 'at least one approval is required (fail closed)').max(10).default(1),
-  expires_after: duration.default(30 * 60_000),
+  // A request that expires at once could never be approved: at least 10 seconds.
+  expires_after: duration.refine((ms) => ms >= 10_000, 'expires_after must be at least 10s (e.g. 30m)').default(30 * 60_000),
 });
 
 export const policySchema = z
@@ -80,16 +81,16 @@ export type Policy = z.infer<typeof policySchema>;
 export type ActionKind = 'advertise' | 'withdraw';
 
 const envSchema = z.object({
-  SLACK_BOT_TOKEN: z.string().min(1, 'SLACK_BOT_TOKEN is required (xoxb-...)'),
-  SLACK_SIGNING_SECRET: z.string().min(1, 'SLACK_SIGNING_SECRET is required'),
+  SLACK_BOT_TOKEN: z.string({ error: 'SLACK_BOT_TOKEN is required (xoxb-...)' }).min(1, 'SLACK_BOT_TOKEN is required (xoxb-...)'),
+  SLACK_SIGNING_SECRET: z.string({ error: 'SLACK_SIGNING_SECRET is required' }).min(1, 'SLACK_SIGNING_SECRET is required'),
   SLACK_APP_TOKEN: z.string().optional(),
   SLACK_API_URL: z.string().url().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  CLOUDFLARE_API_TOKEN: z.string().min(1, 'CLOUDFLARE_API_TOKEN is required'),
+  CLOUDFLARE_API_TOKEN: z.string({ error: 'CLOUDFLARE_API_TOKEN is required' }).min(1, 'CLOUDFLARE_API_TOKEN is required'),
   CLOUDFLARE_API_BASE_URL: z.string().url().default('https://api.cloudflare.com/client/v4'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   BYOIP_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('byoip'),
-  BYOIP_CONFIG: z.string().min(1, 'BYOIP_CONFIG must name the policy YAML file'),
+  BYOIP_CONFIG: z.string({ error: 'BYOIP_CONFIG must name the policy YAML file' }).min(1, 'BYOIP_CONFIG must name the policy YAML file'),
   WATCH_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
   WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60 * 60_000),
   ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),

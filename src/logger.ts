@@ -37,18 +37,37 @@ export function scrubSecrets(text: string): string {
   return SECRET_PATTERNS.reduce((t, re) => t.replace(re, '[REDACTED]'), text);
 }
 
+const SECRET_KEY = /(token|secret|password|authorization|api[-_]?key|cookie|signature)$/i;
+
+function deepScrub(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return scrubSecrets(value);
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((v) => deepScrub(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null ? '[REDACTED]' : deepScrub(v, depth + 1);
+  return out;
+}
+
 export function createLogger(opts: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
       name: opts.name ?? 'byoip-bot',
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-      formatters: { level: (label) => ({ level: label }) },
       hooks: {
         logMethod(args, method) {
-          const scrubbed = args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)) as Parameters<typeof method>;
+          const [first, ...rest] = args as unknown[];
+          // log.error(err) would copy err.message into msg unscrubbed: log it as { err } with a scrubbed message.
+          const head: unknown[] = first instanceof Error ? [{ err: first }, ...(rest.length ? [] : [first.message])] : [first];
+          const scrubbed = [...head, ...rest].map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)) as Parameters<typeof method>;
           method.apply(this, scrubbed);
         },
+      },
+      formatters: {
+        level: (label) => ({ level: label }),
+        // Any key that names a secret, at any depth and in any case, is blanked; token-shaped strings are masked.
+        log: (obj) => deepScrub(obj, 0) as Record<string, unknown>,
       },
       serializers: {
         err: (err: unknown) => {

@@ -24,7 +24,9 @@ export function parseCidr(text: string): Cidr {
   if (!raw.includes('/')) {
     throw new InvalidInputError(`\`${raw || '(empty)'}\` has no prefix length. Write it as a CIDR, e.g. \`203.0.113.0/24\`.`);
   }
-  const [addr = '', lenText = ''] = raw.split('/');
+  const parts = raw.split('/');
+  if (parts.length > 2) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: it has more than one \`/\`. Write it as a CIDR, e.g. \`203.0.113.0/24\`.`);
+  const [addr = '', lenText = ''] = parts;
   if (!/^\d{1,3}$/.test(lenText)) {
     throw new InvalidInputError(`\`${raw}\` is not a valid prefix: the length after \`/\` must be a number.`);
   }

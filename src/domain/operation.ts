@@ -145,12 +145,17 @@ function alreadyDecided(op: Operation): string {
   if (op.decidedBy && approvedStates.includes(op.state)) {
     return `This request was already approved by <@${op.decidedBy}>${op.state === 'approved' ? '' : ` and is now ${describeState(op.state)}`}`;
   }
-  return `This request is already ${describeState(op.state)}${op.decidedBy ? ` by <@${op.decidedBy}>` : ''}`;
+  if (op.state === 'failed') return `This request already failed${op.outcome ? ` (${op.outcome})` : ''}`;
+  const by = op.decidedBy && ['rejected', 'cancelled'].includes(op.state) ? ` by <@${op.decidedBy}>` : '';
+  return `This request is already ${describeState(op.state)}${by}`;
 }
 
 export function applyRejection(op: Operation, userId: string, isApprover: boolean, at: number, reason = ''): Operation {
   if (op.state !== 'awaiting_approval') {
     throw new BotError(ErrorCode.OperationFinished, `${alreadyDecided(op)}; your click changed nothing.`);
+  }
+  if (at >= op.expiresAt) {
+    throw new BotError(ErrorCode.OperationExpired, 'This request has already expired; nothing was changed.');
   }
   // The requester may withdraw their own request (cancel); anyone else must be an approver to reject.
   if (userId === op.requestedBy) return transition(op, 'cancelled', at, { decidedBy: userId, outcome: 'Cancelled by the requester.' });

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis';
 
+const FETCH_LOCK_MS = 10_000;
+
 /**
  * One read per key per tick, shared by every watcher in every replica: the first caller fetches and caches the
  * answer in Redis for `ttlMs`; callers arriving while it fetches wait for that answer instead of fetching again.
@@ -16,10 +18,12 @@ export class CoalescedReader {
   async read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive: (raw: unknown) => T = (r) => r as T): Promise<T> {
     const dataKey = `${this.keyPrefix}coalesce:${key}`;
     const lockKey = `${dataKey}:fetching`;
-    for (let i = 0; i < 50; i++) {
+    // Wait as long as another caller's fetch may take (its lock lasts FETCH_LOCK_MS); then fetch ourselves.
+    const deadline = Date.now() + FETCH_LOCK_MS + 1000;
+    while (Date.now() < deadline) {
       const cached = await this.redis.get(dataKey);
       if (cached !== null) return revive(JSON.parse(cached));
-      const mine = await this.redis.set(lockKey, '1', 'PX', 10_000, 'NX');
+      const mine = await this.redis.set(lockKey, '1', 'PX', FETCH_LOCK_MS, 'NX');
       if (mine === 'OK') {
         try {
           this.fetches++;

@@ -125,10 +125,10 @@ describe('CoalescedReader', () => {
     expect(cached.at.toISOString()).toBe('2026-01-01T00:00:00.000Z');
   });
 
-  // BUG: waiters poll only 50 x 20 ms (about one second) and then fetch for themselves, although the fetch lock
+  // Was a bug (fixed): waiters poll only 50 x 20 ms (about one second) and then fetch for themselves, although the fetch lock
   // lasts 10 s. Any fetch slower than ~1 s (a RIPEstat looking-glass call often is) is therefore not coalesced:
   // every waiting watcher makes its own call, which is exactly the load the reader exists to prevent.
-  it.fails('20 concurrent reads of a slow (1.5 s) fetch still make one fetch', async () => {
+  it('20 concurrent reads of a slow (1.5 s) fetch still make one fetch', async () => {
     const reader = new CoalescedReader(redis, keyPrefix);
     const fetch = counted(() => 'slow answer', 1500);
     const results = await Promise.all(Array.from({ length: 20 }, () => reader.read('slow', 10_000, fetch)));

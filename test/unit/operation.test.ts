@@ -161,9 +161,9 @@ describe('applyApproval', () => {
     expectError(() => applyApproval(makeOperation({ state: 'failed' }), APPROVER, true, T0 + 1), ErrorCode.OperationFinished, 'failed');
   });
 
-  // BUG: after approve -> execute -> fail, decidedBy still holds the approver and the late-click message reads
+  // Was a bug (fixed): after approve -> execute -> fail, decidedBy still holds the approver and the late-click message reads
   // "This request is already failed by <@approver>", blaming the approver for the failure.
-  it.fails('a late click on a request that failed after approval does not say the approver failed it', () => {
+  it('a late click on a request that failed after approval does not say the approver failed it', () => {
     const op = makeOperation({ state: 'failed', decidedBy: APPROVER, approvals: [{ userId: APPROVER, at: T0 + 1 }], outcome: 'Cloudflare refused the change.' });
     const err = expectError(() => applyApproval(op, APPROVER_2, true, T0 + 2), ErrorCode.OperationFinished);
     expect(err.userMessage).not.toMatch(/failed by/);

@@ -25,7 +25,7 @@ export function requestModal(meta: RequestModalMetadata, reason = ''): Record<st
       block_id: BlockId.Reason,
       label: { type: 'plain_text', text: 'Reason' },
       hint: { type: 'plain_text', text: 'Ticket, incident or why; approvers read this.' },
-      element: { type: 'plain_text_input', action_id: InputActionId.Reason, multiline: true, min_length: 3, max_length: 500, ...(reason ? { initial_value: reason } : {}) },
+      element: { type: 'plain_text_input', action_id: InputActionId.Reason, multiline: true, min_length: 3, max_length: 500, ...(reason ? { initial_value: reason.slice(0, 500) } : {}) },
     },
     {
       type: 'input',

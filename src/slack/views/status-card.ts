@@ -1,6 +1,6 @@
 import { actionVerb, describeState, isTerminal, type Operation } from '../../domain/operation.js';
 import { ActionId, BlockId } from '../ids.js';
-import { context, divider, fields, header, section, type Block } from './blocks.js';
+import { context, divider, escapeMrkdwn, fields, header, section, type Block } from './blocks.js';
 
 const STATE_ICON: Record<Operation['state'], string> = {
   requested: ':inbox_tray:',
@@ -29,7 +29,7 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
       `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => `<@${a.userId}>`).join(', ')})` : ''}`,
       `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\``,
     ]),
-    section(`*Reason:* ${op.reason}`),
+    section(`*Reason:* ${escapeMrkdwn(op.reason)}`),
     section(
       `*Will change:* BGP prefix ${op.prefix} \`on_demand.advertised\` → \`${op.kind === 'advertise'}\` (${op.kind === 'advertise' ? 'Cloudflare starts announcing it from AS13335; takes 2-7 min' : 'Cloudflare stops announcing it; takes about 15 min'}).`,
     ),
