@@ -7,7 +7,8 @@ import type { SimMessage } from '../src/simulator/slack/types.js';
 /** Benchmarks talk to the local Redis only. */
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const CHANNEL = SANDBOX_CHANNEL.id;
-export const silent = createLogger({ level: 'silent' });
+/** Silent unless BENCH_LOG_LEVEL says otherwise (e.g. `BENCH_LOG_LEVEL=warn npm run bench` to see what the bot complains about). */
+export const silent = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
 
 export interface MemorySnapshot {
   rssMb: number;
