@@ -83,7 +83,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
   const connection = { url: config.redis.url, maxRetriesPerRequest: null } as const;
   const names = queueNames(`${config.redis.prefix}`);
-  const dispatcher = new JobDispatcher(connection, names);
+  const dispatcher = new JobDispatcher(connection, names, config.executeAttempts);
   const reader = new CoalescedReader(redis, store.keyPrefix);
   const service = new OperationService({
     store,

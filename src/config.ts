@@ -99,6 +99,7 @@ const envSchema = z.object({
   EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
   SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   JOB_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
+  EXECUTE_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -115,6 +116,8 @@ export interface AppConfig {
   channelIntervalMs: number;
   /** How soon another worker takes over a job from a crashed one. */
   jobLockDurationMs: number;
+  /** Attempts of the execute job (exponential backoff from 1 s) before the request is closed as failed. */
+  executeAttempts: number;
   logLevel: string;
   policy: Policy;
 }
@@ -166,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL_MS,
     channelIntervalMs: e.SLACK_CHANNEL_INTERVAL_MS,
     jobLockDurationMs: e.JOB_LOCK_DURATION_MS,
+    executeAttempts: e.EXECUTE_ATTEMPTS,
     logLevel: e.LOG_LEVEL,
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };

@@ -16,7 +16,11 @@ export function queueNames(prefix: string): QueueNames {
 export class JobDispatcher implements Dispatcher {
   readonly queues: { execute: Queue; watch: Queue; deliver: Queue; maintenance: Queue };
 
-  constructor(connection: ConnectionOptions, names: QueueNames) {
+  constructor(
+    connection: ConnectionOptions,
+    names: QueueNames,
+    private executeAttempts = 12,
+  ) {
     const opts = { connection };
     this.queues = {
       execute: new Queue(names.execute, opts),
@@ -30,7 +34,7 @@ export class JobDispatcher implements Dispatcher {
     await this.queues.execute.add(
       'execute',
       { opId },
-      { jobId: `execute-${opId}`, attempts: 12, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      { jobId: `execute-${opId}`, attempts: this.executeAttempts, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
     );
   }
 

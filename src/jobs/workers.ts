@@ -64,6 +64,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   );
   await deps.dispatcher.queues.maintenance.upsertJobScheduler('sweep', { every: deps.sweepIntervalMs }, { name: 'sweep' });
 
+  execute.on('failed', (job, err) => {
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    deps.executor.giveUp(job.data.opId, err.message).catch((e: unknown) => logger.error({ err: e, operationId: job.data.opId }, 'could not close a request after its last attempt'));
+  });
+
   for (const [name, w] of Object.entries({ execute, watch, deliver, maintenance })) {
     w.on('failed', (job, err) => logger.warn({ queue: name, jobId: job?.id, operationId: (job?.data as OpJob | undefined)?.opId, attempts: job?.attemptsMade, err }, 'job failed'));
     w.on('error', (err) => logger.error({ queue: name, err }, 'worker error'));

@@ -97,6 +97,26 @@ export class Executor {
     await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs);
   }
 
+  /**
+   * The execute job ran out of attempts (Cloudflare unreachable for a long time). Closes the request honestly:
+   * the change may or may not have reached Cloudflare, so say so and release the prefix.
+   */
+  async giveUp(opId: string, why: string): Promise<void> {
+    const op = await this.deps.store.get(opId);
+    if (!op || (op.state !== 'executing' && op.state !== 'approved')) return;
+    const maybe = op.cloudflare ? ' A call may have reached Cloudflare: check `/byoip status` before filing again.' : ' Nothing was sent to Cloudflare.';
+    await this.deps.store.update(opId, (o) =>
+      o.state !== 'executing' && o.state !== 'approved'
+        ? { op: o }
+        : {
+            op: transition(o, 'failed', this.now(), { outcome: `Gave up after repeated errors: ${why}` }),
+            notify: [{ kind: 'reply', text: `:x: Gave up after repeated errors talking to Cloudflare (${why}).${maybe}` }, { kind: 'card' }],
+            audit: [{ type: 'failed', opId, actor: 'system', data: { why, gaveUp: true } }],
+          },
+    );
+    await this.deps.dispatcher.deliver(opId);
+  }
+
   private async failOrRetry(op: Operation, err: unknown, doing: string): Promise<void> {
     if (isBotError(err) && err.retryable) throw err; // the job retries; the next attempt reads before writing
     if (!isBotError(err)) throw err;

@@ -48,6 +48,8 @@ export interface StackOptions {
   approvalsPerAction?: number;
   expiresAfter?: string;
   jobLockDurationMs?: number;
+  /** Attempts of the execute job before giving up (default 12). */
+  executeAttempts?: number;
   /** More Slack users than the four sandbox people (tests with many approvers). */
   extraUsers?: { id: string; name: string }[];
   /** Slack simulator's chat.postMessage limit (false = off). */
@@ -121,6 +123,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     EXPIRY_SWEEP_INTERVAL_MS: String(Math.max(100, poll)),
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
+    EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
     LOG_LEVEL: opts.logger.level,
   };
 

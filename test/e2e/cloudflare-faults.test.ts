@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { ActionId } from '../../src/slack/ids.js';
+import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+
+type TestStack = Awaited<ReturnType<typeof testStack>>;
+const p = DEFAULT_SCENARIO.prefixes.advertised;
+
+async function approvedWithdraw(stack: TestStack) {
+  await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
+  const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+  await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('fault drill'), ...checklist });
+  const card = await stack.slack.waitFor(() => cardFor(stack, p.cidr), 5000);
+  await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+  return card;
+}
+
+const patches = (stack: TestStack) => stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${p.bgpPrefixId}`));
+
+describe('Cloudflare misbehaving during execution', () => {
+  let stack: TestStack;
+  beforeEach(async () => {
+    stack = await testStack({ executeAttempts: 2 });
+  });
+  afterEach(async () => {
+    await stack.cleanup();
+  });
+
+  it('a PATCH that took effect but answered 500 is not sent again: the retry reads first', async () => {
+    stack.cloudflare.addFault({ path: `/bgp/prefixes/${p.bgpPrefixId}$`, method: 'PATCH', kind: 'error', status: 500, applied: 'after', times: 1 });
+    const card = await approvedWithdraw(stack);
+    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 30_000);
+    expect(patches(stack)).toHaveLength(1);
+    expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(false);
+    const op = (await stack.bot!.store.recent(1))[0]!;
+    const types = (await stack.bot!.store.auditTrail(op.id)).map((a) => a.type);
+    expect(types.filter((t) => t === 'cloudflare_call')).toHaveLength(1);
+    expect(types).toContain('cloudflare_error');
+    expect(op.cloudflare?.outcome).toBe('called');
+  });
+
+  it('Cloudflare unreachable for every attempt: the request fails honestly and the prefix is unlocked', async () => {
+    stack.cloudflare.addFault({ path: `/bgp/prefixes/${p.bgpPrefixId}$`, method: 'GET', kind: 'error', status: 503 });
+    const card = await approvedWithdraw(stack);
+    const gaveUp = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Gave up')), 40_000);
+    expect(gaveUp.text).toContain('Nothing was sent to Cloudflare');
+    expect(patches(stack)).toHaveLength(0);
+    const op = (await stack.bot!.store.recent(1))[0]!;
+    expect(op.state).toBe('failed');
+    expect(await stack.bot!.store.lockHolder(p.cidr)).toBeNull();
+  }, 60_000);
+
+  it('a refusal from Cloudflare (on_demand_locked) fails the request with Cloudflare\'s reason', async () => {
+    stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.onDemandLocked = true;
+    await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+    const before = stack.slack.ephemerals('U0ALICE').length;
+    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('locked drill'), ...checklist });
+    const refusal = await stack.slack.waitFor(() => stack.slack.ephemerals('U0ALICE').at(before), 5000);
+    expect(refusal.text).toMatch(/locked for on-demand changes at Cloudflare/);
+    expect(patches(stack)).toHaveLength(0);
+  });
+});
