@@ -137,6 +137,8 @@ export class RequestBudget {
     this.keyPrefix = opts.keyPrefix ?? 'byoip:cf-budget:';
     this.ownsRedis = typeof opts.redis === 'string';
     const redis = typeof opts.redis === 'string' ? new Redis(opts.redis, { maxRetriesPerRequest: 3 }) : opts.redis;
+    // Connection errors of our own connection: ioredis reconnects, and failed commands reach the caller.
+    if (typeof opts.redis === 'string') redis.on('error', () => undefined);
     redis.defineCommand('cfBudgetAcquire', { numberOfKeys: 5, lua: ACQUIRE_LUA });
     redis.defineCommand('cfBudgetPause', { numberOfKeys: 1, lua: PAUSE_LUA });
     redis.defineCommand('cfBudgetUsage', { numberOfKeys: 2, lua: USAGE_LUA });
@@ -228,7 +230,9 @@ export class RequestBudget {
   }
 
   async close(): Promise<void> {
-    if (this.ownsRedis) await this.redis.quit();
+    if (!this.ownsRedis) return;
+    if (this.redis.status === 'ready') await this.redis.quit();
+    else this.redis.disconnect();
   }
 
   private keys(tokenKey: string): { window: string; pause: string; seq: string; second: string; readPause: string } {

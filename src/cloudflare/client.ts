@@ -122,7 +122,17 @@ export class CloudflareClient {
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
     this.tokenKey = RequestBudget.tokenKey(opts.apiToken);
     // SDK retries are off: they would bypass the budget and could send a mutation twice. Reads retry here.
-    this.sdk = new Cloudflare({ apiToken: opts.apiToken, baseURL: this.baseUrl, maxRetries: 0, timeout: this.timeoutMs, logLevel: 'off' });
+    // Other credentials are nulled so the SDK does not pick up CLOUDFLARE_API_KEY / CLOUDFLARE_EMAIL from the environment.
+    this.sdk = new Cloudflare({
+      apiToken: opts.apiToken,
+      apiKey: null,
+      apiEmail: null,
+      userServiceKey: null,
+      baseURL: this.baseUrl,
+      maxRetries: 0,
+      timeout: this.timeoutMs,
+      logLevel: 'off',
+    });
   }
 
   // ---- prefixes ----
@@ -473,7 +483,7 @@ export class CloudflareClient {
     const attempts = op.kind === 'read' ? this.readRetries + 1 : 1;
     let lastError: CloudflareError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (this.budget) await this.budget.acquire(this.tokenKey, op.kind);
+      if (this.budget) await this.acquire(this.budget, op);
       try {
         const started = Date.now();
         // asResponse(): the raw answer, so the envelope (and a 2xx with success:false) is checked here, not by the SDK.
@@ -500,6 +510,20 @@ export class CloudflareClient {
       await sleep(wait);
     }
     throw lastError ?? new Error('unreachable');
+  }
+
+  /** Waits for the shared budget. Fails closed: without Redis the bot cannot know it is under the limit. */
+  private async acquire(budget: RequestBudget, op: Operation): Promise<void> {
+    try {
+      await budget.acquire(this.tokenKey, op.kind);
+    } catch (err) {
+      if (err instanceof CloudflareError) throw err;
+      throw new CloudflareError(
+        ErrorCode.CloudflareUnavailable,
+        `The bot could not check its Cloudflare request budget (Redis) before it tried to ${op.name}. Nothing was sent; try again in a minute.`,
+        { status: null, retryable: true, operation: op.name, cause: err },
+      );
+    }
   }
 
   /** Passes Cloudflare's `Ratelimit: "default";r=<remaining>;t=<seconds>` to the budget. */

@@ -97,6 +97,19 @@ describe('RequestBudget (Redis)', () => {
     expect(rest.every((c) => c.at - limited!.at >= 950)).toBe(true);
   });
 
+  it('fails closed when Redis is unreachable: nothing is sent', async () => {
+    h = await harness('default');
+    const budget = new RequestBudget({ redis: 'redis://127.0.0.1:1', keyPrefix: `${prefix}down:` });
+    try {
+      const err = await h.clientFor(SANDBOX_CLOUDFLARE_TOKEN, { budget }).listPrefixes(ACC).catch((e: unknown) => e as CloudflareError);
+      expect(err).toMatchObject({ code: ErrorCode.CloudflareUnavailable, retryable: true });
+      expect((err as CloudflareError).userMessage).toMatch(/request budget \(Redis\).*Nothing was sent/);
+      expect(h.sim.state.calls).toHaveLength(0);
+    } finally {
+      await budget.close();
+    }
+  });
+
   it('caps requests per second across replicas', async () => {
     const a = budgetOf('persecond', { perSecond: 20 });
     const b = budgetOf('persecond', { perSecond: 20 });
