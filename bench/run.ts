@@ -66,6 +66,8 @@ const mb = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(0));
 
 function printTable(rows: Row[]): void {
   const head = ['benchmark', 'case', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'per s', 'RSS MB', 'heap MB', 'note'];
+  let noteNo = 0;
+  const noteIds = rows.map((r) => (r.note ? ++noteNo : 0));
   const body = rows.map((r, i) => [
     r.bench,
     r.case,
@@ -77,7 +79,7 @@ function printTable(rows: Row[]): void {
     fmt(r.perSec, 1),
     `${mb(r.memBefore?.rssMb)} -> ${mb(r.memAfter?.rssMb)}`,
     `${mb(r.memBefore?.heapMb)} -> ${mb(r.memAfter?.heapMb)}`,
-    r.note ? `[${i + 1}]` : '',
+    r.note ? `[${noteIds[i]}]` : '',
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
   const numeric = new Set([2, 3, 4, 5, 6, 7]);
@@ -86,7 +88,7 @@ function printTable(rows: Row[]): void {
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of body) console.log(line(row));
-  const notes = rows.map((r, i) => (r.note ? `[${i + 1}] ${r.bench} / ${r.case}: ${r.note}` : '')).filter(Boolean);
+  const notes = rows.map((r, i) => (r.note ? `[${noteIds[i]}] ${r.bench} / ${r.case}: ${r.note}` : '')).filter(Boolean);
   if (notes.length) {
     console.log('');
     for (const n of notes) console.log(n);
