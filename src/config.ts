@@ -31,8 +31,8 @@ const usergroupId = z.string().regex(/^S[A-Z0-9]+$/, 'must be a Slack user group
 
 const actionPolicy = z.object({
   approvals: z.number().int().min(1, 'at least one approval is required (fail closed)').max(10).default(1),
-  // A request that expires at once could never be approved: at least 10 seconds.
-  expires_after: duration.refine((ms) => ms >= 10_000, 'expires_after must be at least 10s (e.g. 30m)').default(30 * 60_000),
+  // A request that expires at once could never be approved: at least a second.
+  expires_after: duration.refine((ms) => ms >= 1000, 'expires_after must be at least 1s (e.g. 30m)').default(30 * 60_000),
 });
 
 export const policySchema = z
