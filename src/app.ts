@@ -73,7 +73,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const role = opts.role ?? 'all';
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: false });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  const store = new OperationStore(redis, config.redis.prefix);
+  const store = new OperationStore(redis, config.redis.prefix, Date.now, config.retention);
   const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:` });
   const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: config.cloudflare.baseUrl, apiToken: config.cloudflare.apiToken, budget, logger });
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
@@ -86,6 +86,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const dispatcher = new JobDispatcher(connection, names, config.executeAttempts);
   const reader = new CoalescedReader(redis, store.keyPrefix);
   const service = new OperationService({
+    reader,
     store,
     cloudflare,
     groups,

@@ -100,6 +100,8 @@ const envSchema = z.object({
   SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   JOB_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
   EXECUTE_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  OPERATION_RETENTION_DAYS: z.coerce.number().min(1).default(90),
+  AUDIT_RETENTION_DAYS: z.coerce.number().min(1).default(400),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -118,6 +120,8 @@ export interface AppConfig {
   jobLockDurationMs: number;
   /** Attempts of the execute job (exponential backoff from 1 s) before the request is closed as failed. */
   executeAttempts: number;
+  /** How long finished operations and audit lines are kept in Redis. */
+  retention: { operationMs: number; auditMs: number };
   logLevel: string;
   policy: Policy;
 }
@@ -170,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     channelIntervalMs: e.SLACK_CHANNEL_INTERVAL_MS,
     jobLockDurationMs: e.JOB_LOCK_DURATION_MS,
     executeAttempts: e.EXECUTE_ATTEMPTS,
+    retention: { operationMs: e.OPERATION_RETENTION_DAYS * 86_400_000, auditMs: e.AUDIT_RETENTION_DAYS * 86_400_000 },
     logLevel: e.LOG_LEVEL,
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };

@@ -55,6 +55,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     names.maintenance,
     async () => {
       const expired = await deps.service.expireDue();
+      await deps.store.prune();
       // Recovery: an outbox with items but no job (a crash between recording and enqueueing) gets a drain.
       const pending = await deps.store.pendingOutboxes();
       await Promise.all(pending.map((id) => deps.deliverer.drain(id)));

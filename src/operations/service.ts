@@ -13,6 +13,7 @@ import {
 } from '../domain/operation.js';
 import { BotError, ErrorCode, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
+import type { CoalescedReader } from './coalesce.js';
 import type { AddressingApi, Dispatcher, GroupDirectory } from './ports.js';
 import type { OperationStore, OutboxItem } from './store.js';
 
@@ -32,6 +33,10 @@ export interface ServiceDeps {
   policy: Policy;
   logger: Logger;
   now?: () => number;
+  /** Shares Cloudflare reads of `/byoip status` between users and replicas for a few seconds (budget relief). */
+  reader?: CoalescedReader;
+  /** How long a status read is shared; 5 s. */
+  statusCacheMs?: number;
   /** Before a withdraw: is the team's own AS seen announcing the prefix or a covering one? */
   ownAnnouncement?: (prefix: string, ownAsn: number) => Promise<OwnAnnouncement>;
 }
@@ -88,13 +93,14 @@ export class OperationService {
   /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */
   async statusReport(filter?: string): Promise<StatusReport> {
     const rows: StatusReport['prefixes'] = [];
+    const cf = this.deps.cloudflare;
+    const ttl = this.deps.statusCacheMs ?? 5000;
+    const shared = <T>(key: string, fetch: () => Promise<T>): Promise<T> => (this.deps.reader ? this.deps.reader.read(`status:${key}`, ttl, fetch) : fetch());
     for (const account of this.deps.policy.cloudflare.accounts) {
-      const prefixes = await this.deps.cloudflare.listPrefixes(account.id);
-      for (const prefix of prefixes) {
-        if (filter && !prefixCovers(prefix.cidr, filter) && !prefixCovers(filter, prefix.cidr)) continue;
-        const bgp = prefix.approved === 'V' ? await this.deps.cloudflare.listBgpPrefixes(account.id, prefix.id) : [];
-        rows.push({ account: account.name, prefix, bgp });
-      }
+      const prefixes = await shared(`prefixes:${account.id}`, () => cf.listPrefixes(account.id));
+      const shown = prefixes.filter((prefix) => !filter || prefixCovers(prefix.cidr, filter) || prefixCovers(filter, prefix.cidr));
+      const bgps = await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? shared(`bgp:${prefix.id}`, () => cf.listBgpPrefixes(account.id, prefix.id)) : Promise.resolve([]))));
+      shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [] }));
     }
     const open = (await this.deps.store.recent(50)).filter((o) => !['done', 'rejected', 'expired', 'cancelled', 'failed'].includes(o.state));
     return { prefixes: rows, open: filter ? open.filter((o) => prefixCovers(filter, o.prefix) || prefixCovers(o.prefix, filter)) : open };

@@ -50,6 +50,8 @@ export class OperationStore {
     readonly redis: Redis,
     prefix: string,
     private now: () => number = Date.now,
+    /** How long a finished operation's record is kept (its audit lines follow auditRetentionMs). */
+    private retention: { operationMs: number; auditMs: number } = { operationMs: 90 * 86_400_000, auditMs: 400 * 86_400_000 },
   ) {
     this.keyPrefix = `{${prefix}}:`;
   }
@@ -146,7 +148,13 @@ export class OperationStore {
         ...notify.map((n) => JSON.stringify(n)),
         ...auditArgs,
       )) as number;
-      if (res !== -1) return result;
+      if (res !== -1) {
+        if (terminal && !isTerminal(current.state)) {
+          const ttl = this.retention.operationMs;
+          await this.redis.multi().pexpire(this.opKey(id), ttl).pexpire(this.seqKey(id), ttl).pexpire(this.deliveredKey(id), ttl).pexpire(this.outboxKey(id), ttl).exec();
+        }
+        return result;
+      }
       await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
     }
     throw new BotError(ErrorCode.InvalidInput, 'That request is being changed by many people at once; try again in a moment.', true);
@@ -172,6 +180,13 @@ export class OperationStore {
   /** Operations still waiting for approval whose expiry has passed. */
   async dueForExpiry(now: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.openKey(), 0, now);
+  }
+
+  /** Drops index entries of operations past retention and audit lines older than the audit retention. */
+  async prune(): Promise<void> {
+    const now = this.now();
+    await this.redis.zremrangebyscore(this.recentKey(), 0, now - this.retention.operationMs);
+    await this.redis.xtrim(this.auditKey(), 'MINID', String(now - this.retention.auditMs));
   }
 
   async recent(limit = 20): Promise<Operation[]> {
