@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testStack } from '../helpers/stack.js';
 
@@ -32,8 +31,9 @@ describe('start-up fails closed', () => {
     await stack.cleanup();
   });
 
-  function withPolicy(edit: (p: Record<string, any>) => void): Record<string, string> {
-    const policy = parse(readFileSync(stack.policyPath, 'utf8')) as Record<string, any>;
+  type PolicyDoc = { groups: { approvers: string[] } } & Record<string, unknown>;
+  function withPolicy(edit: (p: PolicyDoc) => void): Record<string, string> {
+    const policy = parse(readFileSync(stack.policyPath, 'utf8')) as PolicyDoc;
     edit(policy);
     const path = join(mkdtempSync(join(tmpdir(), 'byoip-policy-')), 'policy.yml');
     writeFileSync(path, stringify(policy));
