@@ -155,6 +155,9 @@ describe('conformance with the OpenAPI extract', () => {
       const W = DEFAULT_SCENARIO.prefixes.withdrawn;
       await fails(() => h.client.createAddressMap(ACC, { ips: ['198.51.100.1'] }));
       await h.client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, true);
+      // A real 429 from the limiter (not an injected fault).
+      h.sim.setRateLimit({ limit: 1 });
+      await fails(() => h.clientFor('sandbox-cloudflare-token', { readRetries: 0 }).listPrefixes(ACC));
       checkCalls(h.sim.state.calls, report);
     } finally {
       await h.close();
@@ -196,7 +199,8 @@ describe('conformance with the OpenAPI extract', () => {
     console.log(
       `OpenAPI conformance: ${OPERATIONS.length} operations in scope (${OPERATIONS.filter((o) => o.added).length} added from the reference), ` +
         `${both.length} with request and response validated, ${withError.length} also with a refusal validated; ` +
-        `${report.checked} calls checked, ${report.skipped} skipped, ${report.problems.length} problems`,
+        `${report.checked} calls checked, ${report.skipped} skipped, ${report.problems.length} problems, ` +
+        `${report.knownDeviations.length} known deviation(s) of real Cloudflare from the extract (429 code 971 < minimum 1000)`,
     );
   });
 
@@ -207,5 +211,6 @@ describe('conformance with the OpenAPI extract', () => {
     const noRefusal = OPERATIONS.filter((o) => ![...(report.statusesSeen.get(o.operationId) ?? [])].some((s) => s >= 400));
     expect(noRefusal.map((o) => `${o.method} ${o.template}`)).toEqual([]);
     expect(OPERATIONS.length).toBe(35);
+    expect(report.knownDeviations).toHaveLength(1);
   });
 });

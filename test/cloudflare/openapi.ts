@@ -107,6 +107,8 @@ export interface ConformanceReport {
   checked: number;
   /** Calls whose request broke the spec (reported in `problems` too unless checkRequests is false). */
   invalidRequests: SimCall[];
+  /** Answers that break the extract where real Cloudflare does too (429 code 971 is below the spec's minimum 1000). */
+  knownDeviations: string[];
   skipped: number;
   problems: string[];
   requestsValidated: Set<string>;
@@ -115,7 +117,7 @@ export interface ConformanceReport {
 }
 
 export function newReport(): ConformanceReport {
-  return { checked: 0, invalidRequests: [], skipped: 0, problems: [], requestsValidated: new Set(), responsesValidated: new Set(), statusesSeen: new Map() };
+  return { checked: 0, invalidRequests: [], knownDeviations: [], skipped: 0, problems: [], requestsValidated: new Set(), responsesValidated: new Set(), statusesSeen: new Map() };
 }
 
 /** Validates each call's request body and response body against the spec; collects problems instead of throwing. */
@@ -187,8 +189,16 @@ export function checkCalls(calls: SimCall[], report: ConformanceReport = newRepo
         ? '/components/schemas/addressing_api-response-common-failure'
         : `${base}/responses/${key}/content/application~1json/schema`;
     const v = validator(pointer);
-    if (!v(call.response)) report.problems.push(`${where}: response ${ajv.errorsText(v.errors)}`);
-    else report.responsesValidated.add(op.operationId);
+    if (v(call.response)) {
+      report.responsesValidated.add(op.operationId);
+      continue;
+    }
+    const real = (v.errors ?? []).filter((e) => !(call.status === 429 && /^\/errors\/\d+\/code$/.test(e.instancePath) && e.keyword === 'minimum'));
+    if (real.length) report.problems.push(`${where}: response ${ajv.errorsText(real)}`);
+    else {
+      report.knownDeviations.push(`${where}: Cloudflare's rate-limit code 971 is below the extract's minimum of 1000`);
+      report.responsesValidated.add(op.operationId);
+    }
   }
   return report;
 }
