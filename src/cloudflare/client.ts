@@ -295,6 +295,18 @@ export class CloudflareClient {
     return this.many(op, (o) => this.sdk.addressing.services.list({ account_id: accountId }, o), serviceSchema);
   }
 
+  /** The service called `name` (e.g. `Magic Transit`, `CDN`, `Spectrum`); ids differ between accounts, names do not. */
+  async findService(accountId: string, name: string): Promise<Service> {
+    const services = await this.listServices(accountId);
+    const found = services.find((s) => s.name.toLowerCase() === name.toLowerCase());
+    if (found) return found;
+    throw new CloudflareError(
+      ErrorCode.CloudflareNotFound,
+      `Cloudflare offers no service called ${name} to account ${accountId}; it offers ${services.map((s) => s.name).join(', ') || 'none'}. Check the account's contract.`,
+      { status: null, retryable: false, operation: 'find service' },
+    );
+  }
+
   // ---- delegations ----
 
   async listDelegations(accountId: string, prefixId: string): Promise<Delegation[]> {

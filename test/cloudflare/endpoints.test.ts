@@ -112,6 +112,8 @@ describe('onboarding a prefix end to end (fresh account)', () => {
     expect(incomplete.userMessage).toMatch(/no default service binding/);
 
     // Bindings: first must equal the prefix, Magic Transit only as default
+    expect((await c.findService(ACC, 'spectrum')).id).toBe(SERVICE_IDS.spectrum);
+    expect((await caught(c.findService(ACC, 'Gateway'))).userMessage).toMatch(/offers no service called Gateway .*Magic Transit, CDN, Spectrum/);
     const services = await c.listServices(ACC);
     const mt = services.find((s) => s.name === 'Magic Transit')!;
     const cdn = services.find((s) => s.name === 'CDN')!;
