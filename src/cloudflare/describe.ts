@@ -63,7 +63,7 @@ export interface FailureFacts {
 export function describeFailure(op: Operation, f: FailureFacts): CloudflareError {
   const mutation = op.kind === 'mutation';
   const codes = f.errors.map((e) => e.code);
-  const cfText = f.errors.length ? f.errors.map((e) => `${e.message} (code ${e.code})`).join('; ') : '';
+  const cfText = f.errors.length ? f.errors.map((e) => `"${e.message}" (code ${e.code})`).join('; ') : '';
   const base = { status: f.status, errors: f.errors, operation: op.name, cause: f.cause };
   const unchanged = 'Nothing was changed.';
 
@@ -94,7 +94,7 @@ export function describeFailure(op: Operation, f: FailureFacts): CloudflareError
     return new CloudflareError(
       ErrorCode.CloudflareAuth,
       header
-        ? `Cloudflare could not read the bot's credentials when it tried to ${op.name} (${cfText}). ${unchanged} Check that CLOUDFLARE_API_TOKEN is set to an API token.`
+        ? `Cloudflare could not read the bot's credentials when it tried to ${op.name}; it answered ${cfText}. ${unchanged} Check that CLOUDFLARE_API_TOKEN is set to an API token.`
         : `Cloudflare rejected the bot's API token as invalid or expired when it tried to ${op.name}. ${unchanged} An admin needs to replace CLOUDFLARE_API_TOKEN.`,
       { ...base, retryable: false, permission: op.permission },
     );
@@ -103,7 +103,7 @@ export function describeFailure(op: Operation, f: FailureFacts): CloudflareError
   if (f.status === 403 || codes.includes(10000)) {
     return new CloudflareError(
       ErrorCode.CloudflareAuth,
-      `The bot's Cloudflare API token is not allowed to ${op.name} on account ${op.accountId}${cfText ? ` (${cfText})` : ''}. ${unchanged} ` +
+      `The bot's Cloudflare API token is not allowed to ${op.name} on account ${op.accountId}${cfText ? `; Cloudflare answered ${cfText}` : ''}. ${unchanged} ` +
         `Give the token the ${op.permission} permission for that account, or check the account id.`,
       { ...base, retryable: false, permission: op.permission },
     );
