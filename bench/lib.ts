@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createLogger } from '../src/logger.js';
-import { SANDBOX_CHANNEL, startStack, type Stack, type StackOptions } from '../src/sandbox/stack.js';
+import { deleteStackKeys, FAST_STACK, SANDBOX_CHANNEL, startStack, type Stack, type StackOptions } from '../src/sandbox/stack.js';
 import type { SimMessage } from '../src/simulator/slack/types.js';
 
 /** Benchmarks talk to the local Redis only. */
@@ -78,22 +78,8 @@ export function benchPrefix(name: string): string {
 }
 
 /** Deletes every key of a benchmark prefix: operation records (`{prefix}:*`) and BullMQ queues (`bull:prefix-*`). */
-export async function deleteKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  let deleted = 0;
-  try {
-    for (const pattern of [`{${prefix}}:*`, `bull:${prefix}-*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) deleted += await redis.del(...keys);
-      } while (cursor !== '0');
-    }
-  } finally {
-    await redis.quit();
-  }
-  return deleted;
+export function deleteKeys(prefix: string): Promise<number> {
+  return deleteStackKeys(REDIS_URL, prefix);
 }
 
 export type BenchStack = Stack & { prefix: string; cleanup(): Promise<void> };
@@ -104,12 +90,8 @@ export async function benchStack(name: string, overrides: Partial<StackOptions> 
   const stack = await startStack({
     redisUrl: REDIS_URL,
     redisPrefix: prefix,
-    timeScale: 600,
-    pollIntervalMs: 100,
-    channelIntervalMs: 0,
-    slackRateLimit: false,
+    ...FAST_STACK,
     logger: silent,
-    jobLockDurationMs: 2000,
     ...overrides,
   });
   return Object.assign(stack, {

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { parseDuration } from '../config.js';
 import { createLogger } from '../logger.js';
@@ -10,7 +9,7 @@ import { userMessageOf } from '../errors.js';
 import { runChat } from './chat.js';
 import { ensureRedis } from './redis.js';
 import { worldCommand } from './world-command.js';
-import { SANDBOX_CHANNEL, SANDBOX_USERS, startStack } from './stack.js';
+import { deleteStackKeys, SANDBOX_CHANNEL, SANDBOX_USERS, startStack } from './stack.js';
 
 const USAGE = `npm run sandbox [-- --script FILE] [--time-scale N] [--log FILE]
 
@@ -82,24 +81,10 @@ async function main(): Promise<number> {
     console.error(userMessageOf(err));
   } finally {
     await stack.stop();
-    await cleanup(redis.url, prefix);
+    await deleteStackKeys(redis.url, prefix); // the sandbox leaves nothing behind in a shared Redis
     await redis.stop();
   }
   return code;
-}
-
-/** The sandbox leaves nothing behind in a shared Redis. */
-async function cleanup(url: string, prefix: string): Promise<void> {
-  const r = new Redis(url);
-  for (const pattern of [`{${prefix}}:*`, `bull:${prefix}-*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-  }
-  await r.quit();
 }
 
 main().then(

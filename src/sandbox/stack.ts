@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { stringify as toYaml } from 'yaml';
 import type { Logger } from 'pino';
 import { startBot, type Role, type RunningBot } from '../app.js';
@@ -156,4 +157,32 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await Promise.allSettled([cloudflare.close(), routing.close(), slack.close()]);
     },
   };
+}
+
+/** Fast settings for tests and benchmarks: simulated time x600, 100 ms ticks, no Slack pacing or rate limit. */
+export const FAST_STACK: Pick<StackOptions, 'timeScale' | 'pollIntervalMs' | 'channelIntervalMs' | 'slackRateLimit' | 'jobLockDurationMs'> = {
+  timeScale: 600,
+  pollIntervalMs: 100,
+  channelIntervalMs: 0,
+  slackRateLimit: false,
+  jobLockDurationMs: 2000,
+};
+
+/** Deletes every key of one stack's prefix: operation records (`{prefix}:*`) and BullMQ queues (`bull:prefix-*`). */
+export async function deleteStackKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  let deleted = 0;
+  try {
+    for (const pattern of [`{${prefix}}:*`, `bull:${prefix}-*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) deleted += await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    await redis.quit();
+  }
+  return deleted;
 }

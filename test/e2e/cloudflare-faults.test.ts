@@ -1,16 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, checklist, fileRequest, reason, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const p = DEFAULT_SCENARIO.prefixes.advertised;
 
 async function approvedWithdraw(stack: TestStack) {
-  await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
-  const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
-  await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('fault drill'), ...checklist });
-  const card = await stack.slack.waitFor(() => cardFor(stack, p.cidr), 5000);
+  const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'fault drill');
   await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
   return card;
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { SANDBOX_GROUPS } from '../../src/sandbox/stack.js';
-import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -21,10 +21,7 @@ describe('20 approvers clicking Approve at once', () => {
     await new Promise((r) => setTimeout(r, 1100)); // past the bot's 1 s group cache
 
     const p = DEFAULT_SCENARIO.prefixes.advertised;
-    await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
-    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
-    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('race drill'), ...checklist });
-    const card = await stack.slack.waitFor(() => cardFor(stack, p.cidr), 5000);
+    const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'race drill');
 
     const results = await Promise.all(approvers.map((u) => stack.sender!.clickButton(u, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve })));
     expect(results.every((r) => r.status === 200)).toBe(true);

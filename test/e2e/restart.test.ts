@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -41,10 +41,7 @@ describe('a worker killed while watching', () => {
     const first = await startWorker(stack.env);
     children.push(first);
 
-    await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
-    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
-    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('restart drill'), ...checklist });
-    const card = await stack.slack.waitFor(() => cardFor(stack, p.cidr), 10_000);
+    const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'restart drill');
     await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
     await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Cloudflare reports')), 15_000);
 

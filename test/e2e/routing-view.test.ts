@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CUSTOMER_ASN, DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const ALICE = 'U0ALICE';
@@ -13,12 +13,7 @@ async function ask(stack: TestStack, text: string, done: RegExp): Promise<string
   return e.text + '\n' + JSON.stringify(e.blocks);
 }
 
-async function request(stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string) {
-  await stack.sender!.command(ALICE, `${kind} ${cidr}`, { channel: CHANNEL });
-  const modal = await stack.slack.waitFor(() => stack.slack.openModal(ALICE), 5000);
-  await stack.sender!.submitView(ALICE, modal.id, { ...reason('routing view drill'), ...checklist });
-  return stack.slack.waitFor(() => cardFor(stack, cidr), 10_000);
-}
+const request = (stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string) => fileRequest(stack, ALICE, kind, cidr, 'routing view drill');
 
 describe('the routing view in Slack', () => {
   let stack: TestStack;

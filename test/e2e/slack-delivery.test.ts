@@ -1,16 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const p = DEFAULT_SCENARIO.prefixes.advertised;
 
 async function withdrawToDone(stack: TestStack) {
-  await stack.sender!.command('U0ALICE', `withdraw ${p.cidr}`, { channel: CHANNEL });
-  const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
-  await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('delivery drill'), ...checklist });
-  const card = await stack.slack.waitFor(() => cardFor(stack, p.cidr), 10_000);
+  const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'delivery drill');
   await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
   await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 40_000);
   return card;

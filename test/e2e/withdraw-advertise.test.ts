@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack, texts } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, testStack, texts } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -9,15 +9,7 @@ const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 const MALLORY = 'U0MALLORY';
 
-async function requestChange(stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string, why: string) {
-  const sender = stack.sender!;
-  const res = await sender.command(ALICE, `${kind} ${cidr}`, { channel: CHANNEL });
-  expect(res.status).toBe(200);
-  const modal = await stack.slack.waitFor(() => stack.slack.openModal(ALICE), 5000);
-  const submit = await sender.submitView(ALICE, modal.id, { ...reason(why), ...checklist });
-  expect(submit.status).toBe(200);
-  return stack.slack.waitFor(() => cardFor(stack, cidr), 5000);
-}
+const requestChange = (stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string, why: string) => fileRequest(stack, ALICE, kind, cidr, why);
 
 function patchCalls(stack: TestStack, bgpId: string) {
   return stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${bgpId}`));

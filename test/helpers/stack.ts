@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { createLogger } from '../../src/logger.js';
-import { startStack, SANDBOX_CHANNEL, type Stack, type StackOptions } from '../../src/sandbox/stack.js';
+import { deleteStackKeys, FAST_STACK, startStack, SANDBOX_CHANNEL, type Stack, type StackOptions } from '../../src/sandbox/stack.js';
 import type { SimMessage } from '../../src/simulator/slack/types.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -13,12 +12,8 @@ export async function testStack(overrides: Partial<StackOptions> = {}): Promise<
   const stack = await startStack({
     redisUrl: REDIS_URL,
     redisPrefix: prefix,
-    timeScale: 600,
-    pollIntervalMs: 100,
-    channelIntervalMs: 0,
-    slackRateLimit: false,
+    ...FAST_STACK,
     logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    jobLockDurationMs: 2000,
     ...overrides,
   });
   return Object.assign(stack, {
@@ -32,16 +27,7 @@ export async function testStack(overrides: Partial<StackOptions> = {}): Promise<
 
 /** Removes every key of a test's prefix (operation records and BullMQ queues). */
 export async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  for (const pattern of [`{${prefix}}:*`, `bull:${prefix}-*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
-  await redis.quit();
+  await deleteStackKeys(REDIS_URL, prefix);
 }
 
 export const checklist = { checklist: { checklist_input: { type: 'checkboxes', selected_options: [{ value: 'confirmed', text: { type: 'mrkdwn', text: 'ok' } }] } } };
@@ -59,3 +45,13 @@ export function cardFor(stack: Stack, prefix: string): SimMessage | undefined {
 }
 
 export const texts = (msgs: { text: string }[]) => msgs.map((m) => m.text);
+
+/** `/byoip <kind> <cidr>` as `user`, fills the modal (reason + checklist), submits, and returns the status card. */
+export async function fileRequest(stack: Stack, user: string, kind: 'withdraw' | 'advertise', cidr: string, why = 'test drill'): Promise<SimMessage> {
+  const res = await stack.sender!.command(user, `${kind} ${cidr}`, { channel: CHANNEL });
+  if (res.status !== 200) throw new Error(`/byoip ${kind} answered HTTP ${res.status}`);
+  const modal = await stack.slack.waitFor(() => stack.slack.openModal(user), 5000);
+  const submit = await stack.sender!.submitView(user, modal.id, { ...reason(why), ...checklist });
+  if (submit.status !== 200) throw new Error(`the modal submit answered HTTP ${submit.status}`);
+  return stack.slack.waitFor(() => cardFor(stack, cidr), 10_000);
+}
