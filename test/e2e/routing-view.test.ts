@@ -58,3 +58,20 @@ describe('the routing view in Slack', () => {
     expect(audit.map((a) => a.type)).toContain('cloudflare_call');
   });
 });
+
+describe('a prefix half-way through onboarding', () => {
+  let stack: TestStack;
+  beforeEach(async () => {
+    stack = await testStack({ scenario: 'onboarding' });
+  });
+  afterEach(async () => {
+    await stack.cleanup();
+  });
+
+  it('/byoip status <cidr> runs the preflight with the prefix\'s own ownership token and says what to fix', async () => {
+    const out = await ask(stack, 'status 192.0.2.0/24', /Preflight 192\.0\.2\.0\/24/);
+    expect(out).toMatch(/ownership|token/i);
+    expect(out).toMatch(/fail/i);
+    expect(out).toContain('cf-validation');
+  });
+});

@@ -17,8 +17,17 @@ export function byoipCommand(ctx: ListenerContext) {
           await respond({ response_type: 'ephemeral', text: `*byoip-bot* runs Cloudflare BYOIP changes with approval:\n${USAGE}` });
           return;
         case 'status': {
-          const view = statusReportBlocks(await ctx.service.statusReport(parsed.cidr));
+          const report = await ctx.service.statusReport(parsed.cidr);
+          const view = statusReportBlocks(report);
           await respond({ response_type: 'ephemeral', text: view.text, blocks: view.blocks as never });
+          // A prefix still waiting for validation: show what would fail before anyone asks Cloudflare to validate.
+          const pending = parsed.cidr ? report.prefixes.filter((r) => r.prefix.approved !== 'V').slice(0, 3) : [];
+          if (pending.length && ctx.preflight) {
+            for (const row of pending) {
+              const pre = await ctx.preflight(row.prefix.cidr, row.prefix.asn ?? undefined);
+              await respond({ response_type: 'ephemeral', text: pre.text, blocks: pre.blocks as never });
+            }
+          }
           return;
         }
         case 'preflight': {
