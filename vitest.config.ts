@@ -8,6 +8,6 @@ export default defineConfig({
     // Tests start real servers and share one Redis; files run in parallel forks, each with its own key prefix.
     pool: 'forks',
     fileParallelism: true,
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
