@@ -1,6 +1,6 @@
-import type http from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CloudflareClient } from './cloudflare/client.js';
@@ -134,11 +134,21 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
 
   let app: App | null = null;
   let url: string | null = null;
+  let healthServer: http.Server | null = null;
   if (role !== 'worker') {
     const ctx: ListenerContext = { service, groups, logger, preflight };
     const clientOptions = { slackApiUrl: config.slack.apiUrl };
     if (config.slack.appToken) {
-      app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, clientOptions, logger: boltLogger(logger) });
+      // Socket Mode: apps.connections.open goes to the receiver's own WebClient, so it gets the API URL too.
+      // The receiver is built here with its own clientOptions object: the one Bolt would build shares the App's,
+      // and @slack/socket-mode writes `retryConfig: { retries: 100 }` into it, which then leaks into every
+      // listener's client.
+      const receiver = new SocketModeReceiver({
+        appToken: config.slack.appToken,
+        logger: boltLogger(logger),
+        installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } },
+      });
+      app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, receiver, clientOptions, logger: boltLogger(logger) });
     } else {
       const receiver = new HTTPReceiver({
         signingSecret: config.slack.signingSecret,
@@ -173,6 +183,16 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     if (!config.slack.appToken) {
       const server = started as http.Server;
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    } else {
+      // No HTTP receiver in Socket Mode: a small server answers the same /healthz on the same port.
+      try {
+        healthServer = await startHealthServer(config.slack.port, redis, role);
+      } catch (err) {
+        await app.stop().catch(() => undefined);
+        await Promise.allSettled([workers?.close(), dispatcher.close(), redis.quit()]);
+        throw err;
+      }
+      url = `http://127.0.0.1:${(healthServer.address() as AddressInfo).port}`;
     }
   }
   logger.info({ role, url }, 'byoip-bot started');
@@ -185,9 +205,48 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     reader,
     async stop() {
       await app?.stop().catch(() => undefined);
+      if (healthServer) {
+        const server = healthServer;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
       await workers?.close();
       await dispatcher.close();
       await redis.quit().catch(() => undefined);
     },
   };
+}
+
+/**
+ * `GET /healthz` for Socket Mode, where there is no HTTP receiver: the HTTP path's answer (`{ ok: true, role }`,
+ * or 503 when Redis does not answer a PING within 2 s).
+ */
+async function startHealthServer(port: number, redis: Redis, role: Role): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/healthz' || req.method !== 'GET') {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('redis ping timed out')), 2000);
+    });
+    Promise.race([redis.ping(), timeout])
+      .then(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, role }));
+      })
+      .catch(() => {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, redis: 'unreachable' }));
+      })
+      .finally(() => clearTimeout(timer));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve());
+  });
+  return server;
 }

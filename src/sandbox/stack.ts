@@ -10,7 +10,7 @@ import { SimClock } from '../simulator/clock.js';
 import { startCloudflareSimulator, type CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import { CUSTOMER_ASN, DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID, SANDBOX_CLOUDFLARE_TOKEN } from '../simulator/cloudflare/scenarios.js';
 import { startRoutingSimulators, type RoutingSimulators } from '../simulator/routing/index.js';
-import { SlackRequestSender, startSlackSimulator } from '../simulator/slack/index.js';
+import { SlackRequestSender, SocketModeSender, startSlackSimulator, startSocketModeSimulator, type SocketModeSimOptions, type SocketModeSimulator } from '../simulator/slack/index.js';
 import type { SlackSimulator } from '../simulator/slack/types.js';
 import { World } from '../simulator/world.js';
 
@@ -31,6 +31,8 @@ export const SANDBOX_GROUPS = {
 export const SANDBOX_CHANNEL = { id: 'C0NETOPS', name: 'netops' };
 export const SANDBOX_SIGNING_SECRET = 'sandbox-signing-secret';
 export const SANDBOX_BOT_TOKEN = 'xoxb-sandbox-bot-token';
+/** The app-level token for Socket Mode (`socketMode: true`). */
+export const SANDBOX_APP_TOKEN = 'xapp-1-A0SIMAPP01-sandbox-app-token';
 
 export interface StackOptions {
   redisUrl: string;
@@ -55,6 +57,11 @@ export interface StackOptions {
   extraUsers?: { id: string; name: string }[];
   /** Slack simulator's chat.postMessage limit (false = off). */
   slackRateLimit?: { perSecond: number; burst: number } | false;
+  /**
+   * Socket Mode instead of signed HTTP: the Slack simulator also speaks Socket Mode, the env gets
+   * SLACK_APP_TOKEN, and `socketSender` (not `sender`) talks to the bot. An object tunes the simulator.
+   */
+  socketMode?: boolean | Omit<SocketModeSimOptions, 'appToken'>;
 }
 
 export interface Stack {
@@ -64,6 +71,9 @@ export interface Stack {
   routing: RoutingSimulators;
   slack: SlackSimulator;
   sender: SlackRequestSender | null;
+  /** Socket Mode only: the simulator's WebSocket side and a sender that talks to the bot through it. */
+  socket: SocketModeSimulator | null;
+  socketSender: SocketModeSender | null;
   bot: RunningBot | null;
   /** Environment that points a bot process at these simulators (what production sets to real URLs). */
   env: Record<string, string>;
@@ -85,6 +95,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     channels: [SANDBOX_CHANNEL],
     ...(opts.slackRateLimit !== undefined ? { postMessageRateLimit: opts.slackRateLimit } : {}),
   });
+
+  const socket = opts.socketMode
+    ? await startSocketModeSimulator(slack, { ...(typeof opts.socketMode === 'object' ? opts.socketMode : {}), appToken: SANDBOX_APP_TOKEN })
+    : null;
 
   const approvals = opts.approvalsPerAction ?? 1;
   const expires = opts.expiresAfter ?? '30m';
@@ -126,10 +140,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
     LOG_LEVEL: opts.logger.level,
+    ...(socket ? { SLACK_APP_TOKEN: SANDBOX_APP_TOKEN } : {}),
   };
 
   let bot: RunningBot | null = null;
   let sender: SlackRequestSender | null = null;
+  let socketSender: SocketModeSender | null = null;
   const role = opts.role ?? 'all';
   if (role !== 'none') {
     const config = loadConfig(env);
@@ -139,7 +155,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       role,
       routingNow: () => clock.nowDate(),
     });
-    if (bot.url) sender = new SlackRequestSender({ eventsUrl: `${bot.url}/slack/events`, signingSecret: SANDBOX_SIGNING_SECRET, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
+    if (socket) socketSender = new SocketModeSender({ socket, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
+    else if (bot.url) sender = new SlackRequestSender({ eventsUrl: `${bot.url}/slack/events`, signingSecret: SANDBOX_SIGNING_SECRET, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
   }
 
   return {
@@ -149,12 +166,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     routing,
     slack,
     sender,
+    socket,
+    socketSender,
     bot,
     env,
     policyPath,
     async stop() {
       await bot?.stop();
-      await Promise.allSettled([cloudflare.close(), routing.close(), slack.close()]);
+      await Promise.allSettled([cloudflare.close(), routing.close(), slack.close(), ...(socket ? [socket.close()] : [])]);
     },
   };
 }

@@ -9,6 +9,7 @@ import type {
   ResponsePost,
   ResponseUrlContext,
   SimEdit,
+  SimMethodHandler,
   SimEphemeral,
   SimMessage,
   SimView,
@@ -152,6 +153,8 @@ class SlackSim implements SlackSimulator {
   private posts: ResponsePost[] = [];
   private listeners = new Set<(e: SlackSimEvent) => void>();
   private failures = new Map<string, (FailNextOptions & { left: number })[]>();
+  /** Methods added with registerMethod; they do their own token check. */
+  private extraMethods = new Map<string, SimMethodHandler>();
   private buckets = new Map<string, Bucket>();
   private rateLimit: { perSecond: number; burst: number } | false;
   private methodLimits: Record<string, { perMinute: number; burst?: number }>;
@@ -238,7 +241,9 @@ class SlackSim implements SlackSimulator {
     const token = bearer ?? str(args.token);
     delete args.token;
     let result: MethodResult;
+    const extra = this.extraMethods.get(method);
     if (parsed === undefined) result = fail('invalid_json');
+    else if (extra) result = this.injectedFailure(method) ?? this.rateLimited(method, args) ?? extra({ token, args });
     else if (!token) result = fail('not_authed');
     else if (token !== this.botToken) result = fail('invalid_auth');
     else result = this.injectedFailure(method) ?? this.rateLimited(method, args) ?? this.dispatch(method, args);
@@ -1095,6 +1100,13 @@ class SlackSim implements SlackSimulator {
     const id = this.resolveChannel(idOrName);
     if (!id) return undefined;
     return this.channels?.get(id) ?? { id, name: id.toLowerCase() };
+  }
+
+  registerMethod(method: string, handler: SimMethodHandler): () => void {
+    this.extraMethods.set(method, handler);
+    return () => {
+      if (this.extraMethods.get(method) === handler) this.extraMethods.delete(method);
+    };
   }
 
   failNext(method: string, opts: FailNextOptions = {}): void {

@@ -162,6 +162,19 @@ export interface SlackSimOptions {
   triggerTtlMs?: number;
 }
 
+/** What a method added with `registerMethod` answers (HTTP status 200 unless given). */
+export interface SimMethodResult {
+  status?: number;
+  headers?: Record<string, string>;
+  body: Json;
+}
+
+/**
+ * A Web API method added to the simulator. It checks the token itself (the bot token check does not apply),
+ * e.g. `apps.connections.open`, which takes an app-level `xapp-` token.
+ */
+export type SimMethodHandler = (req: { token: string | undefined; args: Json }) => SimMethodResult;
+
 export interface SlackSimulator {
   /** Base URL of the Web API, ending in `/api/` (Bolt's `clientOptions.slackApiUrl`). */
   readonly apiUrl: string;
@@ -220,6 +233,9 @@ export interface SlackSimulator {
   usergroupById(id: string): SlackSimUsergroup | undefined;
   setUsergroupUsers(id: string, users: string[]): void;
   channel(idOrName: string): SlackSimChannel | undefined;
+
+  /** Adds (or replaces) a Web API method; calls are recorded like any other. Returns a function that removes it. */
+  registerMethod(method: string, handler: SimMethodHandler): () => void;
 
   failNext(method: string, opts?: FailNextOptions): void;
   setPostMessageRateLimit(limit: { perSecond: number; burst: number } | false): void;
