@@ -93,6 +93,13 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     dispatcher,
     policy: config.policy,
     logger,
+    preflightNotes: async (cidr, asn, ownershipToken) => {
+      const report = await runPreflight({ cidr, ...(asn ? { asn } : {}), ...(ownershipToken ? { ownershipToken } : {}) }, routingDeps);
+      const icon = { pass: ':white_check_mark:', fail: ':x:', unknown: ':grey_question:' } as const;
+      const lines = report.lines.filter((l) => l.status !== 'pass').slice(0, 4);
+      const head = report.status === 'pass' ? `${icon.pass} Pre-flight: every check Cloudflare will run looks right.` : `${icon[report.status]} Pre-flight: ${lines.length} check(s) would fail or could not be read; Cloudflare's validation may fail.`;
+      return [head, ...lines.map((l) => `${icon[l.status]} ${l.check}: ${l.detail}${l.fix ? ` Fix: ${l.fix}` : ''}`)];
+    },
     ownAnnouncement: (prefix, asn) => checkOwnAnnouncement(prefix, asn, lg, { routingStatus: routingDeps.routingStatus }),
   });
   // `/byoip preflight`: the ownership token comes from Cloudflare when the prefix is already on an account.

@@ -4,7 +4,8 @@
  */
 import { BotError, ErrorCode } from '../errors.js';
 
-export type OperationKind = 'advertise' | 'withdraw';
+/** BGP advertise / withdraw of a BGP prefix, or Cloudflare's IRR + RPKI + ownership validation of a prefix. */
+export type OperationKind = 'advertise' | 'withdraw' | 'validate';
 
 export type OperationState =
   | 'requested'
@@ -67,7 +68,8 @@ export interface Operation {
   prefix: string;
   accountId: string;
   prefixId: string;
-  bgpPrefixId: string;
+  /** The BGP prefix an advertise / withdraw changes; null for a validate. */
+  bgpPrefixId: string | null;
   requestedBy: string;
   reason: string;
   channel: string;
@@ -181,5 +183,5 @@ export function describeState(state: OperationState): string {
 }
 
 export function actionVerb(kind: OperationKind): string {
-  return kind === 'advertise' ? 'Advertise' : 'Withdraw';
+  return { advertise: 'Advertise', withdraw: 'Withdraw', validate: 'Validate' }[kind];
 }

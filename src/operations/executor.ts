@@ -40,14 +40,17 @@ export class Executor {
       return;
     }
     if (op.state !== 'executing') return;
+    if (op.kind === 'validate') return this.executeValidate(op);
+    if (!op.bgpPrefixId) return this.fail(op, 'This request names no BGP prefix, so there is nothing to change.');
+    const bgpPrefixId = op.bgpPrefixId;
 
     const target = op.kind === 'advertise';
     const log = logger.child({ operationId: opId, prefix: op.prefix });
-    const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${op.bgpPrefixId} {"on_demand":{"advertised":${target}}}`;
+    const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${bgpPrefixId} {"on_demand":{"advertised":${target}}}`;
 
     let current;
     try {
-      current = await cloudflare.getBgpPrefix(op.accountId, op.prefixId, op.bgpPrefixId);
+      current = await cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId);
     } catch (err) {
       return this.failOrRetry(op, err, 'reading the BGP prefix before the change');
     }
@@ -60,12 +63,12 @@ export class Executor {
       outcome = op.cloudflare ? 'called' : 'skipped';
     } else {
       if (current.onDemand.locked) {
-        return this.fail(op, `Cloudflare has this BGP prefix locked (on_demand_locked), so it cannot be ${op.kind}d. Ask your Cloudflare account team to unlock it.`);
+        return this.fail(op, `Cloudflare has this BGP prefix locked (on_demand_locked), so it cannot be ${target ? 'advertised' : 'withdrawn'}. Ask your Cloudflare account team to unlock it.`);
       }
       // Record that a call may be in flight before sending it, so a retry knows the change could be ours.
       op = (await store.update(opId, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId, actor: 'system', data: { request } }] }))).op;
       try {
-        result = await cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, op.bgpPrefixId, target);
+        result = await cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, bgpPrefixId, target);
       } catch (err) {
         await store.audit({ type: 'cloudflare_error', opId, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
         return this.failOrRetry(op, err, `asking Cloudflare to ${op.kind}`);
@@ -95,6 +98,55 @@ export class Executor {
     );
     await this.deps.dispatcher.deliver(opId);
     await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs);
+  }
+
+  /**
+   * Validate: read the prefix first (already approved means nothing to do), then POST .../validate once. Cloudflare
+   * answers at once and checks asynchronously; the watch follows the validation states.
+   */
+  private async executeValidate(op: Operation): Promise<void> {
+    const { store, cloudflare } = this.deps;
+    const request = `POST /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/validate`;
+    let current;
+    try {
+      current = await cloudflare.getPrefix(op.accountId, op.prefixId);
+    } catch (err) {
+      return this.failOrRetry(op, err, 'reading the prefix before validating it');
+    }
+    await store.audit({ type: 'cloudflare_read', opId: op.id, actor: 'system', data: { approved: current.approved, irr: current.irrValidationState, rpki: current.rpkiValidationState, ownership: current.ownershipValidationState } });
+    let outcome: 'called' | 'skipped' = 'skipped';
+    if (current.approved !== 'V') {
+      op = (await store.update(op.id, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }] }))).op;
+      try {
+        current = await cloudflare.validatePrefix(op.accountId, op.prefixId);
+      } catch (err) {
+        await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
+        return this.failOrRetry(op, err, 'asking Cloudflare to validate the prefix');
+      }
+      outcome = 'called';
+    } else if (op.cloudflare) {
+      outcome = 'called'; // our own earlier attempt went through before a crash
+    }
+    await store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome, approved: current.approved, irr: current.irrValidationState, rpki: current.rpkiValidationState, ownership: current.ownershipValidationState } });
+    const now = this.now();
+    const said =
+      outcome === 'skipped'
+        ? `:information_source: Cloudflare already has ${op.prefix} validated and approved; no call was needed.`
+        : `:cloud: Cloudflare accepted the validation of ${op.prefix} (IRR ${current.irrValidationState}, RPKI ${current.rpkiValidationState}, ownership ${current.ownershipValidationState}). Following the checks until they settle.`;
+    await store.update(op.id, (o) =>
+      o.state !== 'executing'
+        ? { op: o }
+        : {
+            op: transition(o, 'propagating', now, {
+              cloudflare: { at: now, request, outcome, advertised: null, modifiedAt: current.modifiedAt },
+              watch: { startedAt: now, phase: 'cloudflare', lastSummary: null, verdict: null, escalated: false, samples: 0, flaggedOrigins: [], routingError: null },
+            }),
+            notify: [{ kind: 'reply', text: said }, { kind: 'card' }],
+            audit: [{ type: 'propagating', opId: op.id, actor: 'system' }],
+          },
+    );
+    await this.deps.dispatcher.deliver(op.id);
+    await this.deps.dispatcher.watch(op.id, this.deps.firstWatchDelayMs);
   }
 
   /**

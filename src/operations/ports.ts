@@ -3,6 +3,8 @@ import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 /** The slice of Cloudflare's addressing API that operations use (CloudflareClient implements it). */
 export interface AddressingApi {
   listPrefixes(accountId: string): Promise<Prefix[]>;
+  getPrefix(accountId: string, prefixId: string): Promise<Prefix>;
+  validatePrefix(accountId: string, prefixId: string): Promise<Prefix>;
   listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
   getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
   setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;

@@ -37,6 +37,8 @@ export interface ServiceDeps {
   reader?: CoalescedReader;
   /** How long a status read is shared; 5 s. */
   statusCacheMs?: number;
+  /** Before a validate: the pre-flight report as card lines (routing view). */
+  preflightNotes?: (cidr: string, asn: number | undefined, ownershipToken: string | undefined) => Promise<string[]>;
   /** Before a withdraw: is the team's own AS seen announcing the prefix or a covering one? */
   ownAnnouncement?: (prefix: string, ownAsn: number) => Promise<OwnAnnouncement>;
 }
@@ -45,6 +47,15 @@ export interface ResolvedBgpPrefix {
   accountId: string;
   prefix: Prefix;
   bgp: BgpPrefix;
+}
+
+interface RequestTarget {
+  accountId: string;
+  prefixId: string;
+  bgpPrefixId: string | null;
+  notes: string[];
+  /** Cloudflare's state before the change, for the audit. */
+  before: Record<string, unknown>;
 }
 
 export interface StatusReport {
@@ -121,34 +132,17 @@ export class OperationService {
     const holder = await this.deps.store.lockHolder(cidr.text);
     if (holder) await this.refuseLocked(cidr.text, holder);
 
-    const resolved = await this.resolveBgpPrefix(cidr.text);
-    const wanted = input.kind === 'advertise';
-    if (resolved.bgp.onDemand.locked) {
-      throw new BotError(
-        ErrorCode.CloudflareConflict,
-        `${cidr.text} is locked for on-demand changes at Cloudflare (on_demand_locked), so it cannot be ${input.kind}d from here. Ask your Cloudflare account team to unlock it.`,
-      );
-    }
-    if (resolved.bgp.onDemand.advertised === wanted) {
-      throw new InvalidInputError(`${cidr.text} is already ${wanted ? 'advertised' : 'withdrawn'} at Cloudflare; nothing to do.`);
-    }
+    const target = input.kind === 'validate' ? await this.validateTarget(cidr.text) : await this.bgpTarget(input.kind, cidr.text);
 
     const now = this.now();
     const action = this.deps.policy.actions[input.kind as ActionKind];
-    const notes: string[] = [];
-    const own = this.deps.policy.prefixes.find((p) => p.cidr === cidr.text);
-    if (input.kind === 'withdraw') {
-      notes.push(await this.preWithdrawNote(cidr.text, own?.own_asn));
-    } else {
-      notes.push('After it is advertised: remove the announcement from your own data centre, or some traffic will keep bypassing Cloudflare.');
-    }
     const op: Operation = {
       id: newId(),
       kind: input.kind,
       prefix: cidr.text,
-      accountId: resolved.accountId,
-      prefixId: resolved.prefix.id,
-      bgpPrefixId: resolved.bgp.id,
+      accountId: target.accountId,
+      prefixId: target.prefixId,
+      bgpPrefixId: target.bgpPrefixId,
       requestedBy: input.userId,
       reason,
       channel: input.channel,
@@ -163,18 +157,53 @@ export class OperationService {
       outcome: null,
       cloudflare: null,
       watch: null,
-      notes,
+      notes: target.notes,
     };
     const res = await this.deps.store.create(op, [{ kind: 'card' }], {
       type: 'requested',
       opId: op.id,
       actor: input.userId,
-      data: { kind: op.kind, prefix: op.prefix, reason, accountId: op.accountId, bgpPrefixId: op.bgpPrefixId, advertisedBefore: resolved.bgp.onDemand.advertised },
+      data: { kind: op.kind, prefix: op.prefix, reason, accountId: op.accountId, prefixId: op.prefixId, bgpPrefixId: op.bgpPrefixId, before: target.before },
     });
     if (!res.created) await this.refuseLocked(cidr.text, res.lockedBy);
     this.deps.logger.info({ operationId: op.id, prefix: op.prefix, user: input.userId, kind: op.kind }, 'operation requested');
     await this.deps.dispatcher.deliver(op.id);
     return op;
+  }
+
+  /** Advertise / withdraw: the BGP prefix, refused when locked or already in the wanted state; notes for the card. */
+  private async bgpTarget(kind: 'advertise' | 'withdraw', cidr: string): Promise<RequestTarget> {
+    const resolved = await this.resolveBgpPrefix(cidr);
+    const wanted = kind === 'advertise';
+    if (resolved.bgp.onDemand.locked) {
+      throw new BotError(
+        ErrorCode.CloudflareConflict,
+        `${cidr} is locked for on-demand changes at Cloudflare (on_demand_locked), so it cannot be ${wanted ? 'advertised' : 'withdrawn'} from here. Ask your Cloudflare account team to unlock it.`,
+      );
+    }
+    if (resolved.bgp.onDemand.advertised === wanted) {
+      throw new InvalidInputError(`${cidr} is already ${wanted ? 'advertised' : 'withdrawn'} at Cloudflare; nothing to do.`);
+    }
+    const own = this.deps.policy.prefixes.find((p) => p.cidr === cidr);
+    const notes =
+      kind === 'withdraw'
+        ? [await this.preWithdrawNote(cidr, own?.own_asn)]
+        : ['After it is advertised: remove the announcement from your own data centre, or some traffic will keep bypassing Cloudflare.'];
+    return { accountId: resolved.accountId, prefixId: resolved.prefix.id, bgpPrefixId: resolved.bgp.id, notes, before: { advertised: resolved.bgp.onDemand.advertised } };
+  }
+
+  /** Validate: the account prefix with exactly this CIDR, not yet approved; the pre-flight report goes on the card. */
+  private async validateTarget(cidr: string): Promise<RequestTarget> {
+    for (const account of this.deps.policy.cloudflare.accounts) {
+      const prefix = (await this.deps.cloudflare.listPrefixes(account.id)).find((p) => safeCanonical(p.cidr) === cidr);
+      if (!prefix) continue;
+      if (prefix.approved === 'V') throw new InvalidInputError(`${cidr} is already validated and approved at Cloudflare; nothing to do. Next is its default service binding.`);
+      const notes = this.deps.preflightNotes ? await this.deps.preflightNotes(cidr, prefix.asn ?? undefined, prefix.ownershipValidationToken ?? undefined).catch((err: unknown) => [`:grey_question: The pre-flight checks could not run: ${userMessageOf(err)}`]) : [];
+      const states = { irr: prefix.irrValidationState, rpki: prefix.rpkiValidationState, ownership: prefix.ownershipValidationState };
+      return { accountId: account.id, prefixId: prefix.id, bgpPrefixId: null, notes, before: states };
+    }
+    const names = this.deps.policy.cloudflare.accounts.map((a) => a.name).join(', ');
+    throw new InvalidInputError(`${cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}); add it to Cloudflare first. See what is there with \`/byoip status\`.`);
   }
 
   /** The card's pre-withdraw line: is our own AS already announcing the prefix (Cloudflare's "add it to your data center first")? */
@@ -225,7 +254,7 @@ export class OperationService {
         const d = applyApproval(op, userId, isApprover, now);
         approved = d.kind === 'approved';
         const notify: OutboxItem[] = approved
-          ? [{ kind: 'reply', text: `:white_check_mark: Approved by <@${userId}>. Sending the ${op.kind} to Cloudflare.` }, { kind: 'card' }]
+          ? [{ kind: 'reply', text: `:white_check_mark: Approved by <@${userId}>. Sending the ${op.kind === 'validate' ? 'validation request' : op.kind} to Cloudflare.` }, { kind: 'card' }]
           : [{ kind: 'reply', text: `:ballot_box_with_check: <@${userId}> approved (${d.op.approvals.length} of ${op.approvalsRequired}).` }, { kind: 'card' }];
         return { op: d.op, notify, audit: [{ type: approved ? 'approved' : 'approval_recorded', opId, actor: userId, data: { approvals: d.op.approvals.length, required: op.approvalsRequired } }] };
       });

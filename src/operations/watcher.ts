@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Policy } from '../config.js';
-import type { BgpPrefix } from '../domain/addressing.js';
+import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { transition, type Operation, type WatchProgress } from '../domain/operation.js';
 import type { VisibilitySample } from '../routing/looking-glass.js';
 import { evaluatePropagation, type PropagationReport } from '../routing/propagation.js';
@@ -23,6 +23,9 @@ export interface WatcherDeps {
   now?: () => number;
 }
 
+/** Validation states Cloudflare uses for a check that did not pass. */
+const FAILED_VALIDATION = new Set(['missing', 'invalid', 'mismatch_asn', 'failed']);
+
 export type TickResult = { done: true } | { done: false; nextDelayMs: number };
 
 /**
@@ -44,13 +47,15 @@ export class Watcher {
     const ttl = Math.max(1, Math.floor(this.deps.pollIntervalMs * 0.8));
     const target = op.kind === 'advertise';
 
+    if (op.kind === 'validate') return this.validateTick(op, elapsed, ttl);
     if (elapsed > this.deps.timeoutMs) {
       await this.finish(op, `:warning: Cloudflare applied the ${op.kind}, but the looking glass did not confirm it within ${Math.round(this.deps.timeoutMs / 60_000)} minutes (last: ${w.lastSummary ?? 'no sample'}). Check a looking glass by hand.`, `Not confirmed in time: ${w.lastSummary ?? 'no sample'}`);
       return { done: true };
     }
 
     if (w.phase === 'cloudflare') {
-      const bgp = await this.deps.reader.read<BgpPrefix>(`cf-bgp:${op.bgpPrefixId}`, ttl, () => this.deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, op.bgpPrefixId));
+      const bgpPrefixId = op.bgpPrefixId ?? '';
+      const bgp = await this.deps.reader.read<BgpPrefix>(`cf-bgp:${bgpPrefixId}`, ttl, () => this.deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId));
       if (bgp.onDemand.advertised === target) {
         await this.patchWatch(op, { phase: 'routing' }, [
           { kind: 'reply', text: `:white_check_mark: Cloudflare reports ${op.prefix} ${target ? 'advertised' : 'withdrawn'}${bgp.onDemand.advertisedModifiedAt ? ` since ${bgp.onDemand.advertisedModifiedAt}` : ''}. Watching route collectors for the Internet to follow.` },
@@ -77,13 +82,14 @@ export class Watcher {
     }
 
     const own = this.deps.policy.prefixes.find((p) => p.cidr === op.prefix)?.own_asn;
+    const kind = op.kind === 'advertise' ? 'advertise' : 'withdraw';
     const report = evaluatePropagation({
-      action: op.kind,
+      action: kind,
       sample,
       ownOrigins: own ? [own] : [],
       usualPeerCount: usual,
       elapsedMs: elapsed,
-      escalateAfterMs: this.deps.escalateAfterMs[op.kind],
+      escalateAfterMs: this.deps.escalateAfterMs[kind],
     });
     const notify: OutboxItem[] = [];
     const patch: Partial<WatchProgress> = { samples: w.samples + 1, routingError: null, verdict: report.verdict };
@@ -106,7 +112,7 @@ export class Watcher {
       await this.finish({ ...op, watch: { ...w, ...patch } }, `:tada: Done: ${doneText(op, report)}`, doneText(op, report), notify);
       return { done: true };
     }
-    if (report.escalate && !w.escalated && elapsed >= this.deps.escalateAfterMs[op.kind]) {
+    if (report.escalate && !w.escalated && elapsed >= this.deps.escalateAfterMs[kind]) {
       patch.escalated = true;
       notify.push({
         kind: 'reply',
@@ -118,6 +124,45 @@ export class Watcher {
       });
     }
     if (notify.length > 0 || patch.samples !== w.samples) await this.patchWatch(op, patch, notify);
+    return { done: false, nextDelayMs: this.deps.pollIntervalMs };
+  }
+
+  /** Follows Cloudflare's IRR / RPKI / ownership states until the prefix is approved (`V`) or a check has failed. */
+  private async validateTick(op: Operation, elapsed: number, ttl: number): Promise<TickResult> {
+    const w = op.watch!;
+    const p = await this.deps.reader.read<Prefix>(`cf-prefix:${op.prefixId}`, ttl, () => this.deps.cloudflare.getPrefix(op.accountId, op.prefixId));
+    const states = { IRR: p.irrValidationState, RPKI: p.rpkiValidationState, ownership: p.ownershipValidationState };
+    const summary = Object.entries(states)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    if (p.approved === 'V') {
+      await this.finish(op, `:tada: Done: Cloudflare validated and approved ${op.prefix} (${summary}). Next: the default service binding, then the BGP prefix.`, `Validated and approved (${summary}).`);
+      return { done: true };
+    }
+    const failing = Object.entries(states).filter(([, v]) => FAILED_VALIDATION.has(v));
+    const pending = Object.values(states).some((v) => v === 'pending' || v === '');
+    if (failing.length && !pending) {
+      const why = failing.map(([k, v]) => `${k} ${v}`).join(', ');
+      await this.deps.store.update(op.id, (o) =>
+        o.state !== 'propagating'
+          ? { op: o }
+          : {
+              op: transition(o, 'failed', this.now(), { outcome: `Cloudflare's validation failed: ${why}.` }),
+              notify: [
+                { kind: 'reply', text: `:x: Cloudflare's validation of ${op.prefix} failed: ${why}. Run \`/byoip preflight ${op.prefix}\` to see what to fix, then ask again.` },
+                { kind: 'card' },
+              ],
+              audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { states } }],
+            },
+      );
+      await this.deps.dispatcher.deliver(op.id);
+      return { done: true };
+    }
+    if (elapsed > this.deps.timeoutMs) {
+      await this.finish(op, `:warning: Cloudflare has not finished validating ${op.prefix} within ${Math.round(this.deps.timeoutMs / 60_000)} minutes (${summary}). Check again with \`/byoip status ${op.prefix}\`.`, `Not settled in time: ${summary}`);
+      return { done: true };
+    }
+    if (summary !== w.lastSummary) await this.patchWatch(op, { lastSummary: summary, samples: w.samples + 1 }, [{ kind: 'reply', text: `:hourglass_flowing_sand: Cloudflare's checks: ${summary}` }]);
     return { done: false, nextDelayMs: this.deps.pollIntervalMs };
   }
 

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../errors.js';
 export type ParsedCommand =
   | { kind: 'help' }
   | { kind: 'status'; cidr?: string }
-  | { kind: 'advertise' | 'withdraw'; cidr: string; reason: string }
+  | { kind: 'advertise' | 'withdraw' | 'validate'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number };
 
 export const USAGE = [
@@ -12,6 +12,7 @@ export const USAGE = [
   '`/byoip status [cidr]` — prefixes, their BGP state and open requests',
   '`/byoip advertise <cidr> [reason]` — ask to advertise a BGP prefix through Cloudflare (needs approval)',
   '`/byoip withdraw <cidr> [reason]` — ask to withdraw it from Cloudflare (needs approval)',
+  '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
 ].join('\n');
 
@@ -27,7 +28,8 @@ export function parseCommand(text: string): ParsedCommand {
     case 'status':
       return rest[0] ? { kind: 'status', cidr: parseCidr(rest[0]).text } : { kind: 'status' };
     case 'advertise':
-    case 'withdraw': {
+    case 'withdraw':
+    case 'validate': {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
     }

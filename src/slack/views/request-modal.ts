@@ -1,4 +1,4 @@
-import type { OperationKind } from '../../domain/operation.js';
+import { actionVerb, type OperationKind } from '../../domain/operation.js';
 import { BlockId, CallbackId, InputActionId } from '../ids.js';
 import { context, section, type Block } from './blocks.js';
 
@@ -10,16 +10,18 @@ export interface RequestModalMetadata {
 
 /** The checklist from Cloudflare's BYOIP best practices, one item the requester must tick. */
 export function checklistText(kind: OperationKind): string {
-  return kind === 'withdraw'
-    ? 'Our own data centre already announces this prefix (or a covering one)'
-    : 'We remove our own announcement once AS13335 is seen on a looking glass';
+  return {
+    withdraw: 'Our own data centre already announces this prefix (or a covering one)',
+    advertise: 'We remove our own announcement once AS13335 is seen on a looking glass',
+    validate: 'The ROA, IRR route object and ownership token are published',
+  }[kind];
 }
 
 /** The modal that asks for the reason and the checklist before filing an advertise / withdraw. */
 export function requestModal(meta: RequestModalMetadata, reason = ''): Record<string, unknown> {
-  const verb = meta.kind === 'advertise' ? 'Advertise' : 'Withdraw';
+  const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
-    section(`*${verb} ${meta.cidr}* through Cloudflare. An approver must approve before anything is sent.`),
+    section(`*${verb} ${meta.cidr}*${meta.kind === 'validate' ? '' : ' through Cloudflare'}. An approver must approve before anything is sent.`),
     {
       type: 'input',
       block_id: BlockId.Reason,
@@ -39,9 +41,11 @@ export function requestModal(meta: RequestModalMetadata, reason = ''): Record<st
       },
     },
     context(
-      meta.kind === 'withdraw'
-        ? 'Cloudflare: "Add the prefix advertisement to your data center" before withdrawing; withdrawing takes about 15 minutes.'
-        : 'Cloudflare: advertise first, verify with a looking glass (AS13335), then remove your own announcement; advertising takes 2-7 minutes.',
+      {
+        withdraw: 'Cloudflare: "Add the prefix advertisement to your data center" before withdrawing; withdrawing takes about 15 minutes.',
+        advertise: 'Cloudflare: advertise first, verify with a looking glass (AS13335), then remove your own announcement; advertising takes 2-7 minutes.',
+        validate: 'The card shows the pre-flight checks; Cloudflare then runs its own IRR, RPKI and ownership checks.',
+      }[meta.kind],
     ),
   ];
   return {

@@ -27,12 +27,10 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
       `*State*\n${state}`,
       `*Requested by*\n<@${op.requestedBy}>`,
       `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => `<@${a.userId}>`).join(', ')})` : ''}`,
-      `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\``,
+      `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` ${op.bgpPrefixId ? `BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\`` : `prefix \`${op.prefixId.slice(0, 8)}…\``}`,
     ]),
     section(`*Reason:* ${escapeMrkdwn(op.reason)}`),
-    section(
-      `*Will change:* BGP prefix ${op.prefix} \`on_demand.advertised\` → \`${op.kind === 'advertise'}\` (${op.kind === 'advertise' ? 'Cloudflare starts announcing it from AS13335; takes 2-7 min' : 'Cloudflare stops announcing it; takes about 15 min'}).`,
-    ),
+    section(`*Will change:* ${willChange(op)}`),
   ];
   for (const note of op.notes.slice(0, 5)) blocks.push(context(`:clipboard: ${note}`));
   if (op.watch?.lastSummary) blocks.push(context(`:satellite_antenna: Latest: ${op.watch.lastSummary}`));
@@ -52,4 +50,15 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
     blocks.push(context(`${isTerminal(op.state) ? 'Closed' : 'Updated'} ${fmtTime(op.updatedAt)} · request \`${op.id}\``));
   }
   return { text: `${verb} ${op.prefix}: ${describeState(op.state)}`, blocks };
+}
+
+function willChange(op: Operation): string {
+  switch (op.kind) {
+    case 'advertise':
+      return `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`true\` (Cloudflare starts announcing it from AS13335; takes 2-7 min).`;
+    case 'withdraw':
+      return `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`false\` (Cloudflare stops announcing it; takes about 15 min).`;
+    case 'validate':
+      return `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`;
+  }
 }

@@ -41,7 +41,8 @@ export function byoipCommand(ctx: ListenerContext) {
           return;
         }
         case 'advertise':
-        case 'withdraw': {
+        case 'withdraw':
+        case 'validate': {
           const policy = ctx.service.policy;
           const groups = [...policy.groups.requesters, ...policy.groups.approvers, ...policy.groups.break_glass];
           if (!(await ctx.groups.isMember(command.user_id, groups))) {

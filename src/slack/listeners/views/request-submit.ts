@@ -4,7 +4,13 @@ import { isBotError, userMessageOf } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { BlockId, InputActionId } from '../../ids.js';
 
-const metadata = z.object({ kind: z.enum(['advertise', 'withdraw']), cidr: z.string(), channel: z.string() });
+const metadata = z.object({ kind: z.enum(['advertise', 'withdraw', 'validate']), cidr: z.string(), channel: z.string() });
+
+const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
+  withdraw: 'Confirm your own data centre announces the prefix first, or the prefix becomes unreachable.',
+  advertise: 'Confirm you will remove your own announcement once Cloudflare\'s is seen.',
+  validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
+};
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
 export function requestSubmit(ctx: ListenerContext) {
@@ -19,7 +25,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const errors: Record<string, string> = {};
     if (reason.length < 3) errors[BlockId.Reason] = 'Give a reason (a few words: ticket, incident or why).';
     if (reason.length > 500) errors[BlockId.Reason] = 'Keep the reason under 500 characters; link the ticket instead.';
-    if (checked.length === 0) errors[BlockId.Checklist] = meta.data.kind === 'withdraw' ? 'Confirm your own data centre announces the prefix first, or the prefix becomes unreachable.' : 'Confirm you will remove your own announcement once Cloudflare\'s is seen.';
+    if (checked.length === 0) errors[BlockId.Checklist] = UNTICKED[meta.data.kind];
     if (Object.keys(errors).length) {
       await ack({ response_action: 'errors', errors });
       return;
