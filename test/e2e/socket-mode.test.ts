@@ -1,7 +1,9 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack, texts } from '../helpers/stack.js';
+import { CHANNEL, REDIS_URL, cardFor, checklist, reason, testStack, texts } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -124,5 +126,60 @@ describe('Socket Mode: the bot connects with its app token and the withdraw stor
     expect(done.text).toContain('propagated');
     expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(1);
     expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(true);
+  });
+});
+
+/** A TCP proxy to the test Redis that can stop passing commands on (Redis stops answering) and resume. */
+async function pausableRedisProxy() {
+  const target = new URL(REDIS_URL);
+  let paused = false;
+  const held: { upstream: net.Socket; data: Buffer }[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    sockets.add(client).add(upstream);
+    client.on('data', (data: Buffer) => (paused ? held.push({ upstream, data }) : upstream.write(data)));
+    upstream.on('data', (data: Buffer) => client.write(data));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    pause: () => void (paused = true),
+    resume: () => {
+      paused = false;
+      for (const h of held.splice(0)) h.upstream.write(h.data);
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('Socket Mode /healthz follows Redis', () => {
+  it('answers 503 while Redis does not answer, and 200 again once it does', async () => {
+    const proxy = await pausableRedisProxy();
+    const stack = await testStack({ socketMode: true, role: 'web', redisUrl: proxy.url });
+    try {
+      const url = `${stack.bot!.url}/healthz`;
+      expect(await (await fetch(url)).json()).toEqual({ ok: true, role: 'web' });
+      proxy.pause();
+      const started = Date.now();
+      const down = await fetch(url);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ ok: false, redis: 'unreachable' });
+      expect(Date.now() - started).toBeLessThan(4000);
+      proxy.resume();
+      const up = await fetch(url);
+      expect(up.status).toBe(200);
+    } finally {
+      proxy.resume();
+      await stack.cleanup();
+      await proxy.close();
+    }
   });
 });
