@@ -165,18 +165,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           {
             path: '/healthz',
             method: ['GET'],
-            handler: (_req, res) => {
-              redis
-                .ping()
-                .then(() => {
-                  res.writeHead(200, { 'content-type': 'application/json' });
-                  res.end(JSON.stringify({ ok: true, role }));
-                })
-                .catch(() => {
-                  res.writeHead(503, { 'content-type': 'application/json' });
-                  res.end(JSON.stringify({ ok: false, redis: 'unreachable' }));
-                });
-            },
+            handler: (_req, res) => answerHealth(res, redis, role),
           },
         ],
       });
@@ -224,6 +213,24 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   };
 }
 
+/** `{ ok: true, role }`, or 503 when Redis does not answer a PING within 2 s (a probe must not hang on a queued command). */
+function answerHealth(res: http.ServerResponse, redis: Redis, role: Role): void {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('redis ping timed out')), 2000);
+  });
+  Promise.race([redis.ping(), timeout])
+    .then(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, role }));
+    })
+    .catch(() => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: false, redis: 'unreachable' }));
+    })
+    .finally(() => clearTimeout(timer));
+}
+
 /**
  * `GET /healthz` for Socket Mode, where there is no HTTP receiver: the HTTP path's answer (`{ ok: true, role }`,
  * or 503 when Redis does not answer a PING within 2 s).
@@ -236,20 +243,7 @@ async function startHealthServer(port: number, redis: Redis, role: Role): Promis
       res.end();
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('redis ping timed out')), 2000);
-    });
-    Promise.race([redis.ping(), timeout])
-      .then(() => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, role }));
-      })
-      .catch(() => {
-        res.writeHead(503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: false, redis: 'unreachable' }));
-      })
-      .finally(() => clearTimeout(timer));
+    answerHealth(res, redis, role);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -53,11 +53,13 @@ export const policySchema = z
       .object({
         advertise: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
         withdraw: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
+        onboard: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
         validate: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
       })
       .default({
         advertise: { approvals: 1, expires_after: 1_800_000 },
         withdraw: { approvals: 1, expires_after: 1_800_000 },
+        onboard: { approvals: 1, expires_after: 1_800_000 },
         validate: { approvals: 1, expires_after: 1_800_000 },
       }),
     prefixes: z
@@ -83,7 +85,7 @@ export const policySchema = z
   });
 
 export type Policy = z.infer<typeof policySchema>;
-export type ActionKind = 'advertise' | 'withdraw' | 'validate';
+export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate';
 
 const envSchema = z.object({
   SLACK_BOT_TOKEN: z.string({ error: 'SLACK_BOT_TOKEN is required (xoxb-...)' }).min(1, 'SLACK_BOT_TOKEN is required (xoxb-...)'),

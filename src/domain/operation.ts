@@ -4,8 +4,8 @@
  */
 import { BotError, ErrorCode } from '../errors.js';
 
-/** BGP advertise / withdraw of a BGP prefix, or Cloudflare's IRR + RPKI + ownership validation of a prefix. */
-export type OperationKind = 'advertise' | 'withdraw' | 'validate';
+/** BGP advertise / withdraw of a BGP prefix; adding a prefix to Cloudflare (onboard); Cloudflare's IRR + RPKI + ownership validation. */
+export type OperationKind = 'advertise' | 'withdraw' | 'onboard' | 'validate';
 
 export type OperationState =
   | 'requested'
@@ -86,6 +86,8 @@ export interface Operation {
   watch: WatchProgress | null;
   /** Notes shown on the card: pre-checks, warnings. */
   notes: string[];
+  /** Onboard: the ASN the prefix is added with. */
+  asn?: number;
 }
 
 export function isTerminal(state: OperationState): boolean {
@@ -183,5 +185,5 @@ export function describeState(state: OperationState): string {
 }
 
 export function actionVerb(kind: OperationKind): string {
-  return { advertise: 'Advertise', withdraw: 'Withdraw', validate: 'Validate' }[kind];
+  return { advertise: 'Advertise', withdraw: 'Withdraw', onboard: 'Onboard', validate: 'Validate' }[kind];
 }

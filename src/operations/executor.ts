@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { transition, type Operation } from '../domain/operation.js';
+import { reverseZones } from '../domain/reverse-zones.js';
 import { isBotError, userMessageOf } from '../errors.js';
 import type { AddressingApi, Dispatcher } from './ports.js';
 import type { OperationStore } from './store.js';
@@ -41,6 +42,7 @@ export class Executor {
     }
     if (op.state !== 'executing') return;
     if (op.kind === 'validate') return this.executeValidate(op);
+    if (op.kind === 'onboard') return this.executeOnboard(op);
     if (!op.bgpPrefixId) return this.fail(op, 'This request names no BGP prefix, so there is nothing to change.');
     const bgpPrefixId = op.bgpPrefixId;
 
@@ -98,6 +100,51 @@ export class Executor {
     );
     await this.deps.dispatcher.deliver(opId);
     await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs);
+  }
+
+  /**
+   * Onboard: look for the prefix first (our own earlier attempt may have added it before a crash), else add it once.
+   * Done as soon as Cloudflare has it: the thread says what to publish next.
+   */
+  private async executeOnboard(op: Operation): Promise<void> {
+    const { store, cloudflare } = this.deps;
+    const request = `POST /accounts/${op.accountId}/addressing/prefixes {"cidr":"${op.prefix}","asn":${op.asn ?? 'null'}}`;
+    let existing;
+    try {
+      existing = (await cloudflare.listPrefixes(op.accountId)).find((p) => p.cidr === op.prefix);
+    } catch (err) {
+      return this.failOrRetry(op, err, 'listing the prefixes before adding one');
+    }
+    if (existing && !op.cloudflare) return this.fail(op, `${op.prefix} is already on the account (added by someone else meanwhile); nothing was added.`);
+    let prefix = existing;
+    if (!prefix) {
+      op = (await store.update(op.id, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }] }))).op;
+      try {
+        prefix = await cloudflare.createPrefix(op.accountId, { cidr: op.prefix, asn: op.asn ?? 0, description: op.reason.slice(0, 1000) });
+      } catch (err) {
+        await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
+        return this.failOrRetry(op, err, `adding ${op.prefix}`);
+      }
+    }
+    const p = prefix;
+    await store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome: 'called', prefixId: p.id, approved: p.approved, token: p.ownershipValidationToken } });
+    const zones = reverseZones(op.prefix);
+    const token = p.ownershipValidationToken ?? '(see the dashboard)';
+    const text =
+      `:tada: Done: Cloudflare added ${op.prefix} (prefix \`${p.id}\`, ${p.approved === 'V' ? 'approved' : 'pending validation'}). ` +
+      `Next, publish the ownership token \`${token}\`: either \`remarks: cf-validation: ${token}\` on the IRR route object, ` +
+      `or \`cf-validation.<zone> TXT "${token}"\` in every reverse zone (${zones.slice(0, 4).join(', ')}${zones.length > 4 ? ', …' : ''}). ` +
+      `Make sure the ROA lets the ASN originate every length you will announce, upload the LOA, then run \`/byoip validate ${op.prefix}\`.`;
+    await store.update(op.id, (o) =>
+      o.state !== 'executing'
+        ? { op: o }
+        : {
+            op: transition(o, 'done', this.now(), { prefixId: p.id, outcome: `Added to Cloudflare as ${p.id} (pending validation).` }),
+            notify: [{ kind: 'reply', text }, { kind: 'card' }],
+            audit: [{ type: 'done', opId: op.id, actor: 'system', data: { prefixId: p.id } }],
+          },
+    );
+    await this.deps.dispatcher.deliver(op.id);
   }
 
   /**

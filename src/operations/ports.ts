@@ -5,6 +5,7 @@ export interface AddressingApi {
   listPrefixes(accountId: string): Promise<Prefix[]>;
   getPrefix(accountId: string, prefixId: string): Promise<Prefix>;
   validatePrefix(accountId: string, prefixId: string): Promise<Prefix>;
+  createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string }): Promise<Prefix>;
   listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
   getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
   setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ActionKind, Policy } from '../config.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
-import { cidrContains, parseCidr } from '../domain/cidr.js';
+import { cidrContains, isAnnounceable, parseCidr } from '../domain/cidr.js';
 import {
   applyApproval,
   applyRejection,
@@ -23,6 +23,8 @@ export interface RequestInput {
   userId: string;
   channel: string;
   reason: string;
+  /** Onboard: the ASN the prefix is announced under. */
+  asn?: number;
 }
 
 export interface ServiceDeps {
@@ -132,7 +134,12 @@ export class OperationService {
     const holder = await this.deps.store.lockHolder(cidr.text);
     if (holder) await this.refuseLocked(cidr.text, holder);
 
-    const target = input.kind === 'validate' ? await this.validateTarget(cidr.text) : await this.bgpTarget(input.kind, cidr.text);
+    const target =
+      input.kind === 'validate'
+        ? await this.validateTarget(cidr.text)
+        : input.kind === 'onboard'
+          ? await this.onboardTarget(cidr.text, input.asn)
+          : await this.bgpTarget(input.kind, cidr.text);
 
     const now = this.now();
     const action = this.deps.policy.actions[input.kind as ActionKind];
@@ -158,6 +165,7 @@ export class OperationService {
       cloudflare: null,
       watch: null,
       notes: target.notes,
+      ...(input.kind === 'onboard' && input.asn ? { asn: input.asn } : {}),
     };
     const res = await this.deps.store.create(op, [{ kind: 'card' }], {
       type: 'requested',
@@ -190,6 +198,25 @@ export class OperationService {
         ? [await this.preWithdrawNote(cidr, own?.own_asn)]
         : ['After it is advertised: remove the announcement from your own data centre, or some traffic will keep bypassing Cloudflare.'];
     return { accountId: resolved.accountId, prefixId: resolved.prefix.id, bgpPrefixId: resolved.bgp.id, notes, before: { advertised: resolved.bgp.onDemand.advertised } };
+  }
+
+  /** Onboard: a prefix Cloudflare can take (/24 or shorter, /48 for IPv6) that no managed account has yet; pre-flight on the card. */
+  private async onboardTarget(cidr: string, asn: number | undefined): Promise<RequestTarget> {
+    if (!asn) throw new InvalidInputError('Say the ASN the prefix is announced under: `/byoip onboard <cidr> <asn>`.');
+    const parsed = parseCidr(cidr);
+    if (!isAnnounceable(parsed)) {
+      throw new InvalidInputError(`${cidr} is too small for BYOIP: Cloudflare announces IPv4 prefixes of /24 or shorter and IPv6 of /48 or shorter. Onboard the covering /${parsed.version === 4 ? 24 : 48} instead.`);
+    }
+    const account = this.deps.policy.cloudflare.accounts[0]!;
+    for (const a of this.deps.policy.cloudflare.accounts) {
+      const clash = (await this.deps.cloudflare.listPrefixes(a.id)).find((p) => prefixCovers(p.cidr, cidr) || prefixCovers(cidr, p.cidr));
+      if (clash) throw new InvalidInputError(`${clash.cidr} is already on Cloudflare account ${a.name} (${clash.approved === 'V' ? 'approved' : 'pending validation'}), and it overlaps ${cidr}; nothing to add. See it with \`/byoip status ${clash.cidr}\`.`);
+    }
+    const notes = this.deps.preflightNotes
+      ? await this.deps.preflightNotes(cidr, asn, undefined).catch((err: unknown) => [`:grey_question: The pre-flight checks could not run: ${userMessageOf(err)}`])
+      : [];
+    notes.push(`Cloudflare account ${account.name}. After it is added: publish the ownership token Cloudflare returns, upload the LOA, then \`/byoip validate ${cidr}\`.`);
+    return { accountId: account.id, prefixId: '', bgpPrefixId: null, notes, before: { onAccount: false } };
   }
 
   /** Validate: the account prefix with exactly this CIDR, not yet approved; the pre-flight report goes on the card. */
@@ -254,7 +281,7 @@ export class OperationService {
         const d = applyApproval(op, userId, isApprover, now);
         approved = d.kind === 'approved';
         const notify: OutboxItem[] = approved
-          ? [{ kind: 'reply', text: `:white_check_mark: Approved by <@${userId}>. Sending the ${op.kind === 'validate' ? 'validation request' : op.kind} to Cloudflare.` }, { kind: 'card' }]
+          ? [{ kind: 'reply', text: `:white_check_mark: Approved by <@${userId}>. Sending the ${{ advertise: 'advertise', withdraw: 'withdraw', onboard: 'new prefix', validate: 'validation request' }[op.kind]} to Cloudflare.` }, { kind: 'card' }]
           : [{ kind: 'reply', text: `:ballot_box_with_check: <@${userId}> approved (${d.op.approvals.length} of ${op.approvalsRequired}).` }, { kind: 'card' }];
         return { op: d.op, notify, audit: [{ type: approved ? 'approved' : 'approval_recorded', opId, actor: userId, data: { approvals: d.op.approvals.length, required: op.approvalsRequired } }] };
       });

@@ -5,6 +5,7 @@ export type ParsedCommand =
   | { kind: 'help' }
   | { kind: 'status'; cidr?: string }
   | { kind: 'advertise' | 'withdraw' | 'validate'; cidr: string; reason: string }
+  | { kind: 'onboard'; cidr: string; asn: number; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number };
 
 export const USAGE = [
@@ -12,6 +13,7 @@ export const USAGE = [
   '`/byoip status [cidr]` — prefixes, their BGP state and open requests',
   '`/byoip advertise <cidr> [reason]` — ask to advertise a BGP prefix through Cloudflare (needs approval)',
   '`/byoip withdraw <cidr> [reason]` — ask to withdraw it from Cloudflare (needs approval)',
+  '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
 ].join('\n');
@@ -33,18 +35,26 @@ export function parseCommand(text: string): ParsedCommand {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
     }
+    case 'onboard': {
+      if (!rest[0] || !rest[1]) throw new InvalidInputError('Say which prefix and the ASN it is announced under: `/byoip onboard <cidr> <asn>`, e.g. `/byoip onboard 192.0.2.0/24 13335`.');
+      return { kind: 'onboard', cidr: parseCidr(rest[0]).text, asn: parseAsnWord(rest[1]), reason: rest.slice(2).join(' ') };
+    }
     case 'preflight': {
       if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip preflight <cidr> [asn]`, e.g. `/byoip preflight 203.0.113.0/24 13335`.');
       const cidr = parseCidr(rest[0]).text;
       if (rest[1] === undefined) return { kind: 'preflight', cidr };
-      const asnText = rest[1].replace(/^AS/i, '');
-      const asn = Number(asnText);
-      if (!/^\d+$/.test(asnText) || !Number.isInteger(asn) || asn < 1 || asn > 4_294_967_295) {
-        throw new InvalidInputError(`\`${rest[1]}\` is not an AS number: use a whole number from 1 to 4294967295, e.g. \`13335\` or \`AS64500\`.`);
-      }
-      return { kind: 'preflight', cidr, asn };
+      return { kind: 'preflight', cidr, asn: parseAsnWord(rest[1]) };
     }
     default:
       throw new InvalidInputError(`\`${sub}\` is not a /byoip command. Try one of these:\n${USAGE}`);
   }
+}
+
+function parseAsnWord(word: string): number {
+  const asnText = word.replace(/^AS/i, '');
+  const asn = Number(asnText);
+  if (!/^\d+$/.test(asnText) || !Number.isInteger(asn) || asn < 1 || asn > 4_294_967_295) {
+    throw new InvalidInputError(`\`${word}\` is not an AS number: use a whole number from 1 to 4294967295, e.g. \`13335\` or \`AS64500\`.`);
+  }
+  return asn;
 }

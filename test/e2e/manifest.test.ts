@@ -22,7 +22,7 @@ describe('manifest.yml', () => {
 
   it('every subcommand in the usage hint parses', () => {
     const subs = m.features.slash_commands[0]!.usage_hint.split('|').map((s) => s.trim().split(' ')[0]!);
-    for (const sub of subs) expect(() => parseCommand(`${sub} 203.0.113.0/24`)).not.toThrow();
+    for (const sub of subs) expect(() => parseCommand(`${sub} 203.0.113.0/24 13335`)).not.toThrow();
   });
 
   it('asks for the scopes of the Web API methods the bot calls', () => {

@@ -47,9 +47,9 @@ export function cardFor(stack: Stack, prefix: string): SimMessage | undefined {
 export const texts = (msgs: { text: string }[]) => msgs.map((m) => m.text);
 
 /** `/byoip <kind> <cidr>` as `user`, fills the modal (reason + checklist), submits, and returns the status card. */
-export async function fileRequest(stack: Stack, user: string, kind: 'withdraw' | 'advertise' | 'validate', cidr: string, why = 'test drill'): Promise<SimMessage> {
+export async function fileRequest(stack: Stack, user: string, kind: 'withdraw' | 'advertise' | 'validate' | 'onboard', cidr: string, why = 'test drill', extra = ''): Promise<SimMessage> {
   const previous = cardFor(stack, cidr)?.ts;
-  const res = await stack.sender!.command(user, `${kind} ${cidr}`, { channel: CHANNEL });
+  const res = await stack.sender!.command(user, `${kind} ${cidr}${extra ? ` ${extra}` : ''}`, { channel: CHANNEL });
   if (res.status !== 200) throw new Error(`/byoip ${kind} answered HTTP ${res.status}`);
   const modal = await stack.slack.waitFor(() => stack.slack.openModal(user), 5000);
   const submit = await stack.sender!.submitView(user, modal.id, { ...reason(why), ...checklist });

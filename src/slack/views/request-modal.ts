@@ -6,6 +6,8 @@ export interface RequestModalMetadata {
   kind: OperationKind;
   cidr: string;
   channel: string;
+  /** Onboard: the ASN to add the prefix with. */
+  asn?: number;
 }
 
 /** The checklist from Cloudflare's BYOIP best practices, one item the requester must tick. */
@@ -13,6 +15,7 @@ export function checklistText(kind: OperationKind): string {
   return {
     withdraw: 'Our own data centre already announces this prefix (or a covering one)',
     advertise: 'We remove our own announcement once AS13335 is seen on a looking glass',
+    onboard: 'We hold this prefix, and an LOA for it will follow',
     validate: 'The ROA, IRR route object and ownership token are published',
   }[kind];
 }
@@ -21,7 +24,7 @@ export function checklistText(kind: OperationKind): string {
 export function requestModal(meta: RequestModalMetadata, reason = ''): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
-    section(`*${verb} ${meta.cidr}*${meta.kind === 'validate' ? '' : ' through Cloudflare'}. An approver must approve before anything is sent.`),
+    section(`*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
     {
       type: 'input',
       block_id: BlockId.Reason,
@@ -44,6 +47,7 @@ export function requestModal(meta: RequestModalMetadata, reason = ''): Record<st
       {
         withdraw: 'Cloudflare: "Add the prefix advertisement to your data center" before withdrawing; withdrawing takes about 15 minutes.',
         advertise: 'Cloudflare: advertise first, verify with a looking glass (AS13335), then remove your own announcement; advertising takes 2-7 minutes.',
+        onboard: 'The card shows the pre-flight checks. Cloudflare adds the prefix as pending and returns an ownership token to publish; then /byoip validate.',
         validate: 'The card shows the pre-flight checks; Cloudflare then runs its own IRR, RPKI and ownership checks.',
       }[meta.kind],
     ),

@@ -27,7 +27,7 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
       `*State*\n${state}`,
       `*Requested by*\n<@${op.requestedBy}>`,
       `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => `<@${a.userId}>`).join(', ')})` : ''}`,
-      `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` ${op.bgpPrefixId ? `BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\`` : `prefix \`${op.prefixId.slice(0, 8)}…\``}`,
+      `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` ${op.bgpPrefixId ? `BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\`` : op.prefixId ? `prefix \`${op.prefixId.slice(0, 8)}…\`` : 'new prefix'}`,
     ]),
     section(`*Reason:* ${escapeMrkdwn(op.reason)}`),
     section(`*Will change:* ${willChange(op)}`),
@@ -58,6 +58,8 @@ function willChange(op: Operation): string {
       return `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`true\` (Cloudflare starts announcing it from AS13335; takes 2-7 min).`;
     case 'withdraw':
       return `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`false\` (Cloudflare stops announcing it; takes about 15 min).`;
+    case 'onboard':
+      return `Add ${op.prefix}${op.asn ? ` (AS${op.asn})` : ''} to Cloudflare (\`POST .../prefixes\`). It starts pending (\`P\`) with an ownership token to publish; nothing is announced.`;
     case 'validate':
       return `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`;
   }

@@ -42,7 +42,8 @@ export function byoipCommand(ctx: ListenerContext) {
         }
         case 'advertise':
         case 'withdraw':
-        case 'validate': {
+        case 'validate':
+        case 'onboard': {
           const policy = ctx.service.policy;
           const groups = [...policy.groups.requesters, ...policy.groups.approvers, ...policy.groups.break_glass];
           if (!(await ctx.groups.isMember(command.user_id, groups))) {
@@ -51,7 +52,7 @@ export function byoipCommand(ctx: ListenerContext) {
           }
           await client.views.open({
             trigger_id: command.trigger_id,
-            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: command.channel_id }, parsed.reason) as never,
+            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: command.channel_id, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason) as never,
           });
           return;
         }

@@ -4,11 +4,12 @@ import { isBotError, userMessageOf } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { BlockId, InputActionId } from '../../ids.js';
 
-const metadata = z.object({ kind: z.enum(['advertise', 'withdraw', 'validate']), cidr: z.string(), channel: z.string() });
+const metadata = z.object({ kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate']), cidr: z.string(), channel: z.string(), asn: z.number().int().positive().optional() });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   withdraw: 'Confirm your own data centre announces the prefix first, or the prefix becomes unreachable.',
   advertise: 'Confirm you will remove your own announcement once Cloudflare\'s is seen.',
+  onboard: 'Confirm you hold this prefix; Cloudflare will ask for a Letter of Agency.',
   validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
 };
 
@@ -33,7 +34,7 @@ export function requestSubmit(ctx: ListenerContext) {
     await ack();
     const user = body.user.id;
     try {
-      await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, channel: meta.data.channel, reason });
+      await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, channel: meta.data.channel, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
