@@ -51,6 +51,7 @@ describe('/byoip status shares Cloudflare reads for a few seconds', () => {
       listBgpPrefixes: async () => (calls.push('bgp'), [{ id: 'b1', cidr: '203.0.113.0/24', onDemand: { advertised: true, locked: false } } as BgpPrefix]),
       getPrefix: async () => prefixRow,
       validatePrefix: async () => prefixRow,
+      createPrefix: async () => prefixRow,
       getBgpPrefix: async () => {
         throw new Error('not used');
       },
