@@ -56,10 +56,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     async () => {
       const expired = await deps.service.expireDue();
       await deps.store.prune();
+      const rearmed = await deps.service.recoverStranded();
       // Recovery: an outbox with items but no job (a crash between recording and enqueueing) gets a drain.
       const pending = await deps.store.pendingOutboxes();
       await Promise.all(pending.map((id) => deps.deliverer.drain(id)));
-      return { expired, pending: pending.length };
+      return { expired, pending: pending.length, rearmed };
     },
     { ...common, concurrency: 1 },
   );

@@ -317,6 +317,25 @@ export class OperationService {
     }
   }
 
+  /**
+   * Re-arms the job of every unfinished operation whose job may have been lost (a crash between recording a state and
+   * enqueueing its job). Safe to run any time: job ids make a second enqueue a no-op, and execution reads Cloudflare
+   * before it writes.
+   */
+  async recoverStranded(): Promise<number> {
+    let n = 0;
+    for (const op of await this.deps.store.active()) {
+      if (op.state === 'approved' || op.state === 'executing') {
+        await this.deps.dispatcher.execute(op.id);
+        n++;
+      } else if (op.state === 'propagating') {
+        await this.deps.dispatcher.watch(op.id, 0);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Expires every request whose approval window has passed; returns how many. */
   async expireDue(): Promise<number> {
     const now = this.now();

@@ -69,12 +69,14 @@ export class OperationStore {
   readonly auditKey = () => this.key('audit');
   readonly openKey = () => this.key('open');
   readonly recentKey = () => this.key('recent');
+  /** Operations not yet in a terminal state (the recovery sweep's list). */
+  readonly activeKey = () => this.key('active');
 
   /** Creates the operation and takes the prefix lock, or says which operation holds the lock. */
   async create(op: Operation, notify: OutboxItem[], audit: AuditEntry): Promise<{ created: true } | { created: false; lockedBy: string }> {
     const res = (await this.redis.eval(
       CREATE,
-      8,
+      9,
       this.lockKey(op.prefix),
       this.opKey(op.id),
       this.outboxKey(op.id),
@@ -83,6 +85,7 @@ export class OperationStore {
       this.auditKey(),
       this.openKey(),
       this.seqKey(op.id),
+      this.activeKey(),
       op.id,
       JSON.stringify(op),
       String(op.createdAt),
@@ -131,7 +134,7 @@ export class OperationStore {
       }
       const res = (await this.redis.eval(
         CAS,
-        7,
+        8,
         this.opKey(id),
         this.lockKey(current.prefix),
         this.outboxKey(id),
@@ -139,6 +142,7 @@ export class OperationStore {
         this.auditKey(),
         this.openKey(),
         this.seqKey(id),
+        this.activeKey(),
         v,
         JSON.stringify(result.op),
         id,
@@ -180,6 +184,13 @@ export class OperationStore {
   /** Operations still waiting for approval whose expiry has passed. */
   async dueForExpiry(now: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.openKey(), 0, now);
+  }
+
+  /** Operations not yet finished. */
+  async active(): Promise<Operation[]> {
+    const ids = await this.redis.smembers(this.activeKey());
+    const ops = await Promise.all(ids.map((id) => this.get(id)));
+    return ops.filter((o): o is Operation => o !== null);
   }
 
   /** Drops index entries of operations past retention and audit lines older than the audit retention. */

@@ -1,12 +1,15 @@
 -- Compare-and-set an operation record, with its side effects, atomically.
--- KEYS: 1 op, 2 lock, 3 outbox, 4 pending set, 5 audit stream, 6 open zset, 7 outbox seq
+-- KEYS: 1 op, 2 lock, 3 outbox, 4 pending set, 5 audit stream, 6 open zset, 7 outbox seq, 8 active set
 -- ARGV: 1 expected version, 2 new json, 3 opId, 4 release lock (1/0), 5 leave open set (1/0), 6 nItems,
 --       items..., then nAudit, then for each audit entry: nFields, field/value pairs...
 local v = redis.call('HGET', KEYS[1], 'v')
 if v ~= ARGV[1] then return -1 end
 local nv = tonumber(v) + 1
 redis.call('HSET', KEYS[1], 'v', nv, 'json', ARGV[2])
-if ARGV[4] == '1' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+if ARGV[4] == '1' then
+  if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+  redis.call('SREM', KEYS[8], ARGV[3])
+end
 if ARGV[5] == '1' then redis.call('ZREM', KEYS[6], ARGV[3]) end
 local n = tonumber(ARGV[6])
 for i = 1, n do
