@@ -62,6 +62,13 @@ export const policySchema = z
         onboard: { approvals: 1, expires_after: 1_800_000 },
         validate: { approvals: 1, expires_after: 1_800_000 },
       }),
+    /** The incident path: on-call engineers act without approval, a bounded number of times, reviewed afterwards. */
+    break_glass: z
+      .object({
+        max_uses: z.number().int().min(0).max(100).default(2),
+        window: duration.default(3_600_000),
+      })
+      .default({ max_uses: 2, window: 3_600_000 }),
     prefixes: z
       .array(
         z.object({

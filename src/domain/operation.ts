@@ -88,6 +88,9 @@ export interface Operation {
   notes: string[];
   /** Onboard: the ASN the prefix is added with. */
   asn?: number;
+  /** Break glass: filed by an on-call engineer and executed without approval; reviewed afterwards by an approver. */
+  breakGlass?: boolean;
+  reviewedBy?: string | null;
 }
 
 export function isTerminal(state: OperationState): boolean {
@@ -167,6 +170,15 @@ export function applyRejection(op: Operation, userId: string, isApprover: boolea
     throw new BotError(ErrorCode.NotAuthorized, `You are not in an approver group for ${op.kind} requests, so you cannot reject it.`);
   }
   return transition(op, 'rejected', at, { decidedBy: userId, outcome: reason ? `Rejected: ${reason}` : 'Rejected.' });
+}
+
+/** An approver's after-the-fact review of a break-glass change (never the person who broke the glass). */
+export function applyReview(op: Operation, userId: string, isApprover: boolean, at: number): Operation {
+  if (!op.breakGlass) throw new BotError(ErrorCode.InvalidInput, 'Only break-glass changes need a review; this one was approved before it ran.');
+  if (op.reviewedBy) throw new BotError(ErrorCode.OperationFinished, `This break-glass change was already reviewed by <@${op.reviewedBy}>.`);
+  if (userId === op.requestedBy) throw new BotError(ErrorCode.SelfApproval, 'You broke the glass, so someone else has to review it (four eyes, after the fact).');
+  if (!isApprover) throw new BotError(ErrorCode.NotAuthorized, 'Only members of an approver group can review a break-glass change.');
+  return { ...op, reviewedBy: userId, updatedAt: at };
 }
 
 export function describeState(state: OperationState): string {

@@ -6,6 +6,7 @@ import { cidrContains, isAnnounceable, parseCidr } from '../domain/cidr.js';
 import {
   applyApproval,
   applyRejection,
+  applyReview,
   describeState,
   transition,
   type Operation,
@@ -334,6 +335,88 @@ export class OperationService {
       }
     }
     return n;
+  }
+
+  /**
+   * Break glass: an on-call engineer withdraws (or advertises) at once, without approval, within the policy's limit
+   * of uses per window. Loud in the channel, in the audit, and left for an approver to review afterwards.
+   */
+  async breakGlass(input: { kind: 'advertise' | 'withdraw'; cidr: string; userId: string; channel: string; reason: string }): Promise<Operation> {
+    const cidr = parseCidr(input.cidr).text;
+    const reason = input.reason.trim();
+    if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: \`/byoip emergency ${input.kind} ${cidr} <reason>\` (the incident, in a few words).`);
+    const policy = this.deps.policy;
+    if (policy.groups.break_glass.length === 0 || !(await this.deps.groups.isMember(input.userId, policy.groups.break_glass))) {
+      await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'not on call' } });
+      throw new BotError(ErrorCode.NotAuthorized, `Only the on-call (break-glass) group can act without approval. File a normal request with \`/byoip ${input.kind} ${cidr}\`, or page the on-call engineer.`);
+    }
+    const holder = await this.deps.store.lockHolder(cidr);
+    if (holder) await this.refuseLocked(cidr, holder);
+    const target = await this.bgpTarget(input.kind, cidr);
+    const id = newId();
+    const use = await this.deps.store.takeBreakGlassUse(id, policy.break_glass.max_uses, policy.break_glass.window);
+    if (!use.ok) {
+      await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'limit reached', used: use.used } });
+      const when = use.nextFreeAt ? new Date(use.nextFreeAt).toISOString().replace(/\.\d+Z$/, 'Z') : 'later';
+      throw new BotError(
+        ErrorCode.NotAuthorized,
+        `Break glass has been used ${use.used} time(s) in the last ${Math.round(policy.break_glass.window / 60_000)} minutes, the policy's limit; the next use frees up at ${when}. File a normal request with \`/byoip ${input.kind} ${cidr}\` and ask an approver.`,
+      );
+    }
+    const now = this.now();
+    const op: Operation = {
+      id,
+      kind: input.kind,
+      prefix: cidr,
+      accountId: target.accountId,
+      prefixId: target.prefixId,
+      bgpPrefixId: target.bgpPrefixId,
+      requestedBy: input.userId,
+      reason,
+      channel: input.channel,
+      cardTs: null,
+      state: 'approved',
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now,
+      approvalsRequired: 0,
+      approvals: [],
+      decidedBy: input.userId,
+      outcome: null,
+      cloudflare: null,
+      watch: null,
+      notes: [':rotating_light: Break glass: executed without approval by the on-call engineer. An approver must review it afterwards.', ...target.notes],
+      breakGlass: true,
+      reviewedBy: null,
+    };
+    const res = await this.deps.store.create(
+      op,
+      [{ kind: 'card' }, { kind: 'reply', broadcast: true, text: `:rotating_light: *Break glass* by <@${input.userId}>: ${input.kind} ${cidr} now, without approval. Reason: ${reason}. Approvers: review it with the button on the card.` }],
+      { type: 'break_glass', opId: id, actor: input.userId, data: { kind: input.kind, prefix: cidr, reason, used: use.used, limit: policy.break_glass.max_uses, before: target.before } },
+    );
+    if (!res.created) await this.refuseLocked(cidr, res.lockedBy);
+    this.deps.logger.warn({ operationId: id, prefix: cidr, user: input.userId, kind: input.kind }, 'break glass');
+    await this.deps.dispatcher.deliver(id);
+    await this.deps.dispatcher.execute(id);
+    return op;
+  }
+
+  /** An approver reviews a break-glass change after the fact. */
+  async review(opId: string, userId: string): Promise<Operation> {
+    const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
+    const now = this.now();
+    try {
+      const res = await this.deps.store.update(opId, (op) => ({
+        op: applyReview(op, userId, isApprover, now),
+        notify: [{ kind: 'reply', text: `:mag: Break-glass change reviewed by <@${userId}>.` }, { kind: 'card' }],
+        audit: [{ type: 'reviewed', opId, actor: userId }],
+      }));
+      await this.deps.dispatcher.deliver(opId);
+      return res.op;
+    } catch (err) {
+      await this.deps.store.audit({ type: 'review_refused', opId, actor: userId, data: { why: userMessageOf(err) } });
+      throw err;
+    }
   }
 
   /** Expires every request whose approval window has passed; returns how many. */

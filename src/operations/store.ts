@@ -7,6 +7,7 @@ const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.m
 const CREATE = lua('create');
 const CAS = lua('cas');
 const ACK_OUTBOX = lua('ack-outbox');
+const BREAK_GLASS = lua('break-glass');
 
 /** Something to deliver to Slack for an operation, in order. `card` re-renders the status card from the record. */
 export type OutboxItem =
@@ -184,6 +185,13 @@ export class OperationStore {
   /** Operations still waiting for approval whose expiry has passed. */
   async dueForExpiry(now: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.openKey(), 0, now);
+  }
+
+  /** Takes one break-glass use if the policy's limit allows it; says how many were used and when one frees up. */
+  async takeBreakGlassUse(opId: string, maxUses: number, windowMs: number): Promise<{ ok: boolean; used: number; nextFreeAt: number | null }> {
+    const now = this.now();
+    const [ok, used, oldest] = (await this.redis.eval(BREAK_GLASS, 1, this.key('break-glass-uses'), String(now), String(windowMs), String(maxUses), opId)) as [number, number, string];
+    return { ok: ok === 1, used, nextFreeAt: ok === 1 ? null : Number(oldest) + windowMs };
   }
 
   /** Operations not yet finished. */

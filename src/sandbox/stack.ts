@@ -51,6 +51,8 @@ export interface StackOptions {
   approvalsPerAction?: number;
   expiresAfter?: string;
   jobLockDurationMs?: number;
+  /** Break-glass uses allowed per window (default 2 per hour). */
+  breakGlassMaxUses?: number;
   /** Attempts of the execute job before giving up (default 12). */
   executeAttempts?: number;
   /** More Slack users than the four sandbox people (tests with many approvers). */
@@ -107,6 +109,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     slack: { channel: SANDBOX_CHANNEL.id },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
     actions: { advertise: { approvals, expires_after: expires }, withdraw: { approvals, expires_after: expires } },
+    break_glass: { max_uses: opts.breakGlassMaxUses ?? 2, window: '1h' },
     prefixes: [
       { cidr: DEFAULT_SCENARIO.prefixes.advertised.cidr, own_asn: CUSTOMER_ASN },
       { cidr: DEFAULT_SCENARIO.prefixes.withdrawn.cidr, own_asn: CUSTOMER_ASN },

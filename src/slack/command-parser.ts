@@ -6,6 +6,7 @@ export type ParsedCommand =
   | { kind: 'status'; cidr?: string }
   | { kind: 'advertise' | 'withdraw' | 'validate'; cidr: string; reason: string }
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
+  | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number };
 
 export const USAGE = [
@@ -15,6 +16,7 @@ export const USAGE = [
   '`/byoip withdraw <cidr> [reason]` — ask to withdraw it from Cloudflare (needs approval)',
   '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
+  '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
 ].join('\n');
 
@@ -34,6 +36,14 @@ export function parseCommand(text: string): ParsedCommand {
     case 'validate': {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
+    }
+    case 'emergency':
+    case 'break-glass': {
+      const action = (rest[0] ?? '').toLowerCase();
+      if ((action !== 'withdraw' && action !== 'advertise') || !rest[1]) {
+        throw new InvalidInputError('Break glass takes the action, the prefix and the reason in one line: `/byoip emergency withdraw <cidr> <reason>` (on-call group only).');
+      }
+      return { kind: 'emergency', action, cidr: parseCidr(rest[1]).text, reason: rest.slice(2).join(' ') };
     }
     case 'onboard': {
       if (!rest[0] || !rest[1]) throw new InvalidInputError('Say which prefix and the ASN it is announced under: `/byoip onboard <cidr> <asn>`, e.g. `/byoip onboard 192.0.2.0/24 13335`.');

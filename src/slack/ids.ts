@@ -2,6 +2,7 @@
 export const ActionId = {
   Approve: 'byoip_approve',
   Reject: 'byoip_reject',
+  Review: 'byoip_review',
 } as const;
 
 export const CallbackId = {

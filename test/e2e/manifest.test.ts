@@ -20,9 +20,11 @@ describe('manifest.yml', () => {
     expect(cmd.usage_hint.length).toBeLessThanOrEqual(1000);
   });
 
-  it('every subcommand in the usage hint parses', () => {
-    const subs = m.features.slash_commands[0]!.usage_hint.split('|').map((s) => s.trim().split(' ')[0]!);
-    for (const sub of subs) expect(() => parseCommand(`${sub} 203.0.113.0/24 13335`)).not.toThrow();
+  it('every form in the usage hint parses, with its placeholders filled in', () => {
+    const hint = m.features.slash_commands[0]!.usage_hint.replace(/withdraw\|advertise/g, 'withdraw');
+    const forms = hint.split(' | ').map((f) => f.replace('<cidr>', '203.0.113.0/24').replace('<asn>', '13335').replace('<reason>', 'drill').replace(/\[[^\]]*\]/g, '').trim());
+    expect(forms.length).toBeGreaterThanOrEqual(8);
+    for (const form of forms) expect(() => parseCommand(form), form).not.toThrow();
   });
 
   it('asks for the scopes of the Web API methods the bot calls', () => {

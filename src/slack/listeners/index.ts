@@ -9,5 +9,6 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.command(command, byoipCommand(ctx));
   app.action(ActionId.Approve, decideAction(ctx, 'approve'));
   app.action(ActionId.Reject, decideAction(ctx, 'reject'));
+  app.action(ActionId.Review, decideAction(ctx, 'review'));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
 }

@@ -22,11 +22,13 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
   const verb = actionVerb(op.kind);
   const state = `${STATE_ICON[op.state]} ${describeState(op.state)}`;
   const blocks: Block[] = [
-    header(`${verb} ${op.prefix}`),
+    header(`${op.breakGlass ? 'BREAK GLASS: ' : ''}${verb} ${op.prefix}`),
     fields([
       `*State*\n${state}`,
       `*Requested by*\n<@${op.requestedBy}>`,
-      `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => `<@${a.userId}>`).join(', ')})` : ''}`,
+      op.breakGlass
+        ? `*Approvals*\nnone: break glass${op.reviewedBy ? `, reviewed by <@${op.reviewedBy}>` : ', review pending'}`
+        : `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => `<@${a.userId}>`).join(', ')})` : ''}`,
       `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` ${op.bgpPrefixId ? `BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\`` : op.prefixId ? `prefix \`${op.prefixId.slice(0, 8)}…\`` : 'new prefix'}`,
     ]),
     section(`*Reason:* ${escapeMrkdwn(op.reason)}`),
@@ -46,6 +48,14 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
     });
     blocks.push(context(`Expires ${fmtTime(op.expiresAt)} · approvers only; the requester cannot approve · request \`${op.id}\``));
   } else {
+    if (op.breakGlass && !op.reviewedBy) {
+      blocks.push({
+        type: 'actions',
+        block_id: BlockId.CardActions,
+        elements: [{ type: 'button', action_id: ActionId.Review, text: { type: 'plain_text', text: 'Mark reviewed' }, value: op.id }],
+      });
+    }
+    if (op.breakGlass && op.reviewedBy) blocks.push(context(`:mag: Reviewed by <@${op.reviewedBy}>`));
     blocks.push(divider());
     blocks.push(context(`${isTerminal(op.state) ? 'Closed' : 'Updated'} ${fmtTime(op.updatedAt)} · request \`${op.id}\``));
   }

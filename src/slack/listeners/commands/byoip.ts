@@ -40,6 +40,11 @@ export function byoipCommand(ctx: ListenerContext) {
           await respond({ response_type: 'ephemeral', text: report.text, blocks: report.blocks as never });
           return;
         }
+        case 'emergency': {
+          const op = await ctx.service.breakGlass({ kind: parsed.action, cidr: parsed.cidr, userId: command.user_id, channel: command.channel_id, reason: parsed.reason });
+          await respond({ response_type: 'ephemeral', text: `:rotating_light: Break glass: ${parsed.action} of ${parsed.cidr} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread.` });
+          return;
+        }
         case 'advertise':
         case 'withdraw':
         case 'validate':
