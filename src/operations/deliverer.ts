@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Operation } from '../domain/operation.js';
 import type { OperationStore, OutboxItem } from './store.js';
@@ -7,6 +7,8 @@ import type { OperationStore, OutboxItem } from './store.js';
 export interface Notifier {
   postCard(op: Operation): Promise<string>;
   updateCard(op: Operation): Promise<void>;
+  /** What the card would show now; an update that would show the same is skipped. */
+  cardFingerprint(op: Operation): string;
   reply(op: Operation, text: string, opts?: { blocks?: unknown[]; broadcast?: boolean }): Promise<void>;
   ephemeral(op: Operation, user: string, text: string): Promise<void>;
 }
@@ -101,7 +103,11 @@ export class Deliverer {
             const ts = await notifier.postCard(op);
             await store.update(op.id, (o) => ({ op: { ...o, cardTs: ts } }));
           } else {
+            const key = store.key('card-shown', op.id);
+            const print = createHash('sha1').update(notifier.cardFingerprint(op)).digest('hex');
+            if ((await store.redis.get(key)) === print) return; // Slack already shows exactly this
             await notifier.updateCard(op);
+            await store.redis.set(key, print, 'PX', 7 * 86_400_000);
           }
           return;
         case 'reply':

@@ -66,6 +66,15 @@ export function markChanges(before: string | undefined, after: string): string {
     .join('\n');
 }
 
+/** A card update in a few lines: its first line (the header) and only the lines that changed. */
+export function changedLines(before: string | undefined, after: string): string {
+  if (before === undefined) return markChanges(before, after);
+  const old = new Set(before.split('\n'));
+  const lines = after.split('\n');
+  const changed = lines.filter((l, i) => i > 0 && !old.has(l)).map((l) => `  › ${l.trim()}`);
+  return [`    ${lines[0]?.trim() ?? ''}`, ...changed].join('\n');
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -272,7 +281,7 @@ class Chat {
         this.rendered.set(key, body);
         if (before === body) break; // nothing a reader could see changed
         const label = m.threadTs ? 'reply updated' : 'card updated';
-        this.print(`${this.where(m.channel)}~ ${label}:\n${markChanges(before, body)}`);
+        this.print(`${this.where(m.channel)}~ ${label}:\n${changedLines(before, body)}`);
         break;
       }
       case 'message_deleted':

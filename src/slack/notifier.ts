@@ -20,6 +20,10 @@ export class SlackNotifier implements Notifier {
     return res.ts as string;
   }
 
+  cardFingerprint(op: Operation): string {
+    return JSON.stringify(statusCard(op));
+  }
+
   async updateCard(op: Operation): Promise<void> {
     if (!op.cardTs) return;
     const card = statusCard(op);

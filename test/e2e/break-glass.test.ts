@@ -37,7 +37,7 @@ describe('break glass: the on-call engineer acts in seconds, within limits, revi
     expect(toCloudflareMs).toBeLessThan(5000); // seconds, not an approval round
     const card = (await stack.slack.waitFor(() => cardFor(stack, p.cidr), 5000))!;
     expect(JSON.stringify(card.blocks)).toContain('BREAK GLASS');
-    const alarm = stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Break glass'))!;
+    const alarm = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Break glass')), 5000);
     expect(alarm.text).toContain('scrubbing path melting');
     await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 20_000);
 

@@ -57,7 +57,8 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
     }
     if (op.breakGlass && op.reviewedBy) blocks.push(context(`:mag: Reviewed by <@${op.reviewedBy}>`));
     blocks.push(divider());
-    blocks.push(context(`${isTerminal(op.state) ? 'Closed' : 'Updated'} ${fmtTime(op.updatedAt)} · request \`${op.id}\``));
+    // No "updated at" while open: an unchanged card then renders the same, and the bot skips the chat.update.
+    blocks.push(context(`${isTerminal(op.state) ? `Closed ${fmtTime(op.updatedAt)} · ` : ''}request \`${op.id}\``));
   }
   return { text: `${verb} ${op.prefix}: ${describeState(op.state)}`, blocks };
 }
