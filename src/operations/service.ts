@@ -16,7 +16,7 @@ import { BotError, ErrorCode, InvalidInputError, isBotError, userMessageOf } fro
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import type { CoalescedReader } from './coalesce.js';
 import type { AddressingApi, Dispatcher, GroupDirectory } from './ports.js';
-import type { OperationStore, OutboxItem } from './store.js';
+import type { OperationStore } from './store.js';
 
 export interface RequestInput {
   kind: OperationKind;
@@ -274,46 +274,60 @@ export class OperationService {
 
   /** One Approve click, authorized live against the approver groups. */
   async approve(opId: string, userId: string): Promise<{ op: Operation; approved: boolean }> {
-    const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
-    const now = this.now();
     let approved = false;
-    try {
-      const res = await this.deps.store.update(opId, (op) => {
-        const d = applyApproval(op, userId, isApprover, now);
-        approved = d.kind === 'approved';
-        const notify: OutboxItem[] = approved
-          ? [{ kind: 'reply', text: `:white_check_mark: Approved by <@${userId}>. Sending the ${{ advertise: 'advertise', withdraw: 'withdraw', onboard: 'new prefix', validate: 'validation request' }[op.kind]} to Cloudflare.` }, { kind: 'card' }]
-          : [{ kind: 'reply', text: `:ballot_box_with_check: <@${userId}> approved (${d.op.approvals.length} of ${op.approvalsRequired}).` }, { kind: 'card' }];
-        return { op: d.op, notify, audit: [{ type: approved ? 'approved' : 'approval_recorded', opId, actor: userId, data: { approvals: d.op.approvals.length, required: op.approvalsRequired } }] };
-      });
-      this.deps.logger.info({ operationId: opId, user: userId, approved }, 'approval applied');
-      await this.deps.dispatcher.deliver(opId);
-      if (approved) await this.deps.dispatcher.execute(opId);
-      return { op: res.op, approved };
-    } catch (err) {
-      await this.deps.store.audit({ type: 'approval_refused', opId, actor: userId, data: { code: isBotError(err) ? err.code : 'error', why: userMessageOf(err) } });
-      throw err;
-    }
+    const op = await this.decide(opId, userId, 'approval_refused', (current, isApprover, now) => {
+      const d = applyApproval(current, userId, isApprover, now);
+      approved = d.kind === 'approved';
+      const noun = { advertise: 'advertise', withdraw: 'withdraw', onboard: 'new prefix', validate: 'validation request' }[current.kind];
+      const text = approved
+        ? `:white_check_mark: Approved by <@${userId}>. Sending the ${noun} to Cloudflare.`
+        : `:ballot_box_with_check: <@${userId}> approved (${d.op.approvals.length} of ${current.approvalsRequired}).`;
+      return { op: d.op, text, audit: { type: approved ? 'approved' : 'approval_recorded', data: { approvals: d.op.approvals.length, required: current.approvalsRequired } } };
+    });
+    this.deps.logger.info({ operationId: opId, user: userId, approved }, 'approval applied');
+    if (approved) await this.deps.dispatcher.execute(opId);
+    return { op, approved };
   }
 
   /** A Reject click: an approver rejects, the requester cancels their own request. */
   async reject(opId: string, userId: string): Promise<Operation> {
+    return this.decide(opId, userId, 'reject_refused', (current, isApprover, now) => {
+      const next = applyRejection(current, userId, isApprover, now);
+      const verb = next.state === 'cancelled' ? 'Cancelled by the requester' : `Rejected by <@${userId}>`;
+      return { op: next, text: `:no_entry: ${verb}. Nothing was sent to Cloudflare.`, audit: { type: next.state } };
+    });
+  }
+
+  /** An approver reviews a break-glass change after the fact. */
+  async review(opId: string, userId: string): Promise<Operation> {
+    return this.decide(opId, userId, 'review_refused', (current, isApprover, now) => ({
+      op: applyReview(current, userId, isApprover, now),
+      text: `:mag: Break-glass change reviewed by <@${userId}>.`,
+      audit: { type: 'reviewed' },
+    }));
+  }
+
+  /**
+   * A click by `userId` on a card, authorized live against the approver groups: applies `decision` atomically with its
+   * thread reply, card update and audit line; a refusal is audited as `refusedType` and rethrown for the ephemeral.
+   */
+  private async decide(
+    opId: string,
+    userId: string,
+    refusedType: string,
+    decision: (op: Operation, isApprover: boolean, now: number) => { op: Operation; text: string; audit: { type: string; data?: Record<string, unknown> } },
+  ): Promise<Operation> {
     const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
     const now = this.now();
     try {
-      const res = await this.deps.store.update(opId, (op) => {
-        const next = applyRejection(op, userId, isApprover, now);
-        const verb = next.state === 'cancelled' ? 'Cancelled by the requester' : `Rejected by <@${userId}>`;
-        return {
-          op: next,
-          notify: [{ kind: 'reply', text: `:no_entry: ${verb}. Nothing was sent to Cloudflare.` }, { kind: 'card' }],
-          audit: [{ type: next.state, opId, actor: userId }],
-        };
+      const res = await this.deps.store.update(opId, (current) => {
+        const d = decision(current, isApprover, now);
+        return { op: d.op, notify: [{ kind: 'reply', text: d.text }, { kind: 'card' }], audit: [{ ...d.audit, opId, actor: userId }] };
       });
       await this.deps.dispatcher.deliver(opId);
       return res.op;
     } catch (err) {
-      await this.deps.store.audit({ type: 'reject_refused', opId, actor: userId, data: { why: userMessageOf(err) } });
+      await this.deps.store.audit({ type: refusedType, opId, actor: userId, data: { code: isBotError(err) ? err.code : 'error', why: userMessageOf(err) } });
       throw err;
     }
   }
@@ -399,24 +413,6 @@ export class OperationService {
     await this.deps.dispatcher.deliver(id);
     await this.deps.dispatcher.execute(id);
     return op;
-  }
-
-  /** An approver reviews a break-glass change after the fact. */
-  async review(opId: string, userId: string): Promise<Operation> {
-    const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
-    const now = this.now();
-    try {
-      const res = await this.deps.store.update(opId, (op) => ({
-        op: applyReview(op, userId, isApprover, now),
-        notify: [{ kind: 'reply', text: `:mag: Break-glass change reviewed by <@${userId}>.` }, { kind: 'card' }],
-        audit: [{ type: 'reviewed', opId, actor: userId }],
-      }));
-      await this.deps.dispatcher.deliver(opId);
-      return res.op;
-    } catch (err) {
-      await this.deps.store.audit({ type: 'review_refused', opId, actor: userId, data: { why: userMessageOf(err) } });
-      throw err;
-    }
   }
 
   /** Expires every request whose approval window has passed; returns how many. */
