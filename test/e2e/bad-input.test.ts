@@ -133,3 +133,22 @@ describe('bad input gets a clear sentence and changes nothing', () => {
     expect(stack.slack.calls.length).toBe(calls);
   });
 });
+
+describe('a request typed in a direct message', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await testStack();
+  });
+  afterAll(async () => {
+    await stack.cleanup();
+  });
+
+  it('posts its card in the policy\'s channel, where the team watches', async () => {
+    const dm = 'D0ALICEDM';
+    await stack.sender!.command(ALICE, `withdraw ${DEFAULT_SCENARIO.prefixes.advertised.cidr}`, { channel: dm });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal(ALICE), 5000);
+    await stack.sender!.submitView(ALICE, modal.id, { ...reason('from a DM'), ...checklist });
+    const card = await stack.slack.waitFor(() => cardFor(stack, DEFAULT_SCENARIO.prefixes.advertised.cidr), 5000);
+    expect(card.channel).toBe(CHANNEL);
+  });
+});

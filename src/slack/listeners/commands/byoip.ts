@@ -10,6 +10,9 @@ export function byoipCommand(ctx: ListenerContext) {
   return async ({ ack, command, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
     await ack();
     const log = ctx.logger.child({ user: command.user_id, command: command.text });
+    // Cards live in a channel the team watches: a command typed in a DM or group DM posts to the policy's channel.
+    const privateChat = command.channel_id.startsWith('D') || command.channel_name === 'directmessage' || command.channel_name?.startsWith('mpdm-');
+    const cardChannel = privateChat ? ctx.service.policy.slack.channel : command.channel_id;
     try {
       const parsed = parseCommand(command.text);
       switch (parsed.kind) {
@@ -41,7 +44,7 @@ export function byoipCommand(ctx: ListenerContext) {
           return;
         }
         case 'emergency': {
-          const op = await ctx.service.breakGlass({ kind: parsed.action, cidr: parsed.cidr, userId: command.user_id, channel: command.channel_id, reason: parsed.reason });
+          const op = await ctx.service.breakGlass({ kind: parsed.action, cidr: parsed.cidr, userId: command.user_id, channel: cardChannel, reason: parsed.reason });
           await respond({ response_type: 'ephemeral', text: `:rotating_light: Break glass: ${parsed.action} of ${parsed.cidr} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread.` });
           return;
         }
@@ -57,7 +60,7 @@ export function byoipCommand(ctx: ListenerContext) {
           }
           await client.views.open({
             trigger_id: command.trigger_id,
-            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: command.channel_id, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason) as never,
+            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: cardChannel, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason) as never,
           });
           return;
         }
