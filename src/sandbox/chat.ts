@@ -526,7 +526,9 @@ class Chat {
       }
       case 'multi_static_select':
       case 'checkboxes': {
-        const wanted = value.split(',').map((x) => x.trim()).filter((x) => x !== '');
+        // An option whose own text has commas is matched whole first; otherwise the value is a comma list.
+        const whole = pick(value.trim());
+        const wanted = whole ? [value.trim()] : value.split(',').map((x) => x.trim()).filter((x) => x !== '');
         const picked: Json[] = [];
         for (const w of wanted) {
           const o = pick(w);

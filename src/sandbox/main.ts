@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { parseDuration } from '../config.js';
+import { SCENARIO_NAMES } from '../simulator/cloudflare/scenarios.js';
 import { createLogger } from '../logger.js';
 import { userMessageOf } from '../errors.js';
 import { runChat } from './chat.js';
@@ -18,7 +19,8 @@ Cloudflare, RIPEstat, RPKI, IRR, DNS and Slack, the bot, and a terminal chat. No
   --script FILE     run the chat lines in FILE instead of a terminal; exit 1 if a "wait until" times out
   --time-scale N    simulated seconds per real second (default 60: a 15-minute withdraw takes ~15 s)
   --log FILE        where the bot's JSON logs go (default .sandbox/bot.log)
-  --wait-timeout D  how long "wait until" waits before giving up (default 120s)`;
+  --wait-timeout D  how long "wait until" waits before giving up (default 120s)
+  --scenario NAME   the simulated Cloudflare account: ${SCENARIO_NAMES.join(', ')} (default: default)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -27,6 +29,7 @@ async function main(): Promise<number> {
       'time-scale': { type: 'string', default: '60' },
       log: { type: 'string', default: join('.sandbox', 'bot.log') },
       'wait-timeout': { type: 'string', default: '120s' },
+      scenario: { type: 'string', default: 'default' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -37,6 +40,10 @@ async function main(): Promise<number> {
   const scale = Number(values['time-scale']);
   if (!(scale > 0 && scale <= 100_000)) {
     console.error(`--time-scale must be a number from 0 to 100000 (got "${values['time-scale']}")`);
+    return 2;
+  }
+  if (!(SCENARIO_NAMES as readonly string[]).includes(values.scenario)) {
+    console.error(`--scenario must be one of ${SCENARIO_NAMES.join(', ')} (got "${values.scenario}")`);
     return 2;
   }
   let waitTimeout: number;
@@ -59,9 +66,13 @@ async function main(): Promise<number> {
   }
   const prefix = `sandbox-${randomBytes(3).toString('hex')}`;
   say(`Starting simulators and the bot (time x${scale}, logs in ${values.log})…`);
-  const stack = await startStack({ redisUrl: redis.url, redisPrefix: prefix, timeScale: scale, pollIntervalMs: 250, channelIntervalMs: 1000, logger });
+  const stack = await startStack({ redisUrl: redis.url, redisPrefix: prefix, timeScale: scale, pollIntervalMs: 250, channelIntervalMs: 1000, logger, scenario: values.scenario });
   say(`Ready. Channel #${SANDBOX_CHANNEL.name}. People: ${SANDBOX_USERS.map((u) => `${u.name} (${u.role})`).join(', ')}.`);
-  say('Prefixes on the simulated Cloudflare account: 203.0.113.0/24 (advertised), 198.51.100.0/24 (withdrawn). Type "help".');
+  const prefixes = [...stack.cloudflare.state.prefixes.values()].map((p) => {
+    const bgp = [...stack.cloudflare.state.bgpPrefixes.values()].find((b) => b.prefixId === p.id);
+    return `${p.cidr} (${p.approved === 'V' ? (bgp ? (bgp.advertised ? 'advertised' : 'withdrawn') : 'approved') : 'pending validation'})`;
+  });
+  say(`Scenario ${values.scenario}. Prefixes on the simulated Cloudflare account: ${prefixes.join(', ') || 'none yet (try /byoip onboard 192.0.2.0/24 13335)'}. Type "help".`);
 
   let code = 1;
   try {
@@ -75,7 +86,9 @@ async function main(): Promise<number> {
       output: process.stdout,
       script: Boolean(values.script),
       waitUntilTimeoutMs: waitTimeout,
-      extraCommands: { world: worldCommand(stack.world) },
+      extraCommands: {
+        world: worldCommand(stack.world, (cidr) => [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === cidr)?.ownershipValidationToken ?? undefined),
+      },
     });
   } catch (err) {
     console.error(userMessageOf(err));

@@ -3,18 +3,46 @@ import { userMessageOf } from '../errors.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce <cidr> <asn> | world withdraw <cidr> <asn> | world hijack <cidr> <asn>   (change the simulated Internet)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value>   (change the simulated Internet)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
  * team's own data centre announce or withdraw, or see what route collectors see now.
  */
-export function worldCommand(world: World): { usage: string; run: (args: string) => string } {
+export function worldCommand(world: World, cloudflareTokens: (cidr: string) => string | undefined = () => undefined): { usage: string; run: (args: string) => string } {
   return {
     usage: WORLD_USAGE,
     run(args: string): string {
-      const [verb = '', cidrText = '', asnText = ''] = args.trim().split(/\s+/);
+      const [verb = '', cidrText = '', asnText = '', extra = ''] = args.trim().split(/\s+/);
       try {
+        if (verb === 'txt') {
+          const value = args.trim().split(/\s+/).slice(2).join(' ').replace(/^"|"$/g, '');
+          if (!cidrText || !value) return `? ${WORLD_USAGE}`;
+          world.setTxt(cidrText, [value]);
+          return `DNS: ${cidrText.replace(/\.$/, '')} TXT "${value}" published.`;
+        }
+        if (verb === 'publish-token') {
+          // Stands in for copying the token from the thread into the IRR: adds it as a remark on the route object.
+          const cidr = parseCidr(cidrText).text;
+          const token = cloudflareTokens(cidr);
+          if (!token) return `? Cloudflare has no ownership token for ${cidr}; onboard it first.`;
+          const route = world.routeObjects.find((r) => r.prefix === cidr && r.source !== 'RPKI');
+          if (!route) return `? No route object for ${cidr} yet; publish one with: world route ${cidr} <asn>`;
+          route.remarks.push(`cf-validation: ${token}`);
+          return `IRR: remarks: cf-validation: ${token} added to route ${cidr}.`;
+        }
+        if (verb === 'roa' || verb === 'route') {
+          const cidr = parseCidr(cidrText).text;
+          const asn = Number(asnText.replace(/^AS/i, ''));
+          if (!Number.isInteger(asn) || asn < 1 || asn > 4_294_967_295) return `? "${asnText}" is not an AS number`;
+          if (verb === 'roa') {
+            const maxLength = extra ? Number(extra) : parseCidr(cidr).length;
+            world.addRoa({ prefix: cidr, asn, maxLength });
+            return `RPKI: ROA ${cidr} AS${asn} maxLength ${maxLength} published.`;
+          }
+          world.addRouteObject({ prefix: cidr, origin: asn, source: 'RADB', remarks: extra ? [`cf-validation: ${extra}`] : [], descr: [] });
+          return `IRR: route ${cidr} origin AS${asn} (RADB)${extra ? ` with remarks: cf-validation: ${extra}` : ''} published.`;
+        }
         if (verb === 'show') {
           const cidr = parseCidr(cidrText).text;
           const routes = world.visibleRoutes(cidr);

@@ -35,6 +35,13 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 120_000);
 
+  it('runs the onboarding story from an empty account to a validated prefix', async () => {
+    const { code, out } = await runSandbox('examples/onboard.txt', '300', ['--scenario', 'fresh', '--wait-timeout', '60s']);
+    expect(out).toContain('Next, publish the ownership token');
+    expect(out).toContain('Done: Cloudflare validated and approved 192.0.2.0/24');
+    expect(code).toBe(0);
+  }, 120_000);
+
   it('exits non-zero when a "wait until" times out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byoip-sbx-'));
     const script = join(dir, 'never.txt');

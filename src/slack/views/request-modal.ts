@@ -15,7 +15,7 @@ export function checklistText(kind: OperationKind): string {
   return {
     withdraw: 'Our own data centre already announces this prefix (or a covering one)',
     advertise: 'We remove our own announcement once AS13335 is seen on a looking glass',
-    onboard: 'We hold this prefix, and an LOA for it will follow',
+    onboard: 'We hold this prefix; an LOA for it will follow',
     validate: 'The ROA, IRR route object and ownership token are published',
   }[kind];
 }
