@@ -49,7 +49,7 @@ export class Watcher {
 
     if (op.kind === 'validate') return this.validateTick(op, elapsed, ttl);
     if (elapsed > this.deps.timeoutMs) {
-      await this.finish(op, `:warning: Cloudflare applied the ${op.kind}, but the looking glass did not confirm it within ${Math.round(this.deps.timeoutMs / 60_000)} minutes (last: ${w.lastSummary ?? 'no sample'}). Check a looking glass by hand.`, `Not confirmed in time: ${w.lastSummary ?? 'no sample'}`);
+      await this.finish(op, `:warning: Cloudflare applied the ${op.kind}, but the looking glass did not confirm it within ${humanDuration(this.deps.timeoutMs)} (last: ${w.lastSummary ?? 'no sample'}). Check a looking glass by hand.`, `Not confirmed in time: ${w.lastSummary ?? 'no sample'}`);
       return { done: true };
     }
 
@@ -76,7 +76,7 @@ export class Watcher {
     } catch (err) {
       const why = userMessageOf(err);
       if (w.routingError !== why) {
-        await this.patchWatch(op, { routingError: why }, [{ kind: 'reply', text: `:grey_question: Could not read the routing view: ${why} Still trying every ${Math.round(this.deps.pollIntervalMs / 1000)} s.` }]);
+        await this.patchWatch(op, { routingError: why }, [{ kind: 'reply', text: `:grey_question: Could not read the routing view: ${why} Still trying every ${humanDuration(this.deps.pollIntervalMs)}.` }]);
       }
       return { done: false, nextDelayMs: this.deps.pollIntervalMs };
     }
@@ -119,8 +119,8 @@ export class Watcher {
         broadcast: true,
         text:
           op.kind === 'advertise'
-            ? `:warning: ${op.prefix} is still not propagated ${Math.round(elapsed / 60_000)} minutes after Cloudflare accepted the advertise (${report.summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
-            : `:warning: ${op.prefix} is still visible from AS13335 ${Math.round(elapsed / 60_000)} minutes after the withdraw (${report.summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
+            ? `:warning: ${op.prefix} is still not propagated ${humanDuration(elapsed)} after Cloudflare accepted the advertise (${report.summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
+            : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsed)} after the withdraw (${report.summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
       });
     }
     if (notify.length > 0 || patch.samples !== w.samples) await this.patchWatch(op, patch, notify);
@@ -159,7 +159,7 @@ export class Watcher {
       return { done: true };
     }
     if (elapsed > this.deps.timeoutMs) {
-      await this.finish(op, `:warning: Cloudflare has not finished validating ${op.prefix} within ${Math.round(this.deps.timeoutMs / 60_000)} minutes (${summary}). Check again with \`/byoip status ${op.prefix}\`.`, `Not settled in time: ${summary}`);
+      await this.finish(op, `:warning: Cloudflare has not finished validating ${op.prefix} within ${humanDuration(this.deps.timeoutMs)} (${summary}). Check again with \`/byoip status ${op.prefix}\`.`, `Not settled in time: ${summary}`);
       return { done: true };
     }
     if (summary !== w.lastSummary) await this.patchWatch(op, { lastSummary: summary, samples: w.samples + 1 }, [{ kind: 'reply', text: `:hourglass_flowing_sand: Cloudflare's checks: ${summary}` }]);
@@ -184,6 +184,14 @@ export class Watcher {
     );
     await this.deps.dispatcher.deliver(op.id);
   }
+}
+
+/** `45 s`, `2 min`, `1 h 30 min`: how long, for a thread reply. */
+export function humanDuration(ms: number): string {
+  if (ms < 60_000) return `${Math.max(0, Math.round(ms / 1000))} s`;
+  const min = Math.round(ms / 60_000);
+  if (min < 60) return `${min} min`;
+  return `${Math.floor(min / 60)} h${min % 60 ? ` ${min % 60} min` : ''}`;
 }
 
 function doneText(op: Operation, r: PropagationReport): string {

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { applyRejection } from '../../src/domain/operation.js';
 import { statusCard } from '../../src/slack/views/status-card.js';
 import { requestModal } from '../../src/slack/views/request-modal.js';
+import { humanDuration } from '../../src/operations/watcher.js';
 import { APPROVER, REQUESTER, T0, expectError, makeOperation } from './helpers.js';
 
 describe('review fixes', () => {
@@ -24,4 +25,14 @@ describe('review fixes', () => {
     const initial = view.blocks.map((b) => b.element?.initial_value).find(Boolean)!;
     expect(initial).toHaveLength(500);
   });
+});
+
+describe('humanDuration', () => {
+  it.each([
+    [500, '1 s'],
+    [45_000, '45 s'],
+    [20 * 60_000, '20 min'],
+    [90 * 60_000, '1 h 30 min'],
+    [120 * 60_000, '2 h'],
+  ])('%i ms reads %s', (ms, text) => expect(humanDuration(ms)).toBe(text));
 });
