@@ -20,6 +20,9 @@ async function main(): Promise<void> {
     fatal(logger, err);
   }
   logger.level = config.logLevel;
+  // A stray rejected promise must not take the process (and every in-flight click) down: log it loudly instead.
+  // Operations live in Redis, so even a crash loses nothing, but a crash is still a gap in service.
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
   try {
     const bot = await startBot({ config, logger, role });
     const stop = async (signal: string) => {
