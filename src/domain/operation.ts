@@ -53,6 +53,8 @@ export interface WatchProgress {
   startedAt: number;
   phase: 'cloudflare' | 'routing';
   lastSummary: string | null;
+  /** Peers seeing the prefix from the expected origin in the last sample posted to the thread. */
+  lastPostedPeers?: number | null;
   verdict: string | null;
   escalated: boolean;
   samples: number;

@@ -94,8 +94,15 @@ export class Watcher {
     const notify: OutboxItem[] = [];
     const patch: Partial<WatchProgress> = { samples: w.samples + 1, routingError: null, verdict: report.verdict };
     if (report.summary !== w.lastSummary) {
-      notify.push({ kind: 'reply', text: `:satellite_antenna: ${report.summary}` });
-      patch.lastSummary = report.summary;
+      patch.lastSummary = report.summary; // the card always shows the latest sample
+      // The thread gets a sample when the verdict changes or visibility moved by a tenth of the usual peers: the
+      // story climbs or falls in a few lines instead of one reply per tick.
+      const step = Math.max(3, Math.round(report.usualPeerCount / 10));
+      const last = w.lastPostedPeers ?? null;
+      if (last === null || report.verdict !== w.verdict || Math.abs(report.peersWithExpectedOrigin - last) >= step) {
+        notify.push({ kind: 'reply', text: `:satellite_antenna: ${report.summary}` });
+        patch.lastPostedPeers = report.peersWithExpectedOrigin;
+      }
     }
     const newOrigins = report.unexpectedOrigins.filter((o) => !w.flaggedOrigins.includes(o.asn));
     if (newOrigins.length > 0) {
@@ -123,7 +130,7 @@ export class Watcher {
             : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsed)} after the withdraw (${report.summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
       });
     }
-    if (notify.length > 0 || patch.samples !== w.samples) await this.patchWatch(op, patch, notify);
+    if (notify.length > 0 || patch.samples !== w.samples) await this.patchWatch(op, patch, notify, patch.lastSummary !== undefined);
     return { done: false, nextDelayMs: this.deps.pollIntervalMs };
   }
 
@@ -166,9 +173,10 @@ export class Watcher {
     return { done: false, nextDelayMs: this.deps.pollIntervalMs };
   }
 
-  private async patchWatch(op: Operation, patch: Partial<WatchProgress>, notify: OutboxItem[]): Promise<void> {
-    await this.deps.store.update(op.id, (o) => (o.state !== 'propagating' || !o.watch ? { op: o } : { op: { ...o, watch: { ...o.watch, ...patch }, updatedAt: this.now() }, notify: notify.length ? [...notify, { kind: 'card' }] : [] }));
-    if (notify.length) await this.deps.dispatcher.deliver(op.id);
+  private async patchWatch(op: Operation, patch: Partial<WatchProgress>, notify: OutboxItem[], cardChanged = false): Promise<void> {
+    const items: OutboxItem[] = notify.length || cardChanged ? [...notify, { kind: 'card' }] : [];
+    await this.deps.store.update(op.id, (o) => (o.state !== 'propagating' || !o.watch ? { op: o } : { op: { ...o, watch: { ...o.watch, ...patch }, updatedAt: this.now() }, notify: items }));
+    if (items.length) await this.deps.dispatcher.deliver(op.id);
   }
 
   private async finish(op: Operation, reply: string, outcome: string, before: OutboxItem[] = []): Promise<void> {

@@ -54,6 +54,11 @@ describe('withdraw and advertise, end to end through signed Slack requests', () 
     const samples = thread.filter((t) => t.includes(':satellite_antenna:')).map((t) => Number(/(\d+)\/\d+ peers/.exec(t)?.[1] ?? NaN));
     expect(samples.length).toBeGreaterThanOrEqual(2);
     expect(samples[0]).toBeGreaterThan(samples.at(-1)!); // the looking glass losing peers
+    // a sample reaches the thread only when visibility moved by a tenth of the usual peers (or the verdict changed)
+    const verdicts = thread.filter((t) => t.includes(':satellite_antenna:')).map((t) => /(Withdrawing|Withdrawn)/.exec(t)?.[1]);
+    samples.slice(1).forEach((n, i) => {
+      if (verdicts[i + 1] === verdicts[i]) expect(Math.abs(n - samples[i]!)).toBeGreaterThanOrEqual(6);
+    });
     expect(idx(/Done:/)).toBe(thread.length - 1);
 
     const finalCard = await stack.slack.waitFor(() => {
