@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { transition, type Operation } from '../src/domain/operation.js';
+import { newOperation, transition, type Operation } from '../src/domain/operation.js';
 import { OperationStore, type AuditEntry, type OutboxItem, type UpdateResult } from '../src/operations/store.js';
 import { benchPrefix, deleteKeys, latencies, memory, nowMs, redisUsedMemory, REDIS_URL, timedPool, type Row } from './lib.js';
 
@@ -10,29 +10,25 @@ const CONCURRENCY = 50;
 /** A fake but well-formed withdraw for 10.x.y.0/24 (distinct prefixes, so every create takes its own lock). */
 function fakeOperation(i: number, at: number): Operation {
   const hex = i.toString(16).padStart(8, '0');
-  return {
-    id: `bench-op-${hex}`,
-    kind: 'withdraw',
-    prefix: `10.${(i >> 8) & 255}.${i & 255}.0/24`,
-    accountId: '258def64c72dae45f3e4c8516e2111f2',
-    prefixId: `${hex}${'a'.repeat(24)}`,
-    bgpPrefixId: `${hex}${'b'.repeat(24)}`,
-    requestedBy: 'U0ALICE',
-    reason: 'benchmark: store throughput CHG-0000',
-    channel: 'C0NETOPS',
-    cardTs: `1700000000.${String(i).padStart(6, '0')}`,
-    state: 'awaiting_approval',
-    createdAt: at,
-    updatedAt: at,
-    expiresAt: at + 30 * 60_000,
-    approvalsRequired: 1,
-    approvals: [],
-    decidedBy: null,
-    outcome: null,
-    cloudflare: null,
-    watch: null,
-    notes: ['Pre-check: the covering aggregate is announced by AS64500 (traffic keeps flowing)'],
-  };
+  return newOperation(
+    {
+      id: `bench-op-${hex}`,
+      kind: 'withdraw',
+      prefix: `10.${(i >> 8) & 255}.${i & 255}.0/24`,
+      accountId: '258def64c72dae45f3e4c8516e2111f2',
+      prefixId: `${hex}${'a'.repeat(24)}`,
+      bgpPrefixId: `${hex}${'b'.repeat(24)}`,
+      requestedBy: 'U0ALICE',
+      reason: 'benchmark: store throughput CHG-0000',
+      channel: 'C0NETOPS',
+      cardTs: `1700000000.${String(i).padStart(6, '0')}`,
+      state: 'awaiting_approval',
+      expiresAt: at + 30 * 60_000,
+      approvalsRequired: 1,
+      notes: ['Pre-check: the covering aggregate is announced by AS64500 (traffic keeps flowing)'],
+    },
+    at,
+  );
 }
 
 /** The ten changes an operation goes through after it is filed: approve, execute, propagate, six watch ticks, done. */

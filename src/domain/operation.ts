@@ -95,6 +95,28 @@ export interface Operation {
   reviewedBy?: string | null;
 }
 
+/** What a new operation must be given; everything else starts empty. */
+export type NewOperation = Pick<
+  Operation,
+  'id' | 'kind' | 'prefix' | 'accountId' | 'prefixId' | 'bgpPrefixId' | 'requestedBy' | 'reason' | 'channel' | 'state' | 'expiresAt' | 'approvalsRequired' | 'notes'
+> &
+  Partial<Operation>;
+
+/** A fresh operation record: no card yet, no approvals, no Cloudflare call, no watch. */
+export function newOperation(fields: NewOperation, at: number): Operation {
+  return {
+    cardTs: null,
+    createdAt: at,
+    updatedAt: at,
+    approvals: [],
+    decidedBy: null,
+    outcome: null,
+    cloudflare: null,
+    watch: null,
+    ...fields,
+  };
+}
+
 export function isTerminal(state: OperationState): boolean {
   return TERMINAL_STATES.has(state);
 }

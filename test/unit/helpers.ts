@@ -1,7 +1,7 @@
 /** Small builders shared by the unit tests: operations, policies and error assertions. */
 import { expect } from 'vitest';
 import { BotError, type ErrorCode } from '../../src/errors.js';
-import type { Operation, OperationState } from '../../src/domain/operation.js';
+import { newOperation, type Operation, type OperationState } from '../../src/domain/operation.js';
 
 export const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 export const REQUESTER = 'UREQ0001';
@@ -14,30 +14,25 @@ let seq = 0;
 /** A withdraw request for 203.0.113.0/24 waiting for one approval, expiring 30 minutes after T0. */
 export function makeOperation(overrides: Partial<Operation> = {}): Operation {
   seq += 1;
-  return {
-    id: `op${String(seq).padStart(6, '0')}`,
-    kind: 'withdraw',
-    prefix: '203.0.113.0/24',
-    accountId: '0123456789abcdef0123456789abcdef',
-    prefixId: 'fedcba9876543210fedcba9876543210',
-    bgpPrefixId: 'aaaabbbbccccddddeeeeffff00001111',
-    requestedBy: REQUESTER,
-    reason: 'INC-1234: move traffic back to our own data centre',
-    channel: 'C0OPS0001',
-    cardTs: null,
-    state: 'awaiting_approval',
-    createdAt: T0,
-    updatedAt: T0,
-    expiresAt: T0 + 30 * 60_000,
-    approvalsRequired: 1,
-    approvals: [],
-    decidedBy: null,
-    outcome: null,
-    cloudflare: null,
-    watch: null,
-    notes: [],
-    ...overrides,
-  };
+  return newOperation(
+    {
+      id: `op${String(seq).padStart(6, '0')}`,
+      kind: 'withdraw',
+      prefix: '203.0.113.0/24',
+      accountId: '0123456789abcdef0123456789abcdef',
+      prefixId: 'fedcba9876543210fedcba9876543210',
+      bgpPrefixId: 'aaaabbbbccccddddeeeeffff00001111',
+      requestedBy: REQUESTER,
+      reason: 'INC-1234: move traffic back to our own data centre',
+      channel: 'C0OPS0001',
+      state: 'awaiting_approval',
+      expiresAt: T0 + 30 * 60_000,
+      approvalsRequired: 1,
+      notes: [],
+      ...overrides,
+    },
+    T0,
+  );
 }
 
 export const ALL_STATES: OperationState[] = [
