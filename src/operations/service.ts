@@ -117,7 +117,7 @@ export class OperationService {
       const bgps = await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? shared(`bgp:${prefix.id}`, () => cf.listBgpPrefixes(account.id, prefix.id)) : Promise.resolve([]))));
       shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [] }));
     }
-    const open = (await this.deps.store.recent(50)).filter((o) => !['done', 'rejected', 'expired', 'cancelled', 'failed'].includes(o.state));
+    const open = (await this.deps.store.active()).sort((a, b) => b.createdAt - a.createdAt);
     return { prefixes: rows, open: filter ? open.filter((o) => prefixCovers(filter, o.prefix) || prefixCovers(o.prefix, filter)) : open };
   }
 
@@ -205,9 +205,10 @@ export class OperationService {
       throw new InvalidInputError(`${cidr} is too small for BYOIP: Cloudflare announces IPv4 prefixes of /24 or shorter and IPv6 of /48 or shorter. Onboard the covering /${parsed.version === 4 ? 24 : 48} instead.`);
     }
     const account = this.deps.policy.cloudflare.accounts[0]!;
-    for (const a of this.deps.policy.cloudflare.accounts) {
-      const clash = (await this.deps.cloudflare.listPrefixes(a.id)).find((p) => prefixCovers(p.cidr, cidr) || prefixCovers(cidr, p.cidr));
-      if (clash) throw new InvalidInputError(`${clash.cidr} is already on Cloudflare account ${a.name} (${clash.approved === 'V' ? 'approved' : 'pending validation'}), and it overlaps ${cidr}; nothing to add. See it with \`/byoip status ${clash.cidr}\`.`);
+    const clash = await this.findAccountPrefix((p) => prefixCovers(p.cidr, cidr) || prefixCovers(cidr, p.cidr));
+    if (clash) {
+      const p = clash.prefix;
+      throw new InvalidInputError(`${p.cidr} is already on Cloudflare account ${clash.account.name} (${p.approved === 'V' ? 'approved' : 'pending validation'}), and it overlaps ${cidr}; nothing to add. See it with \`/byoip status ${p.cidr}\`.`);
     }
     const notes = this.deps.preflightNotes
       ? await this.deps.preflightNotes(cidr, asn, undefined).catch((err: unknown) => [`:grey_question: The pre-flight checks could not run: ${userMessageOf(err)}`])
@@ -218,9 +219,9 @@ export class OperationService {
 
   /** Validate: the account prefix with exactly this CIDR, not yet approved; the pre-flight report goes on the card. */
   private async validateTarget(cidr: string): Promise<RequestTarget> {
-    for (const account of this.deps.policy.cloudflare.accounts) {
-      const prefix = (await this.deps.cloudflare.listPrefixes(account.id)).find((p) => safeCanonical(p.cidr) === cidr);
-      if (!prefix) continue;
+    const found = await this.findAccountPrefix((p) => safeCanonical(p.cidr) === cidr);
+    if (found) {
+      const { account, prefix } = found;
       if (prefix.approved === 'V') throw new InvalidInputError(`${cidr} is already validated and approved at Cloudflare; nothing to do. Next is its default service binding.`);
       const notes = this.deps.preflightNotes ? await this.deps.preflightNotes(cidr, prefix.asn ?? undefined, prefix.ownershipValidationToken ?? undefined).catch((err: unknown) => [`:grey_question: The pre-flight checks could not run: ${userMessageOf(err)}`]) : [];
       const states = { irr: prefix.irrValidationState, rpki: prefix.rpkiValidationState, ownership: prefix.ownershipValidationState };
@@ -255,9 +256,14 @@ export class OperationService {
   /** The account prefix covering `cidr`, if any (for preflight's ownership token). */
   async findPrefix(cidrText: string): Promise<Prefix | null> {
     const cidr = parseCidr(cidrText).text;
+    return (await this.findAccountPrefix((p) => prefixCovers(p.cidr, cidr)))?.prefix ?? null;
+  }
+
+  /** The first prefix on the policy's accounts, in order, that `match` accepts. */
+  private async findAccountPrefix(match: (p: Prefix) => boolean): Promise<{ account: Policy['cloudflare']['accounts'][number]; prefix: Prefix } | null> {
     for (const account of this.deps.policy.cloudflare.accounts) {
-      const found = (await this.deps.cloudflare.listPrefixes(account.id)).find((p) => prefixCovers(p.cidr, cidr));
-      if (found) return found;
+      const prefix = (await this.deps.cloudflare.listPrefixes(account.id)).find(match);
+      if (prefix) return { account, prefix };
     }
     return null;
   }
