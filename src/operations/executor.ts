@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { transition, type Operation } from '../domain/operation.js';
+import { transition, type CloudflareCallRecord, type Operation } from '../domain/operation.js';
 import { reverseZones } from '../domain/reverse-zones.js';
 import { isBotError, userMessageOf } from '../errors.js';
 import type { AddressingApi, Dispatcher } from './ports.js';
@@ -67,39 +67,20 @@ export class Executor {
       if (current.onDemand.locked) {
         return this.fail(op, `Cloudflare has this BGP prefix locked (on_demand_locked), so it cannot be ${target ? 'advertised' : 'withdrawn'}. Ask your Cloudflare account team to unlock it.`);
       }
-      // Record that a call may be in flight before sending it, so a retry knows the change could be ours.
-      op = (await store.update(opId, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId, actor: 'system', data: { request } }] }))).op;
-      try {
-        result = await cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, bgpPrefixId, target);
-      } catch (err) {
-        await store.audit({ type: 'cloudflare_error', opId, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
-        return this.failOrRetry(op, err, `asking Cloudflare to ${op.kind}`);
-      }
+      const sent = await this.sendOnce(op, request, `asking Cloudflare to ${op.kind}`, (o) => cloudflare.setBgpPrefixAdvertised(o.accountId, o.prefixId, bgpPrefixId, target));
+      if (!sent) return;
+      ({ op, result } = sent);
       outcome = 'called';
     }
     await store.audit({ type: 'cloudflare_result', opId, actor: 'system', data: { outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt } });
     log.info({ outcome, advertised: result.onDemand.advertised }, 'cloudflare change applied');
 
-    const now = this.now();
     const eta = op.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw';
     const said =
       outcome === 'skipped'
         ? `:information_source: Cloudflare already had ${op.prefix} ${target ? 'advertised' : 'withdrawn'}; no call was needed. Following it on the looking glass.`
         : `:cloud: Cloudflare accepted the ${op.kind} of ${op.prefix} (on_demand.advertised=${String(result.onDemand.advertised)}${result.onDemand.advertisedModifiedAt ? ` at ${result.onDemand.advertisedModifiedAt}` : ''}). ${eta}; following it until the Internet sees it.`;
-    await store.update(opId, (o) =>
-      o.state !== 'executing'
-        ? { op: o }
-        : {
-            op: transition(o, 'propagating', now, {
-              cloudflare: { at: now, request, outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt },
-              watch: { startedAt: now, phase: 'cloudflare', lastSummary: null, verdict: null, escalated: false, samples: 0, flaggedOrigins: [], routingError: null },
-            }),
-            notify: [{ kind: 'reply', text: said }, { kind: 'card' }],
-            audit: [{ type: 'propagating', opId, actor: 'system' }],
-          },
-    );
-    await this.deps.dispatcher.deliver(opId);
-    await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs);
+    await this.startWatching(op, { request, outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt }, said);
   }
 
   /**
@@ -118,13 +99,9 @@ export class Executor {
     if (existing && !op.cloudflare) return this.fail(op, `${op.prefix} is already on the account (added by someone else meanwhile); nothing was added.`);
     let prefix = existing;
     if (!prefix) {
-      op = (await store.update(op.id, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }] }))).op;
-      try {
-        prefix = await cloudflare.createPrefix(op.accountId, { cidr: op.prefix, asn: op.asn ?? 0, description: op.reason.slice(0, 1000) });
-      } catch (err) {
-        await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
-        return this.failOrRetry(op, err, `adding ${op.prefix}`);
-      }
+      const sent = await this.sendOnce(op, request, `adding ${op.prefix}`, (o) => cloudflare.createPrefix(o.accountId, { cidr: o.prefix, asn: o.asn ?? 0, description: o.reason.slice(0, 1000) }));
+      if (!sent) return;
+      ({ op, result: prefix } = sent);
     }
     const p = prefix;
     await store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome: 'called', prefixId: p.id, approved: p.approved, token: p.ownershipValidationToken } });
@@ -163,29 +140,52 @@ export class Executor {
     await store.audit({ type: 'cloudflare_read', opId: op.id, actor: 'system', data: { approved: current.approved, irr: current.irrValidationState, rpki: current.rpkiValidationState, ownership: current.ownershipValidationState } });
     let outcome: 'called' | 'skipped' = 'skipped';
     if (current.approved !== 'V') {
-      op = (await store.update(op.id, (o) => ({ op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } }, audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }] }))).op;
-      try {
-        current = await cloudflare.validatePrefix(op.accountId, op.prefixId);
-      } catch (err) {
-        await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
-        return this.failOrRetry(op, err, 'asking Cloudflare to validate the prefix');
-      }
+      const sent = await this.sendOnce(op, request, 'asking Cloudflare to validate the prefix', (o) => cloudflare.validatePrefix(o.accountId, o.prefixId));
+      if (!sent) return;
+      ({ op, result: current } = sent);
       outcome = 'called';
     } else if (op.cloudflare) {
       outcome = 'called'; // our own earlier attempt went through before a crash
     }
     await store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome, approved: current.approved, irr: current.irrValidationState, rpki: current.rpkiValidationState, ownership: current.ownershipValidationState } });
-    const now = this.now();
     const said =
       outcome === 'skipped'
         ? `:information_source: Cloudflare already has ${op.prefix} validated and approved; no call was needed.`
         : `:cloud: Cloudflare accepted the validation of ${op.prefix} (IRR ${current.irrValidationState}, RPKI ${current.rpkiValidationState}, ownership ${current.ownershipValidationState}). Following the checks until they settle.`;
-    await store.update(op.id, (o) =>
+    await this.startWatching(op, { request, outcome, advertised: null, modifiedAt: current.modifiedAt }, said);
+  }
+
+  /**
+   * Sends the one mutation. First records that a call may be in flight, so that a retry after a crash knows the
+   * change could be ours; an error is audited, then either retried by the job (it re-reads first) or closes the
+   * request. Returns null when the request was closed.
+   */
+  private async sendOnce<T>(op: Operation, request: string, doing: string, call: (op: Operation) => Promise<T>): Promise<{ op: Operation; result: T } | null> {
+    const { store } = this.deps;
+    const recorded = (
+      await store.update(op.id, (o) => ({
+        op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } },
+        audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }],
+      }))
+    ).op;
+    try {
+      return { op: recorded, result: await call(recorded) };
+    } catch (err) {
+      await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
+      await this.failOrRetry(recorded, err, doing);
+      return null;
+    }
+  }
+
+  /** Cloudflare has the change: executing -> propagating, say so in the thread, and start the watch. */
+  private async startWatching(op: Operation, call: Omit<CloudflareCallRecord, 'at'>, said: string): Promise<void> {
+    const now = this.now();
+    await this.deps.store.update(op.id, (o) =>
       o.state !== 'executing'
         ? { op: o }
         : {
             op: transition(o, 'propagating', now, {
-              cloudflare: { at: now, request, outcome, advertised: null, modifiedAt: current.modifiedAt },
+              cloudflare: { at: now, ...call },
               watch: { startedAt: now, phase: 'cloudflare', lastSummary: null, verdict: null, escalated: false, samples: 0, flaggedOrigins: [], routingError: null },
             }),
             notify: [{ kind: 'reply', text: said }, { kind: 'card' }],
