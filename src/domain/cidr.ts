@@ -15,6 +15,24 @@ export interface Cidr {
 /** Longest prefix Cloudflare will advertise for BYOIP: /24 for IPv4, /48 for IPv6. */
 export const MAX_ANNOUNCE_LENGTH: Record<IpVersion, number> = { 4: 24, 6: 48 };
 
+/** What differs between IPv4 and IPv6 when parsing a prefix. */
+const FAMILIES: { version: IpVersion; maxLength: number; isValid(addr: string): boolean; network(addr: string, length: number): string; canonical(addr: string): string }[] = [
+  {
+    version: 4,
+    maxLength: 32,
+    isValid: (addr) => Address4.isValid(addr) && addr.split('.').length === 4,
+    network: (addr, length) => new Address4(`${addr}/${length}`).startAddress().correctForm(),
+    canonical: (addr) => new Address4(addr).correctForm(),
+  },
+  {
+    version: 6,
+    maxLength: 128,
+    isValid: (addr) => Address6.isValid(addr),
+    network: (addr, length) => new Address6(`${addr}/${length}`).startAddress().correctForm(),
+    canonical: (addr) => new Address6(addr).correctForm(),
+  },
+];
+
 /**
  * Parses `text` as a network prefix. Throws InvalidInputError with a sentence that says what is wrong:
  * not a prefix, no length, or host bits set (with the network the user probably meant).
@@ -31,23 +49,14 @@ export function parseCidr(text: string): Cidr {
     throw new InvalidInputError(`\`${raw}\` is not a valid prefix: the length after \`/\` must be a number.`);
   }
   const length = Number(lenText);
-  if (Address4.isValid(addr) && addr.split('.').length === 4) {
-    if (length > 32) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: an IPv4 length is at most 32.`);
-    const a = new Address4(`${addr}/${length}`);
-    const network = a.startAddress().correctForm();
-    if (network !== new Address4(addr).correctForm()) {
+  const family = FAMILIES.find((f) => f.isValid(addr));
+  if (family) {
+    if (length > family.maxLength) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: an IPv${family.version} length is at most ${family.maxLength}.`);
+    const network = family.network(addr, length);
+    if (network !== family.canonical(addr)) {
       throw new InvalidInputError(`\`${raw}\` has host bits set. Did you mean \`${network}/${length}\`?`);
     }
-    return { text: `${network}/${length}`, version: 4, length, network };
-  }
-  if (Address6.isValid(addr)) {
-    if (length > 128) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: an IPv6 length is at most 128.`);
-    const a = new Address6(`${addr}/${length}`);
-    const network = a.startAddress().correctForm();
-    if (network !== new Address6(addr).correctForm()) {
-      throw new InvalidInputError(`\`${raw}\` has host bits set. Did you mean \`${network}/${length}\`?`);
-    }
-    return { text: `${network}/${length}`, version: 6, length, network };
+    return { text: `${network}/${length}`, version: family.version, length, network };
   }
   throw new InvalidInputError(`\`${raw}\` is not an IP prefix. Write it as a CIDR, e.g. \`203.0.113.0/24\` or \`2001:db8::/48\`.`);
 }
