@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, checklist, fileRequest, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, checklist, fileRequest, patchCalls, reason, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const p = DEFAULT_SCENARIO.prefixes.advertised;
@@ -12,7 +12,7 @@ async function approvedWithdraw(stack: TestStack) {
   return card;
 }
 
-const patches = (stack: TestStack) => stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${p.bgpPrefixId}`));
+const patches = (stack: TestStack) => patchCalls(stack, p.bgpPrefixId);
 
 describe('Cloudflare misbehaving during execution', () => {
   let stack: TestStack;

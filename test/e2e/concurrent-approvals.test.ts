@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { SANDBOX_GROUPS } from '../../src/sandbox/stack.js';
-import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -27,7 +27,7 @@ describe('20 approvers clicking Approve at once', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 20_000);
 
-    const patches = stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${p.bgpPrefixId}`));
+    const patches = patchCalls(stack, p.bgpPrefixId);
     expect(patches).toHaveLength(1);
     const op = (await stack.bot!.store.recent(1))[0]!;
     expect(op.approvals).toHaveLength(1);

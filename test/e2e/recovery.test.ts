@@ -3,7 +3,7 @@ import { startBot, type RunningBot } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
-import { CHANNEL, testStack } from '../helpers/stack.js';
+import { CHANNEL, patchCalls, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -33,7 +33,7 @@ describe('an approved request whose job was lost', () => {
     worker = await startBot({ config: loadConfig(stack.env), logger: createLogger({ level: 'silent' }), role: 'worker' });
     const card = await stack.slack.waitFor(() => stack.slack.messages(CHANNEL).find((m) => !m.threadTs && m.text.includes(p.cidr)), 10_000);
     await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 30_000);
-    const patches = stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${p.bgpPrefixId}`));
+    const patches = patchCalls(stack, p.bgpPrefixId);
     expect(patches).toHaveLength(1);
     expect(await stack.bot!.store.active()).toHaveLength(0);
     const audit = (await stack.bot!.store.auditTrail(op.id)).map((a) => a.type);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -57,7 +57,7 @@ describe('a worker killed while watching', () => {
     const thread = stack.slack.thread(CHANNEL, card.ts).map((m) => m.text);
     expect(thread.filter((t) => t.includes('Done:'))).toHaveLength(1);
     expect(thread.filter((t) => t.includes('Cloudflare accepted'))).toHaveLength(1);
-    const patches = stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${p.bgpPrefixId}`));
+    const patches = patchCalls(stack, p.bgpPrefixId);
     expect(patches).toHaveLength(1);
     expect((await stack.bot!.store.get(op.id))!.state).toBe('done');
   }, 90_000);

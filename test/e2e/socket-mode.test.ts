@@ -3,16 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, REDIS_URL, cardFor, checklist, reason, testStack, texts } from '../helpers/stack.js';
+import { CHANNEL, REDIS_URL, cardFor, checklist, expectWithdrawDone, patchCalls, reason, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
 const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
-
-function patchCalls(stack: TestStack, bgpId: string) {
-  return stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${bgpId}`));
-}
 
 /** alice files a request through the socket: command, modal, submit; returns the status card. */
 async function requestChange(stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string, why: string) {
@@ -81,21 +77,7 @@ describe('Socket Mode: the bot connects with its app token and the withdraw stor
     expect(second).toMatchObject({ open: true });
     expect(socket.deliveries.find((d) => d.envelopeId === approve.envelopeId)?.connectionId).toBe(second!.id);
 
-    const done = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 20_000);
-    expect(done.text).toContain('withdrawn');
-    expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(false);
-    expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(1);
-
-    const thread = texts(stack.slack.thread(CHANNEL, card.ts));
-    const idx = (re: RegExp) => thread.findIndex((t) => re.test(t));
-    expect(idx(/Approved by/)).toBeGreaterThanOrEqual(0);
-    expect(idx(/Cloudflare accepted the withdraw/)).toBeGreaterThan(idx(/Approved by/));
-    expect(idx(/Done:/)).toBe(thread.length - 1);
-    const finalCard = await stack.slack.waitFor(() => {
-      const m = stack.slack.message(CHANNEL, card.ts);
-      return m && /done/.test(m.text) ? m : undefined;
-    }, 5000);
-    expect(finalCard.text).toBe(`Withdraw ${p.cidr}: done`);
+    await expectWithdrawDone(stack, card.ts, p);
 
     const op = (await stack.bot!.store.recent(5)).find((o) => o.prefix === p.cidr)!;
     expect(op.state).toBe('done');

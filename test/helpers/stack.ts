@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/logger.js';
+import { expect } from 'vitest';
+import { ActionId } from '../../src/slack/ids.js';
 import { deleteStackKeys, FAST_STACK, startStack, SANDBOX_CHANNEL, type Stack, type StackOptions } from '../../src/sandbox/stack.js';
 import type { SimMessage } from '../../src/simulator/slack/types.js';
 
@@ -58,4 +60,32 @@ export async function fileRequest(stack: Stack, user: string, kind: 'withdraw' |
     const card = cardFor(stack, cidr);
     return card && card.ts !== previous ? card : undefined;
   }, 10_000);
+}
+
+/** Cloudflare PATCHes of one BGP prefix the simulator received. */
+export function patchCalls(stack: Stack, bgpPrefixId: string) {
+  return stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/bgp/prefixes/${bgpPrefixId}`));
+}
+
+/**
+ * The end of a withdraw story, whatever carried it: Cloudflare withdrew with exactly one PATCH, the thread reads
+ * Approved -> Cloudflare accepted -> ... -> Done: (last), and the card ends at "done" with no buttons. Returns the thread.
+ */
+export async function expectWithdrawDone(stack: Stack, cardTs: string, p: { cidr: string; bgpPrefixId: string }): Promise<string[]> {
+  const done = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, cardTs).find((m) => m.text.includes('Done:')), 20_000);
+  expect(done.text).toContain('withdrawn');
+  expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(false);
+  expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(1);
+  const thread = texts(stack.slack.thread(CHANNEL, cardTs));
+  const idx = (re: RegExp) => thread.findIndex((t) => re.test(t));
+  expect(idx(/Approved by/)).toBeGreaterThanOrEqual(0);
+  expect(idx(/Cloudflare accepted the withdraw/)).toBeGreaterThan(idx(/Approved by/));
+  expect(idx(/Done:/)).toBe(thread.length - 1);
+  const finalCard = await stack.slack.waitFor(() => {
+    const m = stack.slack.message(CHANNEL, cardTs);
+    return m && /done/.test(m.text) ? m : undefined;
+  }, 5000);
+  expect(finalCard.text).toBe(`Withdraw ${p.cidr}: done`);
+  expect(JSON.stringify(finalCard.blocks)).not.toContain(ActionId.Approve);
+  return thread;
 }
