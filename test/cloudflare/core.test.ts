@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { ErrorCode } from '../../src/errors.js';
 import {
   CUSTOMER_ASN,
@@ -10,20 +9,10 @@ import {
   SANDBOX_CLOUDFLARE_TOKEN,
 } from '../../src/simulator/cloudflare/scenarios.js';
 import { CLOUDFLARE_ASN } from '../../src/simulator/world.js';
-import { harness, MINUTE, type Harness } from './helpers.js';
+import { caught, harness, MINUTE, type Harness } from './helpers.js';
 
 const A = DEFAULT_SCENARIO.prefixes.advertised;
 const W = DEFAULT_SCENARIO.prefixes.withdrawn;
-
-async function caught(p: Promise<unknown>): Promise<CloudflareError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CloudflareError);
-    return err as CloudflareError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('priority-1 contract: prefixes and BGP prefixes against the simulator', () => {
   let h: Harness;

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { ErrorCode } from '../../src/errors.js';
 import {
   DEFAULT_SCENARIO,
@@ -11,20 +10,10 @@ import {
   SERVICES_SCENARIO,
 } from '../../src/simulator/cloudflare/scenarios.js';
 import { CLOUDFLARE_ASN } from '../../src/simulator/world.js';
-import { harness, HOUR, MINUTE, type Harness } from './helpers.js';
+import { caught, harness, HOUR, MINUTE, type Harness } from './helpers.js';
 
 const ACC = SANDBOX_ACCOUNT_ID;
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n');
-
-async function caught(p: Promise<unknown>): Promise<CloudflareError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CloudflareError);
-    return err as CloudflareError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 let h: Harness;
 afterEach(async () => {

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { FaultSpec } from '../../src/simulator/cloudflare/server.js';
 import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
-import { harness, type Harness } from './helpers.js';
+import { caught, harness, type Harness } from './helpers.js';
 
 const W = DEFAULT_SCENARIO.prefixes.withdrawn;
 const BGP_PATH = '/bgp/prefixes/[0-9a-f]{32}$';
@@ -12,16 +11,6 @@ let h: Harness;
 afterEach(async () => {
   await h?.close();
 });
-
-async function caught(p: Promise<unknown>): Promise<CloudflareError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CloudflareError);
-    return err as CloudflareError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const read = () => h.client.getBgpPrefix(ACC, W.id, W.bgpPrefixId);
 const advertise = () => h.client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, true);

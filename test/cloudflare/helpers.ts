@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { CloudflareClient, type CloudflareClientOptions } from '../../src/cloudflare/client.js';
 import { startCloudflareSimulator, type CloudflareSimulator, type CloudflareSimulatorOptions } from '../../src/simulator/cloudflare/server.js';
 import { SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
@@ -38,3 +40,14 @@ export async function harness(
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
+
+/** Awaits a call that must fail with a CloudflareError, and returns the error. */
+export async function caught(p: Promise<unknown>): Promise<CloudflareError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CloudflareError);
+    return err as CloudflareError;
+  }
+  throw new Error('expected the call to fail');
+}
