@@ -1,5 +1,5 @@
-import { SANDBOX_GROUPS } from '../src/sandbox/stack.js';
-import { DEFAULT_SCENARIO } from '../src/simulator/cloudflare/scenarios.js';
+import { SANDBOX_GROUPS } from '../world/sandbox/stack.js';
+import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../src/slack/ids.js';
 import { benchStack, CHANNEL, fileRequest, latencies, nowMs, sleep, type Row } from './lib.js';
 

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { RequestBudget } from '../src/cloudflare/budget.js';
 import { CloudflareClient } from '../src/cloudflare/client.js';
-import { SimClock } from '../src/simulator/clock.js';
-import { DEFAULT_SCENARIO } from '../src/simulator/cloudflare/scenarios.js';
-import { startCloudflareSimulator, type CloudflareSimulator } from '../src/simulator/cloudflare/server.js';
-import { World } from '../src/simulator/world.js';
+import { SimClock } from '../world/simulator/clock.js';
+import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
+import { startCloudflareSimulator, type CloudflareSimulator } from '../world/simulator/cloudflare/server.js';
+import { World } from '../world/simulator/world.js';
 import { benchPrefix, deleteKeys, latencies, nowMs, REDIS_URL, silent, timedPool, type Row } from './lib.js';
 
 const READS = 2000;

@@ -3,10 +3,10 @@ import { RequestBudget } from '../src/cloudflare/budget.js';
 import { CloudflareClient } from '../src/cloudflare/client.js';
 import type { BgpPrefix } from '../src/domain/addressing.js';
 import { CoalescedReader } from '../src/operations/coalesce.js';
-import { SimClock } from '../src/simulator/clock.js';
-import { DEFAULT_SCENARIO } from '../src/simulator/cloudflare/scenarios.js';
-import { startCloudflareSimulator } from '../src/simulator/cloudflare/server.js';
-import { World } from '../src/simulator/world.js';
+import { SimClock } from '../world/simulator/clock.js';
+import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
+import { startCloudflareSimulator } from '../world/simulator/cloudflare/server.js';
+import { World } from '../world/simulator/world.js';
 import { benchPrefix, deleteKeys, latencies, nowMs, REDIS_URL, silent, sleep, type Row } from './lib.js';
 
 const WATCHERS = 500;

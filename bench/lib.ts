@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createLogger } from '../src/logger.js';
-import { deleteStackKeys, FAST_STACK, SANDBOX_CHANNEL, startStack, type Stack, type StackOptions } from '../src/sandbox/stack.js';
-import type { SimMessage } from '../src/simulator/slack/types.js';
+import { deleteStackKeys, FAST_STACK, SANDBOX_CHANNEL, startStack, type Stack, type StackOptions } from '../world/sandbox/stack.js';
+import type { SimMessage } from '../world/simulator/slack/types.js';
 
 /** Benchmarks talk to the local Redis only. */
 export const REDIS_URL = 'redis://127.0.0.1:6379';

@@ -1,6 +1,6 @@
-import { DEFAULT_SCENARIO } from '../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../src/slack/ids.js';
-import type { StackOptions } from '../src/sandbox/stack.js';
+import type { StackOptions } from '../world/sandbox/stack.js';
 import { benchStack, CHANNEL, fileRequest, nowMs, type Row } from './lib.js';
 
 const TIME_SCALE = 600;

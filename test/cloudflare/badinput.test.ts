@@ -10,7 +10,7 @@ import {
   SANDBOX_CLOUDFLARE_TOKEN,
   SERVICE_IDS,
   SERVICES_SCENARIO as S,
-} from '../../src/simulator/cloudflare/scenarios.js';
+} from '../../world/simulator/cloudflare/scenarios.js';
 import { harness, type Harness } from './helpers.js';
 import { checkCalls } from './openapi.js';
 

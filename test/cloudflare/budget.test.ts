@@ -5,7 +5,7 @@ import { RequestBudget } from '../../src/cloudflare/budget.js';
 import { CloudflareClient } from '../../src/cloudflare/client.js';
 import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { ErrorCode } from '../../src/errors.js';
-import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../world/simulator/cloudflare/scenarios.js';
 import { harness, type Harness } from './helpers.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';

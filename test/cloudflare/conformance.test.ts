@@ -9,11 +9,11 @@ import {
   SANDBOX_ACCOUNT_ID as ACC,
   SERVICE_IDS,
   SERVICES_SCENARIO as S,
-} from '../../src/simulator/cloudflare/scenarios.js';
-import { CLOUDFLARE_ASN } from '../../src/simulator/world.js';
+} from '../../world/simulator/cloudflare/scenarios.js';
+import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
 import { harness, HOUR, MINUTE } from './helpers.js';
 import { checkCalls, newReport, OPERATIONS, pointerOf, validAgainst } from './openapi.js';
-import type { SimCall } from '../../src/simulator/cloudflare/state.js';
+import type { SimCall } from '../../world/simulator/cloudflare/state.js';
 
 const NOPE = 'ffffffffffffffffffffffffffffffff';
 const PDF = Buffer.from('%PDF-1.4\n%%EOF\n');
@@ -102,7 +102,7 @@ async function tourServices(c: CloudflareClient, ro: CloudflareClient): Promise<
   await fails(() => c.listLeases(OTHER_ACCOUNT_ID));
 }
 
-async function tourOnboarding(c: CloudflareClient, world: import('../../src/simulator/world.js').World): Promise<void> {
+async function tourOnboarding(c: CloudflareClient, world: import('../../world/simulator/world.js').World): Promise<void> {
   const cidr = '198.18.0.0/23';
   const p = await c.createPrefix(ACC, { cidr, asn: CLOUDFLARE_ASN, description: 'tour' });
   await fails(() => c.createPrefix(ACC, { cidr: '198.18.0.0/25', asn: CLOUDFLARE_ASN }));

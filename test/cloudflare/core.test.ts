@@ -7,8 +7,8 @@ import {
   READONLY_CLOUDFLARE_TOKEN,
   SANDBOX_ACCOUNT_ID,
   SANDBOX_CLOUDFLARE_TOKEN,
-} from '../../src/simulator/cloudflare/scenarios.js';
-import { CLOUDFLARE_ASN } from '../../src/simulator/world.js';
+} from '../../world/simulator/cloudflare/scenarios.js';
+import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
 import { caught, harness, MINUTE, type Harness } from './helpers.js';
 
 const A = DEFAULT_SCENARIO.prefixes.advertised;

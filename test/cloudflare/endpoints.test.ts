@@ -8,8 +8,8 @@ import {
   SANDBOX_ACCOUNT_ID,
   SERVICE_IDS,
   SERVICES_SCENARIO,
-} from '../../src/simulator/cloudflare/scenarios.js';
-import { CLOUDFLARE_ASN } from '../../src/simulator/world.js';
+} from '../../world/simulator/cloudflare/scenarios.js';
+import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
 import { caught, harness, HOUR, MINUTE, type Harness } from './helpers.js';
 
 const ACC = SANDBOX_ACCOUNT_ID;

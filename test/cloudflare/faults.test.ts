@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import type { FaultSpec } from '../../src/simulator/cloudflare/server.js';
-import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
+import type { FaultSpec } from '../../world/simulator/cloudflare/server.js';
+import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../world/simulator/cloudflare/scenarios.js';
 import { caught, harness, type Harness } from './helpers.js';
 
 const W = DEFAULT_SCENARIO.prefixes.withdrawn;

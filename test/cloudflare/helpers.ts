@@ -1,10 +1,10 @@
 import { expect } from 'vitest';
 import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { CloudflareClient, type CloudflareClientOptions } from '../../src/cloudflare/client.js';
-import { startCloudflareSimulator, type CloudflareSimulator, type CloudflareSimulatorOptions } from '../../src/simulator/cloudflare/server.js';
-import { SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
-import { SimClock } from '../../src/simulator/clock.js';
-import { World } from '../../src/simulator/world.js';
+import { startCloudflareSimulator, type CloudflareSimulator, type CloudflareSimulatorOptions } from '../../world/simulator/cloudflare/server.js';
+import { SANDBOX_CLOUDFLARE_TOKEN } from '../../world/simulator/cloudflare/scenarios.js';
+import { SimClock } from '../../world/simulator/clock.js';
+import { World } from '../../world/simulator/world.js';
 import { checkCalls } from './openapi.js';
 
 export interface Harness {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID as ACC, SANDBOX_CLOUDFLARE_TOKEN } from '../../world/simulator/cloudflare/scenarios.js';
 import { harness, type Harness } from './helpers.js';
 
 let h: Harness;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { SimCall } from '../../src/simulator/cloudflare/state.js';
+import type { SimCall } from '../../world/simulator/cloudflare/state.js';
 
 /**
  * Checks recorded simulator traffic against the OpenAPI extract (test/fixtures/cloudflare-openapi.json, the

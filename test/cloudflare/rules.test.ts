@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ipInCidr, overlaps, reverseZones, validatePrefixInWorld } from '../../src/simulator/cloudflare/rules.js';
-import { World } from '../../src/simulator/world.js';
+import { ipInCidr, overlaps, reverseZones, validatePrefixInWorld } from '../../world/simulator/cloudflare/rules.js';
+import { World } from '../../world/simulator/world.js';
 
 describe('simulator rules', () => {
   it('reverse zones on octet and nibble boundaries', () => {

@@ -8,8 +8,8 @@ import {
   SANDBOX_ACCOUNT_ID as ACC,
   SCENARIO_NAMES,
   SERVICES_SCENARIO,
-} from '../../src/simulator/cloudflare/scenarios.js';
-import { CLOUDFLARE_ASN } from '../../src/simulator/world.js';
+} from '../../world/simulator/cloudflare/scenarios.js';
+import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
 import { harness, HOUR, type Harness } from './helpers.js';
 
 let h: Harness;

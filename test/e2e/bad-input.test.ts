@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
 

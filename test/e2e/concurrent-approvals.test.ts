@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { SANDBOX_GROUPS } from '../../src/sandbox/stack.js';
+import { SANDBOX_GROUPS } from '../../world/sandbox/stack.js';
 import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;

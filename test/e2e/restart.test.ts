@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
 

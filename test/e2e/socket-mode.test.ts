@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { CHANNEL, REDIS_URL, cardFor, checklist, expectWithdrawDone, patchCalls, reason, testStack } from '../helpers/stack.js';
 

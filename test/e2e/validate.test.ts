@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ONBOARDING_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { ONBOARDING_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { CHANNEL, fileRequest, testStack } from '../helpers/stack.js';
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/logger.js';
 import { expect } from 'vitest';
 import { ActionId } from '../../src/slack/ids.js';
-import { deleteStackKeys, FAST_STACK, startStack, SANDBOX_CHANNEL, type Stack, type StackOptions } from '../../src/sandbox/stack.js';
-import type { SimMessage } from '../../src/simulator/slack/types.js';
+import { deleteStackKeys, FAST_STACK, startStack, SANDBOX_CHANNEL, type Stack, type StackOptions } from '../../world/sandbox/stack.js';
+import type { SimMessage } from '../../world/simulator/slack/types.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const CHANNEL = SANDBOX_CHANNEL.id;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DnsTxtClient } from '../../src/routing/dns.js';
 import { ErrorCode } from '../../src/errors.js';
-import { World } from '../../src/simulator/world.js';
-import { startDnsSimulator, type DnsSimulator } from '../../src/simulator/routing/dns.js';
+import { World } from '../../world/simulator/world.js';
+import { startDnsSimulator, type DnsSimulator } from '../../world/simulator/routing/dns.js';
 
 describe('DNS TXT client against the UDP simulator', () => {
   let world: World;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IrrClient, parseRpslRoutes, readAnswer, validationTokens } from '../../src/routing/irr.js';
 import { ErrorCode } from '../../src/errors.js';
-import { World } from '../../src/simulator/world.js';
-import { startIrrdSimulator, type IrrdSimulator } from '../../src/simulator/routing/irrd.js';
+import { World } from '../../world/simulator/world.js';
+import { startIrrdSimulator, type IrrdSimulator } from '../../world/simulator/routing/irrd.js';
 
 describe('IRRd whois client against the simulator', () => {
   let world: World;

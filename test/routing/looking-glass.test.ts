@@ -3,9 +3,9 @@ import net from 'node:net';
 import { LookingGlassClient } from '../../src/routing/looking-glass.js';
 import { RoutingStatusClient } from '../../src/routing/routing-status.js';
 import { ErrorCode, BotError, InvalidInputError } from '../../src/errors.js';
-import { SimClock } from '../../src/simulator/clock.js';
-import { World } from '../../src/simulator/world.js';
-import { startRipestatSimulator, type RipestatSimulator } from '../../src/simulator/routing/ripestat.js';
+import { SimClock } from '../../world/simulator/clock.js';
+import { World } from '../../world/simulator/world.js';
+import { startRipestatSimulator, type RipestatSimulator } from '../../world/simulator/routing/ripestat.js';
 
 const PREFIX = '203.0.113.0/24';
 

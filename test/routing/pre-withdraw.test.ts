@@ -2,9 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkOwnAnnouncement } from '../../src/routing/pre-withdraw.js';
 import { LookingGlassClient } from '../../src/routing/looking-glass.js';
 import { RoutingStatusClient } from '../../src/routing/routing-status.js';
-import { SimClock } from '../../src/simulator/clock.js';
-import { World } from '../../src/simulator/world.js';
-import { startRipestatSimulator, type RipestatSimulator } from '../../src/simulator/routing/ripestat.js';
+import { SimClock } from '../../world/simulator/clock.js';
+import { World } from '../../world/simulator/world.js';
+import { startRipestatSimulator, type RipestatSimulator } from '../../world/simulator/routing/ripestat.js';
 
 describe('checkOwnAnnouncement against the RIPEstat simulator', () => {
   let world: World;

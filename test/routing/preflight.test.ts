@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRoutingDeps, runPreflight, type PreflightLine, type PreflightReport, type RoutingDeps } from '../../src/routing/preflight.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { World } from '../../src/simulator/world.js';
-import { startRoutingSimulators, type RoutingSimulators } from '../../src/simulator/routing/index.js';
+import { World } from '../../world/simulator/world.js';
+import { startRoutingSimulators, type RoutingSimulators } from '../../world/simulator/routing/index.js';
 
 const TOKEN = 'a1b2c3d4e5f6';
 

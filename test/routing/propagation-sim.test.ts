@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LookingGlassClient } from '../../src/routing/looking-glass.js';
 import { RoutingStatusClient } from '../../src/routing/routing-status.js';
 import { evaluatePropagation } from '../../src/routing/propagation.js';
-import { SimClock } from '../../src/simulator/clock.js';
-import { World } from '../../src/simulator/world.js';
-import { startRoutingSimulators, type RoutingSimulators } from '../../src/simulator/routing/index.js';
+import { SimClock } from '../../world/simulator/clock.js';
+import { World } from '../../world/simulator/world.js';
+import { startRoutingSimulators, type RoutingSimulators } from '../../world/simulator/routing/index.js';
 
 const PREFIX = '203.0.113.0/24';
 const MIN = 60_000;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FallbackRpkiValidator, RipestatRpkiClient, RoutinatorClient, ripestatRpkiResponse } from '../../src/routing/rpki.js';
 import { ErrorCode, BotError } from '../../src/errors.js';
-import { World } from '../../src/simulator/world.js';
-import { startRoutinatorSimulator, type RoutinatorSimulator } from '../../src/simulator/routing/routinator.js';
-import { startRipestatSimulator, type RipestatSimulator } from '../../src/simulator/routing/ripestat.js';
+import { World } from '../../world/simulator/world.js';
+import { startRoutinatorSimulator, type RoutinatorSimulator } from '../../world/simulator/routing/routinator.js';
+import { startRipestatSimulator, type RipestatSimulator } from '../../world/simulator/routing/ripestat.js';
 import { validateRouteOrigin } from '../../src/domain/route-origin-validation.js';
 
 describe('route origin validation (pure)', () => {

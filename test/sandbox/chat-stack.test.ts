@@ -1,8 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChat } from '../../src/sandbox/chat.js';
-import { SANDBOX_CHANNEL, SANDBOX_USERS } from '../../src/sandbox/stack.js';
-import { DEFAULT_SCENARIO } from '../../src/simulator/cloudflare/scenarios.js';
+import { runChat } from '../../world/sandbox/chat.js';
+import { SANDBOX_CHANNEL, SANDBOX_USERS } from '../../world/sandbox/stack.js';
+import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;

@@ -2,9 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startSlackSimulator, type SlackSimulator } from '../../src/simulator/slack/server.js';
-import { SlackRequestSender, slackSignature } from '../../src/simulator/slack/sender.js';
-import { markChanges, parseDuration, runChat, type ChatUser } from '../../src/sandbox/chat.js';
+import { startSlackSimulator, type SlackSimulator } from '../../world/simulator/slack/server.js';
+import { SlackRequestSender, slackSignature } from '../../world/simulator/slack/sender.js';
+import { markChanges, parseDuration, runChat, type ChatUser } from '../../world/sandbox/chat.js';
 
 const TOKEN = 'xoxb-chat-test';
 const SECRET = 'chat-test-secret';

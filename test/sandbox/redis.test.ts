@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ensureRedis, findOnPath, pingRedis, redactUrl } from '../../src/sandbox/redis.js';
+import { ensureRedis, findOnPath, pingRedis, redactUrl } from '../../world/sandbox/redis.js';
 
 const hasRedisServer = findOnPath('redis-server') !== undefined;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mrkdwnToText, renderBlocks, renderMessage, renderView, indentLines } from '../../src/sandbox/render.js';
+import { mrkdwnToText, renderBlocks, renderMessage, renderView, indentLines } from '../../world/sandbox/render.js';
 
 const names: Record<string, string> = { U0ALICE: 'alice', U0BOB: 'bob' };
 const ctx = {

@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { App, LogLevel } from '@slack/bolt';
-import { startSlackSimulator, type SlackSimulator } from '../../src/simulator/slack/server.js';
-import { SlackRequestSender, buttonsIn, findButton, slackSignature } from '../../src/simulator/slack/sender.js';
+import { startSlackSimulator, type SlackSimulator } from '../../world/simulator/slack/server.js';
+import { SlackRequestSender, buttonsIn, findButton, slackSignature } from '../../world/simulator/slack/sender.js';
 
 const TOKEN = 'xoxb-sender-test';
 const SECRET = 'sender-test-signing-secret';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { webApi } from '@slack/bolt';
-import { startSlackSimulator, type SlackSimulator, type SlackSimEvent } from '../../src/simulator/slack/server.js';
+import { startSlackSimulator, type SlackSimulator, type SlackSimEvent } from '../../world/simulator/slack/server.js';
 
 const TOKEN = 'xoxb-sim-test';
 

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
-import { startSlackSimulator } from '../../src/simulator/slack/server.js';
-import { SocketModeSender, startSocketModeSimulator, type SocketModeSimulator } from '../../src/simulator/slack/socket-mode.js';
-import type { Json, SlackSimulator } from '../../src/simulator/slack/types.js';
+import { startSlackSimulator } from '../../world/simulator/slack/server.js';
+import { SocketModeSender, startSocketModeSimulator, type SocketModeSimulator } from '../../world/simulator/slack/socket-mode.js';
+import type { Json, SlackSimulator } from '../../world/simulator/slack/types.js';
 
 const TOKEN = 'xoxb-socket-test';
 const APP_TOKEN = 'xapp-1-A0SIMAPP01-socket-test';

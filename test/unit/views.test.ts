@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateMessageBlocks, validateView } from '../../src/simulator/slack/index.js';
+import { validateMessageBlocks, validateView } from '../../world/simulator/slack/index.js';
 import type { BgpPrefix, Prefix } from '../../src/domain/addressing.js';
 import type { Operation } from '../../src/domain/operation.js';
 import type { StatusReport } from '../../src/operations/service.js';

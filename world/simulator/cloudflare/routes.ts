@@ -1,5 +1,5 @@
 import { Address4, Address6 } from 'ip-address';
-import { cidrContains, MAX_ANNOUNCE_LENGTH, parseCidr } from '../../domain/cidr.js';
+import { cidrContains, MAX_ANNOUNCE_LENGTH, parseCidr } from '../../../src/domain/cidr.js';
 import { Router, type SimRequest, type SimResponse } from '../http.js';
 import { CLOUDFLARE_ASN, type World } from '../world.js';
 import { ipInCidr, overlaps, validatePrefixInWorld } from './rules.js';

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../../../src/logger.js';
 import { Router, startHttpServer, toSimRequest, type SimRequest, type SimResponse } from '../http.js';
 import type { World } from '../world.js';
 import { addressingRoutes, ApiFailure, type Ctx } from './routes.js';

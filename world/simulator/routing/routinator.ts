@@ -1,5 +1,5 @@
-import { parseCidr } from '../../domain/cidr.js';
-import { validateRouteOrigin, type Vrp } from '../../domain/route-origin-validation.js';
+import { parseCidr } from '../../../src/domain/cidr.js';
+import { validateRouteOrigin, type Vrp } from '../../../src/domain/route-origin-validation.js';
 import { Router, startHttpServer, toSimRequest, type SimResponse } from '../http.js';
 import type { World } from '../world.js';
 import { FaultSwitch, type SimFault } from './faults.js';

@@ -1,5 +1,5 @@
-import { parseCidr } from '../domain/cidr.js';
-import { userMessageOf } from '../errors.js';
+import { parseCidr } from '../../src/domain/cidr.js';
+import { userMessageOf } from '../../src/errors.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =

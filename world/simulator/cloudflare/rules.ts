@@ -1,5 +1,5 @@
 import { Address6 } from 'ip-address';
-import { cidrContains, parseCidr, type Cidr } from '../../domain/cidr.js';
+import { cidrContains, parseCidr, type Cidr } from '../../../src/domain/cidr.js';
 import type { World } from '../world.js';
 import type { SimPrefix } from './state.js';
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { cidrContains, parseCidr } from '../../domain/cidr.js';
-import { validateRouteOrigin } from '../../domain/route-origin-validation.js';
+import { cidrContains, parseCidr } from '../../../src/domain/cidr.js';
+import { validateRouteOrigin } from '../../../src/domain/route-origin-validation.js';
 import type { RouteObject, World } from '../world.js';
 
 /**

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createLogger } from '../logger.js';
+import { createLogger } from '../../src/logger.js';
 import { SimClock } from './clock.js';
 import { startCloudflareSimulator } from './cloudflare/server.js';
 import { SANDBOX_CLOUDFLARE_TOKEN, SCENARIO_NAMES } from './cloudflare/scenarios.js';

@@ -1,6 +1,6 @@
 import { Address4, Address6 } from 'ip-address';
-import { cidrContains, parseCidr } from '../../domain/cidr.js';
-import { validateRouteOrigin } from '../../domain/route-origin-validation.js';
+import { cidrContains, parseCidr } from '../../../src/domain/cidr.js';
+import { validateRouteOrigin } from '../../../src/domain/route-origin-validation.js';
 import { Router, startHttpServer, toSimRequest, type SimRequest, type SimResponse } from '../http.js';
 import type { VisibleRoute, World } from '../world.js';
 import { FaultSwitch, type SimFault } from './faults.js';
