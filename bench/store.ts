@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { newOperation, transition, type Operation } from '../src/domain/operation.js';
+import type { OpEvent } from '../src/domain/events.js';
+import { newOperation, newWatch, transition, type Operation } from '../src/domain/operation.js';
 import { OperationStore, type AuditEntry, type OutboxItem, type UpdateResult } from '../src/operations/store.js';
 import { benchPrefix, deleteKeys, latencies, memory, nowMs, redisUsedMemory, REDIS_URL, timedPool, type Row } from './lib.js';
 
@@ -25,46 +26,53 @@ function fakeOperation(i: number, at: number): Operation {
       state: 'awaiting_approval',
       expiresAt: at + 30 * 60_000,
       approvalsRequired: 1,
-      notes: ['Pre-check: the covering aggregate is announced by AS64500 (traffic keeps flowing)'],
+      guards: [
+        { id: 'own-announcement', status: 'pass', overridable: true, facts: { status: 'covering', ownAsn: 64500, prefix: `10.${(i >> 8) & 255}.${i & 255}.0/24`, seenPrefix: '10.0.0.0/8', peers: 212 }, checkedAt: at },
+      ],
+      guardsAt: at,
     },
     at,
   );
 }
 
-/** The ten changes an operation goes through after it is filed: approve, execute, propagate, six watch ticks, done. */
+/** The ten changes an operation goes through after it is filed: approve, execute, verify, six watch ticks, done. */
 function step(n: number, op: Operation, at: number): UpdateResult {
   const audit = (type: string, actor = 'system', data?: Record<string, unknown>): AuditEntry => ({ type, opId: op.id, actor, ...(data ? { data } : {}) });
   const card: OutboxItem = { kind: 'card' };
+  const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
   switch (n) {
     case 0:
       return {
-        op: transition(op, 'approved', at, { approvals: [{ userId: 'U0BOB', at }], decidedBy: 'U0BOB' }),
-        notify: [card, { kind: 'reply', text: 'Approved by <@U0BOB>.' }],
+        op: transition(op, 'approved', at, { approvals: [{ userId: 'U0BOB', at }], decidedBy: 'U0BOB', approvedAt: at }),
+        notify: [ev({ type: 'approval', by: 'U0BOB', count: 1, required: 1, quorum: true, override: null }), card],
         audit: [audit('approved', 'U0BOB')],
       };
     case 1:
       return { op: transition(op, 'executing', at), notify: [card], audit: [audit('executing')] };
     case 2:
       return {
-        op: transition(op, 'propagating', at, {
-          cloudflare: { at, request: `PATCH .../bgp/prefixes/${op.bgpPrefixId}`, outcome: 'called', advertised: false, modifiedAt: new Date(at).toISOString() },
-          watch: { startedAt: at, phase: 'cloudflare', lastSummary: null, verdict: null, escalated: false, samples: 0, flaggedOrigins: [], routingError: null },
+        op: transition(op, 'verifying', at, {
+          cloudflare: { at, request: `PATCH .../bgp/prefixes/${op.bgpPrefixId} {"on_demand":{"advertised":false}}`, outcome: 'called', result: { advertised: false, modifiedAt: new Date(at).toISOString() } },
+          watch: newWatch(at, { phase: 'cloudflare' }),
         }),
-        notify: [card, { kind: 'reply', text: `Cloudflare accepted the withdraw of ${op.prefix}.` }],
+        notify: [ev({ type: 'progress', step: 'accepted', facts: { advertised: false, modifiedAt: new Date(at).toISOString() } }), card],
         audit: [audit('cloudflare_call', 'system', { advertised: false }), audit('cloudflare_result', 'system', { status: 200 })],
       };
-    case UPDATES - 1:
+    case UPDATES - 1: {
+      const final = { type: 'verdict', verdict: 'done', step: 'withdrawn', facts: { peers: 3, usual: 96, summary: `Withdrawn: 3/96 peers still see ${op.prefix}`, ownAsn: 64500, origins: [] } } as const;
       return {
-        op: transition(op, 'done', at, { outcome: `withdrawn: 3/96 peers see ${op.prefix}` }),
-        notify: [{ kind: 'reply', text: `:tada: Done: ${op.prefix} withdrawn` }, card],
-        audit: [audit('done')],
+        op: transition(op, 'done', at, { final }),
+        notify: [ev(final), card],
+        audit: [audit('done', 'system', { step: final.step })],
       };
+    }
     default: {
       const peers = 96 - (n - 2) * 15;
       const summary = `Withdrawing: ${peers}/96 peers still see ${op.prefix} from AS13335`;
+      const w = op.watch!;
       return {
-        op: { ...op, updatedAt: at, watch: { ...op.watch!, phase: 'routing', samples: op.watch!.samples + 1, lastSummary: summary, verdict: 'withdrawing' } },
-        notify: [{ kind: 'reply', text: `:satellite_antenna: ${summary}` }],
+        op: { ...op, updatedAt: at, watch: { ...w, samples: w.samples + 1, latest: summary, data: { ...w.data, phase: 'routing', lastVerdict: 'withdrawing', lastPostedPeers: peers, flaggedOrigins: [] } } },
+        notify: [ev({ type: 'progress', step: 'sample', facts: { summary, peers, usual: 96 } })],
       };
     }
   }

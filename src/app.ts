@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CloudflareClient } from './cloudflare/client.js';
 import { RequestBudget } from './cloudflare/budget.js';
@@ -13,6 +12,8 @@ import { CoalescedReader } from './operations/coalesce.js';
 import { Deliverer } from './operations/deliverer.js';
 import { Executor } from './operations/executor.js';
 import type { AddressingApi, RoutingView } from './operations/ports.js';
+import type { KindDeps } from './kinds/index.js';
+import { createRedis, type RedisClient } from './redis.js';
 import { OperationService } from './operations/service.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
@@ -71,7 +72,8 @@ function boltLogger(logger: Logger): BoltLogger {
 export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const { config, logger } = opts;
   const role = opts.role ?? 'all';
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: false });
+  const redisOpts = { url: config.redis.url, ...(config.redis.clusterNodes ? { clusterNodes: config.redis.clusterNodes } : {}) };
+  const redis = createRedis({ ...redisOpts, maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const store = new OperationStore(redis, config.redis.prefix, Date.now, config.retention);
   const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:` });
@@ -81,27 +83,27 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
   const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl);
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
-  const connection = { url: config.redis.url, maxRetriesPerRequest: null } as const;
+  // BullMQ shares one client per process for its queues (workers duplicate it for their blocking reads).
+  const queueRedis = createRedis({ ...redisOpts, maxRetriesPerRequest: null });
+  queueRedis.on('error', (err) => logger.warn({ err }, 'redis (queues) connection error'));
+  const connection = queueRedis as never;
   const names = queueNames(`${config.redis.prefix}`);
   const dispatcher = new JobDispatcher(connection, names, config.executeAttempts);
   const reader = new CoalescedReader(redis, store.keyPrefix);
-  const service = new OperationService({
-    reader,
-    store,
+  const kinds: KindDeps = {
     cloudflare,
-    groups,
-    dispatcher,
     policy: config.policy,
-    logger,
-    preflightNotes: async (cidr, asn, ownershipToken) => {
-      const report = await runPreflight({ cidr, ...(asn ? { asn } : {}), ...(ownershipToken ? { ownershipToken } : {}) }, routingDeps);
-      const icon = { pass: ':white_check_mark:', fail: ':x:', unknown: ':grey_question:' } as const;
-      const lines = report.lines.filter((l) => l.status !== 'pass').slice(0, 4);
-      const head = report.status === 'pass' ? `${icon.pass} Pre-flight: every check Cloudflare will run looks right.` : `${icon[report.status]} Pre-flight: ${lines.length} check(s) would fail or could not be read; Cloudflare's validation may fail.`;
-      return [head, ...lines.map((l) => `${icon[l.status]} ${l.check}: ${l.detail}${l.fix ? ` Fix: ${l.fix}` : ''}`)];
-    },
+    reader,
+    routing,
+    now: Date.now,
+    watch: { pollIntervalMs: config.watch.pollIntervalMs, escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs } },
+    preflight: (cidr, asn, ownershipToken) => runPreflight({ cidr, ...(asn ? { asn } : {}), ...(ownershipToken ? { ownershipToken } : {}) }, routingDeps),
     ownAnnouncement: (prefix, asn) => checkOwnAnnouncement(prefix, asn, lg, { routingStatus: routingDeps.routingStatus }),
-  });
+  };
+  const service = new OperationService({ store, kinds, groups, dispatcher, logger });
+  const closeRedis = async (): Promise<void> => {
+    await Promise.allSettled([redis.quit(), queueRedis.quit()]);
+  };
   // `/byoip preflight`: the ownership token comes from Cloudflare when the prefix is already on an account.
   const preflight: ListenerContext['preflight'] =
     opts.preflight ??
@@ -115,25 +117,22 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const problems = await groups.check([...config.policy.groups.requesters, ...config.policy.groups.approvers, ...config.policy.groups.break_glass]);
   const fatal = problems.filter((p) => p.includes('cannot be read'));
   if (fatal.length) {
-    await Promise.allSettled([dispatcher.close(), redis.quit()]);
+    await Promise.allSettled([dispatcher.close(), closeRedis()]);
     throw new BotError(ErrorCode.PolicyInvalid, `The policy names Slack user groups the bot cannot read, so it will not start: ${fatal.join('; ')}.`);
   }
   problems.filter((p) => !fatal.includes(p)).forEach((p) => logger.warn(p));
 
   let workers: RunningWorkers | null = null;
   if (role !== 'web') {
-    const executor = new Executor({ store, cloudflare, dispatcher, logger, firstWatchDelayMs: config.watch.pollIntervalMs });
+    const executor = new Executor({ store, kinds, dispatcher, logger, firstWatchDelayMs: config.watch.pollIntervalMs });
     const watcher = new Watcher({
       store,
-      cloudflare,
-      routing,
-      reader,
+      kinds,
       dispatcher,
-      policy: config.policy,
       logger,
       pollIntervalMs: config.watch.pollIntervalMs,
       timeoutMs: config.watch.timeoutMs,
-      escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs },
+      maxReadFailures: config.watch.maxReadFailures,
     });
     const deliverer = new Deliverer({ store, notifier: new SlackNotifier(slackClient), logger, channelIntervalMs: opts.channelIntervalMs ?? config.channelIntervalMs });
     workers = await startWorkers({ connection, names, dispatcher, executor, watcher, deliverer, service, store, logger, sweepIntervalMs: config.expirySweepIntervalMs, lockDurationMs: opts.jobLockDurationMs ?? config.jobLockDurationMs });
@@ -143,7 +142,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   let url: string | null = null;
   let healthServer: http.Server | null = null;
   if (role !== 'worker') {
-    const ctx: ListenerContext = { service, groups, logger, preflight };
+    const ctx: ListenerContext = { service, logger, preflight };
     const clientOptions = { slackApiUrl: config.slack.apiUrl };
     if (config.slack.appToken) {
       // Socket Mode: apps.connections.open goes to the receiver's own WebClient, so it gets the API URL too.
@@ -185,7 +184,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         healthServer = await startHealthServer(config.slack.port, redis, role);
       } catch (err) {
         await app.stop().catch(() => undefined);
-        await Promise.allSettled([workers?.close(), dispatcher.close(), redis.quit()]);
+        await Promise.allSettled([workers?.close(), dispatcher.close(), closeRedis()]);
         throw err;
       }
       url = `http://127.0.0.1:${(healthServer.address() as AddressInfo).port}`;
@@ -208,13 +207,13 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       }
       await workers?.close();
       await dispatcher.close();
-      await redis.quit().catch(() => undefined);
+      await closeRedis();
     },
   };
 }
 
 /** `{ ok: true, role }`, or 503 when Redis does not answer a PING within 2 s (a probe must not hang on a queued command). */
-function answerHealth(res: http.ServerResponse, redis: Redis, role: Role): void {
+function answerHealth(res: http.ServerResponse, redis: RedisClient, role: Role): void {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error('redis ping timed out')), 2000);
@@ -235,7 +234,7 @@ function answerHealth(res: http.ServerResponse, redis: Redis, role: Role): void 
  * `GET /healthz` for Socket Mode, where there is no HTTP receiver: the HTTP path's answer (`{ ok: true, role }`,
  * or 503 when Redis does not answer a PING within 2 s).
  */
-async function startHealthServer(port: number, redis: Redis, role: Role): Promise<http.Server> {
+async function startHealthServer(port: number, redis: RedisClient, role: Role): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== '/healthz' || req.method !== 'GET') {

@@ -3,6 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BotError, ErrorCode } from './errors.js';
 import { parseCidr } from './domain/cidr.js';
+import type { EnginePolicy } from './domain/policy.js';
+import { parseClusterNodes, type RedisNode } from './redis.js';
 import type { RoutingSettings } from './routing/preflight.js';
 import { routingSettingsFromEnv } from './routing/settings.js';
 
@@ -33,7 +35,11 @@ const actionPolicy = z.object({
   approvals: z.number().int().min(1, 'at least one approval is required (fail closed)').max(10).default(1),
   // A request that expires at once could never be approved: at least a second.
   expires_after: duration.refine((ms) => ms >= 1000, 'expires_after must be at least 1s (e.g. 30m)').default(30 * 60_000),
+  // An approved change that has not started by then is not executed (back to waiting for approval).
+  approval_valid_for: duration.refine((ms) => ms >= 1000, 'approval_valid_for must be at least 1s (e.g. 15m)').default(15 * 60_000),
 });
+
+const ACTION_DEFAULT = { approvals: 1, expires_after: 30 * 60_000, approval_valid_for: 15 * 60_000 };
 
 export const policySchema = z
   .object({
@@ -51,17 +57,12 @@ export const policySchema = z
     }),
     actions: z
       .object({
-        advertise: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
-        withdraw: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
-        onboard: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
-        validate: actionPolicy.default({ approvals: 1, expires_after: 30 * 60_000 }),
+        advertise: actionPolicy.default(ACTION_DEFAULT),
+        withdraw: actionPolicy.default(ACTION_DEFAULT),
+        onboard: actionPolicy.default(ACTION_DEFAULT),
+        validate: actionPolicy.default(ACTION_DEFAULT),
       })
-      .default({
-        advertise: { approvals: 1, expires_after: 1_800_000 },
-        withdraw: { approvals: 1, expires_after: 1_800_000 },
-        onboard: { approvals: 1, expires_after: 1_800_000 },
-        validate: { approvals: 1, expires_after: 1_800_000 },
-      }),
+      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT }),
     /** The incident path: on-call engineers act without approval, a bounded number of times, reviewed afterwards. */
     break_glass: z
       .object({
@@ -93,6 +94,9 @@ export const policySchema = z
 
 export type Policy = z.infer<typeof policySchema>;
 export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate';
+// The engine's view of the policy lives in domain/; the validated file must fit it.
+const _policyFitsEngine = (p: Policy): EnginePolicy => p;
+void _policyFitsEngine;
 
 const envSchema = z.object({
   SLACK_BOT_TOKEN: z.string({ error: 'SLACK_BOT_TOKEN is required (xoxb-...)' }).min(1, 'SLACK_BOT_TOKEN is required (xoxb-...)'),
@@ -103,14 +107,16 @@ const envSchema = z.object({
   CLOUDFLARE_API_TOKEN: z.string({ error: 'CLOUDFLARE_API_TOKEN is required' }).min(1, 'CLOUDFLARE_API_TOKEN is required'),
   CLOUDFLARE_API_BASE_URL: z.string().url().default('https://api.cloudflare.com/client/v4'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z.string().optional(),
   BYOIP_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('byoip'),
   BYOIP_CONFIG: z.string({ error: 'BYOIP_CONFIG must name the policy YAML file' }).min(1, 'BYOIP_CONFIG must name the policy YAML file'),
   WATCH_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
   WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60 * 60_000),
+  WATCH_MAX_READ_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
   ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),
   ESCALATE_WITHDRAW_AFTER_MS: z.coerce.number().int().min(10).default(30 * 60_000),
   USERGROUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
-  EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).default(15_000),
+  EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(5).default(15_000),
   SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   JOB_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
   EXECUTE_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
@@ -122,10 +128,11 @@ const envSchema = z.object({
 export interface AppConfig {
   slack: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string; port: number };
   cloudflare: { apiToken: string; baseUrl: string };
-  redis: { url: string; prefix: string };
+  /** A single Redis (`url`), or a Redis Cluster when `clusterNodes` is set (REDIS_CLUSTER_NODES). */
+  redis: { url: string; prefix: string; clusterNodes?: RedisNode[] };
   /** RIPEstat, RPKI validator, IRR whois and DNS (see src/routing/settings.ts). */
   routing: RoutingSettings;
-  watch: { pollIntervalMs: number; timeoutMs: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
+  watch: { pollIntervalMs: number; timeoutMs: number; maxReadFailures: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
   usergroupCacheTtlMs: number;
   expirySweepIntervalMs: number;
   /** Spacing of chat.postMessage per channel (Slack: about one per second). */
@@ -172,14 +179,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
   const r = envSchema.safeParse(env);
   if (!r.success) throw new BotError(ErrorCode.ConfigInvalid, `The environment is not valid: ${formatIssues('env', r.error)}`);
   const e = r.data;
+  let clusterNodes: RedisNode[] | undefined;
+  if (e.REDIS_CLUSTER_NODES && e.REDIS_CLUSTER_NODES.trim()) {
+    try {
+      clusterNodes = parseClusterNodes(e.REDIS_CLUSTER_NODES);
+    } catch (err) {
+      throw new BotError(ErrorCode.ConfigInvalid, `The environment is not valid: env REDIS_CLUSTER_NODES: ${(err as Error).message}`);
+    }
+  }
   return {
     slack: { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, port: e.PORT },
     cloudflare: { apiToken: e.CLOUDFLARE_API_TOKEN, baseUrl: e.CLOUDFLARE_API_BASE_URL },
-    redis: { url: e.REDIS_URL, prefix: e.BYOIP_REDIS_PREFIX },
+    redis: { url: e.REDIS_URL, prefix: e.BYOIP_REDIS_PREFIX, ...(clusterNodes ? { clusterNodes } : {}) },
     routing: routingSettingsFromEnv(env),
     watch: {
       pollIntervalMs: e.WATCH_POLL_INTERVAL_MS,
       timeoutMs: e.WATCH_TIMEOUT_MS,
+      maxReadFailures: e.WATCH_MAX_READ_FAILURES,
       escalateAdvertiseAfterMs: e.ESCALATE_ADVERTISE_AFTER_MS,
       escalateWithdrawAfterMs: e.ESCALATE_WITHDRAW_AFTER_MS,
     },

@@ -11,6 +11,12 @@ export enum ErrorCode {
   OperationNotFound = 'byoip_operation_not_found',
   OperationFinished = 'byoip_operation_finished',
   OperationExpired = 'byoip_operation_expired',
+  /** The plan has warnings: the approver must confirm them explicitly (the confirm dialog). */
+  ConfirmationRequired = 'byoip_confirmation_required',
+  /** A guard blocks the change. */
+  GuardBlocked = 'byoip_guard_blocked',
+  /** Too many commands too fast, or the bot is busy. */
+  SlowDown = 'byoip_slow_down',
   PolicyInvalid = 'byoip_policy_invalid',
   ConfigInvalid = 'byoip_config_invalid',
   // Cloudflare
@@ -29,16 +35,28 @@ export enum ErrorCode {
 }
 
 export class BotError extends Error {
+  /**
+   * People the sentence names, as `{name}` placeholders in `userMessage` -> Slack user id. The Slack layer renders
+   * them as mentions; anything else (logs, the audit) sees the id.
+   */
+  readonly people: Record<string, string>;
+
   constructor(
     readonly code: ErrorCode,
     readonly userMessage: string,
     /** Whether a job that hit this error should try again later. */
     readonly retryable = false,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; people?: Record<string, string> },
   ) {
-    super(userMessage, options);
+    super(fillPeople(userMessage, options?.people ?? {}, (id) => id), options);
+    this.people = options?.people ?? {};
     this.name = 'BotError';
   }
+}
+
+/** Replaces `{name}` placeholders with `render(userId)`; text without placeholders is returned as is. */
+export function fillPeople(text: string, people: Record<string, string>, render: (userId: string) => string): string {
+  return text.replace(/\{([a-z]+)\}/g, (whole, name: string) => (people[name] !== undefined ? render(people[name]) : whole));
 }
 
 export class InvalidInputError extends BotError {
@@ -53,7 +71,7 @@ export function isBotError(err: unknown): err is BotError {
 }
 
 /** The sentence to show a user for any error: typed errors speak for themselves, anything else is generic. */
-export function userMessageOf(err: unknown): string {
-  if (isBotError(err)) return err.userMessage;
+export function userMessageOf(err: unknown, renderUser: (userId: string) => string = (id) => id): string {
+  if (isBotError(err)) return fillPeople(err.userMessage, err.people, renderUser);
   return 'Something went wrong on our side; nothing was changed. Try again, and tell the bot owners if it keeps happening.';
 }

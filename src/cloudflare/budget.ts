@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { ErrorCode } from '../errors.js';
 import { CloudflareError } from './errors.js';
 
@@ -16,7 +17,7 @@ export type RequestKind = 'read' | 'mutation';
 
 export interface RequestBudgetOptions {
   /** An ioredis connection (left open on close) or a Redis URL (closed on close). */
-  redis: Redis | string;
+  redis: RedisClient | string;
   /** Prefix of every key, e.g. `byoip:cf-budget:`. */
   keyPrefix?: string;
   /** Cloudflare's limit per window; 1200. */

@@ -1,37 +1,48 @@
 /**
- * Operations and their state machine. Only `transition` decides which move is legal; the Redis store
- * applies it atomically. Pure: no I/O.
+ * Operations and their state machine. Only `transition` decides which move is legal; the Redis store applies it
+ * atomically. Pure: no I/O, no Slack text (people are `{placeholders}` the Slack layer renders as mentions).
  */
 import { BotError, ErrorCode } from '../errors.js';
+import type { VerdictEvent } from './events.js';
+import type { Check, Guard, GuardOverride } from './guards.js';
 
-/** BGP advertise / withdraw of a BGP prefix; adding a prefix to Cloudflare (onboard); Cloudflare's IRR + RPKI + ownership validation. */
+/** The kinds of change the engine knows; each is one module under src/kinds/, registered in src/kinds/index.ts. */
 export type OperationKind = 'advertise' | 'withdraw' | 'onboard' | 'validate';
 
 export type OperationState =
-  | 'requested'
   | 'awaiting_approval'
   | 'approved'
   | 'executing'
-  | 'propagating'
+  | 'verifying'
   | 'done'
+  | 'contested'
+  | 'unconfirmed'
+  | 'failed'
   | 'rejected'
   | 'expired'
   | 'cancelled'
-  | 'failed';
+  | 'superseded';
 
-export const TERMINAL_STATES: ReadonlySet<OperationState> = new Set(['done', 'rejected', 'expired', 'cancelled', 'failed']);
+export const TERMINAL_STATES: ReadonlySet<OperationState> = new Set(['done', 'contested', 'unconfirmed', 'failed', 'rejected', 'expired', 'cancelled', 'superseded']);
+
+/** States a break-glass change may supersede (an open request on the same prefix). */
+export const SUPERSEDABLE: ReadonlySet<OperationState> = new Set(['awaiting_approval', 'approved', 'executing', 'verifying']);
 
 const LEGAL: Record<OperationState, OperationState[]> = {
-  requested: ['awaiting_approval', 'cancelled', 'failed'],
-  awaiting_approval: ['approved', 'rejected', 'expired', 'cancelled'],
-  approved: ['executing', 'failed'],
-  executing: ['propagating', 'done', 'failed'],
-  propagating: ['done', 'failed'],
+  awaiting_approval: ['approved', 'rejected', 'expired', 'cancelled', 'superseded'],
+  // An approval that went stale before the change started goes back to waiting for approval.
+  approved: ['executing', 'awaiting_approval', 'failed', 'superseded'],
+  // ...and so does one whose gate re-check outlasted the approval, as long as no call was sent.
+  executing: ['verifying', 'done', 'failed', 'awaiting_approval', 'superseded'],
+  verifying: ['done', 'contested', 'unconfirmed', 'failed', 'superseded'],
   done: [],
+  contested: [],
+  unconfirmed: [],
+  failed: [],
   rejected: [],
   expired: [],
   cancelled: [],
-  failed: [],
+  superseded: [],
 };
 
 export interface Approval {
@@ -41,27 +52,27 @@ export interface Approval {
 
 export interface CloudflareCallRecord {
   at: number;
-  /** What was asked: `PATCH .../bgp/prefixes/{id}` with on_demand.advertised. */
+  /** What was asked, e.g. `PATCH .../bgp/prefixes/{id} {"on_demand":{"advertised":false}}`. */
   request: string;
-  /** `called` = the mutation was sent; `skipped` = Cloudflare already had the wanted state. */
+  /** `called` = the mutation was sent (by us); `skipped` = Cloudflare already had the wanted state. */
   outcome: 'called' | 'skipped';
-  advertised: boolean | null;
-  modifiedAt: string | null;
+  /** What Cloudflare answered or showed, kind-specific (`advertised`, `modifiedAt`, `prefixId`...). */
+  result: Record<string, unknown>;
 }
 
-export interface WatchProgress {
+/** Following a change: generic counters plus the kind's own state in `data`. */
+export interface WatchState {
   startedAt: number;
-  phase: 'cloudflare' | 'routing';
-  lastSummary: string | null;
-  /** Peers seeing the prefix from the expected origin in the last sample posted to the thread. */
-  lastPostedPeers?: number | null;
-  verdict: string | null;
-  escalated: boolean;
   samples: number;
-  /** Unexpected origin ASNs already reported loudly (each is posted once). */
-  flaggedOrigins: number[];
-  /** The routing view could not be read on the last tick (reported once until it recovers). */
-  routingError: string | null;
+  /** The latest observation in one plain sentence (the card always shows it). */
+  latest: string | null;
+  /** Consecutive ticks whose reads failed; the watch closes `unconfirmed` at WATCH_MAX_READ_FAILURES. */
+  readFailures: number;
+  /** The last read error said in the thread (said once until it recovers). */
+  lastError: string | null;
+  escalated: boolean;
+  /** Kind-specific (phase, last posted peers, flagged origins...). */
+  data: Record<string, unknown>;
 }
 
 export interface Operation {
@@ -70,8 +81,10 @@ export interface Operation {
   prefix: string;
   accountId: string;
   prefixId: string;
-  /** The BGP prefix an advertise / withdraw changes; null for a validate. */
+  /** The BGP prefix an advertise / withdraw changes; null for other kinds. */
   bgpPrefixId: string | null;
+  /** Kind-specific parameters (onboard: `asn`). */
+  params: Record<string, unknown>;
   requestedBy: string;
   reason: string;
   channel: string;
@@ -83,38 +96,65 @@ export interface Operation {
   approvalsRequired: number;
   approvals: Approval[];
   decidedBy: string | null;
-  outcome: string | null;
+  /** When the approvals were complete; the change must start within `approvalValidForMs` of it. */
+  approvedAt: number | null;
+  approvalValidForMs: number;
+  /** The guards of the plan as last evaluated (at filing, then at execution). */
+  guards: Guard[];
+  /** When the guards were last evaluated. */
+  guardsAt: number | null;
+  /** Informational pre-flight lines shown on the card (not gates). */
+  checks: Check[];
+  /** The approver's explicit acknowledgement / override of warn and overridable block guards. */
+  override: GuardOverride | null;
   cloudflare: CloudflareCallRecord | null;
-  watch: WatchProgress | null;
-  /** Notes shown on the card: pre-checks, warnings. */
-  notes: string[];
-  /** Onboard: the ASN the prefix is added with. */
-  asn?: number;
+  watch: WatchState | null;
+  /** How it ended (the last thread line), once terminal. */
+  final: VerdictEvent | null;
+  /** Generations of the execute and watch jobs: recovery re-arms under a fresh job id. */
+  jobs: { execute: number; watch: number };
   /** Break glass: filed by an on-call engineer and executed without approval; reviewed afterwards by an approver. */
-  breakGlass?: boolean;
-  reviewedBy?: string | null;
+  breakGlass: boolean;
+  reviewedBy: string | null;
+  /** The break-glass operation that replaced this one. */
+  supersededBy: string | null;
 }
 
 /** What a new operation must be given; everything else starts empty. */
 export type NewOperation = Pick<
   Operation,
-  'id' | 'kind' | 'prefix' | 'accountId' | 'prefixId' | 'bgpPrefixId' | 'requestedBy' | 'reason' | 'channel' | 'state' | 'expiresAt' | 'approvalsRequired' | 'notes'
+  'id' | 'kind' | 'prefix' | 'accountId' | 'prefixId' | 'bgpPrefixId' | 'requestedBy' | 'reason' | 'channel' | 'state' | 'expiresAt' | 'approvalsRequired'
 > &
   Partial<Operation>;
 
 /** A fresh operation record: no card yet, no approvals, no Cloudflare call, no watch. */
 export function newOperation(fields: NewOperation, at: number): Operation {
   return {
+    params: {},
     cardTs: null,
     createdAt: at,
     updatedAt: at,
     approvals: [],
     decidedBy: null,
-    outcome: null,
+    approvedAt: null,
+    approvalValidForMs: 15 * 60_000,
+    guards: [],
+    guardsAt: null,
+    checks: [],
+    override: null,
     cloudflare: null,
     watch: null,
+    final: null,
+    jobs: { execute: 0, watch: 0 },
+    breakGlass: false,
+    reviewedBy: null,
+    supersededBy: null,
     ...fields,
   };
+}
+
+export function newWatch(at: number, data: Record<string, unknown> = {}): WatchState {
+  return { startedAt: at, samples: 0, latest: null, readFailures: 0, lastError: null, escalated: false, data };
 }
 
 export function isTerminal(state: OperationState): boolean {
@@ -136,24 +176,44 @@ export function transition(op: Operation, to: OperationState, at: number, patch:
   return { ...op, ...patch, state: to, updatedAt: at };
 }
 
+/** Whether an approved change may still start at `at` (approvals go stale after `approvalValidForMs`). */
+export function approvalIsFresh(op: Operation, at: number): boolean {
+  if (op.breakGlass) return true;
+  return op.approvedAt !== null && at - op.approvedAt <= op.approvalValidForMs;
+}
+
+/** An approval that went stale before the change started: back to waiting for approval, with a fresh expiry. */
+export function lapseApproval(op: Operation, at: number, expiresAfterMs: number): Operation {
+  if (op.cloudflare !== null) throw new BotError(ErrorCode.InvalidInput, 'A call was already sent for this request, so its approval cannot lapse.');
+  // The next approval enqueues its execute job under a fresh id (the finished one's id is retained by BullMQ).
+  return transition(op, 'awaiting_approval', at, { approvals: [], approvedAt: null, decidedBy: null, override: null, expiresAt: at + expiresAfterMs, jobs: { ...op.jobs, execute: op.jobs.execute + 1 } });
+}
+
 export type ApprovalDecision =
   | { kind: 'recorded'; op: Operation } // counted, more approvals needed
   | { kind: 'approved'; op: Operation }; // quorum reached: state is now approved
 
+export interface ApprovalInput {
+  userId: string;
+  /** The live group check done by the caller. */
+  isApprover: boolean;
+  at: number;
+  /** Acknowledgement of the warn guards / override of overridable blocks, from the confirm dialog. */
+  override?: GuardOverride | null;
+}
+
 /**
- * Applies one approver's click. `isApprover` is the live group check done by the caller.
- * Refuses: the requester, non-approvers, an expired or finished request, a second click by the same person.
+ * Applies one approver's click. Refuses: the requester, non-approvers, an expired or finished request, a second
+ * click by the same person, and (when the plan has warnings or an overridable block) a click without the explicit
+ * override from the confirm dialog.
  */
-export function applyApproval(op: Operation, userId: string, isApprover: boolean, at: number): ApprovalDecision {
-  if (isTerminal(op.state) || op.state !== 'awaiting_approval') {
-    if (op.state === 'expired' || (op.state === 'awaiting_approval' && at >= op.expiresAt)) {
-      throw new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
-    }
-    throw new BotError(ErrorCode.OperationFinished, `${alreadyDecided(op)}; your click changed nothing.`);
+export function applyApproval(op: Operation, input: ApprovalInput): ApprovalDecision {
+  const { userId, isApprover, at } = input;
+  if (op.state !== 'awaiting_approval') {
+    if (op.state === 'expired') throw expiredError();
+    throw finishedError(op, 'your click changed nothing.');
   }
-  if (at >= op.expiresAt) {
-    throw new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
-  }
+  if (at >= op.expiresAt) throw expiredError();
   if (userId === op.requestedBy) {
     throw new BotError(ErrorCode.SelfApproval, 'You asked for this change, so you cannot approve it: another approver has to (four eyes).');
   }
@@ -163,60 +223,87 @@ export function applyApproval(op: Operation, userId: string, isApprover: boolean
   if (op.approvals.some((a) => a.userId === userId)) {
     throw new BotError(ErrorCode.OperationFinished, 'You have already approved this request; it still needs another approver.');
   }
+  const pending = op.guards.filter((g) => g.status === 'warn' || (g.status === 'block' && g.overridable)).map((g) => g.id);
+  const override = input.override ?? null;
+  if (pending.length > 0) {
+    const covered = new Set(override?.guards ?? []);
+    const missing = pending.filter((id) => !covered.has(id));
+    if (missing.length > 0) {
+      throw new BotError(ErrorCode.ConfirmationRequired, 'This request has warnings an approver must acknowledge explicitly; confirm them in the dialog (with a reason) to approve.');
+    }
+    if (!override || override.reason.trim().length < 3) {
+      throw new BotError(ErrorCode.InvalidInput, 'Say why you approve despite the warnings (a few words); the override is recorded in the audit.');
+    }
+  }
   const approvals = [...op.approvals, { userId, at }];
+  const mergedOverride = pending.length > 0 ? override : op.override;
   if (approvals.length >= op.approvalsRequired) {
-    return { kind: 'approved', op: transition(op, 'approved', at, { approvals, decidedBy: userId }) };
+    return { kind: 'approved', op: transition(op, 'approved', at, { approvals, decidedBy: userId, approvedAt: at, override: mergedOverride }) };
   }
-  return { kind: 'recorded', op: { ...op, approvals, updatedAt: at } };
+  return { kind: 'recorded', op: { ...op, approvals, override: mergedOverride, updatedAt: at } };
 }
 
-/** "This request was already approved by @bob and is now propagating", for late clicks. */
-function alreadyDecided(op: Operation): string {
-  const approvedStates: OperationState[] = ['approved', 'executing', 'propagating', 'done'];
+function expiredError(): BotError {
+  return new BotError(ErrorCode.OperationExpired, 'This request has expired; nothing was changed. Ask the requester to file a new one if it is still needed.');
+}
+
+/** "This request was already approved by {by} and is now being verified", for late clicks. */
+function finishedError(op: Operation, tail: string): BotError {
+  const approvedStates: OperationState[] = ['approved', 'executing', 'verifying', 'done', 'contested', 'unconfirmed'];
+  if (op.state === 'superseded') {
+    return new BotError(ErrorCode.OperationFinished, `This request was superseded by a break-glass change by {by}; ${tail}`, false, { people: { by: op.decidedBy ?? 'unknown' } });
+  }
   if (op.decidedBy && approvedStates.includes(op.state)) {
-    return `This request was already approved by <@${op.decidedBy}>${op.state === 'approved' ? '' : ` and is now ${describeState(op.state)}`}`;
+    const now = op.state === 'approved' ? '' : ` and is now ${describeState(op.state)}`;
+    return new BotError(ErrorCode.OperationFinished, `This request was already approved by {by}${now}; ${tail}`, false, { people: { by: op.decidedBy } });
   }
-  if (op.state === 'failed') return `This request already failed${op.outcome ? ` (${op.outcome})` : ''}`;
-  const by = op.decidedBy && ['rejected', 'cancelled'].includes(op.state) ? ` by <@${op.decidedBy}>` : '';
-  return `This request is already ${describeState(op.state)}${by}`;
+  if (op.decidedBy && (op.state === 'rejected' || op.state === 'cancelled')) {
+    return new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)} by {by}; ${tail}`, false, { people: { by: op.decidedBy } });
+  }
+  return new BotError(ErrorCode.OperationFinished, `This request is already ${describeState(op.state)}; ${tail}`);
 }
 
-export function applyRejection(op: Operation, userId: string, isApprover: boolean, at: number, reason = ''): Operation {
-  if (op.state !== 'awaiting_approval') {
-    throw new BotError(ErrorCode.OperationFinished, `${alreadyDecided(op)}; your click changed nothing.`);
-  }
+export function applyRejection(op: Operation, userId: string, isApprover: boolean, at: number): Operation {
+  if (op.state !== 'awaiting_approval') throw finishedError(op, 'your click changed nothing.');
   if (at >= op.expiresAt) {
     throw new BotError(ErrorCode.OperationExpired, 'This request has already expired; nothing was changed.');
   }
   // The requester may withdraw their own request (cancel); anyone else must be an approver to reject.
-  if (userId === op.requestedBy) return transition(op, 'cancelled', at, { decidedBy: userId, outcome: 'Cancelled by the requester.' });
+  if (userId === op.requestedBy) return transition(op, 'cancelled', at, { decidedBy: userId, final: { type: 'verdict', verdict: 'failed', step: 'cancelled', facts: { by: userId } } });
   if (!isApprover) {
     throw new BotError(ErrorCode.NotAuthorized, `You are not in an approver group for ${op.kind} requests, so you cannot reject it.`);
   }
-  return transition(op, 'rejected', at, { decidedBy: userId, outcome: reason ? `Rejected: ${reason}` : 'Rejected.' });
+  return transition(op, 'rejected', at, { decidedBy: userId, final: { type: 'verdict', verdict: 'failed', step: 'rejected', facts: { by: userId } } });
 }
 
 /** An approver's after-the-fact review of a break-glass change (never the person who broke the glass). */
 export function applyReview(op: Operation, userId: string, isApprover: boolean, at: number): Operation {
   if (!op.breakGlass) throw new BotError(ErrorCode.InvalidInput, 'Only break-glass changes need a review; this one was approved before it ran.');
-  if (op.reviewedBy) throw new BotError(ErrorCode.OperationFinished, `This break-glass change was already reviewed by <@${op.reviewedBy}>.`);
+  if (op.reviewedBy) throw new BotError(ErrorCode.OperationFinished, 'This break-glass change was already reviewed by {by}.', false, { people: { by: op.reviewedBy } });
   if (userId === op.requestedBy) throw new BotError(ErrorCode.SelfApproval, 'You broke the glass, so someone else has to review it (four eyes, after the fact).');
   if (!isApprover) throw new BotError(ErrorCode.NotAuthorized, 'Only members of an approver group can review a break-glass change.');
   return { ...op, reviewedBy: userId, updatedAt: at };
 }
 
+/** A break-glass change replaces an open request on the same prefix: terminal, its buttons stop working. */
+export function supersede(op: Operation, by: string, byOpId: string, at: number): Operation {
+  return transition(op, 'superseded', at, { decidedBy: by, supersededBy: byOpId, final: { type: 'verdict', verdict: 'failed', step: 'superseded', facts: { by, opId: byOpId } } });
+}
+
 export function describeState(state: OperationState): string {
   return {
-    requested: 'requested',
     awaiting_approval: 'waiting for approval',
     approved: 'approved',
     executing: 'being executed',
-    propagating: 'propagating',
+    verifying: 'being verified',
     done: 'done',
+    contested: 'contested',
+    unconfirmed: 'not confirmed',
+    failed: 'failed',
     rejected: 'rejected',
     expired: 'expired',
     cancelled: 'cancelled',
-    failed: 'failed',
+    superseded: 'superseded',
   }[state];
 }
 

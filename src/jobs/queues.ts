@@ -1,7 +1,9 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Dispatcher } from '../operations/ports.js';
+import type { Dispatcher, JobState } from '../operations/ports.js';
 
 export interface QueueNames {
+  /** BullMQ key prefix: `{prefix}:bull`, one hash tag with the store's keys, so it runs on Redis Cluster. */
+  prefix: string;
   execute: string;
   watch: string;
   deliver: string;
@@ -9,10 +11,19 @@ export interface QueueNames {
 }
 
 export function queueNames(prefix: string): QueueNames {
-  return { execute: `${prefix}-execute`, watch: `${prefix}-watch`, deliver: `${prefix}-deliver`, maintenance: `${prefix}-maintenance` };
+  return { prefix: `{${prefix}}:bull`, execute: 'execute', watch: 'watch', deliver: 'deliver', maintenance: 'maintenance' };
 }
 
-/** Enqueues jobs. Job ids make execute and watch idempotent: a second enqueue of the same operation is a no-op. */
+/** Finished jobs kept for inspection: a bounded number, for a bounded time. */
+export const RETAIN_COMPLETED = { count: 1000, age: 86_400 };
+export const RETAIN_FAILED = { count: 1000, age: 7 * 86_400 };
+
+const jobId = (queue: 'execute' | 'watch', opId: string, gen: number) => `${queue}-${opId}-${gen}`;
+
+/**
+ * Enqueues jobs. Execute and watch job ids carry the operation's job generation: a second enqueue of the same
+ * generation is a no-op, and recovery re-arms under the next generation. Deliver jobs are deduplicated per operation.
+ */
 export class JobDispatcher implements Dispatcher {
   readonly queues: { execute: Queue; watch: Queue; deliver: Queue; maintenance: Queue };
 
@@ -21,7 +32,7 @@ export class JobDispatcher implements Dispatcher {
     names: QueueNames,
     private executeAttempts = 12,
   ) {
-    const opts = { connection };
+    const opts = { connection, prefix: names.prefix };
     this.queues = {
       execute: new Queue(names.execute, opts),
       watch: new Queue(names.watch, opts),
@@ -30,24 +41,35 @@ export class JobDispatcher implements Dispatcher {
     };
   }
 
-  async execute(opId: string): Promise<void> {
+  async execute(opId: string, gen: number): Promise<void> {
     await this.queues.execute.add(
       'execute',
-      { opId },
-      { jobId: `execute-${opId}`, attempts: this.executeAttempts, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      { opId, gen },
+      { jobId: jobId('execute', opId, gen), attempts: this.executeAttempts, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: RETAIN_COMPLETED, removeOnFail: RETAIN_FAILED },
     );
   }
 
-  async watch(opId: string, delayMs: number): Promise<void> {
+  async watch(opId: string, delayMs: number, gen: number): Promise<void> {
     await this.queues.watch.add(
       'watch',
-      { opId },
-      { jobId: `watch-${opId}`, delay: delayMs, attempts: 1_000, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      { opId, gen },
+      { jobId: jobId('watch', opId, gen), delay: delayMs, attempts: 3, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: RETAIN_COMPLETED, removeOnFail: RETAIN_FAILED },
     );
   }
 
   async deliver(opId: string): Promise<void> {
-    await this.queues.deliver.add('deliver', { opId }, { attempts: 50, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: 7 * 86_400 } });
+    // One pending deliver job per operation: the drainer empties the whole outbox in order, so more would only wait.
+    await this.queues.deliver.add('deliver', { opId }, { deduplication: { id: opId }, attempts: 50, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: RETAIN_FAILED });
+  }
+
+  async jobState(queue: 'execute' | 'watch', opId: string, gen: number): Promise<JobState> {
+    const job = await this.queues[queue].getJob(jobId(queue, opId, gen));
+    if (!job) return 'missing';
+    const state = await job.getState();
+    if (state === 'completed') return 'completed';
+    if (state === 'failed') return 'failed';
+    if (state === 'unknown') return 'missing';
+    return 'pending';
   }
 
   async close(): Promise<void> {

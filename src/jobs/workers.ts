@@ -1,7 +1,7 @@
-import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Deliverer } from '../operations/deliverer.js';
-import type { Executor } from '../operations/executor.js';
+import { NotRetryable, type Executor } from '../operations/executor.js';
 import type { OperationService } from '../operations/service.js';
 import type { OperationStore } from '../operations/store.js';
 import type { Watcher } from '../operations/watcher.js';
@@ -28,20 +28,38 @@ export interface RunningWorkers {
 
 interface OpJob {
   opId: string;
+  gen?: number;
 }
+
+/** Maintenance sweeps kept: the last few, for inspection; the scheduler never piles them up. */
+const SWEEPS_KEPT = { removeOnComplete: { count: 10 }, removeOnFail: { count: 50 } };
 
 /** Starts the BullMQ workers: execute, watch (re-armed by delaying itself), deliver, and the maintenance sweep. */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { connection, names, logger } = deps;
   const lockDuration = deps.lockDurationMs ?? 30_000;
-  const common = { connection, lockDuration, stalledInterval: Math.max(500, Math.floor(lockDuration / 2)), maxStalledCount: 100 };
+  // A job whose worker died is taken over at most twice; a poison job then fails instead of looping.
+  const common = { connection, prefix: names.prefix, lockDuration, stalledInterval: Math.max(500, Math.floor(lockDuration / 2)), maxStalledCount: 2 };
 
-  const execute = new Worker<OpJob>(names.execute, async (job) => deps.executor.execute(job.data.opId), { ...common, concurrency: 8 });
+  const execute = new Worker<OpJob>(
+    names.execute,
+    async (job) => {
+      const attempts = job.opts.attempts ?? 1;
+      try {
+        // The last attempt closes the operation itself (in the processor, not in a listener a dying process loses).
+        await deps.executor.execute(job.data.opId, { gen: job.data.gen ?? 0, lastAttempt: job.attemptsMade + 1 >= attempts });
+      } catch (err) {
+        if (err instanceof NotRetryable) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    },
+    { ...common, concurrency: 8 },
+  );
 
   const watch = new Worker<OpJob>(
     names.watch,
     async (job: Job<OpJob>, token?: string) => {
-      const res = await deps.watcher.tick(job.data.opId);
+      const res = await deps.watcher.tick(job.data.opId, job.data.gen ?? 0);
       if (res.done) return;
       await job.moveToDelayed(Date.now() + res.nextDelayMs, token);
       throw new DelayedError();
@@ -56,20 +74,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     async () => {
       const expired = await deps.service.expireDue();
       await deps.store.prune();
-      const rearmed = await deps.service.recoverStranded();
+      const recovered = await deps.service.recoverStranded();
       // Recovery: an outbox with items but no job (a crash between recording and enqueueing) gets a drain.
       const pending = await deps.store.pendingOutboxes();
       await Promise.all(pending.map((id) => deps.deliverer.drain(id)));
-      return { expired, pending: pending.length, rearmed };
+      return { expired, pending: pending.length, ...recovered };
     },
-    { ...common, concurrency: 1 },
+    { ...common, concurrency: 1, removeOnComplete: SWEEPS_KEPT.removeOnComplete, removeOnFail: SWEEPS_KEPT.removeOnFail },
   );
-  await deps.dispatcher.queues.maintenance.upsertJobScheduler('sweep', { every: deps.sweepIntervalMs }, { name: 'sweep' });
-
-  execute.on('failed', (job, err) => {
-    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
-    deps.executor.giveUp(job.data.opId, err.message).catch((e: unknown) => logger.error({ err: e, operationId: job.data.opId }, 'could not close a request after its last attempt'));
-  });
+  await scheduleMaintenance(deps.dispatcher, deps.sweepIntervalMs);
 
   for (const [name, w] of Object.entries({ execute, watch, deliver, maintenance })) {
     w.on('failed', (job, err) => logger.warn({ queue: name, jobId: job?.id, operationId: (job?.data as OpJob | undefined)?.opId, attempts: job?.attemptsMade, err }, 'job failed'));
@@ -83,3 +96,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     },
   };
 }
+
+/** The maintenance sweep's scheduler (idempotent: upserted at start and whenever it may have been lost). */
+export async function scheduleMaintenance(dispatcher: JobDispatcher, everyMs: number): Promise<void> {
+  await dispatcher.queues.maintenance.upsertJobScheduler('sweep', { every: everyMs }, { name: 'sweep', opts: { ...SWEEPS_KEPT } });
+}
+

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 const FETCH_LOCK_MS = 10_000;
 
@@ -11,7 +11,7 @@ export class CoalescedReader {
   fetches = 0;
 
   constructor(
-    private redis: Redis,
+    private redis: RedisClient,
     private keyPrefix: string,
   ) {}
 
@@ -39,5 +39,10 @@ export class CoalescedReader {
     // The fetcher is stuck; read for ourselves rather than wait forever.
     this.fetches++;
     return fetch();
+  }
+
+  /** Drops a shared answer (after a change that makes it stale). */
+  async invalidate(...keys: string[]): Promise<void> {
+    if (keys.length) await Promise.all(keys.map((k) => this.redis.del(`${this.keyPrefix}coalesce:${k}`)));
   }
 }

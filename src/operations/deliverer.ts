@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import type { OperationStore, OutboxItem } from './store.js';
 
@@ -9,8 +10,8 @@ export interface Notifier {
   updateCard(op: Operation): Promise<void>;
   /** What the card would show now; an update that would show the same is skipped. */
   cardFingerprint(op: Operation): string;
-  reply(op: Operation, text: string, opts?: { blocks?: unknown[]; broadcast?: boolean }): Promise<void>;
-  ephemeral(op: Operation, user: string, text: string): Promise<void>;
+  /** Renders the event and posts it in the operation's thread. */
+  post(op: Operation, event: OpEvent): Promise<void>;
 }
 
 export class DeliveryError extends Error {
@@ -103,19 +104,16 @@ export class Deliverer {
             const ts = await notifier.postCard(op);
             await store.update(op.id, (o) => ({ op: { ...o, cardTs: ts } }));
           } else {
-            const key = store.key('card-shown', op.id);
+            const key = store.cardShownKey(op.id);
             const print = createHash('sha1').update(notifier.cardFingerprint(op)).digest('hex');
             if ((await store.redis.get(key)) === print) return; // Slack already shows exactly this
             await notifier.updateCard(op);
             await store.redis.set(key, print, 'PX', 7 * 86_400_000);
           }
           return;
-        case 'reply':
+        case 'event':
           await this.pace(op.channel);
-          await notifier.reply(op, item.text, { blocks: item.blocks, broadcast: item.broadcast });
-          return;
-        case 'ephemeral':
-          await notifier.ephemeral(op, item.user, item.text);
+          await notifier.post(op, item.event);
           return;
       }
     });

@@ -1,22 +1,55 @@
 import type { Logger } from 'pino';
-import { transition, type CloudflareCallRecord, type Operation } from '../domain/operation.js';
-import { reverseZones } from '../domain/reverse-zones.js';
-import { isBotError, userMessageOf } from '../errors.js';
-import type { AddressingApi, Dispatcher } from './ports.js';
-import type { OperationStore } from './store.js';
+import type { OpEvent } from '../domain/events.js';
+import { unresolvedBlocks, type Guard } from '../domain/guards.js';
+import { approvalIsFresh, lapseApproval, newWatch, transition, type Operation } from '../domain/operation.js';
+import { BotError, ErrorCode, isBotError, userMessageOf } from '../errors.js';
+import { kindOf, type KindDeps } from '../kinds/index.js';
+import { listKeysOf } from '../kinds/lookup.js';
+import type { ApplyResult } from '../kinds/types.js';
+import type { Dispatcher } from './ports.js';
+import type { OperationStore, OutboxItem } from './store.js';
 
 export interface ExecutorDeps {
   store: OperationStore;
-  cloudflare: AddressingApi;
+  kinds: KindDeps;
   dispatcher: Dispatcher;
   logger: Logger;
   firstWatchDelayMs: number;
+  /** Break glass: guards older than this are refreshed after the mutation and posted in the thread. */
+  breakGlassGuardMaxAgeMs?: number;
   now?: () => number;
 }
 
+export interface ExecuteAttempt {
+  /** The job generation this attempt belongs to; a stale generation does nothing. */
+  gen: number;
+  /** The job's last attempt: an error closes the request here, honestly, instead of retrying. */
+  lastAttempt: boolean;
+}
+
+/** Thrown to the job when the attempt should be retried (the next one re-reads before writing). */
+export class RetryLater extends BotError {
+  constructor(why: string) {
+    super(ErrorCode.CloudflareUnavailable, why, true);
+    this.name = 'RetryLater';
+  }
+}
+
+/** Thrown to the job when retrying cannot help (a programming error): the request is already closed. */
+export class NotRetryable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotRetryable';
+  }
+}
+
+const card: OutboxItem = { kind: 'card' };
+const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
+
 /**
- * Executes an approved operation: reads Cloudflare first, skips what is already true, then makes the one call.
- * Safe to run again after a crash at any point: a retry re-reads and never sends a mutation that already took effect.
+ * Executes an approved operation of any kind: checks that the approval is still fresh, runs the kind's guards again
+ * right before the mutation (a block closes the request with nothing sent), then lets the kind read, skip what is
+ * already true, and make its one call. An unclear answer is settled by the next attempt's read, never by a resend.
  */
 export class Executor {
   private now: () => number;
@@ -25,213 +58,178 @@ export class Executor {
     this.now = deps.now ?? Date.now;
   }
 
-  async execute(opId: string): Promise<void> {
-    const { store, cloudflare, logger } = this.deps;
-    let op = await store.require(opId);
+  async execute(opId: string, attempt: ExecuteAttempt = { gen: 0, lastAttempt: false }): Promise<void> {
+    const { store } = this.deps;
+    let op = await store.get(opId);
+    if (!op || op.jobs.execute !== attempt.gen) return; // gone, or a stale job of an older generation
     if (op.state === 'approved') {
+      if (!approvalIsFresh(op, this.now())) return this.lapse(op);
       op = (
         await store.update(opId, (o) =>
-          o.state === 'approved' ? { op: transition(o, 'executing', this.now()), audit: [{ type: 'executing', opId, actor: 'system' }], notify: [{ kind: 'card' }] } : { op: o },
+          o.state === 'approved' ? { op: transition(o, 'executing', this.now()), audit: [{ type: 'executing', opId, actor: 'system' }], notify: [card] } : { op: o },
         )
       ).op;
       await this.deps.dispatcher.deliver(opId);
     }
-    if (op.state === 'propagating') {
-      await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs); // a retry after the last step: make sure the watch runs
+    if (op.state === 'verifying') {
+      await this.deps.dispatcher.watch(opId, this.deps.firstWatchDelayMs, op.jobs.watch); // a retry after the last step
       return;
     }
     if (op.state !== 'executing') return;
-    if (op.kind === 'validate') return this.executeValidate(op);
-    if (op.kind === 'onboard') return this.executeOnboard(op);
-    if (!op.bgpPrefixId) return this.fail(op, 'This request names no BGP prefix, so there is nothing to change.');
-    const bgpPrefixId = op.bgpPrefixId;
 
-    const target = op.kind === 'advertise';
-    const log = logger.child({ operationId: opId, prefix: op.prefix });
-    const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${bgpPrefixId} {"on_demand":{"advertised":${target}}}`;
-
-    let current;
     try {
-      current = await cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId);
+      await this.run(op);
     } catch (err) {
-      return this.failOrRetry(op, err, 'reading the BGP prefix before the change');
+      await this.onError(op, err, attempt);
     }
-    await store.audit({ type: 'cloudflare_read', opId, actor: 'system', data: { advertised: current.onDemand.advertised, locked: current.onDemand.locked } });
+  }
 
-    let outcome: 'called' | 'skipped';
-    let result = current;
-    if (current.onDemand.advertised === target) {
-      // Already true: either someone else did it, or our own earlier attempt went through before a crash.
-      outcome = op.cloudflare ? 'called' : 'skipped';
-    } else {
-      if (current.onDemand.locked) {
-        return this.fail(op, `Cloudflare has this BGP prefix locked (on_demand_locked), so it cannot be ${target ? 'advertised' : 'withdrawn'}. Ask your Cloudflare account team to unlock it.`);
-      }
-      const sent = await this.sendOnce(op, request, `asking Cloudflare to ${op.kind}`, (o) => cloudflare.setBgpPrefixAdvertised(o.accountId, o.prefixId, bgpPrefixId, target));
-      if (!sent) return;
-      ({ op, result } = sent);
-      outcome = 'called';
+  private async run(op: Operation): Promise<void> {
+    const kind = kindOf(op.kind);
+    const deps = this.deps.kinds;
+    let guards: Guard[] = op.guards;
+    if (!op.breakGlass && !op.cloudflare) {
+      // The gate: the guards again, right before the mutation. An override covers only the guards it names.
+      guards = (await kind.plan(deps, op)).guards;
+      const blocked = unresolvedBlocks(guards, op.override);
+      if (blocked.length > 0) return this.close(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: blocked } }, { guards, guardsAt: this.now() }, { guards: blocked });
+      if (!approvalIsFresh(op, this.now())) return this.lapse(op); // the look-ups took long: still no stale change
+      const newWarnings = guards.filter((g) => g.status === 'warn' && !(op.override?.guards ?? []).includes(g.id));
+      if (newWarnings.length) await this.note(op, { type: 'guards_warned', guards: newWarnings }, { guards, guardsAt: this.now() });
     }
-    await store.audit({ type: 'cloudflare_result', opId, actor: 'system', data: { outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt } });
-    log.info({ outcome, advertised: result.onDemand.advertised }, 'cloudflare change applied');
 
-    const eta = op.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw';
-    const said =
-      outcome === 'skipped'
-        ? `:information_source: Cloudflare already had ${op.prefix} ${target ? 'advertised' : 'withdrawn'}; no call was needed. Following it on the looking glass.`
-        : `:cloud: Cloudflare accepted the ${op.kind} of ${op.prefix} (on_demand.advertised=${String(result.onDemand.advertised)}${result.onDemand.advertisedModifiedAt ? ` at ${result.onDemand.advertisedModifiedAt}` : ''}). ${eta}; following it until the Internet sees it.`;
-    await this.startWatching(op, { request, outcome, advertised: result.onDemand.advertised, modifiedAt: result.onDemand.advertisedModifiedAt }, said);
+    const result: ApplyResult = await kind.apply(deps, op, {
+      calledBefore: op.cloudflare !== null,
+      audit: (type, data) => this.deps.store.audit({ type, opId: op.id, actor: 'system', data }),
+      send: (request, call) => this.sendOnce(op, request, call),
+    });
+    if (result.outcome === 'refused') {
+      return this.close(op, { type: 'verdict', verdict: 'failed', step: result.step, facts: { ...result.facts, sent: false } });
+    }
+    await this.deps.kinds.reader.invalidate(...listKeysOf({ accountId: op.accountId, prefixId: result.patch?.prefixId ?? op.prefixId }));
+    await this.deps.store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome: result.outcome, ...result.result } });
+    this.deps.logger.info({ operationId: op.id, prefix: op.prefix, kind: op.kind, outcome: result.outcome }, 'cloudflare change applied');
+    await this.startWatching(op, result);
+    if (op.breakGlass) await this.refreshBreakGlassGuards(op.id);
   }
 
   /**
-   * Onboard: look for the prefix first (our own earlier attempt may have added it before a crash), else add it once.
-   * Done as soon as Cloudflare has it: the thread says what to publish next.
+   * Records that a call may be in flight (so a retry after a crash knows the change could be ours), then sends it.
+   * Refuses if the operation moved on meanwhile (superseded by break glass, say): nothing is sent then.
    */
-  private async executeOnboard(op: Operation): Promise<void> {
-    const { store, cloudflare } = this.deps;
-    const request = `POST /accounts/${op.accountId}/addressing/prefixes {"cidr":"${op.prefix}","asn":${op.asn ?? 'null'}}`;
-    let existing;
-    try {
-      existing = (await cloudflare.listPrefixes(op.accountId)).find((p) => p.cidr === op.prefix);
-    } catch (err) {
-      return this.failOrRetry(op, err, 'listing the prefixes before adding one');
-    }
-    if (existing && !op.cloudflare) return this.fail(op, `${op.prefix} is already on the account (added by someone else meanwhile); nothing was added.`);
-    let prefix = existing;
-    if (!prefix) {
-      const sent = await this.sendOnce(op, request, `adding ${op.prefix}`, (o) => cloudflare.createPrefix(o.accountId, { cidr: o.prefix, asn: o.asn ?? 0, description: o.reason.slice(0, 1000) }));
-      if (!sent) return;
-      ({ op, result: prefix } = sent);
-    }
-    const p = prefix;
-    await store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome: 'called', prefixId: p.id, approved: p.approved, token: p.ownershipValidationToken } });
-    const zones = reverseZones(op.prefix);
-    const token = p.ownershipValidationToken ?? '(see the dashboard)';
-    const text =
-      `:tada: Done: Cloudflare added ${op.prefix} (prefix \`${p.id}\`, ${p.approved === 'V' ? 'approved' : 'pending validation'}). ` +
-      `Next, publish the ownership token \`${token}\`: either \`remarks: cf-validation: ${token}\` on the IRR route object, ` +
-      `or \`cf-validation.<zone> TXT "${token}"\` in every reverse zone (${zones.slice(0, 4).join(', ')}${zones.length > 4 ? ', …' : ''}). ` +
-      `Make sure the ROA lets the ASN originate every length you will announce, upload the LOA, then run \`/byoip validate ${op.prefix}\`.`;
-    await store.update(op.id, (o) =>
-      o.state !== 'executing'
-        ? { op: o }
-        : {
-            op: transition(o, 'done', this.now(), { prefixId: p.id, outcome: `Added to Cloudflare as ${p.id} (pending validation).` }),
-            notify: [{ kind: 'reply', text }, { kind: 'card' }],
-            audit: [{ type: 'done', opId: op.id, actor: 'system', data: { prefixId: p.id } }],
-          },
-    );
-    await this.deps.dispatcher.deliver(op.id);
-  }
-
-  /**
-   * Validate: read the prefix first (already approved means nothing to do), then POST .../validate once. Cloudflare
-   * answers at once and checks asynchronously; the watch follows the validation states.
-   */
-  private async executeValidate(op: Operation): Promise<void> {
-    const { store, cloudflare } = this.deps;
-    const request = `POST /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/validate`;
-    let current;
-    try {
-      current = await cloudflare.getPrefix(op.accountId, op.prefixId);
-    } catch (err) {
-      return this.failOrRetry(op, err, 'reading the prefix before validating it');
-    }
-    await store.audit({ type: 'cloudflare_read', opId: op.id, actor: 'system', data: { approved: current.approved, irr: current.irrValidationState, rpki: current.rpkiValidationState, ownership: current.ownershipValidationState } });
-    let outcome: 'called' | 'skipped' = 'skipped';
-    if (current.approved !== 'V') {
-      const sent = await this.sendOnce(op, request, 'asking Cloudflare to validate the prefix', (o) => cloudflare.validatePrefix(o.accountId, o.prefixId));
-      if (!sent) return;
-      ({ op, result: current } = sent);
-      outcome = 'called';
-    } else if (op.cloudflare) {
-      outcome = 'called'; // our own earlier attempt went through before a crash
-    }
-    await store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome, approved: current.approved, irr: current.irrValidationState, rpki: current.rpkiValidationState, ownership: current.ownershipValidationState } });
-    const said =
-      outcome === 'skipped'
-        ? `:information_source: Cloudflare already has ${op.prefix} validated and approved; no call was needed.`
-        : `:cloud: Cloudflare accepted the validation of ${op.prefix} (IRR ${current.irrValidationState}, RPKI ${current.rpkiValidationState}, ownership ${current.ownershipValidationState}). Following the checks until they settle.`;
-    await this.startWatching(op, { request, outcome, advertised: null, modifiedAt: current.modifiedAt }, said);
-  }
-
-  /**
-   * Sends the one mutation. First records that a call may be in flight, so that a retry after a crash knows the
-   * change could be ours; an error is audited, then either retried by the job (it re-reads first) or closes the
-   * request. Returns null when the request was closed.
-   */
-  private async sendOnce<T>(op: Operation, request: string, doing: string, call: (op: Operation) => Promise<T>): Promise<{ op: Operation; result: T } | null> {
+  private async sendOnce<T>(op: Operation, request: string, call: () => Promise<T>): Promise<T> {
     const { store } = this.deps;
-    const recorded = (
-      await store.update(op.id, (o) => ({
-        op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', advertised: null, modifiedAt: null } },
+    let moved = false;
+    await store.update(op.id, (o) => {
+      if (o.state !== 'executing') {
+        moved = true;
+        return { op: o };
+      }
+      return {
+        op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', result: {} } },
         audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }],
-      }))
-    ).op;
+      };
+    });
+    if (moved) throw new BotError(ErrorCode.OperationFinished, 'The request moved on before the call was sent; nothing was sent.');
     try {
-      return { op: recorded, result: await call(recorded) };
+      return await call();
     } catch (err) {
-      await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err) } });
-      await this.failOrRetry(recorded, err, doing);
-      return null;
+      await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err), outcomeUnknown: outcomeUnknown(err) } });
+      throw err;
     }
   }
 
-  /** Cloudflare has the change: executing -> propagating, say so in the thread, and start the watch. */
-  private async startWatching(op: Operation, call: Omit<CloudflareCallRecord, 'at'>, said: string): Promise<void> {
+  private async onError(op: Operation, err: unknown, attempt: ExecuteAttempt): Promise<void> {
+    if (isBotError(err) && err.code === ErrorCode.OperationFinished) return; // moved on: nothing to do
+    const fresh = (await this.deps.store.get(op.id)) ?? op;
+    const mayHaveReached = fresh.cloudflare !== null;
+    if (!isBotError(err)) {
+      this.deps.logger.error({ operationId: op.id, err }, 'execute failed with an internal error');
+      await this.close(fresh, { type: 'verdict', verdict: 'failed', step: 'internal_error', facts: { mayHaveReached } });
+      throw new NotRetryable((err as Error)?.message ?? String(err));
+    }
+    // An unclear answer to a mutation is settled by the next attempt's read, never by a blind resend.
+    const retry = err.retryable || outcomeUnknown(err);
+    if (retry && !attempt.lastAttempt) throw new RetryLater(err.userMessage);
+    await this.close(fresh, {
+      type: 'verdict',
+      verdict: 'failed',
+      step: retry ? 'gave_up' : 'cloudflare_refused',
+      facts: { why: err.userMessage, mayHaveReached, outcomeUnknown: outcomeUnknown(err) },
+    });
+  }
+
+  /** Cloudflare has the change: executing -> verifying, say so in the thread, and start the watch. */
+  private async startWatching(op: Operation, result: Extract<ApplyResult, { outcome: 'called' | 'skipped' }>): Promise<void> {
     const now = this.now();
-    await this.deps.store.update(op.id, (o) =>
+    const res = await this.deps.store.update(op.id, (o) =>
       o.state !== 'executing'
         ? { op: o }
         : {
-            op: transition(o, 'propagating', now, {
-              cloudflare: { at: now, ...call },
-              watch: { startedAt: now, phase: 'cloudflare', lastSummary: null, verdict: null, escalated: false, samples: 0, flaggedOrigins: [], routingError: null },
+            op: transition(o, 'verifying', now, {
+              ...(result.patch ?? {}),
+              cloudflare: { at: now, request: result.request, outcome: result.outcome, result: result.result },
+              watch: newWatch(now),
             }),
-            notify: [{ kind: 'reply', text: said }, { kind: 'card' }],
-            audit: [{ type: 'propagating', opId: op.id, actor: 'system' }],
+            notify: [ev({ type: 'progress', step: result.outcome === 'skipped' ? 'already_true' : 'accepted', facts: result.facts }), card],
+            audit: [{ type: 'verifying', opId: op.id, actor: 'system' }],
           },
     );
     await this.deps.dispatcher.deliver(op.id);
-    await this.deps.dispatcher.watch(op.id, this.deps.firstWatchDelayMs);
+    if (res.op.state === 'verifying') await this.deps.dispatcher.watch(op.id, this.deps.firstWatchDelayMs, res.op.jobs.watch);
   }
 
-  /**
-   * The execute job ran out of attempts (Cloudflare unreachable for a long time). Closes the request honestly:
-   * the change may or may not have reached Cloudflare, so say so and release the prefix.
-   */
-  async giveUp(opId: string, why: string): Promise<void> {
+  /** Break glass skipped the look-ups before the call; refresh those older than allowed now and post them. */
+  private async refreshBreakGlassGuards(opId: string): Promise<void> {
     const op = await this.deps.store.get(opId);
-    if (!op || (op.state !== 'executing' && op.state !== 'approved')) return;
-    const maybe = op.cloudflare ? ' A call may have reached Cloudflare: check `/byoip status` before filing again.' : ' Nothing was sent to Cloudflare.';
-    await this.deps.store.update(opId, (o) =>
+    if (!op) return;
+    const maxAge = this.deps.breakGlassGuardMaxAgeMs ?? 60_000;
+    const stale = op.guardsAt === null || this.now() - op.guardsAt > maxAge;
+    if (!stale) return;
+    try {
+      const { guards } = await kindOf(op.kind).plan(this.deps.kinds, op);
+      await this.note(op, { type: 'guards_refreshed', guards }, { guards, guardsAt: this.now() }, true);
+    } catch (err) {
+      this.deps.logger.warn({ operationId: opId, err }, 'could not refresh the break-glass guards');
+    }
+  }
+
+  /** An approval that went stale before the change started: back to waiting for approval, said in the thread. */
+  private async lapse(op: Operation): Promise<void> {
+    const expiresAfter = this.deps.kinds.policy.actions[op.kind].expires_after;
+    await this.deps.store.update(op.id, (o) =>
+      !(o.state === 'approved' || (o.state === 'executing' && o.cloudflare === null)) || approvalIsFresh(o, this.now())
+        ? { op: o }
+        : {
+            op: lapseApproval(o, this.now(), expiresAfter),
+            notify: [ev({ type: 'approval_lapsed', approvedAt: o.approvedAt ?? 0, validForMs: o.approvalValidForMs }), card],
+            audit: [{ type: 'approval_lapsed', opId: o.id, actor: 'system', data: { approvedAt: o.approvedAt, validForMs: o.approvalValidForMs } }],
+          },
+    );
+    await this.deps.dispatcher.deliver(op.id);
+  }
+
+  /** A thread line (and card refresh) without a state change; optionally records the guards. */
+  private async note(op: Operation, event: OpEvent, patch: Partial<Operation> = {}, anyState = false): Promise<void> {
+    await this.deps.store.update(op.id, (o) => (o.state !== 'executing' && !anyState ? { op: o } : { op: { ...o, ...patch, updatedAt: this.now() }, notify: [ev(event), card] }));
+    await this.deps.dispatcher.deliver(op.id);
+  }
+
+  /** Closes the request as failed with the verdict as its last thread line; the prefix is unlocked. */
+  private async close(op: Operation, verdict: Extract<OpEvent, { type: 'verdict' }>, patch: Partial<Operation> = {}, auditData: Record<string, unknown> = {}): Promise<void> {
+    await this.deps.store.update(op.id, (o) =>
       o.state !== 'executing' && o.state !== 'approved'
         ? { op: o }
         : {
-            op: transition(o, 'failed', this.now(), { outcome: `Gave up after repeated errors: ${why}` }),
-            notify: [{ kind: 'reply', text: `:x: Gave up after repeated errors talking to Cloudflare (${why}).${maybe}` }, { kind: 'card' }],
-            audit: [{ type: 'failed', opId, actor: 'system', data: { why, gaveUp: true } }],
-          },
-    );
-    await this.deps.dispatcher.deliver(opId);
-  }
-
-  private async failOrRetry(op: Operation, err: unknown, doing: string): Promise<void> {
-    if (isBotError(err) && err.retryable) throw err; // the job retries; the next attempt reads before writing
-    if (!isBotError(err)) throw err;
-    return this.fail(op, `Cloudflare refused while ${doing}: ${err.userMessage}`);
-  }
-
-  private async fail(op: Operation, why: string): Promise<void> {
-    await this.deps.store.update(op.id, (o) =>
-      o.state !== 'executing'
-        ? { op: o }
-        : {
-            op: transition(o, 'failed', this.now(), { outcome: why }),
-            notify: [{ kind: 'reply', text: `:x: ${why} The request is closed and the prefix unlocked.` }, { kind: 'card' }],
-            audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { why } }],
+            op: transition(o, 'failed', this.now(), { ...patch, final: verdict }),
+            notify: [ev(verdict), card],
+            audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { step: verdict.step, ...verdict.facts, ...auditData } }],
           },
     );
     await this.deps.dispatcher.deliver(op.id);
   }
+}
+
+function outcomeUnknown(err: unknown): boolean {
+  return Boolean(err && typeof err === 'object' && 'outcomeUnknown' in err && (err as { outcomeUnknown: unknown }).outcomeUnknown === true);
 }

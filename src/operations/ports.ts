@@ -1,31 +1,21 @@
-import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+/** What the engine needs from outside: Slack group membership and the job queues. Cloudflare and routing: src/kinds/types.ts. */
+export type { AddressingApi, RoutingView } from '../kinds/types.js';
 
-/** The slice of Cloudflare's addressing API that operations use (CloudflareClient implements it). */
-export interface AddressingApi {
-  listPrefixes(accountId: string): Promise<Prefix[]>;
-  getPrefix(accountId: string, prefixId: string): Promise<Prefix>;
-  validatePrefix(accountId: string, prefixId: string): Promise<Prefix>;
-  createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string }): Promise<Prefix>;
-  listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
-  getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
-  setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;
-}
-
-/** Live user-group membership (Slack `usergroups.users.list`, cached briefly). */
+/** Live user-group membership (Slack `usergroups.users.list`). */
 export interface GroupDirectory {
-  isMember(userId: string, groupIds: readonly string[]): Promise<boolean>;
+  /** `fresh`: read Slack now, no cache (approvals and break glass). */
+  isMember(userId: string, groupIds: readonly string[], opts?: { fresh?: boolean }): Promise<boolean>;
 }
 
-/** Puts work on the job queues; implemented by jobs/. */
+/** What recovery sees of a job: still coming, or over (completed / failed), or not there at all. */
+export type JobState = 'pending' | 'completed' | 'failed' | 'missing';
+
+/** Puts work on the job queues; implemented by jobs/. Job ids carry the operation's job generation. */
 export interface Dispatcher {
-  execute(opId: string): Promise<void>;
-  /** Idempotent: one watch job per operation, re-armed by the job itself. */
-  watch(opId: string, delayMs: number): Promise<void>;
+  execute(opId: string, gen: number): Promise<void>;
+  /** One watch job per operation and generation, re-armed by the job itself. */
+  watch(opId: string, delayMs: number, gen: number): Promise<void>;
   deliver(opId: string): Promise<void>;
-}
-
-/** What watches read from the routing view (RIPEstat looking glass and routing-status in production). */
-export interface RoutingView {
-  sample(prefix: string): Promise<import('../routing/looking-glass.js').VisibilitySample>;
-  usualPeerCount(prefix: string): Promise<number>;
+  /** The real state of an operation's execute / watch job of that generation. */
+  jobState(queue: 'execute' | 'watch', opId: string, gen: number): Promise<JobState>;
 }

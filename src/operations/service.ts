@@ -1,23 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ActionKind, Policy } from '../config.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
-import { cidrContains, isAnnounceable, parseCidr } from '../domain/cidr.js';
+import { parseCidr } from '../domain/cidr.js';
+import type { OpEvent } from '../domain/events.js';
+import { hardBlocks, type Guard } from '../domain/guards.js';
 import {
   applyApproval,
   applyRejection,
   applyReview,
+  approvalIsFresh,
   describeState,
+  isTerminal,
+  lapseApproval,
   newOperation,
+  supersede,
   transition,
   type Operation,
   type OperationKind,
 } from '../domain/operation.js';
+import type { EnginePolicy } from '../domain/policy.js';
 import { BotError, ErrorCode, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
-import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
-import type { CoalescedReader } from './coalesce.js';
-import type { AddressingApi, Dispatcher, GroupDirectory } from './ports.js';
-import type { OperationStore } from './store.js';
+import { kindOf, type KindDeps } from '../kinds/index.js';
+import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
+import type { Target } from '../kinds/types.js';
+import type { Dispatcher, GroupDirectory } from './ports.js';
+import type { OperationStore, OutboxItem } from './store.js';
 
 export interface RequestInput {
   kind: OperationKind;
@@ -29,37 +36,24 @@ export interface RequestInput {
   asn?: number;
 }
 
+export interface BreakGlassInput {
+  kind: 'advertise' | 'withdraw';
+  cidr: string;
+  userId: string;
+  channel: string;
+  reason: string;
+  /** The guards the on-call engineer saw in the confirm step (empty when the look-ups had not finished). */
+  guards?: Guard[];
+  guardsAt?: number | null;
+}
+
 export interface ServiceDeps {
   store: OperationStore;
-  cloudflare: AddressingApi;
+  kinds: KindDeps;
   groups: GroupDirectory;
   dispatcher: Dispatcher;
-  policy: Policy;
   logger: Logger;
   now?: () => number;
-  /** Shares Cloudflare reads of `/byoip status` between users and replicas for a few seconds (budget relief). */
-  reader?: CoalescedReader;
-  /** How long a status read is shared; 5 s. */
-  statusCacheMs?: number;
-  /** Before a validate: the pre-flight report as card lines (routing view). */
-  preflightNotes?: (cidr: string, asn: number | undefined, ownershipToken: string | undefined) => Promise<string[]>;
-  /** Before a withdraw: is the team's own AS seen announcing the prefix or a covering one? */
-  ownAnnouncement?: (prefix: string, ownAsn: number) => Promise<OwnAnnouncement>;
-}
-
-export interface ResolvedBgpPrefix {
-  accountId: string;
-  prefix: Prefix;
-  bgp: BgpPrefix;
-}
-
-interface RequestTarget {
-  accountId: string;
-  prefixId: string;
-  bgpPrefixId: string | null;
-  notes: string[];
-  /** Cloudflare's state before the change, for the audit. */
-  before: Record<string, unknown>;
 }
 
 export interface StatusReport {
@@ -67,9 +61,16 @@ export interface StatusReport {
   open: Operation[];
 }
 
-const newId = () => randomBytes(8).toString('hex');
+export type Role = 'requester' | 'approver' | 'break_glass';
 
-/** Requests, approvals, rejections and expiry of operations. Execution and watching live in executor.ts / watcher.ts. */
+const newId = () => randomBytes(8).toString('hex');
+const card: OutboxItem = { kind: 'card' };
+const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
+
+/**
+ * Files, approves, rejects, expires and recovers operations of any kind, generic over the kind table: the kind
+ * checks the target (intake) and says what guards the change (plan). Execution and watching: executor.ts, watcher.ts.
+ */
 export class OperationService {
   private now: () => number;
 
@@ -77,217 +78,130 @@ export class OperationService {
     this.now = deps.now ?? Date.now;
   }
 
-  get policy(): Policy {
-    return this.deps.policy;
+  get policy(): EnginePolicy {
+    return this.deps.kinds.policy;
   }
 
-  /** Finds the BGP prefix with exactly this CIDR on one of the policy's accounts. */
-  async resolveBgpPrefix(cidrText: string): Promise<ResolvedBgpPrefix> {
+  get store(): OperationStore {
+    return this.deps.store;
+  }
+
+  private groupsFor(role: Role): string[] {
+    const g = this.policy.groups;
+    if (role === 'approver') return g.approvers;
+    if (role === 'break_glass') return g.break_glass;
+    return [...g.requesters, ...g.approvers, ...g.break_glass];
+  }
+
+  /** Whether the user may act in `role`; approvals and break glass read Slack live. */
+  async isAllowed(userId: string, role: Role): Promise<boolean> {
+    const groups = this.groupsFor(role);
+    if (groups.length === 0) return false;
+    return this.deps.groups.isMember(userId, groups, { fresh: role !== 'requester' });
+  }
+
+  /**
+   * Checks a request before any form opens: the requester's group, the prefix lock, and the kind's target checks
+   * (on the account, not already in the wanted state, big enough...). Refusals are audited and thrown as sentences.
+   */
+  async intake(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number } = {}): Promise<Target> {
     const cidr = parseCidr(cidrText).text;
-    const accounts = this.deps.policy.cloudflare.accounts;
-    for (const account of accounts) {
-      const prefixes = await this.deps.cloudflare.listPrefixes(account.id);
-      for (const prefix of prefixes) {
-        if (!prefixCovers(prefix.cidr, cidr)) continue;
-        const bgps = await this.deps.cloudflare.listBgpPrefixes(account.id, prefix.id);
-        const bgp = bgps.find((b) => safeCanonical(b.cidr) === cidr);
-        if (bgp) return { accountId: account.id, prefix, bgp };
-        if (prefix.cidr === cidr || safeCanonical(prefix.cidr) === cidr) {
-          throw new InvalidInputError(
-            `${cidr} is on Cloudflare account ${account.name} but has no BGP prefix yet (it needs an approved prefix and an active default service binding first). Check it with \`/byoip status\`.`,
-          );
-        }
-      }
+    const refuse = async (why: string, err: unknown): Promise<never> => {
+      await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: userId, data: { kind, prefix: cidr, why, message: userMessageOf(err) } });
+      throw err;
+    };
+    if (!(await this.isAllowed(userId, 'requester'))) {
+      await refuse('not a requester', new BotError(ErrorCode.NotAuthorized, 'You are not in a group allowed to request BGP changes, so nothing was filed. Ask to be added to the requester group, or ask a teammate who is.'));
     }
-    const names = accounts.map((a) => a.name).join(', ');
-    throw new InvalidInputError(
-      `${cidr} is not a BGP prefix on the Cloudflare account${accounts.length > 1 ? 's' : ''} this bot manages (${names}). Check the CIDR, or see what is there with \`/byoip status\`.`,
-    );
+    const holder = await this.deps.store.lockHolder(cidr);
+    if (holder) await refuse('locked', await this.lockedError(cidr, holder));
+    try {
+      return await kindOf(kind).intake(this.deps.kinds, { cidr, userId, breakGlass: false, ...(extra.asn ? { asn: extra.asn } : {}) });
+    } catch (err) {
+      if (isBotError(err)) await refuse('target', err);
+      throw err;
+    }
   }
 
-  /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */
-  async statusReport(filter?: string): Promise<StatusReport> {
-    const rows: StatusReport['prefixes'] = [];
-    const cf = this.deps.cloudflare;
-    const ttl = this.deps.statusCacheMs ?? 5000;
-    const shared = <T>(key: string, fetch: () => Promise<T>): Promise<T> => (this.deps.reader ? this.deps.reader.read(`status:${key}`, ttl, fetch) : fetch());
-    for (const account of this.deps.policy.cloudflare.accounts) {
-      const prefixes = await shared(`prefixes:${account.id}`, () => cf.listPrefixes(account.id));
-      const shown = prefixes.filter((prefix) => !filter || prefixCovers(prefix.cidr, filter) || prefixCovers(filter, prefix.cidr));
-      const bgps = await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? shared(`bgp:${prefix.id}`, () => cf.listBgpPrefixes(account.id, prefix.id)) : Promise.resolve([]))));
-      shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [] }));
-    }
-    const open = (await this.deps.store.active()).sort((a, b) => b.createdAt - a.createdAt);
-    return { prefixes: rows, open: filter ? open.filter((o) => prefixCovers(filter, o.prefix) || prefixCovers(o.prefix, filter)) : open };
-  }
-
-  /** Files a request: checks the requester, the prefix and its current state, takes the prefix lock and posts the card. */
+  /** Files a request: intake again, the plan's guards (a hard block refuses it), the record and lock, the card. */
   async request(input: RequestInput): Promise<Operation> {
-    const cidr = parseCidr(input.cidr);
     const reason = input.reason.trim();
     if (reason.length < 3) throw new InvalidInputError('Give a reason (a few words: ticket, incident or why) so approvers know what they approve.');
     if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the ticket instead.');
-    const groups = this.deps.policy.groups;
-    const allowed = await this.deps.groups.isMember(input.userId, [...groups.requesters, ...groups.approvers, ...groups.break_glass]);
-    if (!allowed) {
-      await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr.text, why: 'not a requester' } });
-      throw new BotError(ErrorCode.NotAuthorized, `You are not in a group allowed to request BGP changes, so nothing was filed. Ask to be added to the requester group, or ask a teammate who is.`);
-    }
-    const holder = await this.deps.store.lockHolder(cidr.text);
-    if (holder) await this.refuseLocked(cidr.text, holder);
-
-    const target =
-      input.kind === 'validate'
-        ? await this.validateTarget(cidr.text)
-        : input.kind === 'onboard'
-          ? await this.onboardTarget(cidr.text, input.asn)
-          : await this.bgpTarget(input.kind, cidr.text);
-
+    const target = await this.intake(input.kind, input.cidr, input.userId, input.asn ? { asn: input.asn } : {});
+    const cidr = parseCidr(input.cidr).text;
     const now = this.now();
-    const action = this.deps.policy.actions[input.kind as ActionKind];
-    const op = newOperation(
+    const action = this.policy.actions[input.kind];
+    let op = newOperation(
       {
         id: newId(),
         kind: input.kind,
-        prefix: cidr.text,
+        prefix: cidr,
         accountId: target.accountId,
         prefixId: target.prefixId,
         bgpPrefixId: target.bgpPrefixId,
+        params: target.params,
         requestedBy: input.userId,
         reason,
         channel: input.channel,
         state: 'awaiting_approval',
         expiresAt: now + action.expires_after,
         approvalsRequired: action.approvals,
-        notes: target.notes,
-        ...(input.kind === 'onboard' && input.asn ? { asn: input.asn } : {}),
+        approvalValidForMs: action.approval_valid_for,
       },
       now,
     );
-    const res = await this.deps.store.create(op, [{ kind: 'card' }], {
+    const plan = await kindOf(input.kind).plan(this.deps.kinds, op);
+    op = { ...op, guards: plan.guards, guardsAt: this.now(), checks: plan.checks };
+    const blocked = hardBlocks(plan.guards);
+    if (blocked.length > 0) {
+      await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'guard', guards: blocked.map((g) => g.id) } });
+      throw new BotError(ErrorCode.GuardBlocked, `Refused: ${blocked.map((g) => g.id).join(', ')} blocks this ${input.kind} of ${cidr}; nothing was filed.`);
+    }
+    const res = await this.deps.store.create(op, [card], {
       type: 'requested',
       opId: op.id,
       actor: input.userId,
-      data: { kind: op.kind, prefix: op.prefix, reason, accountId: op.accountId, prefixId: op.prefixId, bgpPrefixId: op.bgpPrefixId, before: target.before },
+      data: { kind: op.kind, prefix: op.prefix, reason, accountId: op.accountId, prefixId: op.prefixId, bgpPrefixId: op.bgpPrefixId, before: target.before, guards: op.guards.map((g) => ({ id: g.id, status: g.status })) },
     });
-    if (!res.created) await this.refuseLocked(cidr.text, res.lockedBy);
+    if (!res.created) throw 'lockedBy' in res ? await this.lockedError(cidr, res.lockedBy) : new BotError(ErrorCode.PrefixLocked, 'Could not file the request; try again.');
     this.deps.logger.info({ operationId: op.id, prefix: op.prefix, user: input.userId, kind: op.kind }, 'operation requested');
     await this.deps.dispatcher.deliver(op.id);
     return op;
   }
 
-  /** Advertise / withdraw: the BGP prefix, refused when locked or already in the wanted state; notes for the card. */
-  private async bgpTarget(kind: 'advertise' | 'withdraw', cidr: string): Promise<RequestTarget> {
-    const resolved = await this.resolveBgpPrefix(cidr);
-    const wanted = kind === 'advertise';
-    if (resolved.bgp.onDemand.locked) {
-      throw new BotError(
-        ErrorCode.CloudflareConflict,
-        `${cidr} is locked for on-demand changes at Cloudflare (on_demand_locked), so it cannot be ${wanted ? 'advertised' : 'withdrawn'} from here. Ask your Cloudflare account team to unlock it.`,
-      );
-    }
-    if (resolved.bgp.onDemand.advertised === wanted) {
-      throw new InvalidInputError(`${cidr} is already ${wanted ? 'advertised' : 'withdrawn'} at Cloudflare; nothing to do.`);
-    }
-    const own = this.deps.policy.prefixes.find((p) => p.cidr === cidr);
-    const notes =
-      kind === 'withdraw'
-        ? [await this.preWithdrawNote(cidr, own?.own_asn)]
-        : ['After it is advertised: remove the announcement from your own data centre, or some traffic will keep bypassing Cloudflare.'];
-    return { accountId: resolved.accountId, prefixId: resolved.prefix.id, bgpPrefixId: resolved.bgp.id, notes, before: { advertised: resolved.bgp.onDemand.advertised } };
+  async get(opId: string): Promise<Operation | null> {
+    return this.deps.store.get(opId);
   }
 
-  /** Onboard: a prefix Cloudflare can take (/24 or shorter, /48 for IPv6) that no managed account has yet; pre-flight on the card. */
-  private async onboardTarget(cidr: string, asn: number | undefined): Promise<RequestTarget> {
-    if (!asn) throw new InvalidInputError('Say the ASN the prefix is announced under: `/byoip onboard <cidr> <asn>`.');
-    const parsed = parseCidr(cidr);
-    if (!isAnnounceable(parsed)) {
-      throw new InvalidInputError(`${cidr} is too small for BYOIP: Cloudflare announces IPv4 prefixes of /24 or shorter and IPv6 of /48 or shorter. Onboard the covering /${parsed.version === 4 ? 24 : 48} instead.`);
-    }
-    const account = this.deps.policy.cloudflare.accounts[0]!;
-    const clash = await this.findAccountPrefix((p) => prefixCovers(p.cidr, cidr) || prefixCovers(cidr, p.cidr));
-    if (clash) {
-      const p = clash.prefix;
-      throw new InvalidInputError(`${p.cidr} is already on Cloudflare account ${clash.account.name} (${p.approved === 'V' ? 'approved' : 'pending validation'}), and it overlaps ${cidr}; nothing to add. See it with \`/byoip status ${p.cidr}\`.`);
-    }
-    const notes = this.deps.preflightNotes
-      ? await this.deps.preflightNotes(cidr, asn, undefined).catch((err: unknown) => [`:grey_question: The pre-flight checks could not run: ${userMessageOf(err)}`])
-      : [];
-    notes.push(`Cloudflare account ${account.name}. After it is added: publish the ownership token Cloudflare returns, upload the LOA, then \`/byoip validate ${cidr}\`.`);
-    return { accountId: account.id, prefixId: '', bgpPrefixId: null, notes, before: { onAccount: false } };
-  }
-
-  /** Validate: the account prefix with exactly this CIDR, not yet approved; the pre-flight report goes on the card. */
-  private async validateTarget(cidr: string): Promise<RequestTarget> {
-    const found = await this.findAccountPrefix((p) => safeCanonical(p.cidr) === cidr);
-    if (found) {
-      const { account, prefix } = found;
-      if (prefix.approved === 'V') throw new InvalidInputError(`${cidr} is already validated and approved at Cloudflare; nothing to do. Next is its default service binding.`);
-      const notes = this.deps.preflightNotes ? await this.deps.preflightNotes(cidr, prefix.asn ?? undefined, prefix.ownershipValidationToken ?? undefined).catch((err: unknown) => [`:grey_question: The pre-flight checks could not run: ${userMessageOf(err)}`]) : [];
-      const states = { irr: prefix.irrValidationState, rpki: prefix.rpkiValidationState, ownership: prefix.ownershipValidationState };
-      return { accountId: account.id, prefixId: prefix.id, bgpPrefixId: null, notes, before: states };
-    }
-    const names = this.deps.policy.cloudflare.accounts.map((a) => a.name).join(', ');
-    throw new InvalidInputError(`${cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}); add it to Cloudflare first. See what is there with \`/byoip status\`.`);
-  }
-
-  /** The card's pre-withdraw line: is our own AS already announcing the prefix (Cloudflare's "add it to your data center first")? */
-  private async preWithdrawNote(prefix: string, ownAsn: number | undefined): Promise<string> {
-    if (!ownAsn || !this.deps.ownAnnouncement) {
-      return 'Before approving: your own data centre must already announce this prefix (or a covering one), or it becomes unreachable once Cloudflare withdraws it. (No own AS is on record for this prefix in the policy, so the bot cannot check.)';
-    }
-    let seen: OwnAnnouncement;
-    try {
-      seen = await this.deps.ownAnnouncement(prefix, ownAsn);
-    } catch (err) {
-      seen = { status: 'unknown', detail: userMessageOf(err) };
-    }
-    switch (seen.status) {
-      case 'announced':
-      case 'covering':
-        return `:white_check_mark: AS${ownAsn} (yours) is seen announcing ${seen.seenPrefix ?? prefix}${seen.peers !== undefined ? ` by ${seen.peers} peers` : ''}: traffic keeps a path once Cloudflare withdraws.`;
-      case 'not_seen':
-        return `:warning: *AS${ownAsn} (yours) is not seen announcing ${prefix} or a covering prefix.* Withdrawing now would leave the prefix unreachable. Add the advertisement to your data centre first, then approve.`;
-      default:
-        return `:grey_question: Could not check whether AS${ownAsn} announces ${prefix} (${seen.detail}). Check a looking glass before approving.`;
-    }
-  }
-
-  /** The account prefix covering `cidr`, if any (for preflight's ownership token). */
-  async findPrefix(cidrText: string): Promise<Prefix | null> {
-    const cidr = parseCidr(cidrText).text;
-    return (await this.findAccountPrefix((p) => prefixCovers(p.cidr, cidr)))?.prefix ?? null;
-  }
-
-  /** The first prefix on the policy's accounts, in order, that `match` accepts. */
-  private async findAccountPrefix(match: (p: Prefix) => boolean): Promise<{ account: Policy['cloudflare']['accounts'][number]; prefix: Prefix } | null> {
-    for (const account of this.deps.policy.cloudflare.accounts) {
-      const prefix = (await this.deps.cloudflare.listPrefixes(account.id)).find(match);
-      if (prefix) return { account, prefix };
-    }
-    return null;
-  }
-
-  private async refuseLocked(prefix: string, holderId: string): Promise<never> {
+  private async lockedError(prefix: string, holderId: string): Promise<BotError> {
     const holder = await this.deps.store.get(holderId);
-    const what = holder ? `a ${holder.kind} request by <@${holder.requestedBy}> that is ${describeState(holder.state)}` : 'another request';
-    throw new BotError(ErrorCode.PrefixLocked, `${prefix} already has an open request (${what}). Wait for it to finish, or reject/cancel it first; nothing new was filed.`);
+    const what = holder ? `a ${holder.kind} request by {holder} that is ${describeState(holder.state)}` : 'another request';
+    return new BotError(ErrorCode.PrefixLocked, `${prefix} already has an open request (${what}). Wait for it to finish, or reject/cancel it first; nothing new was filed.`, false, {
+      people: holder ? { holder: holder.requestedBy } : {},
+    });
   }
 
-  /** One Approve click, authorized live against the approver groups. */
-  async approve(opId: string, userId: string): Promise<{ op: Operation; approved: boolean }> {
+  /**
+   * One Approve click, authorized live against the approver groups. A plan with warnings needs `override` (from
+   * the confirm dialog: the guards acknowledged and a reason); `clickedAt` older than the approval validity is stale.
+   */
+  async approve(opId: string, userId: string, opts: { override?: { reason: string; guards: string[] }; clickedAt?: number } = {}): Promise<{ op: Operation; approved: boolean }> {
     let approved = false;
     const op = await this.decide(opId, userId, 'approval_refused', (current, isApprover, now) => {
-      const d = applyApproval(current, userId, isApprover, now);
+      if (opts.clickedAt !== undefined && now - opts.clickedAt > current.approvalValidForMs) {
+        throw new BotError(ErrorCode.OperationExpired, 'That approval click is older than the approval validity, so it was not counted; click Approve on the card again if you still approve.');
+      }
+      const override = opts.override ? { by: userId, at: now, reason: opts.override.reason.trim(), guards: opts.override.guards } : null;
+      const d = applyApproval(current, { userId, isApprover, at: now, override });
       approved = d.kind === 'approved';
-      const noun = { advertise: 'advertise', withdraw: 'withdraw', onboard: 'new prefix', validate: 'validation request' }[current.kind];
-      const text = approved
-        ? `:white_check_mark: Approved by <@${userId}>. Sending the ${noun} to Cloudflare.`
-        : `:ballot_box_with_check: <@${userId}> approved (${d.op.approvals.length} of ${current.approvalsRequired}).`;
-      return { op: d.op, text, audit: { type: approved ? 'approved' : 'approval_recorded', data: { approvals: d.op.approvals.length, required: current.approvalsRequired } } };
+      const event: OpEvent = { type: 'approval', by: userId, count: d.op.approvals.length, required: current.approvalsRequired, quorum: approved, override: override && override.guards.length ? override : null };
+      const audit = [{ type: approved ? 'approved' : 'approval_recorded', data: { approvals: d.op.approvals.length, required: current.approvalsRequired } }];
+      if (event.override) audit.push({ type: 'guard_override', data: { guards: event.override.guards, reason: event.override.reason, seen: current.guards.filter((g) => event.override!.guards.includes(g.id)) } as never });
+      return { op: d.op, event, audit };
     });
     this.deps.logger.info({ operationId: opId, user: userId, approved }, 'approval applied');
-    if (approved) await this.deps.dispatcher.execute(opId);
+    if (approved) await this.deps.dispatcher.execute(opId, op.jobs.execute);
     return { op, approved };
   }
 
@@ -295,18 +209,14 @@ export class OperationService {
   async reject(opId: string, userId: string): Promise<Operation> {
     return this.decide(opId, userId, 'reject_refused', (current, isApprover, now) => {
       const next = applyRejection(current, userId, isApprover, now);
-      const verb = next.state === 'cancelled' ? 'Cancelled by the requester' : `Rejected by <@${userId}>`;
-      return { op: next, text: `:no_entry: ${verb}. Nothing was sent to Cloudflare.`, audit: { type: next.state } };
+      const event: OpEvent = next.state === 'cancelled' ? { type: 'cancelled', by: userId } : { type: 'rejected', by: userId };
+      return { op: next, event, audit: [{ type: next.state }] };
     });
   }
 
   /** An approver reviews a break-glass change after the fact. */
   async review(opId: string, userId: string): Promise<Operation> {
-    return this.decide(opId, userId, 'review_refused', (current, isApprover, now) => ({
-      op: applyReview(current, userId, isApprover, now),
-      text: `:mag: Break-glass change reviewed by <@${userId}>.`,
-      audit: { type: 'reviewed' },
-    }));
+    return this.decide(opId, userId, 'review_refused', (current, isApprover, now) => ({ op: applyReview(current, userId, isApprover, now), event: { type: 'reviewed', by: userId }, audit: [{ type: 'reviewed' }] }));
   }
 
   /**
@@ -317,68 +227,69 @@ export class OperationService {
     opId: string,
     userId: string,
     refusedType: string,
-    decision: (op: Operation, isApprover: boolean, now: number) => { op: Operation; text: string; audit: { type: string; data?: Record<string, unknown> } },
+    decision: (op: Operation, isApprover: boolean, now: number) => { op: Operation; event: OpEvent; audit: { type: string; data?: Record<string, unknown> }[] },
   ): Promise<Operation> {
-    const isApprover = await this.deps.groups.isMember(userId, this.deps.policy.groups.approvers);
-    const now = this.now();
     try {
+      const isApprover = await this.isAllowed(userId, 'approver');
+      const now = this.now();
       const res = await this.deps.store.update(opId, (current) => {
         const d = decision(current, isApprover, now);
-        return { op: d.op, notify: [{ kind: 'reply', text: d.text }, { kind: 'card' }], audit: [{ ...d.audit, opId, actor: userId }] };
+        return { op: d.op, notify: [ev(d.event), card], audit: d.audit.map((a) => ({ ...a, opId, actor: userId })) };
       });
       await this.deps.dispatcher.deliver(opId);
       return res.op;
     } catch (err) {
-      await this.deps.store.audit({ type: refusedType, opId, actor: userId, data: { code: isBotError(err) ? err.code : 'error', why: userMessageOf(err) } });
+      if (!(isBotError(err) && err.code === ErrorCode.ConfirmationRequired)) {
+        await this.deps.store.audit({ type: refusedType, opId, actor: userId, data: { code: isBotError(err) ? err.code : 'error', why: userMessageOf(err) } });
+      }
       throw err;
     }
   }
 
   /**
-   * Re-arms the job of every unfinished operation whose job may have been lost (a crash between recording a state and
-   * enqueueing its job). Safe to run any time: job ids make a second enqueue a no-op, and execution reads Cloudflare
-   * before it writes.
+   * Break glass, step 1 (the command): the on-call check (live) and the target, before the confirm step opens. The
+   * open request it would supersede is named. Nothing is spent or locked yet.
    */
-  async recoverStranded(): Promise<number> {
-    let n = 0;
-    for (const op of await this.deps.store.active()) {
-      if (op.state === 'approved' || op.state === 'executing') {
-        await this.deps.dispatcher.execute(op.id);
-        n++;
-      } else if (op.state === 'propagating') {
-        await this.deps.dispatcher.watch(op.id, 0);
-        n++;
-      }
+  async breakGlassIntake(kind: 'advertise' | 'withdraw', cidrText: string, userId: string): Promise<{ target: Target; holder: Operation | null }> {
+    const cidr = parseCidr(cidrText).text;
+    const refuse = async (why: string, err: BotError): Promise<never> => {
+      await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: userId, data: { kind, prefix: cidr, why, message: err.userMessage } });
+      throw err;
+    };
+    if (!(await this.isAllowed(userId, 'break_glass'))) {
+      await refuse('not on call', new BotError(ErrorCode.NotAuthorized, `Only the on-call (break-glass) group can act without approval. File a normal request with /byoip ${kind} ${cidr}, or page the on-call engineer.`));
     }
-    return n;
+    let target: Target;
+    try {
+      target = await kindOf(kind).intake(this.deps.kinds, { cidr, userId, breakGlass: true });
+    } catch (err) {
+      if (isBotError(err)) await refuse('target', err);
+      throw err;
+    }
+    const holderId = await this.deps.store.lockHolder(cidr);
+    const holder = holderId ? await this.deps.store.get(holderId) : null;
+    return { target, holder };
+  }
+
+  /** The guards a break-glass change would have, for the confirm step (look-ups run while the dialog is open). */
+  async breakGlassGuards(kind: 'advertise' | 'withdraw', cidr: string, target: Target): Promise<Guard[]> {
+    const probe = newOperation({ id: '-', kind, prefix: cidr, accountId: target.accountId, prefixId: target.prefixId, bgpPrefixId: target.bgpPrefixId, requestedBy: '-', reason: '-', channel: '-', state: 'approved', expiresAt: 0, approvalsRequired: 0 }, this.now());
+    return (await kindOf(kind).plan(this.deps.kinds, probe)).guards;
   }
 
   /**
-   * Break glass: an on-call engineer withdraws (or advertises) at once, without approval, within the policy's limit
-   * of uses per window. Loud in the channel, in the audit, and left for an approver to review afterwards.
+   * Break glass, step 2 ("Send now"): the on-call engineer acts at once, without approval, within the policy's limit
+   * of uses per window. In one atomic step: an open request on the prefix is superseded, one use is taken, the
+   * operation is created. No look-up runs before the mutation; stale ones are refreshed after it.
    */
-  async breakGlass(input: { kind: 'advertise' | 'withdraw'; cidr: string; userId: string; channel: string; reason: string }): Promise<Operation> {
-    const cidr = parseCidr(input.cidr).text;
+  async breakGlass(input: BreakGlassInput): Promise<Operation> {
     const reason = input.reason.trim();
-    if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: \`/byoip emergency ${input.kind} ${cidr} <reason>\` (the incident, in a few words).`);
-    const policy = this.deps.policy;
-    if (policy.groups.break_glass.length === 0 || !(await this.deps.groups.isMember(input.userId, policy.groups.break_glass))) {
-      await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'not on call' } });
-      throw new BotError(ErrorCode.NotAuthorized, `Only the on-call (break-glass) group can act without approval. File a normal request with \`/byoip ${input.kind} ${cidr}\`, or page the on-call engineer.`);
-    }
-    const holder = await this.deps.store.lockHolder(cidr);
-    if (holder) await this.refuseLocked(cidr, holder);
-    const target = await this.bgpTarget(input.kind, cidr);
+    const cidr = parseCidr(input.cidr).text;
+    if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: /byoip emergency ${input.kind} ${cidr} <reason> (the incident, in a few words).`);
+    if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the incident instead.');
+    const { target } = await this.breakGlassIntake(input.kind, cidr, input.userId);
+    const policy = this.policy;
     const id = newId();
-    const use = await this.deps.store.takeBreakGlassUse(id, policy.break_glass.max_uses, policy.break_glass.window);
-    if (!use.ok) {
-      await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'limit reached', used: use.used } });
-      const when = use.nextFreeAt ? new Date(use.nextFreeAt).toISOString().replace(/\.\d+Z$/, 'Z') : 'later';
-      throw new BotError(
-        ErrorCode.NotAuthorized,
-        `Break glass has been used ${use.used} time(s) in the last ${Math.round(policy.break_glass.window / 60_000)} minutes, the policy's limit; the next use frees up at ${when}. File a normal request with \`/byoip ${input.kind} ${cidr}\` and ask an approver.`,
-      );
-    }
     const now = this.now();
     const op = newOperation(
       {
@@ -388,6 +299,7 @@ export class OperationService {
         accountId: target.accountId,
         prefixId: target.prefixId,
         bgpPrefixId: target.bgpPrefixId,
+        params: target.params,
         requestedBy: input.userId,
         reason,
         channel: input.channel,
@@ -395,22 +307,136 @@ export class OperationService {
         expiresAt: now,
         approvalsRequired: 0,
         decidedBy: input.userId,
-        notes: [':rotating_light: Break glass: executed without approval by the on-call engineer. An approver must review it afterwards.', ...target.notes],
+        approvedAt: now,
         breakGlass: true,
-        reviewedBy: null,
+        guards: input.guards ?? [],
+        guardsAt: input.guards?.length ? (input.guardsAt ?? null) : null,
       },
       now,
     );
-    const res = await this.deps.store.create(
-      op,
-      [{ kind: 'card' }, { kind: 'reply', broadcast: true, text: `:rotating_light: *Break glass* by <@${input.userId}>: ${input.kind} ${cidr} now, without approval. Reason: ${reason}. Approvers: review it with the button on the card.` }],
-      { type: 'break_glass', opId: id, actor: input.userId, data: { kind: input.kind, prefix: cidr, reason, used: use.used, limit: policy.break_glass.max_uses, before: target.before } },
-    );
-    if (!res.created) await this.refuseLocked(cidr, res.lockedBy);
-    this.deps.logger.warn({ operationId: id, prefix: cidr, user: input.userId, kind: input.kind }, 'break glass');
-    await this.deps.dispatcher.deliver(id);
-    await this.deps.dispatcher.execute(id);
-    return op;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const holderId = await this.deps.store.lockHolder(cidr);
+      const held = holderId ? await this.deps.store.getVersioned(holderId) : null;
+      if (holderId && (!held || isTerminal(held.op.state))) continue; // the holder just finished: try again
+      if (held?.op.breakGlass) {
+        await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'another break glass', holder: held.op.id } });
+        throw new BotError(ErrorCode.PrefixLocked, `Another break-glass change on ${cidr} by {holder} is already running (request ${held.op.id}); nothing was sent and no use was spent. Follow it in its thread, and act again once it has finished.`, false, { people: { holder: held.op.requestedBy } });
+      }
+      const supersedeOpt = held
+        ? {
+            id: held.op.id,
+            version: held.version,
+            op: supersede(held.op, input.userId, id, now),
+            notify: [ev({ type: 'superseded', by: input.userId, opId: id }), card],
+            audit: { type: 'superseded', opId: held.op.id, actor: input.userId, data: { by: id } },
+          }
+        : undefined;
+      const res = await this.deps.store.create(
+        op,
+        [card, ev({ type: 'break_glass', by: input.userId, reason, supersedes: held?.op.id ?? null })],
+        { type: 'break_glass', opId: id, actor: input.userId, data: { kind: input.kind, prefix: cidr, reason, before: target.before, supersedes: held?.op.id ?? null, guards: op.guards.map((g) => ({ id: g.id, status: g.status })) } },
+        { breakGlassUse: { maxUses: policy.break_glass.max_uses, windowMs: policy.break_glass.window }, ...(supersedeOpt ? { supersede: supersedeOpt } : {}) },
+      );
+      if (res.created) {
+        this.deps.logger.warn({ operationId: id, prefix: cidr, user: input.userId, kind: input.kind, supersedes: held?.op.id }, 'break glass');
+        await this.deps.dispatcher.execute(id, 0);
+        await this.deps.dispatcher.deliver(id);
+        if (held) await this.deps.dispatcher.deliver(held.op.id);
+        return op;
+      }
+      if ('noUseLeft' in res) {
+        await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'limit reached', used: res.noUseLeft.used } });
+        const when = new Date(res.noUseLeft.nextFreeAt).toISOString().replace(/\.\d+Z$/, 'Z');
+        throw new BotError(
+          ErrorCode.NotAuthorized,
+          `Break glass has been used ${res.noUseLeft.used} time(s) in the last ${Math.round(policy.break_glass.window / 60_000)} minutes, the policy's limit; the next use frees up at ${when}. Nothing was sent. File a normal request with /byoip ${input.kind} ${cidr} and ask an approver.`,
+        );
+      }
+      // Lost a race with a new request or a state change of the holder: read again and supersede that.
+    }
+    throw new BotError(ErrorCode.PrefixLocked, `${cidr} is changing too fast to take over right now; nothing was sent and no use was spent. Try again in a moment.`, true);
+  }
+
+  /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */
+  async statusReport(filter?: string): Promise<StatusReport> {
+    const rows: StatusReport['prefixes'] = [];
+    const deps = this.deps.kinds;
+    for (const account of this.policy.cloudflare.accounts) {
+      const prefixes = await listPrefixes(deps, account.id);
+      const shown = prefixes.filter((prefix) => !filter || covers(prefix.cidr, filter) || covers(filter, prefix.cidr));
+      const bgps = await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? listBgpPrefixes(deps, account.id, prefix.id) : Promise.resolve([]))));
+      shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [] }));
+    }
+    const open = (await this.deps.store.active()).sort((a, b) => b.createdAt - a.createdAt);
+    return { prefixes: rows, open: filter ? open.filter((o) => covers(filter, o.prefix) || covers(o.prefix, filter)) : open };
+  }
+
+  /** The account prefix covering `cidr`, if any (for preflight's ownership token). */
+  async findPrefix(cidrText: string): Promise<Prefix | null> {
+    const cidr = parseCidr(cidrText).text;
+    for (const account of this.policy.cloudflare.accounts) {
+      const p = (await listPrefixes(this.deps.kinds, account.id)).find((x) => covers(x.cidr, cidr));
+      if (p) return p;
+    }
+    return null;
+  }
+
+  /**
+   * Recovery: for every unfinished operation, looks at its job's real state. A job still coming is left alone. A
+   * job that is over (completed, failed, pruned) while the operation is not: a stale approval goes back to waiting;
+   * an execute that failed for good closes honestly (whether a call may have reached Cloudflare); anything else is
+   * re-armed under a fresh job id (a retained job id would make the re-add a silent no-op).
+   */
+  async recoverStranded(): Promise<{ rearmed: number; closed: number; lapsed: number }> {
+    const counts = { rearmed: 0, closed: 0, lapsed: 0 };
+    const now = this.now();
+    for (const op of await this.deps.store.active()) {
+      try {
+        if (op.state === 'approved' || op.state === 'executing') {
+          const st = await this.deps.dispatcher.jobState('execute', op.id, op.jobs.execute);
+          if (st === 'pending') continue;
+          if (op.state === 'approved' && !approvalIsFresh(op, now)) {
+            await this.rearmOrClose(op, (o) => ({
+              op: lapseApproval(o, now, this.policy.actions[o.kind].expires_after),
+              notify: [ev({ type: 'approval_lapsed', approvedAt: o.approvedAt ?? 0, validForMs: o.approvalValidForMs }), card],
+              audit: [{ type: 'approval_lapsed', opId: o.id, actor: 'system', data: { recovered: true } }],
+            }));
+            counts.lapsed++;
+          } else if (st === 'failed') {
+            await this.rearmOrClose(op, (o) => {
+              const verdict = { type: 'verdict', verdict: 'failed', step: 'gave_up', facts: { why: 'the execute job failed for good', mayHaveReached: o.cloudflare !== null } } as const;
+              return { op: transition(o, 'failed', now, { final: verdict }), notify: [ev(verdict), card], audit: [{ type: 'failed', opId: o.id, actor: 'system', data: { step: 'gave_up', recovered: true, mayHaveReached: o.cloudflare !== null } }] };
+            });
+            counts.closed++;
+          } else {
+            const next = await this.rearmOrClose(op, (o) => ({ op: { ...o, jobs: { ...o.jobs, execute: o.jobs.execute + 1 } }, audit: [{ type: 'rearmed', opId: o.id, actor: 'system', data: { job: 'execute', was: st } }] }));
+            if (next) await this.deps.dispatcher.execute(op.id, next.jobs.execute);
+            counts.rearmed++;
+          }
+        } else if (op.state === 'verifying') {
+          const st = await this.deps.dispatcher.jobState('watch', op.id, op.jobs.watch);
+          if (st === 'pending') continue;
+          const next = await this.rearmOrClose(op, (o) => ({ op: { ...o, jobs: { ...o.jobs, watch: o.jobs.watch + 1 } }, audit: [{ type: 'rearmed', opId: o.id, actor: 'system', data: { job: 'watch', was: st } }] }));
+          if (next) await this.deps.dispatcher.watch(op.id, 0, next.jobs.watch);
+          counts.rearmed++;
+        }
+      } catch (err) {
+        this.deps.logger.warn({ operationId: op.id, err }, 'recovery failed for one operation');
+      }
+    }
+    return counts;
+  }
+
+  /** Applies a recovery step only if the operation is still in the state recovery saw (compare-and-set). */
+  private async rearmOrClose(seen: Operation, fn: (o: Operation) => { op: Operation; notify?: OutboxItem[]; audit?: { type: string; opId: string; actor: string; data?: Record<string, unknown> }[] }): Promise<Operation | null> {
+    let applied = false;
+    const res = await this.deps.store.update(seen.id, (o) => {
+      if (o.state !== seen.state || o.jobs.execute !== seen.jobs.execute || o.jobs.watch !== seen.jobs.watch) return { op: o };
+      applied = true;
+      return fn(o);
+    });
+    if (applied && res.notify?.length) await this.deps.dispatcher.deliver(seen.id);
+    return applied ? res.op : null;
   }
 
   /** Expires every request whose approval window has passed; returns how many. */
@@ -423,8 +449,8 @@ export class OperationService {
         await this.deps.store.update(id, (op) => {
           if (op.state !== 'awaiting_approval') return { op }; // already decided: the CAS just drops it from the open set
           return {
-            op: transition(op, 'expired', now, { outcome: 'Expired: not approved in time.' }),
-            notify: [{ kind: 'reply', text: ':hourglass: This request expired before it was approved. Nothing was sent to Cloudflare; file a new one if it is still needed.' }, { kind: 'card' }],
+            op: transition(op, 'expired', now, { final: { type: 'verdict', verdict: 'failed', step: 'expired', facts: {} } }),
+            notify: [ev({ type: 'expired' }), card],
             audit: [{ type: 'expired', opId: id, actor: 'system' }],
           };
         });
@@ -435,21 +461,5 @@ export class OperationService {
       }
     }
     return n;
-  }
-}
-
-function safeCanonical(cidr: string): string | null {
-  try {
-    return parseCidr(cidr).text;
-  } catch {
-    return null;
-  }
-}
-
-function prefixCovers(outer: string, inner: string): boolean {
-  try {
-    return cidrContains(outer, inner);
-  } catch {
-    return false;
   }
 }

@@ -1,19 +1,22 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
+import type { OpEvent } from '../domain/events.js';
 import { BotError, ErrorCode } from '../errors.js';
 import { isTerminal, type Operation } from '../domain/operation.js';
 
-const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-const CREATE = lua('create');
-const CAS = lua('cas');
-const ACK_OUTBOX = lua('ack-outbox');
-const BREAK_GLASS = lua('break-glass');
+export type { RedisClient };
 
-/** Something to deliver to Slack for an operation, in order. `card` re-renders the status card from the record. */
-export type OutboxItem =
-  | { kind: 'card' }
-  | { kind: 'reply'; text: string; blocks?: unknown[]; broadcast?: boolean }
-  | { kind: 'ephemeral'; user: string; text: string };
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+const SCRIPTS = { byoipCreate: lua('create'), byoipCas: lua('cas'), byoipAckOutbox: lua('ack-outbox') } as const;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+type WithScripts = RedisClient & Record<keyof typeof SCRIPTS, ScriptFn>;
+
+/**
+ * Something to deliver to Slack for an operation, in order. `card` re-renders the status card from the record;
+ * `event` is rendered by the Slack layer into a thread reply.
+ */
+export type OutboxItem = { kind: 'card' } | { kind: 'event'; event: OpEvent };
 
 export interface QueuedItem {
   seq: number;
@@ -39,22 +42,36 @@ export interface UpdateResult {
   audit?: AuditEntry[];
 }
 
+export type CreateResult = { created: true } | { created: false; lockedBy: string } | { created: false; noUseLeft: { used: number; nextFreeAt: number } };
+
+export interface CreateOptions {
+  /** Break glass: take one use of the sliding window in the same step (a lost race spends nothing). */
+  breakGlassUse?: { maxUses: number; windowMs: number };
+  /** Break glass: supersede the open request holding the lock, compare-and-set on the version read. */
+  supersede?: { id: string; version: string; op: Operation; notify: OutboxItem[]; audit: AuditEntry };
+}
+
 /**
- * Operation records in Redis. Every change is a compare-and-set (Lua) that also appends its outbox items
- * and audit entries, so a crash can never leave a state change without its notification or audit line.
- * All keys share one hash tag, so the scripts also run on Redis Cluster.
+ * Operation records in Redis. Every change is a compare-and-set (Lua, loaded once and sent by SHA) that also appends
+ * its outbox items and audit entries, so a crash can never leave a state change without its notification or audit
+ * line. All keys share one hash tag, so the scripts also run on Redis Cluster.
  */
 export class OperationStore {
   readonly keyPrefix: string;
+  private scripts: WithScripts;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     prefix: string,
     private now: () => number = Date.now,
     /** How long a finished operation's record is kept (its audit lines follow auditRetentionMs). */
     private retention: { operationMs: number; auditMs: number } = { operationMs: 90 * 86_400_000, auditMs: 400 * 86_400_000 },
   ) {
     this.keyPrefix = `{${prefix}}:`;
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      if (!(name in redis)) redis.defineCommand(name, { lua });
+    }
+    this.scripts = redis as WithScripts;
   }
 
   key(...parts: string[]): string {
@@ -66,18 +83,23 @@ export class OperationStore {
   private outboxKey = (id: string) => this.key('outbox', id);
   private seqKey = (id: string) => this.key('outbox-seq', id);
   private deliveredKey = (id: string) => this.key('delivered', id);
+  readonly cardShownKey = (id: string) => this.key('card-shown', id);
   readonly pendingKey = () => this.key('outbox-pending');
   readonly auditKey = () => this.key('audit');
   readonly openKey = () => this.key('open');
   readonly recentKey = () => this.key('recent');
   /** Operations not yet in a terminal state (the recovery sweep's list). */
   readonly activeKey = () => this.key('active');
+  readonly breakGlassUsesKey = () => this.key('break-glass-uses');
 
-  /** Creates the operation and takes the prefix lock, or says which operation holds the lock. */
-  async create(op: Operation, notify: OutboxItem[], audit: AuditEntry): Promise<{ created: true } | { created: false; lockedBy: string }> {
-    const res = (await this.redis.eval(
-      CREATE,
-      9,
+  /** Creates the operation and takes the prefix lock, or says which operation holds the lock / that no use is left. */
+  async create(op: Operation, notify: OutboxItem[], audit: AuditEntry, opts: CreateOptions = {}): Promise<CreateResult> {
+    const auditFields = this.auditFields(audit);
+    const s = opts.supersede;
+    const holderId = s?.id ?? '';
+    const holderAudit = s ? this.auditFields(s.audit) : [];
+    const res = (await this.scripts.byoipCreate(
+      14,
       this.lockKey(op.prefix),
       this.opKey(op.id),
       this.outboxKey(op.id),
@@ -87,20 +109,52 @@ export class OperationStore {
       this.openKey(),
       this.seqKey(op.id),
       this.activeKey(),
+      this.breakGlassUsesKey(),
+      this.opKey(holderId || '-'),
+      this.outboxKey(holderId || '-'),
+      this.seqKey(holderId || '-'),
+      this.deliveredKey(holderId || '-'),
       op.id,
       JSON.stringify(op),
       String(op.createdAt),
-      String(op.expiresAt),
+      op.state === 'awaiting_approval' ? String(op.expiresAt) : '0',
       String(notify.length),
       ...notify.map((n) => JSON.stringify(n)),
-      ...this.auditFields(audit),
-    )) as [number, string];
-    return res[0] === 1 ? { created: true } : { created: false, lockedBy: res[1] };
+      String(auditFields.length),
+      ...auditFields,
+      String(opts.breakGlassUse ? opts.breakGlassUse.maxUses : -1),
+      String(this.now()),
+      String(opts.breakGlassUse?.windowMs ?? 0),
+      holderId,
+      s?.version ?? '',
+      s ? JSON.stringify(s.op) : '',
+      String(this.retention.operationMs),
+      String(s?.notify.length ?? 0),
+      ...(s?.notify ?? []).map((n) => JSON.stringify(n)),
+      String(holderAudit.length),
+      ...holderAudit,
+    )) as [number, string | number, string?];
+    switch (res[0]) {
+      case 1:
+        return { created: true };
+      case 2:
+        return { created: false, noUseLeft: { used: Number(res[1]), nextFreeAt: Number(res[2]) + (opts.breakGlassUse?.windowMs ?? 0) } };
+      case 3:
+        return { created: false, lockedBy: holderId };
+      default:
+        return { created: false, lockedBy: String(res[1]) };
+    }
   }
 
   async get(id: string): Promise<Operation | null> {
     const json = await this.redis.hget(this.opKey(id), 'json');
     return json ? (JSON.parse(json) as Operation) : null;
+  }
+
+  /** The record and its version (for a compare-and-set elsewhere, e.g. superseding it). */
+  async getVersioned(id: string): Promise<{ op: Operation; version: string } | null> {
+    const [v, json] = await this.redis.hmget(this.opKey(id), 'v', 'json');
+    return v && json ? { op: JSON.parse(json) as Operation, version: v } : null;
   }
 
   async require(id: string): Promise<Operation> {
@@ -124,8 +178,9 @@ export class OperationStore {
       if (!v || !json) throw new BotError(ErrorCode.OperationNotFound, 'That request no longer exists; nothing was changed.');
       const current = JSON.parse(json) as Operation;
       const result = fn(current);
-      const terminal = isTerminal(result.op.state);
+      const terminal = isTerminal(result.op.state) && !isTerminal(current.state);
       const leaveOpen = result.op.state !== 'awaiting_approval' ? '1' : '0';
+      const enterOpen = result.op.state === 'awaiting_approval' && current.state !== 'awaiting_approval' ? String(result.op.expiresAt) : '0';
       const notify = result.notify ?? [];
       const audit = result.audit ?? [];
       const auditArgs: string[] = [String(audit.length)];
@@ -133,9 +188,8 @@ export class OperationStore {
         const f = this.auditFields(a);
         auditArgs.push(String(f.length), ...f);
       }
-      const res = (await this.redis.eval(
-        CAS,
-        8,
+      const res = (await this.scripts.byoipCas(
+        10,
         this.opKey(id),
         this.lockKey(current.prefix),
         this.outboxKey(id),
@@ -144,22 +198,20 @@ export class OperationStore {
         this.openKey(),
         this.seqKey(id),
         this.activeKey(),
+        this.deliveredKey(id),
+        this.cardShownKey(id),
         v,
         JSON.stringify(result.op),
         id,
         terminal ? '1' : '0',
         leaveOpen,
+        String(this.retention.operationMs),
+        enterOpen,
         String(notify.length),
         ...notify.map((n) => JSON.stringify(n)),
         ...auditArgs,
       )) as number;
-      if (res !== -1) {
-        if (terminal && !isTerminal(current.state)) {
-          const ttl = this.retention.operationMs;
-          await this.redis.multi().pexpire(this.opKey(id), ttl).pexpire(this.seqKey(id), ttl).pexpire(this.deliveredKey(id), ttl).pexpire(this.outboxKey(id), ttl).exec();
-        }
-        return result;
-      }
+      if (res !== -1) return result;
       await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
     }
     throw new BotError(ErrorCode.InvalidInput, 'That request is being changed by many people at once; try again in a moment.', true);
@@ -187,17 +239,18 @@ export class OperationStore {
     return this.redis.zrangebyscore(this.openKey(), 0, now);
   }
 
-  /** Takes one break-glass use if the policy's limit allows it; says how many were used and when one frees up. */
-  async takeBreakGlassUse(opId: string, maxUses: number, windowMs: number): Promise<{ ok: boolean; used: number; nextFreeAt: number | null }> {
-    const now = this.now();
-    const [ok, used, oldest] = (await this.redis.eval(BREAK_GLASS, 1, this.key('break-glass-uses'), String(now), String(windowMs), String(maxUses), opId)) as [number, number, string];
-    return { ok: ok === 1, used, nextFreeAt: ok === 1 ? null : Number(oldest) + windowMs };
+  /** Break-glass uses in the current window. */
+  async breakGlassUses(windowMs: number): Promise<number> {
+    return this.redis.zcount(this.breakGlassUsesKey(), this.now() - windowMs, '+inf');
   }
 
   /** Operations not yet finished. */
   async active(): Promise<Operation[]> {
     const ids = await this.redis.smembers(this.activeKey());
     const ops = await Promise.all(ids.map((id) => this.get(id)));
+    // An id whose record is gone (deleted by hand) would be re-armed forever: drop it from the set.
+    const gone = ids.filter((_, i) => ops[i] === null);
+    if (gone.length) await this.redis.srem(this.activeKey(), ...gone);
     return ops.filter((o): o is Operation => o !== null);
   }
 
@@ -211,10 +264,8 @@ export class OperationStore {
   async recent(limit = 20): Promise<Operation[]> {
     const ids = await this.redis.zrevrange(this.recentKey(), 0, limit - 1);
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    ids.forEach((id) => pipe.hget(this.opKey(id), 'json'));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([, json]) => (typeof json === 'string' ? (JSON.parse(json) as Operation) : null)).filter((o): o is Operation => o !== null);
+    const ops = await Promise.all(ids.map((id) => this.get(id)));
+    return ops.filter((o): o is Operation => o !== null);
   }
 
   // -- outbox --
@@ -231,7 +282,7 @@ export class OperationStore {
   }
 
   async ackOutbox(id: string, seq: number): Promise<void> {
-    await this.redis.eval(ACK_OUTBOX, 3, this.outboxKey(id), this.pendingKey(), this.deliveredKey(id), String(seq), id);
+    await this.scripts.byoipAckOutbox(3, this.outboxKey(id), this.pendingKey(), this.deliveredKey(id), String(seq), id);
   }
 
   async pendingOutboxes(): Promise<string[]> {

@@ -7,12 +7,17 @@ export const ActionId = {
 
 export const CallbackId = {
   RequestChange: 'byoip_request_change',
+  /** The approver's confirm dialog for a plan with warnings (acknowledge / override, with a reason). */
+  ConfirmApprove: 'byoip_confirm_approve',
+  /** The on-call engineer's confirm step of a break-glass change ("Send now"). */
+  BreakGlass: 'byoip_break_glass',
 } as const;
 
 export const BlockId = {
   Reason: 'reason',
   Checklist: 'checklist',
   CardActions: 'card_actions',
+  Guards: 'guards',
 } as const;
 
 export const InputActionId = {

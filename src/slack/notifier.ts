@@ -1,6 +1,8 @@
 import { WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock } from '@slack/web-api';
+import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import { DeliveryError, type Notifier } from '../operations/deliverer.js';
+import { renderEvent } from './render/events.js';
 import { statusCard } from './views/status-card.js';
 
 const PERMANENT = new Set(['channel_not_found', 'not_in_channel', 'invalid_blocks', 'msg_too_long', 'is_archived', 'invalid_auth', 'account_inactive', 'message_not_found', 'cant_update_message', 'user_not_in_channel', 'no_text']);
@@ -30,20 +32,16 @@ export class SlackNotifier implements Notifier {
     await this.call(() => this.client.chat.update({ channel: op.channel, ts: op.cardTs!, text: card.text, blocks: card.blocks as unknown as KnownBlock[] }));
   }
 
-  async reply(op: Operation, text: string, opts: { blocks?: unknown[]; broadcast?: boolean } = {}): Promise<void> {
+  async post(op: Operation, event: OpEvent): Promise<void> {
+    const { text, broadcast } = renderEvent(op, event);
     const threadTs = op.cardTs ?? undefined;
     await this.call(() =>
       this.client.chat.postMessage({
         channel: op.channel,
         text,
-        ...(threadTs ? { thread_ts: threadTs, reply_broadcast: opts.broadcast ?? false } : {}),
-        ...(opts.blocks ? { blocks: opts.blocks as KnownBlock[] } : {}),
+        ...(threadTs ? { thread_ts: threadTs, reply_broadcast: broadcast } : {}),
       } as ChatPostMessageArguments),
     );
-  }
-
-  async ephemeral(op: Operation, user: string, text: string): Promise<void> {
-    await this.call(() => this.client.chat.postEphemeral({ channel: op.channel, user, text }));
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

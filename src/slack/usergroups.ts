@@ -1,4 +1,5 @@
 import type { WebClient } from '@slack/web-api';
+import { BotError, ErrorCode } from '../errors.js';
 import type { GroupDirectory } from '../operations/ports.js';
 
 /**
@@ -13,24 +14,42 @@ export class SlackGroupDirectory implements GroupDirectory {
     private ttlMs: number,
   ) {}
 
-  async members(groupId: string): Promise<Set<string>> {
+  async members(groupId: string, fresh = false): Promise<Set<string>> {
     const hit = this.cache.get(groupId);
-    if (hit && hit.until > Date.now()) return hit.users;
+    if (!fresh && hit && hit.until > Date.now()) return hit.users;
     const res = await this.client.usergroups.users.list({ usergroup: groupId });
     const users = new Set(res.users ?? []);
     this.cache.set(groupId, { users, until: Date.now() + this.ttlMs });
     return users;
   }
 
-  async isMember(userId: string, groupIds: readonly string[]): Promise<boolean> {
+  /**
+   * Whether the user is in any of the groups. `fresh` reads Slack now (approvals and break glass). An unreadable
+   * group grants nothing; when no group could be read at all the answer is unknown, and that is said, never
+   * "not a member".
+   */
+  async isMember(userId: string, groupIds: readonly string[], opts: { fresh?: boolean } = {}): Promise<boolean> {
+    let lastError: string | null = null;
+    let readAny = false;
     for (const g of groupIds) {
       try {
-        if ((await this.members(g)).has(userId)) return true;
-      } catch {
-        // an unreadable group grants nothing
+        const users = await this.members(g, opts.fresh ?? false);
+        readAny = true;
+        if (users.has(userId)) return true;
+      } catch (err) {
+        lastError = (err as { data?: { error?: string } }).data?.error ?? (err as Error).message;
       }
     }
+    if (!readAny && lastError !== null) {
+      throw new BotError(ErrorCode.SlackDelivery, `Could not check your group membership (Slack said ${lastError}); nothing was changed. Try again in a moment.`, true);
+    }
     return false;
+  }
+
+  /** Forget cached membership (a `subteam_members_changed` event). */
+  invalidate(groupId?: string): void {
+    if (groupId) this.cache.delete(groupId);
+    else this.cache.clear();
   }
 
   /** Start-up check: every group in the policy must exist. Returns the problems found. */

@@ -77,10 +77,17 @@ describe('bad input gets a clear sentence and changes nothing', () => {
     expect(stack.slack.openModal('U0MALLORY')).toBeUndefined();
   });
 
-  it('a prefix not on the account', async () => {
-    const before = await fileRequest(stack, ALICE, 'withdraw', '192.0.2.0/24');
-    expect(await nextEphemeral(stack, ALICE, before)).toMatch(/192\.0\.2\.0\/24 is not a BGP prefix on the Cloudflare account/);
+  it('a prefix not on the account is refused at the command, before any form opens', async () => {
+    expect(await answer(stack, ALICE, 'withdraw 192.0.2.0/24')).toMatch(/192\.0\.2\.0\/24 is not a BGP prefix on the Cloudflare account/);
+    expect(stack.slack.openModal(ALICE)).toBeUndefined();
     expect(await stack.bot!.store.recent(10)).toHaveLength(0);
+  });
+
+  it('a prefix already in the wanted state is refused at the command, and audited', async () => {
+    expect(await answer(stack, ALICE, `advertise ${DEFAULT_SCENARIO.prefixes.advertised.cidr}`)).toMatch(/is already advertised at Cloudflare; nothing to do/);
+    expect(stack.slack.openModal(ALICE)).toBeUndefined();
+    const refused = (await stack.bot!.store.auditTrail()).filter((a) => a.type === 'request_refused' && a.actor === ALICE);
+    expect(refused.map((a) => a.data?.why)).toContain('target');
   });
 
   it('the modal refuses an empty reason and an unticked checklist', async () => {
@@ -95,8 +102,9 @@ describe('bad input gets a clear sentence and changes nothing', () => {
   it('a second request on a locked prefix is refused, naming the open one', async () => {
     await fileRequest(stack, ALICE, 'withdraw', DEFAULT_SCENARIO.prefixes.advertised.cidr);
     const card = await stack.slack.waitFor(() => cardFor(stack, DEFAULT_SCENARIO.prefixes.advertised.cidr), 5000);
-    const before = await fileRequest(stack, CAROL, 'withdraw', DEFAULT_SCENARIO.prefixes.advertised.cidr);
-    const t = await nextEphemeral(stack, CAROL, before);
+    // refused at the command: no form opens for a locked prefix
+    const t = await answer(stack, CAROL, `withdraw ${DEFAULT_SCENARIO.prefixes.advertised.cidr}`);
+    expect(stack.slack.openModal(CAROL)).toBeUndefined();
     expect(t).toMatch(/already has an open request \(a withdraw request by <@U0ALICE> that is waiting for approval\)/);
     expect((await stack.bot!.store.recent(10)).length).toBe(1);
 

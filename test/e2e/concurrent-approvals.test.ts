@@ -2,15 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { SANDBOX_GROUPS } from '../../world/sandbox/stack.js';
-import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, testStack, redisModes } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
-describe('20 approvers clicking Approve at once', () => {
+describe.each(redisModes())('20 approvers clicking Approve at once ($name)', ({ redisClusterNodes }) => {
   let stack: TestStack;
   const approvers = Array.from({ length: 20 }, (_, i) => `U0APPR${String(i).padStart(2, '0')}`);
   beforeAll(async () => {
-    stack = await testStack({ extraUsers: approvers.map((id) => ({ id, name: id.toLowerCase() })) });
+    stack = await testStack({ ...(redisClusterNodes ? { redisClusterNodes } : {}), extraUsers: approvers.map((id) => ({ id, name: id.toLowerCase() })) });
   });
   afterAll(async () => {
     await stack.cleanup();

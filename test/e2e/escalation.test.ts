@@ -31,7 +31,11 @@ describe('when the Internet does not follow Cloudflare', () => {
     const warning = await stack.slack.waitFor(() => stack.slack.messages(CHANNEL).find((m) => m.threadTs === card.ts && m.text.includes('still not propagated')), 15_000);
     expect(warning.text).toMatch(/still not propagated \d+ (s|min) after Cloudflare accepted the advertise/);
     const closed = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => /did not confirm it within \d+ (s|min)/.test(m.text)), 20_000);
-    expect(closed.text).toContain('Check a looking glass by hand');
+    // a timeout is never green: the last line says Not confirmed, what was last seen and what to check
+    expect(closed.text).toMatch(/^Not confirmed: Cloudflare accepted the advertise/);
+    expect(closed.text).toContain('last seen: Propagating');
+    expect(closed.text).toContain('keep your own announcement up');
+    expect(stack.slack.thread(CHANNEL, card.ts).at(-1)!.text).toBe(closed.text);
     expect(stack.slack.thread(CHANNEL, card.ts).filter((m) => m.text.includes('still not propagated'))).toHaveLength(1);
   }, 40_000);
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, testStack, redisModes } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -24,12 +24,12 @@ function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   });
 }
 
-describe('a worker killed while watching', () => {
+describe.each(redisModes())('a worker killed while watching ($name)', ({ redisClusterNodes }) => {
   let stack: TestStack;
   const children: ChildProcess[] = [];
   beforeAll(async () => {
     // Listener in this process, workers in child processes; a withdraw takes ~15 simulated min = ~7.5 s here.
-    stack = await testStack({ role: 'web', timeScale: 120, pollIntervalMs: 200, jobLockDurationMs: 1500 });
+    stack = await testStack({ ...(redisClusterNodes ? { redisClusterNodes } : {}), role: 'web', timeScale: 120, pollIntervalMs: 200, jobLockDurationMs: 1500 });
   });
   afterAll(async () => {
     children.forEach((c) => c.kill('SIGKILL'));
@@ -48,7 +48,7 @@ describe('a worker killed while watching', () => {
     first.kill('SIGKILL'); // mid-watch: Cloudflare has withdrawn, the Internet has not caught up yet
     await new Promise((r) => first.once('exit', r));
     const op = (await stack.bot!.store.recent(1))[0]!;
-    expect(op.state).toBe('propagating');
+    expect(op.state).toBe('verifying');
 
     children.push(await startWorker(stack.env));
     await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Done:')), 30_000);

@@ -28,10 +28,12 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 120_000);
 
-  it('runs the hijack story: the advertise thread flags the other origin loudly', async () => {
+  it('runs the hijack story: the advertise thread flags the other origin loudly and ends Contested, never Done', async () => {
     const { code, out } = await runSandbox('examples/hijack.txt', '300');
     expect(out).toMatch(/Unexpected origin for 198\.51\.100\.0\/24: AS64666/);
-    expect(out).toContain('Done: 198.51.100.0/24 is propagated');
+    expect(out).toContain("Contested: Cloudflare's route for 198.51.100.0/24 is up");
+    expect(out).not.toContain('Done:');
+    expect(out).not.toContain('Remove the announcement from your own data centre now');
     expect(code).toBe(0);
   }, 120_000);
 

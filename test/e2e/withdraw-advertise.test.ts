@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
+import { isCluster } from '../../src/redis.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, expectWithdrawDone, fileRequest, patchCalls, testStack, texts } from '../helpers/stack.js';
+import { CHANNEL, expectWithdrawDone, fileRequest, patchCalls, testStack, texts, redisModes } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -11,10 +12,12 @@ const MALLORY = 'U0MALLORY';
 
 const requestChange = (stack: TestStack, kind: 'withdraw' | 'advertise', cidr: string, why: string) => fileRequest(stack, ALICE, kind, cidr, why);
 
-describe('withdraw and advertise, end to end through signed Slack requests', () => {
+describe.each(redisModes())('withdraw and advertise, end to end through signed Slack requests ($name)', ({ redisClusterNodes }) => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await testStack();
+    stack = await testStack(redisClusterNodes ? { redisClusterNodes } : {});
+    // On the Cluster run, the bot really talks to the Cluster (store, queues, budget).
+    expect(isCluster(stack.bot!.store.redis)).toBe(Boolean(redisClusterNodes));
   });
   afterAll(async () => {
     await stack.cleanup();

@@ -6,6 +6,13 @@ import { deleteStackKeys, FAST_STACK, startStack, SANDBOX_CHANNEL, type Stack, t
 import type { SimMessage } from '../../world/simulator/slack/types.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Set by .ci/run (a real 3-master Redis Cluster on loopback): the stories marked with `redisModes()` run on it too. */
+export const REDIS_CLUSTER_NODES = process.env.REDIS_CLUSTER_NODES ?? '';
+
+/** The Redis set-ups a story runs against: always the single Redis, and the Cluster when one is configured. */
+export function redisModes(): { name: string; redisClusterNodes?: string }[] {
+  return [{ name: 'single Redis' }, ...(REDIS_CLUSTER_NODES ? [{ name: 'Redis Cluster', redisClusterNodes: REDIS_CLUSTER_NODES }] : [])];
+}
 export const CHANNEL = SANDBOX_CHANNEL.id;
 
 /** A full stack for one test file: fast simulated time, its own Redis key prefix and queues. */
@@ -22,7 +29,7 @@ export async function testStack(overrides: Partial<StackOptions> = {}): Promise<
     prefix,
     async cleanup() {
       await stack.stop();
-      await deleteKeys(prefix);
+      await deleteStackKeys(REDIS_URL, prefix, overrides.redisClusterNodes);
     },
   });
 }

@@ -56,8 +56,8 @@ describe('parsePolicy', () => {
     const p = parsePolicy(goodPolicyDoc());
     expect(p.cloudflare.accounts).toEqual([{ name: 'production', id: ACCOUNT_ID }]);
     expect(p.groups.approvers).toEqual(['S0APP0001', 'S0APP0002']);
-    expect(p.actions.advertise).toEqual({ approvals: 1, expires_after: 1_800_000 });
-    expect(p.actions.withdraw).toEqual({ approvals: 2, expires_after: 7_200_000 });
+    expect(p.actions.advertise).toEqual({ approvals: 1, expires_after: 1_800_000, approval_valid_for: 900_000 });
+    expect(p.actions.withdraw).toEqual({ approvals: 2, expires_after: 7_200_000, approval_valid_for: 900_000 });
     expect(p.prefixes).toEqual([{ cidr: '203.0.113.0/24', own_asn: 64500 }, { cidr: '2001:db8::/32' }]);
   });
 
@@ -69,16 +69,16 @@ describe('parsePolicy', () => {
         delete groups(d).break_glass;
       }),
     );
-    expect(p.actions.advertise).toEqual({ approvals: 1, expires_after: 1_800_000 });
-    expect(p.actions.withdraw).toEqual({ approvals: 1, expires_after: 1_800_000 });
+    expect(p.actions.advertise).toEqual({ approvals: 1, expires_after: 1_800_000, approval_valid_for: 900_000 });
+    expect(p.actions.withdraw).toEqual({ approvals: 1, expires_after: 1_800_000, approval_valid_for: 900_000 });
     expect(p.groups.break_glass).toEqual([]);
     expect(p.prefixes).toEqual([]);
   });
 
   it('fills the other action when only one is configured', () => {
     const p = parsePolicy(withPolicy((d) => (d.actions = { withdraw: { approvals: 3 } })));
-    expect(p.actions.withdraw).toEqual({ approvals: 3, expires_after: 1_800_000 });
-    expect(p.actions.advertise).toEqual({ approvals: 1, expires_after: 1_800_000 });
+    expect(p.actions.withdraw).toEqual({ approvals: 3, expires_after: 1_800_000, approval_valid_for: 900_000 });
+    expect(p.actions.advertise).toEqual({ approvals: 1, expires_after: 1_800_000, approval_valid_for: 900_000 });
   });
 
   const refusals: [string, (d: Record<string, unknown>) => void, string][] = [
@@ -97,6 +97,7 @@ describe('parsePolicy', () => {
     ['a prefix that is not an IP', (d) => (d.prefixes = [{ cidr: 'office-lan' }]), 'prefixes.0.cidr'],
     ['an own_asn of 0', (d) => (d.prefixes = [{ cidr: '203.0.113.0/24', own_asn: 0 }]), 'prefixes.0.own_asn'],
     ['an unreadable expires_after', (d) => (d.actions = { withdraw: { expires_after: 'later' } }), 'actions.withdraw.expires_after'],
+    ['an unreadable approval_valid_for', (d) => (d.actions = { withdraw: { approval_valid_for: 'a while' } }), 'actions.withdraw.approval_valid_for'],
   ];
 
   it.each(refusals)('refuses %s, naming the field', (_what, patch, field) => {
@@ -137,6 +138,17 @@ describe('parsePolicy', () => {
     expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { withdraw: { expires_after: 0 } }))), ErrorCode.PolicyInvalid, 'expires_after');
     expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { withdraw: { expires_after: -60000 } }))), ErrorCode.PolicyInvalid, 'expires_after');
   });
+
+  it('reads approval_valid_for as a duration, per action', () => {
+    const p = parsePolicy(withPolicy((d) => (d.actions = { withdraw: { approvals: 2, approval_valid_for: '5m' } })));
+    expect(p.actions.withdraw).toEqual({ approvals: 2, expires_after: 1_800_000, approval_valid_for: 300_000 });
+    expect(p.actions.advertise.approval_valid_for).toBe(900_000);
+  });
+
+  it('refuses an approval_valid_for under a second (an approval could never be executed)', () => {
+    expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { withdraw: { approval_valid_for: 0 } }))), ErrorCode.PolicyInvalid, 'approval_valid_for');
+    expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { withdraw: { approval_valid_for: 500 } }))), ErrorCode.PolicyInvalid, 'approval_valid_for');
+  });
 });
 
 describe('loadConfig', () => {
@@ -154,7 +166,7 @@ describe('loadConfig', () => {
     expect(c.cloudflare).toEqual({ apiToken: 'cf-token', baseUrl: 'https://api.cloudflare.com/client/v4' });
     expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'byoip' });
     expect(c.routing.ripestatUrl).toBe('https://stat.ripe.net');
-    expect(c.watch).toEqual({ pollIntervalMs: 30_000, timeoutMs: 3_600_000, escalateAdvertiseAfterMs: 1_200_000, escalateWithdrawAfterMs: 1_800_000 });
+    expect(c.watch).toEqual({ pollIntervalMs: 30_000, timeoutMs: 3_600_000, maxReadFailures: 20, escalateAdvertiseAfterMs: 1_200_000, escalateWithdrawAfterMs: 1_800_000 });
     expect(c.usergroupCacheTtlMs).toBe(30_000);
     expect(c.expirySweepIntervalMs).toBe(15_000);
     expect(c.channelIntervalMs).toBe(1000);
@@ -167,6 +179,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ ...env(), PORT: '8080', WATCH_POLL_INTERVAL_MS: '500', REDIS_URL: 'redis://redis:6379', BYOIP_REDIS_PREFIX: 'byoip-staging' }, policy);
     expect(c.slack.port).toBe(8080);
     expect(c.watch.pollIntervalMs).toBe(500);
+    expect(loadConfig({ ...env(), WATCH_MAX_READ_FAILURES: '5' }, policy).watch.maxReadFailures).toBe(5);
     expect(c.redis).toEqual({ url: 'redis://redis:6379', prefix: 'byoip-staging' });
   });
 
@@ -198,6 +211,10 @@ describe('loadConfig', () => {
   it('refuses a port out of range and a malformed URL', () => {
     expectStartupError(() => loadConfig({ ...env(), PORT: '70000' }, policy), ErrorCode.ConfigInvalid, 'PORT');
     expectStartupError(() => loadConfig({ ...env(), CLOUDFLARE_API_BASE_URL: 'not a url' }, policy), ErrorCode.ConfigInvalid, 'CLOUDFLARE_API_BASE_URL');
+  });
+
+  it('refuses a WATCH_MAX_READ_FAILURES of 0 (the watch would close unconfirmed on the first failed read)', () => {
+    expectStartupError(() => loadConfig({ ...env(), WATCH_MAX_READ_FAILURES: '0' }, policy), ErrorCode.ConfigInvalid, 'WATCH_MAX_READ_FAILURES');
   });
 
   it('does not echo secret values in its complaint', () => {
@@ -244,7 +261,7 @@ describe('loadPolicyFile', () => {
       ].join('\n'),
     );
     const p = loadPolicyFile(path);
-    expect(p.actions.withdraw).toEqual({ approvals: 2, expires_after: 2_700_000 });
+    expect(p.actions.withdraw).toEqual({ approvals: 2, expires_after: 2_700_000, approval_valid_for: 900_000 });
     expect(p.prefixes).toEqual([{ cidr: '203.0.113.0/24' }]);
   });
 

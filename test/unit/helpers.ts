@@ -1,6 +1,6 @@
 /** Small builders shared by the unit tests: operations, policies and error assertions. */
 import { expect } from 'vitest';
-import { BotError, type ErrorCode } from '../../src/errors.js';
+import { BotError, userMessageOf, type ErrorCode } from '../../src/errors.js';
 import { newOperation, type Operation, type OperationState } from '../../src/domain/operation.js';
 
 export const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -28,7 +28,6 @@ export function makeOperation(overrides: Partial<Operation> = {}): Operation {
       state: 'awaiting_approval',
       expiresAt: T0 + 30 * 60_000,
       approvalsRequired: 1,
-      notes: [],
       ...overrides,
     },
     T0,
@@ -36,16 +35,18 @@ export function makeOperation(overrides: Partial<Operation> = {}): Operation {
 }
 
 export const ALL_STATES: OperationState[] = [
-  'requested',
   'awaiting_approval',
   'approved',
   'executing',
-  'propagating',
+  'verifying',
   'done',
+  'contested',
+  'unconfirmed',
+  'failed',
   'rejected',
   'expired',
   'cancelled',
-  'failed',
+  'superseded',
 ];
 
 /** Runs `fn`, expects a BotError, and returns it for further checks. */
@@ -86,6 +87,11 @@ export function expectError(fn: () => unknown, code: ErrorCode, ...phrases: (str
   expectSentence(err.userMessage);
   for (const p of phrases) expect(err.userMessage).toMatch(typeof p === 'string' ? new RegExp(escapeRe(p), 'i') : p);
   return err;
+}
+
+/** The sentence as Slack shows it: the `{placeholders}` of the people it names rendered as mentions. */
+export function slackSentence(err: unknown): string {
+  return userMessageOf(err, (id) => `<@${id}>`);
 }
 
 export function escapeRe(s: string): string {

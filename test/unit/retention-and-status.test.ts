@@ -40,7 +40,7 @@ describe('retention', () => {
   });
 });
 
-describe('/byoip status shares Cloudflare reads for a few seconds', () => {
+describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', () => {
   it('two status reports in a row read Cloudflare once', async () => {
     const redis = newRedis();
     const prefix = uniquePrefix();
@@ -65,15 +65,22 @@ describe('/byoip status shares Cloudflare reads for a few seconds', () => {
       groups: { requesters: ['S1'], approvers: ['S2'] },
     });
     const store = new OperationStore(redis, prefix);
+    const notUsed = async (): Promise<never> => {
+      throw new Error('not used');
+    };
     const service = new OperationService({
       store,
-      cloudflare,
+      kinds: {
+        cloudflare,
+        policy,
+        reader: new CoalescedReader(redis, store.keyPrefix),
+        routing: { sample: notUsed, usualPeerCount: notUsed },
+        now: Date.now,
+        watch: { pollIntervalMs: 30_000, escalateAfterMs: { advertise: 20 * 60_000, withdraw: 30 * 60_000 } },
+      },
       groups: { isMember: async () => true },
-      dispatcher: { execute: async () => undefined, watch: async () => undefined, deliver: async () => undefined },
-      policy,
+      dispatcher: { execute: async () => undefined, watch: async () => undefined, deliver: async () => undefined, jobState: async () => 'pending' },
       logger: createLogger({ level: 'silent' }),
-      reader: new CoalescedReader(redis, store.keyPrefix),
-      statusCacheMs: 5000,
     });
     const a = await service.statusReport();
     const b = await service.statusReport();

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../src/errors.js';
 import { applyRejection } from '../../src/domain/operation.js';
 import { statusCard } from '../../src/slack/views/status-card.js';
 import { requestModal } from '../../src/slack/views/request-modal.js';
-import { humanDuration } from '../../src/operations/watcher.js';
+import { humanDuration } from '../../src/domain/time.js';
 import { APPROVER, REQUESTER, T0, expectError, makeOperation } from './helpers.js';
 
 describe('review fixes', () => {
@@ -29,8 +29,13 @@ describe('review fixes', () => {
 
 describe('humanDuration', () => {
   it.each([
-    [500, '1 s'],
+    [0, '0 s'],
+    [500, '500 ms'],
+    [1000, '1 s'],
     [45_000, '45 s'],
+    [60_000, '1 min'],
+    [90_000, '1 min 30 s'],
+    [9 * 60_000 + 59_000, '9 min 59 s'],
     [20 * 60_000, '20 min'],
     [90 * 60_000, '1 h 30 min'],
     [120 * 60_000, '2 h'],

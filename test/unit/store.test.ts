@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyApproval, transition, type Operation } from '../../src/domain/operation.js';
+import type { OpEvent } from '../../src/domain/events.js';
+import { applyApproval, supersede, transition, type Operation } from '../../src/domain/operation.js';
 import { ErrorCode, BotError } from '../../src/errors.js';
 import { OperationStore, type AuditEntry, type OutboxItem } from '../../src/operations/store.js';
 import { APPROVER, REQUESTER, T0, catchBotErrorAsync, makeOperation } from './helpers.js';
@@ -13,6 +14,9 @@ let clock: number;
 
 const requested = (op: Operation): AuditEntry => ({ type: 'requested', opId: op.id, actor: op.requestedBy, data: { prefix: op.prefix, reason: op.reason } });
 const card: OutboxItem = { kind: 'card' };
+const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
+const sample = (summary: string): OutboxItem => ev({ type: 'progress', step: 'sample', facts: { summary } });
+const approveAs = (op: Operation, userId: string, at: number) => applyApproval(op, { userId, isApprover: true, at });
 
 beforeAll(() => {
   redis = newRedis();
@@ -67,7 +71,7 @@ describe('OperationStore.create', () => {
     const winners = results.filter((r) => r.created);
     expect(winners.length).toBe(1);
     const winner = ops[results.findIndex((r) => r.created)]!;
-    for (const r of results) if (!r.created) expect(r.lockedBy).toBe(winner.id);
+    for (const r of results) if (!r.created) expect(r).toEqual({ created: false, lockedBy: winner.id });
   });
 
   it('keys live under the store prefix with one hash tag', async () => {
@@ -98,7 +102,7 @@ describe('OperationStore.update', () => {
       const results = await Promise.all(
         users.map((u, i) =>
           stores[i % stores.length]!.update(op.id, (cur) => {
-            const d = applyApproval(cur, u, true, T0 + i + 1);
+            const d = approveAs(cur, u, T0 + i + 1);
             return { op: d.op, audit: [{ type: d.kind, opId: op.id, actor: u }] };
           }),
         ),
@@ -129,7 +133,7 @@ describe('OperationStore.update', () => {
   it('a refusal from fn propagates and changes nothing', async () => {
     const op = makeOperation();
     await store.create(op, [card], requested(op));
-    const err = await catchBotErrorAsync(() => store.update(op.id, (cur) => ({ op: applyApproval(cur, REQUESTER, true, T0 + 1).op })));
+    const err = await catchBotErrorAsync(() => store.update(op.id, (cur) => ({ op: approveAs(cur, REQUESTER, T0 + 1).op })));
     expect(err.code).toBe(ErrorCode.SelfApproval);
     expect(await store.get(op.id)).toEqual(op);
     expect((await store.outboxHead(op.id))!.seq).toBe(1);
@@ -170,8 +174,8 @@ describe('OperationStore.update', () => {
     await store.update(old.id, (cur) => ({ op: transition(cur, 'cancelled', T0 + 1) }));
     const current = makeOperation();
     await store.create(current, [], requested(current));
-    // A stray late write to the finished record (e.g. a note) must not free the new holder's lock.
-    await store.update(old.id, (cur) => ({ op: { ...cur, notes: [...cur.notes, 'late note'] } }));
+    // A stray late write to the finished record (e.g. a check refreshed) must not free the new holder's lock.
+    await store.update(old.id, (cur) => ({ op: { ...cur, checks: [...cur.checks, { id: 'late', result: 'pass', facts: {} }] } }));
     expect(await store.lockHolder(current.prefix)).toBe(current.id);
   });
 });
@@ -179,39 +183,47 @@ describe('OperationStore.update', () => {
 describe('OperationStore outbox', () => {
   it('items come out in order, across create and updates, and ackOutbox removes them', async () => {
     const op = makeOperation();
-    await store.create(op, [card, { kind: 'reply', text: 'Filed.' }], requested(op));
+    await store.create(op, [card, ev({ type: 'progress', step: 'checks', facts: { summary: 'filed' } })], requested(op));
     await store.update(op.id, (cur) => ({
-      op: transition(cur, 'rejected', T0 + 1, { decidedBy: 'UAPP0001' }),
-      notify: [card, { kind: 'ephemeral', user: REQUESTER, text: 'Rejected.' }, { kind: 'reply', text: 'Rejected by <@UAPP0001>.', broadcast: true }],
+      op: transition(cur, 'rejected', T0 + 1, { decidedBy: APPROVER }),
+      notify: [card, ev({ type: 'rejected', by: APPROVER }), ev({ type: 'verdict', verdict: 'failed', step: 'rejected', facts: { by: APPROVER } })],
     }));
     expect(await store.pendingOutboxes()).toContain(op.id);
 
     const seen: { seq: number; kind: string }[] = [];
     for (let head = await store.outboxHead(op.id); head; head = await store.outboxHead(op.id)) {
-      seen.push({ seq: head.seq, kind: head.item.kind });
+      seen.push({ seq: head.seq, kind: head.item.kind === 'event' ? head.item.event.type : head.item.kind });
       await store.ackOutbox(op.id, head.seq);
       expect(await store.lastDelivered(op.id)).toBe(head.seq);
     }
     expect(seen).toEqual([
       { seq: 1, kind: 'card' },
-      { seq: 2, kind: 'reply' },
+      { seq: 2, kind: 'progress' },
       { seq: 3, kind: 'card' },
-      { seq: 4, kind: 'ephemeral' },
-      { seq: 5, kind: 'reply' },
+      { seq: 4, kind: 'rejected' },
+      { seq: 5, kind: 'verdict' },
     ]);
     expect(await store.pendingOutboxes()).not.toContain(op.id);
   });
 
   it('keeps item contents intact', async () => {
     const op = makeOperation();
-    const reply: OutboxItem = { kind: 'reply', text: 'Done | with a pipe and ünïcode', blocks: [{ type: 'divider' }], broadcast: true };
-    await store.create(op, [reply], requested(op));
-    expect(await store.outboxHead(op.id)).toEqual({ seq: 1, item: reply });
+    const item: OutboxItem = ev({
+      type: 'verdict',
+      verdict: 'contested',
+      step: 'withdrawn_contested',
+      facts: { summary: 'Done | with a pipe and ünïcode, 12|34', peers: 3, usual: 96, ownAsn: null, origins: [{ asn: 64666, peers: 3 }], nested: { a: [1, '|', null] } },
+    });
+    const blocked: OutboxItem = ev({ type: 'guards_blocked', guards: [{ id: 'own-announcement', status: 'block', overridable: true, facts: { status: 'not_seen', prefix: op.prefix, ownAsn: 64500 }, checkedAt: T0 }] });
+    await store.create(op, [item, blocked], requested(op));
+    expect(await store.outboxHead(op.id)).toEqual({ seq: 1, item });
+    await store.ackOutbox(op.id, 1);
+    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: blocked });
   });
 
   it('acking a sequence number that is not the head does not drop the head', async () => {
     const op = makeOperation();
-    await store.create(op, [card, { kind: 'reply', text: 'second' }], requested(op));
+    await store.create(op, [card, sample('second')], requested(op));
     await store.ackOutbox(op.id, 2);
     expect((await store.outboxHead(op.id))!.seq).toBe(1);
     expect(await store.pendingOutboxes()).toContain(op.id);
@@ -219,16 +231,16 @@ describe('OperationStore outbox', () => {
 
   it('acking the same item twice (a retried delivery) does not drop the next one', async () => {
     const op = makeOperation();
-    await store.create(op, [card, { kind: 'reply', text: 'second' }], requested(op));
+    await store.create(op, [card, sample('second')], requested(op));
     await store.ackOutbox(op.id, 1);
     await store.ackOutbox(op.id, 1);
-    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: { kind: 'reply', text: 'second' } });
+    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: sample('second') });
   });
 
   it('an update without notifications leaves the outbox alone', async () => {
     const op = makeOperation();
     await store.create(op, [], requested(op));
-    await store.update(op.id, (cur) => ({ op: { ...cur, notes: ['x'] } }));
+    await store.update(op.id, (cur) => ({ op: { ...cur, checks: [{ id: 'preflight', result: 'pass', facts: {} }] } }));
     expect(await store.outboxHead(op.id)).toBeNull();
     expect(await store.pendingOutboxes()).not.toContain(op.id);
   });
@@ -242,7 +254,7 @@ describe('OperationStore audit', () => {
     await store.audit({ type: 'approve_refused', opId: op.id, actor: 'UOUT0001', data: { code: ErrorCode.NotAuthorized } });
     clock = T0 + 2000;
     await store.update(op.id, (cur) => {
-      const d = applyApproval(cur, APPROVER, true, clock);
+      const d = approveAs(cur, APPROVER, clock);
       return {
         op: d.op,
         audit: [
@@ -305,7 +317,264 @@ describe('OperationStore.dueForExpiry', () => {
   it('a half-approved 2-of-M request is still due', async () => {
     const op = makeOperation({ expiresAt: T0 + 1000, approvalsRequired: 2 });
     await store.create(op, [], requested(op));
-    await store.update(op.id, (cur) => ({ op: applyApproval(cur, APPROVER, true, T0 + 10).op }));
+    await store.update(op.id, (cur) => ({ op: approveAs(cur, APPROVER, T0 + 10).op }));
     expect(await store.dueForExpiry(T0 + 1000)).toEqual([op.id]);
+  });
+});
+
+describe('OperationStore retention of finished records', () => {
+  const RETENTION = 90 * 86_400_000;
+  const pttl = (...parts: string[]) => redis.pttl(store.key(...parts));
+
+  it('an open record and its bookkeeping never expire', async () => {
+    const op = makeOperation();
+    await store.create(op, [card, sample('one')], requested(op));
+    await store.ackOutbox(op.id, 1);
+    await store.update(op.id, (cur) => ({ op: approveAs(cur, APPROVER, T0 + 1).op, notify: [card] }));
+    await store.update(op.id, (cur) => ({ op: transition(cur, 'executing', T0 + 2), notify: [card] }));
+    for (const k of ['op', 'outbox', 'outbox-seq', 'delivered']) expect(await pttl(k, op.id), k).toBe(-1);
+  });
+
+  it.each(['rejected', 'cancelled', 'expired'] as const)('moving to %s sets a TTL on the record, its outbox, outbox-seq and delivered marker in the same step', async (to) => {
+    const op = makeOperation();
+    await store.create(op, [card, sample('filed')], requested(op));
+    await store.ackOutbox(op.id, 1); // the delivered marker exists
+    await store.update(op.id, (cur) => ({ op: transition(cur, to, T0 + 1), notify: [card, ev({ type: 'expired' })] }));
+    // Right after the update, with nothing in between: the TTL came from the compare-and-set itself.
+    for (const k of ['op', 'outbox', 'outbox-seq', 'delivered']) {
+      const ttl = await pttl(k, op.id);
+      expect(ttl, k).toBeGreaterThan(RETENTION - 60_000);
+      expect(ttl, k).toBeLessThanOrEqual(RETENTION);
+    }
+    // The shared indexes never expire, and the prefix lock is released rather than left to expire.
+    for (const k of [store.pendingKey(), store.auditKey(), store.recentKey()]) expect(await redis.pttl(k), k).toBe(-1);
+    expect(await store.lockHolder(op.prefix)).toBeNull();
+    expect(await redis.sismember(store.activeKey(), op.id)).toBe(0);
+  });
+
+  it('a change that ends after executing (done, failed) or verifying (contested, unconfirmed) gets the TTL too', async () => {
+    const ends = ['done', 'failed', 'contested', 'unconfirmed'] as const;
+    for (const [i, end] of ends.entries()) {
+      const op = makeOperation({ prefix: `198.51.100.${i * 16}/28` });
+      await store.create(op, [card], requested(op));
+      await store.ackOutbox(op.id, 1);
+      await store.update(op.id, (cur) => ({ op: approveAs(cur, APPROVER, T0 + 1).op }));
+      await store.update(op.id, (cur) => ({ op: transition(cur, 'executing', T0 + 2) }));
+      if (end !== 'failed') await store.update(op.id, (cur) => ({ op: transition(cur, 'verifying', T0 + 3) }));
+      expect(await pttl('op', op.id), end).toBe(-1);
+      await store.update(op.id, (cur) => ({ op: transition(cur, end, T0 + 4), notify: [ev({ type: 'verdict', verdict: end, step: 'x', facts: {} })] }));
+      for (const k of ['op', 'outbox', 'outbox-seq', 'delivered']) expect(await pttl(k, op.id), `${end} ${k}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('uses the retention the store was given', async () => {
+    const short = new OperationStore(redis, prefix, () => clock, { operationMs: 60_000, auditMs: 300_000 });
+    const op = makeOperation();
+    await short.create(op, [card], requested(op));
+    await short.ackOutbox(op.id, 1);
+    await short.update(op.id, (cur) => ({ op: transition(cur, 'rejected', T0 + 1), notify: [card] }));
+    for (const k of ['op', 'outbox', 'outbox-seq', 'delivered']) {
+      const ttl = await pttl(k, op.id);
+      expect(ttl, k).toBeGreaterThan(50_000);
+      expect(ttl, k).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it('a late write to a finished record (a break-glass review) keeps its TTL', async () => {
+    const op = makeOperation({ state: 'approved', breakGlass: true });
+    await store.create(op, [card], requested(op));
+    await store.update(op.id, (cur) => ({ op: transition(cur, 'failed', T0 + 1) }));
+    await store.update(op.id, (cur) => ({ op: { ...cur, reviewedBy: APPROVER }, notify: [ev({ type: 'reviewed', by: APPROVER })] }));
+    expect(await pttl('op', op.id)).toBeGreaterThan(0);
+    expect(await pttl('outbox-seq', op.id)).toBeGreaterThan(0);
+    expect((await store.get(op.id))!.reviewedBy).toBe(APPROVER);
+  });
+
+  // Regression: a delivered marker first written after the terminal update must still expire with the record.
+  it('a delivered marker first written after the request finished also expires', async () => {
+    const op = makeOperation();
+    await store.create(op, [card], requested(op));
+    await store.update(op.id, (cur) => ({ op: transition(cur, 'rejected', T0 + 1), notify: [card] }));
+    for (let head = await store.outboxHead(op.id); head; head = await store.outboxHead(op.id)) await store.ackOutbox(op.id, head.seq);
+    expect(await pttl('delivered', op.id)).toBeGreaterThan(0);
+  });
+});
+
+describe('OperationStore.create with a break-glass use', () => {
+  const USE = { maxUses: 1, windowMs: 60_000 };
+  const breakGlassOp = (extra: Partial<Operation> = {}) => makeOperation({ state: 'approved', breakGlass: true, requestedBy: 'UONC0001', approvalsRequired: 0, ...extra });
+  const uses = () => redis.zcard(store.breakGlassUsesKey());
+
+  it('takes one use per created operation; with none left it says so and spends nothing', async () => {
+    const a = breakGlassOp({ prefix: '203.0.113.0/24' });
+    const b = breakGlassOp({ prefix: '198.51.100.0/24' });
+    expect(await store.create(a, [card], requested(a), { breakGlassUse: USE })).toEqual({ created: true });
+    expect(await uses()).toBe(1);
+    const pt = await redis.pttl(store.breakGlassUsesKey());
+    expect(pt).toBeGreaterThan(0);
+    expect(pt).toBeLessThanOrEqual(USE.windowMs);
+
+    clock = T0 + 1000;
+    const res = await store.create(b, [card], requested(b), { breakGlassUse: USE });
+    expect(res).toEqual({ created: false, noUseLeft: { used: 1, nextFreeAt: T0 + USE.windowMs } });
+    expect(await uses()).toBe(1);
+    expect(await store.breakGlassUses(USE.windowMs)).toBe(1);
+    // Nothing of the refused operation was written.
+    expect(await store.get(b.id)).toBeNull();
+    expect(await store.lockHolder(b.prefix)).toBeNull();
+    expect(await store.outboxHead(b.id)).toBeNull();
+    expect(await store.auditTrail(b.id)).toEqual([]);
+    expect((await store.active()).map((o) => o.id)).toEqual([a.id]);
+  });
+
+  it('a use frees up once the window has passed', async () => {
+    const a = breakGlassOp({ prefix: '203.0.113.0/24' });
+    const b = breakGlassOp({ prefix: '198.51.100.0/24' });
+    await store.create(a, [], requested(a), { breakGlassUse: USE });
+    clock = T0 + USE.windowMs + 1;
+    expect(await store.create(b, [], requested(b), { breakGlassUse: USE })).toEqual({ created: true });
+    expect(await uses()).toBe(1); // the old use was dropped, the new one taken
+    expect(await store.breakGlassUses(USE.windowMs)).toBe(1);
+  });
+
+  it('a create that loses the lock race spends no use', async () => {
+    const holder = makeOperation();
+    await store.create(holder, [card], requested(holder));
+    const bg = breakGlassOp();
+    expect(await store.create(bg, [card], requested(bg), { breakGlassUse: USE })).toEqual({ created: false, lockedBy: holder.id });
+    expect(await uses()).toBe(0);
+    expect(await store.get(bg.id)).toBeNull();
+  });
+
+  it('of 10 simultaneous break-glass changes on different prefixes with 3 uses left, exactly 3 go through', async () => {
+    const ops = Array.from({ length: 10 }, (_, i) => breakGlassOp({ prefix: `192.0.2.${i * 16}/28` }));
+    const results = await Promise.all(ops.map((op) => store.create(op, [], requested(op), { breakGlassUse: { maxUses: 3, windowMs: 60_000 } })));
+    expect(results.filter((r) => r.created).length).toBe(3);
+    expect(results.filter((r) => 'noUseLeft' in r).length).toBe(7);
+    expect(await uses()).toBe(3);
+  });
+});
+
+describe('OperationStore.create superseding the lock holder', () => {
+  const ONCALL = 'UONC0001';
+  const bgFor = (holder: Operation) => makeOperation({ prefix: holder.prefix, state: 'approved', breakGlass: true, requestedBy: ONCALL, approvalsRequired: 0 });
+  const supersedeOpt = (holder: Operation, version: string, bg: Operation) => ({
+    id: holder.id,
+    version,
+    op: supersede(holder, ONCALL, bg.id, T0 + 5),
+    notify: [card, ev({ type: 'superseded', by: ONCALL, opId: bg.id })],
+    audit: { type: 'superseded', opId: holder.id, actor: ONCALL, data: { by: bg.id } },
+  });
+
+  it('replaces the holder atomically: the holder is superseded and leaves the active set, the lock names the new op', async () => {
+    const holder = makeOperation({ expiresAt: T0 + 1000 });
+    await store.create(holder, [card], requested(holder));
+    const held = (await store.getVersioned(holder.id))!;
+    expect(held.version).toBe('1');
+    const bg = bgFor(holder);
+    const res = await store.create(bg, [card, ev({ type: 'break_glass', by: ONCALL, reason: bg.reason, supersedes: holder.id })], requested(bg), {
+      breakGlassUse: { maxUses: 1, windowMs: 60_000 },
+      supersede: supersedeOpt(held.op, held.version, bg),
+    });
+    expect(res).toEqual({ created: true });
+
+    const after = (await store.getVersioned(holder.id))!;
+    expect(after.version).toBe('2');
+    expect(after.op.state).toBe('superseded');
+    expect(after.op.supersededBy).toBe(bg.id);
+    expect(after.op.decidedBy).toBe(ONCALL);
+    expect(after.op.final).toMatchObject({ type: 'verdict', step: 'superseded' });
+    expect(await store.lockHolder(holder.prefix)).toBe(bg.id);
+    expect((await store.active()).map((o) => o.id)).toEqual([bg.id]);
+    // No longer waiting for approval, so it will not be expired later.
+    expect(await store.dueForExpiry(T0 + 10_000)).toEqual([]);
+    expect(await store.get(bg.id)).toEqual(bg);
+    expect(await redis.zcard(store.breakGlassUsesKey())).toBe(1);
+
+    // The holder's thread hears about it after what it already had queued; its audit records it.
+    const heads: string[] = [];
+    for (let head = await store.outboxHead(holder.id); head; head = await store.outboxHead(holder.id)) {
+      heads.push(`${head.seq}:${head.item.kind === 'event' ? head.item.event.type : head.item.kind}`);
+      await store.ackOutbox(holder.id, head.seq);
+    }
+    expect(heads).toEqual(['1:card', '2:card', '3:superseded']);
+    expect(await store.pendingOutboxes()).toContain(bg.id);
+    expect((await store.auditTrail(holder.id)).map((a) => a.type)).toEqual(['requested', 'superseded']);
+    // The superseded record is finished: it expires with its bookkeeping.
+    expect(await redis.pttl(store.key('op', holder.id))).toBeGreaterThan(0);
+    expect(await redis.pttl(store.key('outbox-seq', holder.id))).toBeGreaterThan(0);
+  });
+
+  it('with a version that is no longer current it returns created:false and changes nothing', async () => {
+    const holder = makeOperation({ approvalsRequired: 2 });
+    await store.create(holder, [card], requested(holder));
+    const stale = (await store.getVersioned(holder.id))!;
+    // The holder moves on (a first approval) after the version was read.
+    await store.update(holder.id, (cur) => ({ op: approveAs(cur, APPROVER, T0 + 1).op, notify: [card] }));
+    const before = (await store.getVersioned(holder.id))!;
+    const bg = bgFor(holder);
+    const res = await store.create(bg, [card], requested(bg), { breakGlassUse: { maxUses: 1, windowMs: 60_000 }, supersede: supersedeOpt(stale.op, stale.version, bg) });
+    expect(res.created).toBe(false);
+    expect(await store.getVersioned(holder.id)).toEqual(before);
+    expect(before.op.state).toBe('awaiting_approval');
+    expect(await store.lockHolder(holder.prefix)).toBe(holder.id);
+    expect(await store.get(bg.id)).toBeNull();
+    expect(await store.outboxHead(bg.id)).toBeNull();
+    expect(await redis.zcard(store.breakGlassUsesKey())).toBe(0);
+    expect((await store.auditTrail(holder.id)).map((a) => a.type)).toEqual(['requested']);
+    expect(await redis.llen(store.key('outbox', holder.id))).toBe(2);
+    expect((await store.active()).map((o) => o.id)).toEqual([holder.id]);
+  });
+
+  it('when the lock is now held by another request than the one read, it names that one and changes nothing', async () => {
+    const holder = makeOperation();
+    await store.create(holder, [], requested(holder));
+    const held = (await store.getVersioned(holder.id))!;
+    await store.update(holder.id, (cur) => ({ op: transition(cur, 'cancelled', T0 + 1) }));
+    const next = makeOperation();
+    await store.create(next, [], requested(next));
+    const bg = bgFor(holder);
+    expect(await store.create(bg, [], requested(bg), { supersede: supersedeOpt(held.op, held.version, bg) })).toEqual({ created: false, lockedBy: next.id });
+    expect((await store.get(holder.id))!.state).toBe('cancelled');
+    expect((await store.get(next.id))!.state).toBe('awaiting_approval');
+    expect(await store.get(bg.id)).toBeNull();
+  });
+});
+
+describe('OperationStore scripts', () => {
+  it('are defined once per connection, however many stores share it', async () => {
+    const fresh = newRedis();
+    const define = fresh.defineCommand.bind(fresh);
+    const defined: string[] = [];
+    fresh.defineCommand = ((name: string, def: Parameters<typeof define>[1]) => {
+      defined.push(name);
+      return define(name, def);
+    }) as typeof fresh.defineCommand;
+    try {
+      const first = new OperationStore(fresh, prefix, () => clock);
+      new OperationStore(fresh, uniquePrefix());
+      new OperationStore(fresh, prefix);
+      expect(defined.sort()).toEqual(['byoipAckOutbox', 'byoipCas', 'byoipCreate']);
+      const op = makeOperation();
+      expect(await first.create(op, [card], requested(op))).toEqual({ created: true });
+    } finally {
+      await fresh.quit();
+    }
+  });
+
+  it('keep working after SCRIPT FLUSH (the client falls back to sending the script on NOSCRIPT)', async () => {
+    const op = makeOperation({ approvalsRequired: 2 });
+    await store.create(op, [card], requested(op));
+    await store.update(op.id, (cur) => ({ op: approveAs(cur, APPROVER, T0 + 1).op, notify: [card] }));
+    await redis.script('FLUSH');
+    // Every script, right after the flush: compare-and-set, ack, create.
+    await store.update(op.id, (cur) => ({ op: approveAs(cur, 'UAPP0002', T0 + 2).op, notify: [sample('after flush')] }));
+    expect((await store.get(op.id))!.state).toBe('approved');
+    await store.ackOutbox(op.id, 1);
+    expect(await store.lastDelivered(op.id)).toBe(1);
+    await redis.script('FLUSH');
+    const other = makeOperation({ prefix: '198.51.100.0/24' });
+    expect(await store.create(other, [card], requested(other))).toEqual({ created: true });
+    expect((await store.outboxHead(op.id))!.seq).toBe(2);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { createRedis, parseClusterNodes } from '../../src/redis.js';
 import { stringify as toYaml } from 'yaml';
 import type { Logger } from 'pino';
 import { startBot, type Role, type RunningBot } from '../../src/app.js';
@@ -51,6 +52,14 @@ export interface StackOptions {
   approvalsPerAction?: number;
   expiresAfter?: string;
   jobLockDurationMs?: number;
+  /** How long an approval stays valid before the change must have started (policy approval_valid_for). */
+  approvalValidFor?: string;
+  /** WATCH_MAX_READ_FAILURES: failed reads in a row before a watch closes as not confirmed. */
+  watchMaxReadFailures?: number;
+  /** Run the bot on a Redis Cluster (REDIS_CLUSTER_NODES, `host:port,...`) instead of `redisUrl`. */
+  redisClusterNodes?: string;
+  /** EXPIRY_SWEEP_INTERVAL_MS: how often the maintenance sweep runs (default: the poll interval, at least 100 ms). */
+  sweepIntervalMs?: number;
   /** Break-glass uses allowed per window (default 2 per hour). */
   breakGlassMaxUses?: number;
   /** Attempts of the execute job before giving up (default 12). */
@@ -108,7 +117,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     cloudflare: { accounts: [{ name: 'sandbox', id: SANDBOX_ACCOUNT_ID }] },
     slack: { channel: SANDBOX_CHANNEL.id },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
-    actions: { advertise: { approvals, expires_after: expires }, withdraw: { approvals, expires_after: expires } },
+    actions: Object.fromEntries(
+      (['advertise', 'withdraw', 'onboard', 'validate'] as const).map((k) => [k, { approvals, expires_after: expires, ...(opts.approvalValidFor ? { approval_valid_for: opts.approvalValidFor } : {}) }]),
+    ),
     break_glass: { max_uses: opts.breakGlassMaxUses ?? 2, window: '1h' },
     prefixes: [
       { cidr: DEFAULT_SCENARIO.prefixes.advertised.cidr, own_asn: CUSTOMER_ASN },
@@ -135,10 +146,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ROUTING_TIMEOUT_MS: '2000',
     WATCH_POLL_INTERVAL_MS: String(poll),
     WATCH_TIMEOUT_MS: String(Math.round(60 * simMinute)),
+    WATCH_MAX_READ_FAILURES: String(opts.watchMaxReadFailures ?? 20),
+    ...(opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes } : {}),
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),
     ESCALATE_WITHDRAW_AFTER_MS: String(Math.round(30 * simMinute)),
     USERGROUP_CACHE_TTL_MS: '1000',
-    EXPIRY_SWEEP_INTERVAL_MS: String(Math.max(100, poll)),
+    EXPIRY_SWEEP_INTERVAL_MS: String(opts.sweepIntervalMs ?? Math.max(100, poll)),
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
@@ -190,21 +203,36 @@ export const FAST_STACK: Pick<StackOptions, 'timeScale' | 'pollIntervalMs' | 'ch
   jobLockDurationMs: 2000,
 };
 
-/** Deletes every key of one stack's prefix: operation records (`{prefix}:*`) and BullMQ queues (`bull:prefix-*`). */
-export async function deleteStackKeys(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+/**
+ * Deletes every key of one stack's prefix: operation records and BullMQ queues, all under the one hash tag
+ * `{prefix}:`. On a Redis Cluster (`clusterNodes`, `host:port,...`) every master is scanned.
+ */
+export async function deleteStackKeys(redisUrl: string, prefix: string, clusterNodes?: string): Promise<number> {
+  const nodes = clusterNodes ? parseClusterNodes(clusterNodes) : null;
+  const cluster = nodes ? createRedis({ clusterNodes: nodes, maxRetriesPerRequest: 3 }) : null;
+  const targets: Redis[] = cluster && 'nodes' in cluster ? [] : [new Redis(redisUrl, { maxRetriesPerRequest: 3 })];
+  if (cluster && 'nodes' in cluster) {
+    await new Promise<void>((resolve, reject) => {
+      if (cluster.status === 'ready') return resolve();
+      cluster.once('ready', () => resolve());
+      cluster.once('error', reject);
+    });
+    targets.push(...cluster.nodes('master'));
+  }
   let deleted = 0;
   try {
-    for (const pattern of [`{${prefix}}:*`, `bull:${prefix}-*`]) {
+    for (const redis of targets) {
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
         cursor = next;
+        // One hash tag: every key of the prefix lives in one slot, so one DEL per batch is legal on a Cluster too.
         if (keys.length) deleted += await redis.del(...keys);
       } while (cursor !== '0');
     }
   } finally {
-    await redis.quit();
+    if (cluster) await cluster.quit();
+    else await Promise.all(targets.map((r) => r.quit()));
   }
   return deleted;
 }

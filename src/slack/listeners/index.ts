@@ -3,6 +3,7 @@ import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
 import { decideAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';
+import { breakGlassSubmit, confirmApproveSubmit } from './views/confirm-submit.js';
 import { requestSubmit } from './views/request-submit.js';
 
 export function registerListeners(app: App, ctx: ListenerContext, command = '/byoip'): void {
@@ -11,4 +12,6 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.Reject, decideAction(ctx, 'reject'));
   app.action(ActionId.Review, decideAction(ctx, 'review'));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
+  app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
+  app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));
 }

@@ -15,3 +15,26 @@ export const fields = (items: string[]): Block => ({ type: 'section', fields: it
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
+
+/**
+ * Any user-supplied string shown in mrkdwn (reason, names, echoed input): `&`, `<`, `>` escaped so mentions,
+ * `<!channel>` and links stay inert, backticks made inert so code spans cannot swallow the rest, and capped with "…".
+ */
+export function userText(text: string, max = 500): string {
+  return clip(escapeMrkdwn(stripControl(text.replace(/`/g, 'ˋ'))), max);
+}
+
+/** Control characters (other than tab and newline) become spaces. */
+function stripControl(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    out += (c < 32 && c !== 9 && c !== 10) || c === 127 ? ' ' : ch;
+  }
+  return out;
+}
+
+/** A Slack user id as a mention (ids only: anything else is shown inert). */
+export function mention(userId: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(userId) ? `<@${userId}>` : userText(userId, 40);
+}

@@ -1,18 +1,24 @@
+import { needsConfirmation } from '../../domain/guards.js';
 import { actionVerb, describeState, isTerminal, type Operation } from '../../domain/operation.js';
 import { ActionId, BlockId } from '../ids.js';
-import { context, divider, escapeMrkdwn, fields, header, section, type Block } from './blocks.js';
+import { checkLine, guardLine } from '../render/guards.js';
+import { verdictText } from '../render/events.js';
+import { KIND_VIEWS } from '../render/kinds.js';
+import { context, divider, fields, header, mention, section, userText, type Block } from './blocks.js';
 
-const STATE_ICON: Record<Operation['state'], string> = {
-  requested: ':inbox_tray:',
+export const STATE_ICON: Record<Operation['state'], string> = {
   awaiting_approval: ':hourglass_flowing_sand:',
   approved: ':white_check_mark:',
   executing: ':gear:',
-  propagating: ':satellite_antenna:',
+  verifying: ':satellite_antenna:',
   done: ':large_green_circle:',
+  contested: ':red_circle:',
+  unconfirmed: ':large_orange_circle:',
+  failed: ':x:',
   rejected: ':no_entry:',
   expired: ':hourglass:',
   cancelled: ':heavy_multiplication_x:',
-  failed: ':x:',
+  superseded: ':twisted_rightwards_arrows:',
 };
 
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -25,28 +31,32 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
     header(`${op.breakGlass ? 'BREAK GLASS: ' : ''}${verb} ${op.prefix}`),
     fields([
       `*State*\n${state}`,
-      `*Requested by*\n<@${op.requestedBy}>`,
+      `*Requested by*\n${mention(op.requestedBy)}`,
       op.breakGlass
-        ? `*Approvals*\nnone: break glass${op.reviewedBy ? `, reviewed by <@${op.reviewedBy}>` : ', review pending'}`
-        : `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => `<@${a.userId}>`).join(', ')})` : ''}`,
+        ? `*Approvals*\nnone: break glass${op.reviewedBy ? `, reviewed by ${mention(op.reviewedBy)}` : ', review pending'}`
+        : `*Approvals*\n${op.approvals.length} of ${op.approvalsRequired}${op.approvals.length ? ` (${op.approvals.map((a) => mention(a.userId)).join(', ')})` : ''}`,
       `*Cloudflare*\naccount \`${op.accountId.slice(0, 8)}…\` ${op.bgpPrefixId ? `BGP prefix \`${op.bgpPrefixId.slice(0, 8)}…\`` : op.prefixId ? `prefix \`${op.prefixId.slice(0, 8)}…\`` : 'new prefix'}`,
     ]),
-    section(`*Reason:* ${escapeMrkdwn(op.reason)}`),
-    section(`*Will change:* ${willChange(op)}`),
+    section(`*Reason:* ${userText(op.reason)}`),
+    section(`*Will change:* ${KIND_VIEWS[op.kind].willChange(op)}`),
   ];
-  for (const note of op.notes.slice(0, 5)) blocks.push(context(`:clipboard: ${note}`));
-  if (op.watch?.lastSummary) blocks.push(context(`:satellite_antenna: Latest: ${op.watch.lastSummary}`));
-  if (op.outcome) blocks.push(section(`*Outcome:* ${op.outcome}`));
+  if (op.breakGlass) blocks.push(context(':rotating_light: Break glass: executed without approval by the on-call engineer, checks skipped before the call. An approver must review it afterwards.'));
+  for (const g of op.guards.slice(0, 5)) blocks.push(context(guardLine(g)));
+  for (const c of op.checks.slice(0, 5)) blocks.push(context(`:clipboard: ${checkLine(c)}`));
+  if (op.override) blocks.push(context(`:memo: Override by ${mention(op.override.by)} (${op.override.guards.join(', ')}): ${userText(op.override.reason, 300)}`));
+  if (op.watch?.latest) blocks.push(context(`:satellite_antenna: Latest: ${op.watch.latest}`));
+  if (op.final) blocks.push(section(`*Outcome:* ${verdictText(op, op.final)}`));
   if (op.state === 'awaiting_approval') {
+    const confirm = needsConfirmation(op.guards).length > 0;
     blocks.push({
       type: 'actions',
       block_id: BlockId.CardActions,
       elements: [
-        { type: 'button', action_id: ActionId.Approve, text: { type: 'plain_text', text: 'Approve' }, style: 'primary', value: op.id },
+        { type: 'button', action_id: ActionId.Approve, text: { type: 'plain_text', text: confirm ? 'Approve…' : 'Approve' }, style: 'primary', value: op.id },
         { type: 'button', action_id: ActionId.Reject, text: { type: 'plain_text', text: 'Reject' }, style: 'danger', value: op.id },
       ],
     });
-    blocks.push(context(`Expires ${fmtTime(op.expiresAt)} · approvers only; the requester cannot approve · request \`${op.id}\``));
+    blocks.push(context(`Expires ${fmtTime(op.expiresAt)} · approvers only; the requester cannot approve${confirm ? ' · the warnings above need an explicit acknowledgement' : ''} · request \`${op.id}\``));
   } else {
     if (op.breakGlass && !op.reviewedBy) {
       blocks.push({
@@ -55,23 +65,10 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
         elements: [{ type: 'button', action_id: ActionId.Review, text: { type: 'plain_text', text: 'Mark reviewed' }, value: op.id }],
       });
     }
-    if (op.breakGlass && op.reviewedBy) blocks.push(context(`:mag: Reviewed by <@${op.reviewedBy}>`));
+    if (op.breakGlass && op.reviewedBy) blocks.push(context(`:mag: Reviewed by ${mention(op.reviewedBy)}`));
     blocks.push(divider());
     // No "updated at" while open: an unchanged card then renders the same, and the bot skips the chat.update.
     blocks.push(context(`${isTerminal(op.state) ? `Closed ${fmtTime(op.updatedAt)} · ` : ''}request \`${op.id}\``));
   }
   return { text: `${verb} ${op.prefix}: ${describeState(op.state)}`, blocks };
-}
-
-function willChange(op: Operation): string {
-  switch (op.kind) {
-    case 'advertise':
-      return `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`true\` (Cloudflare starts announcing it from AS13335; takes 2-7 min).`;
-    case 'withdraw':
-      return `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`false\` (Cloudflare stops announcing it; takes about 15 min).`;
-    case 'onboard':
-      return `Add ${op.prefix}${op.asn ? ` (AS${op.asn})` : ''} to Cloudflare (\`POST .../prefixes\`). It starts pending (\`P\`) with an ownership token to publish; nothing is announced.`;
-    case 'validate':
-      return `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`;
-  }
 }

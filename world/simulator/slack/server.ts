@@ -624,7 +624,15 @@ class SlackSim implements SlackSimulator {
     // an update that leaves external_id out keeps the view's external_id
     if (ext) v.externalId = ext;
     delete v.errors;
-    v.state = {};
+    // Like Slack: an input's initial value is its state until the user changes it, and a value the user entered
+    // survives an update that keeps the same block_id and action_id.
+    const previous = v.state;
+    v.state = initialState(Array.isArray(input.blocks) ? input.blocks : []);
+    for (const [blockId, actions] of Object.entries(previous)) {
+      for (const [actionId, value] of Object.entries(actions as Record<string, Json>)) {
+        if (v.state[blockId]?.[actionId] !== undefined) v.state[blockId]![actionId] = value;
+      }
+    }
     v.view = {
       ...clone(input),
       id: v.id,
@@ -634,7 +642,7 @@ class SlackSim implements SlackSimulator {
       private_metadata: v.privateMetadata,
       callback_id: v.callbackId,
       external_id: v.externalId ?? '',
-      state: { values: {} },
+      state: { values: clone(v.state) },
       hash: v.hash,
       clear_on_close: bool(input.clear_on_close),
       notify_on_close: bool(input.notify_on_close),
@@ -1140,4 +1148,23 @@ class SlackSim implements SlackSimulator {
     this.failures.clear();
     this.buckets.clear();
   }
+}
+
+/** The state Slack reports for inputs nobody touched: their initial values. */
+function initialState(blocks: unknown[]): Record<string, Record<string, Json>> {
+  const state: Record<string, Record<string, Json>> = {};
+  for (const b of blocks) {
+    if (!isObj(b) || b.type !== 'input' || !isObj(b.element)) continue;
+    const blockId = str(b.block_id);
+    const el = b.element;
+    const actionId = str(el.action_id);
+    if (!blockId || !actionId) continue;
+    const type = str(el.type) ?? '';
+    let value: Json | undefined;
+    if (type === 'plain_text_input') value = { type, value: str(el.initial_value) ?? null };
+    else if (type === 'checkboxes') value = { type, selected_options: Array.isArray(el.initial_options) ? clone(el.initial_options) : [] };
+    else if (type === 'static_select' || type === 'radio_buttons') value = { type, selected_option: isObj(el.initial_option) ? clone(el.initial_option) : null };
+    if (value !== undefined) (state[blockId] ??= {})[actionId] = value;
+  }
+  return state;
 }

@@ -1,15 +1,17 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { userMessageOf, isBotError } from '../../../errors.js';
+import { isBotError } from '../../../errors.js';
 import { parseCommand, USAGE } from '../../command-parser.js';
 import type { ListenerContext } from '../../context.js';
+import { slackMessageOf } from '../../render/errors.js';
+import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
 import { requestModal } from '../../views/request-modal.js';
 import { statusReportBlocks } from '../../views/status-report.js';
 
-/** `/byoip <subcommand>`: ack at once, parse, then help / status / open the request modal / preflight. */
+/** `/byoip <subcommand>`: ack at once, parse, then help / status / intake + the request modal / break glass / preflight. */
 export function byoipCommand(ctx: ListenerContext) {
   return async ({ ack, command, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
     await ack();
-    const log = ctx.logger.child({ user: command.user_id, command: command.text });
+    const log = ctx.logger.child({ user: command.user_id });
     // Cards live in a channel the team watches: a command typed in a DM or group DM posts to the policy's channel.
     const privateChat = command.channel_id.startsWith('D') || command.channel_name === 'directmessage' || command.channel_name?.startsWith('mpdm-');
     const cardChannel = privateChat ? ctx.service.policy.slack.channel : command.channel_id;
@@ -44,20 +46,34 @@ export function byoipCommand(ctx: ListenerContext) {
           return;
         }
         case 'emergency': {
-          const op = await ctx.service.breakGlass({ kind: parsed.action, cidr: parsed.cidr, userId: command.user_id, channel: cardChannel, reason: parsed.reason });
-          await respond({ response_type: 'ephemeral', text: `:rotating_light: Break glass: ${parsed.action} of ${parsed.cidr} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread.` });
+          if (parsed.reason.trim().length < 3) {
+            await respond({ response_type: 'ephemeral', text: `:warning: Say why in the same line: \`/byoip emergency ${parsed.action} ${parsed.cidr} <reason>\` (the incident, in a few words).` });
+            return;
+          }
+          // The confirm step opens at once; the guards' look-ups run while it is open and are filled in when ready.
+          const { target, holder } = await ctx.service.breakGlassIntake(parsed.action, parsed.cidr, command.user_id);
+          const meta: BreakGlassMetadata = { kind: parsed.action, cidr: parsed.cidr, channel: cardChannel, guards: [], guardsAt: null, supersedes: holder?.id ?? null };
+          const opened = await client.views.open({ trigger_id: command.trigger_id, view: breakGlassModal(meta, parsed.reason, { checking: true, supersedesBy: holder?.requestedBy ?? null }) as never });
+          const viewId = (opened.view as { id?: string } | undefined)?.id;
+          const started = Date.now();
+          const guards = await ctx.service.breakGlassGuards(parsed.action, parsed.cidr, target).catch((err: unknown) => {
+            log.warn({ err }, 'break-glass guards could not run');
+            return [];
+          });
+          if (viewId) {
+            const filled = { ...meta, guards, guardsAt: started };
+            await client.views
+              .update({ view_id: viewId, view: breakGlassModal(filled, parsed.reason, { checking: false, supersedesBy: holder?.requestedBy ?? null }) as never })
+              .catch((err: unknown) => log.info({ err }, 'break-glass modal not updated (already submitted or closed)'));
+          }
           return;
         }
         case 'advertise':
         case 'withdraw':
         case 'validate':
         case 'onboard': {
-          const policy = ctx.service.policy;
-          const groups = [...policy.groups.requesters, ...policy.groups.approvers, ...policy.groups.break_glass];
-          if (!(await ctx.groups.isMember(command.user_id, groups))) {
-            await respond({ response_type: 'ephemeral', text: 'You are not in a group allowed to request BGP changes, so nothing was filed. Ask to be added to the requester group, or ask a teammate who is.' });
-            return;
-          }
+          // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
+          await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
           await client.views.open({
             trigger_id: command.trigger_id,
             view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: cardChannel, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason) as never,
@@ -67,7 +83,7 @@ export function byoipCommand(ctx: ListenerContext) {
       }
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, '/byoip failed');
-      await respond({ response_type: 'ephemeral', text: `:warning: ${userMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not answer the command'));
+      await respond({ response_type: 'ephemeral', text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not answer the command'));
     }
   };
 }

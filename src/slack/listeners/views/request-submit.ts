@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { z } from 'zod';
-import { isBotError, userMessageOf } from '../../../errors.js';
+import { isBotError } from '../../../errors.js';
+import { slackMessageOf } from '../../render/errors.js';
 import type { ListenerContext } from '../../context.js';
 import { BlockId, InputActionId } from '../../ids.js';
 
@@ -38,7 +39,7 @@ export function requestSubmit(ctx: ListenerContext) {
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
-        .postEphemeral({ channel: meta.data.channel, user, text: `:warning: ${userMessageOf(err)}` })
+        .postEphemeral({ channel: meta.data.channel, user, text: `:warning: ${slackMessageOf(err)}` })
         .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not post the refusal'));
     }
   };

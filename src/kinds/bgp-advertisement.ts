@@ -1,0 +1,139 @@
+/**
+ * What advertise and withdraw share: both flip one BGP prefix's `on_demand.advertised` and follow it, first on
+ * Cloudflare, then on the route collectors. The two kind modules (advertise.ts, withdraw.ts) add their guards and
+ * their verdict rules.
+ */
+import type { BgpPrefix } from '../domain/addressing.js';
+import type { OpEvent } from '../domain/events.js';
+import { BotError, ErrorCode, InvalidInputError } from '../errors.js';
+import type { Operation } from '../domain/operation.js';
+import { ownAsnOf } from '../domain/policy.js';
+import type { VisibilitySample } from '../routing/looking-glass.js';
+import { evaluatePropagation, type PropagationReport } from '../routing/propagation.js';
+import { resolveBgpPrefix } from './lookup.js';
+import type { ApplyResult, ApplyTools, IntakeRequest, KindDeps, Target, VerifyStep } from './types.js';
+
+export type Direction = 'advertise' | 'withdraw';
+
+const wanted = (d: Direction) => d === 'advertise';
+
+/** The BGP prefix, refused when locked or already in the wanted state. */
+export async function intakeBgpPrefix(deps: KindDeps, direction: Direction, req: IntakeRequest): Promise<Target> {
+  const resolved = await resolveBgpPrefix(deps, req.cidr);
+  const target = wanted(direction);
+  if (resolved.bgp.onDemand.locked) {
+    throw new BotError(
+      ErrorCode.CloudflareConflict,
+      `${req.cidr} is locked for on-demand changes at Cloudflare (on_demand_locked), so it cannot be ${target ? 'advertised' : 'withdrawn'} from here. Ask your Cloudflare account team to unlock it.`,
+    );
+  }
+  if (resolved.bgp.onDemand.advertised === target) {
+    throw new InvalidInputError(`${req.cidr} is already ${target ? 'advertised' : 'withdrawn'} at Cloudflare; nothing to do, and nothing was sent.`);
+  }
+  return { accountId: resolved.accountId, prefixId: resolved.prefix.id, bgpPrefixId: resolved.bgp.id, params: {}, before: { advertised: resolved.bgp.onDemand.advertised } };
+}
+
+/** Reads the BGP prefix, skips what is already true, refuses a locked one, else sends the one PATCH. */
+export async function applyAdvertisement(deps: KindDeps, direction: Direction, op: Operation, tools: ApplyTools): Promise<ApplyResult> {
+  const bgpPrefixId = op.bgpPrefixId;
+  if (!bgpPrefixId) return { outcome: 'refused', step: 'no_bgp_prefix', facts: {} };
+  const target = wanted(direction);
+  const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${bgpPrefixId} {"on_demand":{"advertised":${target}}}`;
+  const current = await deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId);
+  await tools.audit('cloudflare_read', { advertised: current.onDemand.advertised, locked: current.onDemand.locked });
+  const facts = (b: BgpPrefix) => ({ advertised: b.onDemand.advertised, modifiedAt: b.onDemand.advertisedModifiedAt ?? null });
+  if (current.onDemand.advertised === target) {
+    // Already true: either someone else did it, or our own earlier attempt went through before a crash.
+    return { outcome: tools.calledBefore ? 'called' : 'skipped', request, result: facts(current), facts: facts(current) };
+  }
+  if (current.onDemand.locked) return { outcome: 'refused', step: 'locked', facts: { direction } };
+  const result = await tools.send(request, () => deps.cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, bgpPrefixId, target));
+  return { outcome: 'called', request, result: facts(result), facts: facts(result) };
+}
+
+interface AdvertisementWatch {
+  phase: 'cloudflare' | 'routing';
+  lastPostedPeers: number | null;
+  lastVerdict: string | null;
+  flaggedOrigins: number[];
+}
+
+function watchData(op: Operation): AdvertisementWatch {
+  const d = op.watch?.data ?? {};
+  return {
+    phase: d.phase === 'routing' ? 'routing' : 'cloudflare',
+    lastPostedPeers: typeof d.lastPostedPeers === 'number' ? d.lastPostedPeers : null,
+    lastVerdict: typeof d.lastVerdict === 'string' ? d.lastVerdict : null,
+    flaggedOrigins: Array.isArray(d.flaggedOrigins) ? (d.flaggedOrigins as number[]) : [],
+  };
+}
+
+/**
+ * One tick: Cloudflare's own state first, then the looking glass. The verdict: `done` when the Internet agrees and no
+ * other origin holds peers; `contested` when it agrees but an unexpected origin holds peers (a hijack or leak: say
+ * who, and what not to do yet).
+ */
+export async function verifyAdvertisement(deps: KindDeps, direction: Direction, op: Operation): Promise<VerifyStep> {
+  const w = watchData(op);
+  const ttl = Math.max(1, Math.floor(deps.watch.pollIntervalMs * 0.8));
+  const target = wanted(direction);
+  if (w.phase === 'cloudflare') {
+    const bgpPrefixId = op.bgpPrefixId ?? '';
+    const bgp = await deps.reader.read<BgpPrefix>(`cf-bgp:${bgpPrefixId}`, ttl, () => deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId));
+    if (bgp.onDemand.advertised !== target) return { events: [] };
+    return {
+      events: [{ type: 'progress', step: 'cloudflare_confirmed', facts: { advertised: target, since: bgp.onDemand.advertisedModifiedAt ?? null } }],
+      data: { phase: 'routing' },
+      nextDelayMs: 0,
+    };
+  }
+  const sample = await deps.reader.read<VisibilitySample>(`lg:${op.prefix}`, ttl, () => deps.routing.sample(op.prefix), (raw) => {
+    const s = raw as VisibilitySample & { at: string };
+    return { ...s, at: new Date(s.at) };
+  });
+  const usual = await deps.reader.read<number>(`usual-peers:${op.prefix.includes(':') ? 6 : 4}`, 3600_000, () => deps.routing.usualPeerCount(op.prefix));
+  const own = ownAsnOf(deps.policy, op.prefix);
+  const elapsed = deps.now() - (op.watch?.startedAt ?? deps.now());
+  const report = evaluatePropagation({
+    action: direction,
+    sample,
+    ownOrigins: own ? [own] : [],
+    usualPeerCount: usual,
+    elapsedMs: elapsed,
+    escalateAfterMs: deps.watch.escalateAfterMs[direction],
+  });
+  const events: OpEvent[] = [];
+  const data: Partial<AdvertisementWatch> = { lastVerdict: report.verdict };
+  // The thread gets a sample when the verdict changes or visibility moved by a tenth of the usual peers: the story
+  // climbs or falls in a few lines instead of one reply per tick. The card always shows the latest.
+  const step = Math.max(3, Math.round(report.usualPeerCount / 10));
+  if (w.lastPostedPeers === null || report.verdict !== w.lastVerdict || Math.abs(report.peersWithExpectedOrigin - w.lastPostedPeers) >= step) {
+    if (report.summary !== op.watch?.latest) {
+      events.push({ type: 'progress', step: 'sample', facts: { summary: report.summary, peers: report.peersWithExpectedOrigin, usual: report.usualPeerCount } });
+      data.lastPostedPeers = report.peersWithExpectedOrigin;
+    }
+  }
+  const newOrigins = report.unexpectedOrigins.filter((o) => !w.flaggedOrigins.includes(o.asn));
+  if (newOrigins.length > 0) {
+    events.push({ type: 'unexpected_origin', origins: newOrigins, summary: report.summary });
+    data.flaggedOrigins = [...w.flaggedOrigins, ...newOrigins.map((o) => o.asn)];
+  }
+  const reached = (direction === 'advertise' && report.verdict === 'propagated') || (direction === 'withdraw' && report.verdict === 'withdrawn');
+  const result: VerifyStep = { events, data, latest: report.summary, sampled: true };
+  if (reached) {
+    result.verdict = verdictOf(direction, report, own);
+    return result;
+  }
+  const slow = elapsed >= deps.watch.escalateAfterMs[direction] && (report.verdict === 'propagating' || report.verdict === 'withdrawing');
+  if (slow && !op.watch?.escalated) {
+    events.push({ type: 'escalated', elapsedMs: elapsed, summary: report.summary });
+    result.escalated = true;
+  }
+  return result;
+}
+
+function verdictOf(direction: Direction, report: PropagationReport, own: number | undefined): NonNullable<VerifyStep['verdict']> {
+  const facts = { peers: report.peersWithExpectedOrigin, usual: report.usualPeerCount, summary: report.summary, ownAsn: own ?? null, origins: report.unexpectedOrigins };
+  if (report.unexpectedOrigins.length > 0) return { verdict: 'contested', step: direction === 'advertise' ? 'propagated_contested' : 'withdrawn_contested', facts };
+  return { verdict: 'done', step: direction === 'advertise' ? 'propagated' : 'withdrawn', facts };
+}

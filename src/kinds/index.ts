@@ -1,0 +1,20 @@
+/** The table of change kinds. A new kind = one module in this folder, its Slack text, its tests, and one line here. */
+import type { OperationKind } from '../domain/operation.js';
+import { advertise } from './advertise.js';
+import { onboard } from './onboard.js';
+import type { ChangeKind } from './types.js';
+import { validate } from './validate.js';
+import { withdraw } from './withdraw.js';
+
+export const KINDS: Record<OperationKind, ChangeKind> = {
+  advertise,
+  withdraw,
+  onboard,
+  validate,
+};
+
+export function kindOf(kind: OperationKind): ChangeKind {
+  return KINDS[kind];
+}
+
+export type { ChangeKind, KindDeps } from './types.js';

@@ -1,0 +1,77 @@
+/** Look-ups the kinds share: which account prefix / BGP prefix a CIDR names. Reads go through the shared reader. */
+import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+import { cidrContains, parseCidr } from '../domain/cidr.js';
+import type { EnginePolicy } from '../domain/policy.js';
+import { InvalidInputError } from '../errors.js';
+import type { KindDeps } from './types.js';
+
+/** How long intake shares prefix and BGP-prefix lists between callers and replicas. */
+export const LIST_SHARE_MS = 2000;
+
+/** The shared lists a change to this operation's prefix makes stale. */
+export function listKeysOf(op: { accountId: string; prefixId: string }): string[] {
+  return [`prefixes:${op.accountId}`, ...(op.prefixId ? [`bgp-prefixes:${op.prefixId}`] : [])];
+}
+
+export type Account = EnginePolicy['cloudflare']['accounts'][number];
+
+export function listPrefixes(deps: KindDeps, accountId: string): Promise<Prefix[]> {
+  return deps.reader.read(`prefixes:${accountId}`, LIST_SHARE_MS, () => deps.cloudflare.listPrefixes(accountId));
+}
+
+export function listBgpPrefixes(deps: KindDeps, accountId: string, prefixId: string): Promise<BgpPrefix[]> {
+  return deps.reader.read(`bgp-prefixes:${prefixId}`, LIST_SHARE_MS, () => deps.cloudflare.listBgpPrefixes(accountId, prefixId));
+}
+
+/** The first prefix on the policy's accounts, in order, that `match` accepts. */
+export async function findAccountPrefix(deps: KindDeps, match: (p: Prefix) => boolean): Promise<{ account: Account; prefix: Prefix } | null> {
+  for (const account of deps.policy.cloudflare.accounts) {
+    const prefix = (await listPrefixes(deps, account.id)).find(match);
+    if (prefix) return { account, prefix };
+  }
+  return null;
+}
+
+export interface ResolvedBgpPrefix {
+  accountId: string;
+  prefix: Prefix;
+  bgp: BgpPrefix;
+}
+
+/** Finds the BGP prefix with exactly this CIDR on one of the policy's accounts, or says why there is none. */
+export async function resolveBgpPrefix(deps: KindDeps, cidrText: string): Promise<ResolvedBgpPrefix> {
+  const cidr = parseCidr(cidrText).text;
+  const accounts = deps.policy.cloudflare.accounts;
+  for (const account of accounts) {
+    for (const prefix of await listPrefixes(deps, account.id)) {
+      if (!covers(prefix.cidr, cidr)) continue;
+      const bgp = (await listBgpPrefixes(deps, account.id, prefix.id)).find((b) => canonical(b.cidr) === cidr);
+      if (bgp) return { accountId: account.id, prefix, bgp };
+      if (canonical(prefix.cidr) === cidr) {
+        throw new InvalidInputError(
+          `${cidr} is on Cloudflare account ${account.name} but has no BGP prefix yet (it needs an approved prefix and an active default service binding first). Check it with /byoip status.`,
+        );
+      }
+    }
+  }
+  const names = accounts.map((a) => a.name).join(', ');
+  throw new InvalidInputError(
+    `${cidr} is not a BGP prefix on the Cloudflare account${accounts.length > 1 ? 's' : ''} this bot manages (${names}). Check the CIDR, or see what is there with /byoip status.`,
+  );
+}
+
+export function canonical(cidr: string): string | null {
+  try {
+    return parseCidr(cidr).text;
+  } catch {
+    return null;
+  }
+}
+
+export function covers(outer: string, inner: string): boolean {
+  try {
+    return cidrContains(outer, inner);
+  } catch {
+    return false;
+  }
+}

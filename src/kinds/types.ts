@@ -1,0 +1,124 @@
+/**
+ * The change-kind interface. Each kind of change (advertise, withdraw, onboard, validate, ...) is one module in this
+ * folder implementing `ChangeKind`, registered in `index.ts`. The engine (src/operations/) is generic over the table:
+ * it files, approves, executes, verifies and recovers any kind the same way. Kinds emit typed facts and events;
+ * their Slack text lives in src/slack/render/kinds.ts.
+ */
+import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+import type { OpEvent, Verdict } from '../domain/events.js';
+import type { Check, Guard } from '../domain/guards.js';
+
+export type { Check };
+import type { Operation, OperationKind } from '../domain/operation.js';
+import type { EnginePolicy } from '../domain/policy.js';
+import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
+import type { PreflightReport } from '../routing/preflight.js';
+import type { VisibilitySample } from '../routing/looking-glass.js';
+
+/** The slice of Cloudflare's addressing API the kinds use (CloudflareClient implements it). */
+export interface AddressingApi {
+  listPrefixes(accountId: string): Promise<Prefix[]>;
+  getPrefix(accountId: string, prefixId: string): Promise<Prefix>;
+  validatePrefix(accountId: string, prefixId: string): Promise<Prefix>;
+  createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string }): Promise<Prefix>;
+  listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
+  getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
+  setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;
+}
+
+/** What watches read from the routing view (RIPEstat looking glass and routing-status in production). */
+export interface RoutingView {
+  sample(prefix: string): Promise<VisibilitySample>;
+  usualPeerCount(prefix: string): Promise<number>;
+}
+
+/** Reads shared between callers and replicas for a while (CoalescedReader in Redis). */
+export interface SharedReader {
+  read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive?: (raw: unknown) => T): Promise<T>;
+  /** Drops shared answers made stale by a change. */
+  invalidate(...keys: string[]): Promise<void>;
+}
+
+/** Everything a kind may use; no Slack, no Redis records. */
+export interface KindDeps {
+  cloudflare: AddressingApi;
+  policy: EnginePolicy;
+  reader: SharedReader;
+  routing: RoutingView;
+  /** Before a withdraw: is the team's own AS seen announcing the prefix or a covering one? */
+  ownAnnouncement?: (prefix: string, ownAsn: number) => Promise<OwnAnnouncement>;
+  /** Before onboard / validate: what Cloudflare's validation would find. */
+  preflight?: (cidr: string, asn: number | undefined, ownershipToken: string | undefined) => Promise<PreflightReport>;
+  now(): number;
+  /** Between watch ticks; escalation thresholds. */
+  watch: { pollIntervalMs: number; escalateAfterMs: { advertise: number; withdraw: number } };
+}
+
+export interface IntakeRequest {
+  cidr: string;
+  userId: string;
+  /** Onboard: the ASN the prefix is added with. */
+  asn?: number;
+  breakGlass: boolean;
+}
+
+/** What a request targets, found at intake (the command) and again at filing. */
+export interface Target {
+  accountId: string;
+  prefixId: string;
+  bgpPrefixId: string | null;
+  params: Record<string, unknown>;
+  /** Cloudflare's state before the change, for the audit. */
+  before: Record<string, unknown>;
+}
+
+export interface Plan {
+  guards: Guard[];
+  checks: Check[];
+}
+
+export interface ApplyTools {
+  /**
+   * Records that the call may be in flight, then sends it once. Throws what the call threw; the engine audits it
+   * and decides (retry after a re-read, or close honestly). Refuses (throws) if the operation moved on meanwhile.
+   */
+  send<T>(request: string, call: () => Promise<T>): Promise<T>;
+  audit(type: string, data: Record<string, unknown>): Promise<void>;
+  /** An earlier attempt of ours recorded a call (a retry after a crash or an unclear answer). */
+  calledBefore: boolean;
+}
+
+export type ApplyResult =
+  /** Cloudflare has the change (sent by us, or already true): follow it. */
+  | { outcome: 'called' | 'skipped'; request: string; result: Record<string, unknown>; facts: Record<string, unknown>; patch?: Partial<Pick<Operation, 'prefixId' | 'params'>> }
+  /** The read showed it cannot or must not be done: closed as failed, nothing sent. */
+  | { outcome: 'refused'; step: string; facts: Record<string, unknown> };
+
+export interface VerifyStep {
+  events: OpEvent[];
+  /** The kind's watch state to merge. */
+  data?: Record<string, unknown>;
+  /** The latest observation (plain sentence) for the card; undefined keeps it. */
+  latest?: string;
+  escalated?: boolean;
+  /** Counts as a sample (for the counters). */
+  sampled?: boolean;
+  /** The end, when reached. */
+  verdict?: { verdict: Verdict; step: string; facts: Record<string, unknown> };
+  /** Ask for the next tick sooner than the poll interval (e.g. straight into the next phase). */
+  nextDelayMs?: number;
+}
+
+export interface ChangeKind {
+  readonly kind: OperationKind;
+  /** May be used through `/byoip emergency` (no approval, reviewed afterwards). */
+  readonly breakGlass: boolean;
+  /** Checks the target before any form opens: refuses (BotError) what cannot be done, with the fix. */
+  intake(deps: KindDeps, req: IntakeRequest): Promise<Target>;
+  /** What the change is guarded by: run at filing (shown on the card) and again right before the mutation. */
+  plan(deps: KindDeps, op: Operation): Promise<Plan>;
+  /** Reads first, skips what is already true, then makes exactly one mutation through `tools.send`. */
+  apply(deps: KindDeps, op: Operation, tools: ApplyTools): Promise<ApplyResult>;
+  /** One tick of following the change. Throws when a read fails (the engine counts failures). */
+  verify(deps: KindDeps, op: Operation): Promise<VerifyStep>;
+}

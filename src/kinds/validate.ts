@@ -1,0 +1,63 @@
+/** Validate: ask Cloudflare to run its IRR / RPKI / ownership checks (POST .../validate) and follow them to the end. */
+import type { Prefix } from '../domain/addressing.js';
+import { InvalidInputError } from '../errors.js';
+import { canonical, findAccountPrefix } from './lookup.js';
+import { preflightChecks } from './preflight-checks.js';
+import type { ChangeKind } from './types.js';
+
+/** Validation states Cloudflare uses for a check that did not pass. */
+const FAILED_VALIDATION = new Set(['missing', 'invalid', 'mismatch_asn', 'failed']);
+
+const statesOf = (p: Prefix) => ({ irr: p.irrValidationState, rpki: p.rpkiValidationState, ownership: p.ownershipValidationState });
+
+export const validate: ChangeKind = {
+  kind: 'validate',
+  breakGlass: false,
+  async intake(deps, req) {
+    const found = await findAccountPrefix(deps, (p) => canonical(p.cidr) === req.cidr);
+    if (!found) {
+      const names = deps.policy.cloudflare.accounts.map((a) => a.name).join(', ');
+      throw new InvalidInputError(`${req.cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}); add it to Cloudflare first. See what is there with /byoip status.`);
+    }
+    const { account, prefix } = found;
+    if (prefix.approved === 'V') throw new InvalidInputError(`${req.cidr} is already validated and approved at Cloudflare; nothing to do. Next is its default service binding.`);
+    return {
+      accountId: account.id,
+      prefixId: prefix.id,
+      bgpPrefixId: null,
+      params: { asn: prefix.asn ?? null, token: prefix.ownershipValidationToken ?? null },
+      before: statesOf(prefix),
+    };
+  },
+  async plan(deps, op) {
+    const asn = typeof op.params.asn === 'number' ? op.params.asn : undefined;
+    const token = typeof op.params.token === 'string' ? op.params.token : undefined;
+    return { guards: [], checks: await preflightChecks(deps, op.prefix, asn, token) };
+  },
+  async apply(deps, op, tools) {
+    const request = `POST /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/validate`;
+    const current = await deps.cloudflare.getPrefix(op.accountId, op.prefixId);
+    await tools.audit('cloudflare_read', { approved: current.approved, ...statesOf(current) });
+    if (current.approved === 'V') {
+      const facts = { approved: current.approved, ...statesOf(current) };
+      return { outcome: tools.calledBefore ? 'called' : 'skipped', request, result: facts, facts };
+    }
+    const after = await tools.send(request, () => deps.cloudflare.validatePrefix(op.accountId, op.prefixId));
+    const facts = { approved: after.approved, ...statesOf(after) };
+    return { outcome: 'called', request, result: facts, facts };
+  },
+  async verify(deps, op) {
+    const ttl = Math.max(1, Math.floor(deps.watch.pollIntervalMs * 0.8));
+    const p = await deps.reader.read<Prefix>(`cf-prefix:${op.prefixId}`, ttl, () => deps.cloudflare.getPrefix(op.accountId, op.prefixId));
+    const states = statesOf(p);
+    const summary = `IRR ${states.irr}, RPKI ${states.rpki}, ownership ${states.ownership}`;
+    if (p.approved === 'V') return { events: [], latest: summary, verdict: { verdict: 'done', step: 'validated', facts: { summary } } };
+    const failing = Object.entries(states).filter(([, v]) => FAILED_VALIDATION.has(v));
+    const pending = Object.values(states).some((v) => v === 'pending' || v === '');
+    if (failing.length && !pending) {
+      return { events: [], latest: summary, verdict: { verdict: 'failed', step: 'checks_failed', facts: { summary, failing: Object.fromEntries(failing) } } };
+    }
+    if (summary === op.watch?.latest) return { events: [] };
+    return { events: [{ type: 'progress', step: 'checks', facts: { summary } }], latest: summary, sampled: true };
+  },
+};

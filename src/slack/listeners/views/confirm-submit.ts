@@ -1,0 +1,77 @@
+import type { AllMiddlewareArgs, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
+import { z } from 'zod';
+import { isBotError } from '../../../errors.js';
+import type { ListenerContext } from '../../context.js';
+import { BlockId, InputActionId } from '../../ids.js';
+import { slackMessageOf } from '../../render/errors.js';
+
+const approveMeta = z.object({ opId: z.string().min(1).max(64), guards: z.array(z.string().max(100)).max(20), channel: z.string().nullable() });
+
+const guardSchema = z.object({ id: z.string().max(100), status: z.enum(['pass', 'warn', 'block']), overridable: z.boolean(), facts: z.record(z.string(), z.unknown()), checkedAt: z.number() });
+const breakGlassMeta = z.object({
+  kind: z.enum(['advertise', 'withdraw']),
+  cidr: z.string().max(60),
+  channel: z.string().max(30),
+  guards: z.array(guardSchema).max(20),
+  guardsAt: z.number().nullable(),
+  supersedes: z.string().nullable(),
+});
+
+const reasonOf = (view: ViewSubmitAction['view']) => (view.state.values[BlockId.Reason]?.[InputActionId.Reason]?.value ?? '').trim();
+
+/** The approver's confirm dialog: the approval with the acknowledged guards and the reason; refusals go back into the dialog. */
+export function confirmApproveSubmit(ctx: ListenerContext) {
+  return async ({ ack, body, view }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs): Promise<void> => {
+    const meta = approveMeta.safeParse(safeJson(view.private_metadata));
+    if (!meta.success) {
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: 'This dialog is out of date; close it and click Approve on the card again.' } });
+      return;
+    }
+    const reason = reasonOf(view);
+    if (reason.length < 3) {
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: 'Say why you approve despite the warnings (a few words); it is recorded in the audit.' } });
+      return;
+    }
+    try {
+      await ctx.service.approve(meta.data.opId, body.user.id, { override: { reason, guards: meta.data.guards } });
+      await ack();
+    } catch (err) {
+      if (!isBotError(err)) ctx.logger.error({ err }, 'confirmed approval failed');
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: slackMessageOf(err).slice(0, 300) } });
+    }
+  };
+}
+
+/** "Send now": the break-glass change, at once. Refusals go back into the dialog; nothing is sent then. */
+export function breakGlassSubmit(ctx: ListenerContext) {
+  return async ({ ack, body, view, client }: SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs): Promise<void> => {
+    const meta = breakGlassMeta.safeParse(safeJson(view.private_metadata));
+    if (!meta.success) {
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: 'This dialog is out of date; close it and run /byoip emergency again.' } });
+      return;
+    }
+    const reason = reasonOf(view);
+    if (reason.length < 3) {
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: 'Say why (the incident, in a few words).' } });
+      return;
+    }
+    try {
+      const op = await ctx.service.breakGlass({ kind: meta.data.kind, cidr: meta.data.cidr, userId: body.user.id, channel: meta.data.channel, reason, guards: meta.data.guards, guardsAt: meta.data.guardsAt });
+      await ack();
+      await client.chat
+        .postEphemeral({ channel: meta.data.channel, user: body.user.id, text: `:rotating_light: Break glass: ${op.kind} of ${op.prefix} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread.` })
+        .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not confirm the break glass'));
+    } catch (err) {
+      if (!isBotError(err)) ctx.logger.error({ err }, 'break glass failed');
+      await ack({ response_action: 'errors', errors: { [BlockId.Reason]: slackMessageOf(err).slice(0, 300) } });
+    }
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The Slack text of each change kind: what the card says it will change, its progress steps and its endings.
+ * A new kind adds one entry here (and its module in src/kinds/).
+ */
+import type { Operation, OperationKind } from '../../domain/operation.js';
+import { humanDuration } from '../../domain/time.js';
+import { userText } from '../views/blocks.js';
+
+type Facts = Record<string, unknown>;
+
+export interface KindView {
+  /** The modal's and card's noun: "advertise", "new prefix". */
+  noun: string;
+  willChange(op: Operation): string;
+  /** A progress step's thread line (without the verdict word). */
+  progress(op: Operation, step: string, facts: Facts): string | null;
+  /** The body after `Done:` / `Contested:` / `Not confirmed:` / `Failed:` for the kind's own verdict steps. */
+  ending(op: Operation, step: string, facts: Facts): string | null;
+  /** When the watch ran out of time: what was last seen and what to check. */
+  timeout(op: Operation, facts: Facts): string;
+  /** Escalation: too slow. */
+  escalated?(op: Operation, elapsedMs: number, summary: string): string;
+}
+
+const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+const origins = (facts: Facts) =>
+  ((facts.origins as { asn: number; peers: number }[] | undefined) ?? []).map((o) => `${o.asn === 0 ? 'an AS_SET origin' : `AS${o.asn}`} (on ${o.peers} peers)`).join(', ');
+
+const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
+  noun: direction,
+  willChange: (op) =>
+    direction === 'advertise'
+      ? `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`true\` (Cloudflare starts announcing it from AS13335; takes 2-7 min). Once AS13335 is seen, remove the announcement from your own data centre, or some traffic keeps bypassing Cloudflare.`
+      : `BGP prefix ${op.prefix} \`on_demand.advertised\` → \`false\` (Cloudflare stops announcing it; takes about 15 min).`,
+  progress(op, step, f) {
+    switch (step) {
+      case 'accepted':
+        return `:cloud: Cloudflare accepted the ${direction} of ${op.prefix} (on_demand.advertised=${s(f.advertised)}${f.modifiedAt ? ` at ${s(f.modifiedAt)}` : ''}). ${direction === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; following it until the Internet sees it.`;
+      case 'already_true':
+        return `:information_source: Cloudflare already had ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}; no call was needed. Following it on the looking glass.`;
+      case 'cloudflare_confirmed':
+        return `:white_check_mark: Cloudflare reports ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}${f.since ? ` since ${s(f.since)}` : ''}. Watching route collectors for the Internet to follow.`;
+      case 'sample':
+        return `:satellite_antenna: ${s(f.summary)}`;
+      default:
+        return null;
+    }
+  },
+  ending(op, step, f) {
+    switch (step) {
+      case 'propagated':
+        return `${op.prefix} is propagated: ${s(f.peers)}/${s(f.usual)} peers see it from AS13335. Remove the announcement from your own data centre now.`;
+      case 'withdrawn':
+        return `${op.prefix} is withdrawn from Cloudflare: ${s(f.peers)} peers still see it from AS13335 (under 10).`;
+      case 'propagated_contested':
+        return `Cloudflare's route for ${op.prefix} is up (${s(f.peers)}/${s(f.usual)} peers see it from AS13335), but ${origins(f)} ${((f.origins as unknown[]) ?? []).length > 1 ? 'announce' : 'announces'} it too. *Do not remove your own announcement yet*: that would hand more traffic to the other origin. Contact that network, check that your ROA authorises only AS13335 and your own AS, and watch the looking glass until it is gone.`;
+      case 'withdrawn_contested':
+        return `Cloudflare's route for ${op.prefix} is gone (${s(f.peers)} peers still see AS13335), but ${origins(f)} still ${((f.origins as unknown[]) ?? []).length > 1 ? 'announce' : 'announces'} it. Traffic may go there instead of ${f.ownAsn ? `AS${s(f.ownAsn)}` : 'your own network'}: check now and contact that network; do not treat this withdraw as clean.`;
+      case 'locked':
+        return `Cloudflare has this BGP prefix locked (on_demand_locked), so it cannot be ${direction === 'advertise' ? 'advertised' : 'withdrawn'}. Nothing was sent; ask your Cloudflare account team to unlock it.`;
+      case 'no_bgp_prefix':
+        return 'This request names no BGP prefix, so there is nothing to change. Nothing was sent.';
+      default:
+        return null;
+    }
+  },
+  timeout: (op, f) =>
+    direction === 'advertise'
+      ? `Cloudflare accepted the advertise of ${op.prefix}, but the looking glass did not confirm it within ${humanDuration(Number(f.timeoutMs ?? 0))} (last seen: ${s(f.latest) || 'no sample'}). Check Cloudflare's dashboard, the ROA (AS13335 must be allowed to originate it) and a looking glass; keep your own announcement up until AS13335 is seen.`
+      : `Cloudflare accepted the withdraw of ${op.prefix}, but the looking glass did not confirm it within ${humanDuration(Number(f.timeoutMs ?? 0))} (last seen: ${s(f.latest) || 'no sample'}). Check a looking glass by hand; if AS13335 still announces it, open a Cloudflare support case.`,
+  escalated: (op, elapsedMs, summary) =>
+    direction === 'advertise'
+      ? `:warning: ${op.prefix} is still not propagated ${humanDuration(elapsedMs)} after Cloudflare accepted the advertise (${summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
+      : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsedMs)} after the withdraw (${summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
+});
+
+export const KIND_VIEWS: Record<OperationKind, KindView> = {
+  advertise: advertisement('advertise'),
+  withdraw: advertisement('withdraw'),
+  onboard: {
+    noun: 'new prefix',
+    willChange: (op) =>
+      `Add ${op.prefix}${typeof op.params.asn === 'number' ? ` (AS${op.params.asn})` : ''} to Cloudflare${op.params.account ? ` account ${userText(String(op.params.account), 80)}` : ''} (\`POST .../prefixes\`). It starts pending (\`P\`) with an ownership token to publish; nothing is announced. After it is added: publish the token, upload the LOA, then \`/byoip validate ${op.prefix}\`.`,
+    progress: (op, step, f) => (step === 'accepted' ? `:cloud: Cloudflare added ${op.prefix} as prefix \`${s(f.prefixId)}\`; checking it is there.` : null),
+    ending(op, step, f) {
+      if (step === 'already_added') return `${op.prefix} is already on the account (added by someone else meanwhile, prefix \`${s(f.prefixId)}\`); nothing was added.`;
+      if (step !== 'added') return null;
+      const token = s(f.token) || '(see the dashboard)';
+      const zones = (f.zones as string[] | undefined) ?? [];
+      return (
+        `Cloudflare added ${op.prefix} (prefix \`${s(f.prefixId)}\`, ${f.approved === 'V' ? 'approved' : 'pending validation'}). ` +
+        `Next, publish the ownership token \`${token}\`: either \`remarks: cf-validation: ${token}\` on the IRR route object, ` +
+        `or \`cf-validation.<zone> TXT "${token}"\` in every reverse zone (${zones.slice(0, 4).join(', ')}${zones.length > 4 ? ', …' : ''}). ` +
+        `Make sure the ROA lets the ASN originate every length you will announce, upload the LOA, then run \`/byoip validate ${op.prefix}\`.`
+      );
+    },
+    timeout: (op) => `Cloudflare accepted ${op.prefix}, but the bot could not read it back in time. Check with \`/byoip status ${op.prefix}\`.`,
+  },
+  validate: {
+    noun: 'validation request',
+    willChange: (op) => `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`,
+    progress(op, step, f) {
+      if (step === 'accepted') return `:cloud: Cloudflare accepted the validation of ${op.prefix} (IRR ${s(f.irr)}, RPKI ${s(f.rpki)}, ownership ${s(f.ownership)}). Following the checks until they settle.`;
+      if (step === 'already_true') return `:information_source: Cloudflare already has ${op.prefix} validated and approved; no call was needed.`;
+      if (step === 'checks') return `:hourglass_flowing_sand: Cloudflare's checks: ${s(f.summary)}`;
+      return null;
+    },
+    ending(op, step, f) {
+      if (step === 'validated') return `Cloudflare validated and approved ${op.prefix} (${s(f.summary)}). Next: the default service binding, then the BGP prefix.`;
+      if (step === 'checks_failed') {
+        const failing = Object.entries((f.failing as Record<string, string>) ?? {})
+          .map(([k, v]) => `${k === 'irr' ? 'IRR' : k === 'rpki' ? 'RPKI' : k} ${v}`)
+          .join(', ');
+        return `Cloudflare's validation of ${op.prefix} failed: ${failing}. Run \`/byoip preflight ${op.prefix}\` to see what to fix, then ask again.`;
+      }
+      return null;
+    },
+    timeout: (op, f) => `Cloudflare has not finished validating ${op.prefix} within ${humanDuration(Number(f.timeoutMs ?? 0))} (${s(f.latest) || 'no answer yet'}). Check again with \`/byoip status ${op.prefix}\`.`,
+  },
+};
