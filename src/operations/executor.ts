@@ -7,7 +7,7 @@ import { kindOf, type KindDeps } from '../kinds/index.js';
 import { listKeysOf } from '../kinds/lookup.js';
 import type { ApplyResult } from '../kinds/types.js';
 import type { Dispatcher } from './ports.js';
-import type { OperationStore, OutboxItem } from './store.js';
+import { CARD, eventItem, type OperationStore } from './store.js';
 
 export interface ExecutorDeps {
   store: OperationStore;
@@ -43,8 +43,6 @@ export class NotRetryable extends Error {
   }
 }
 
-const card: OutboxItem = { kind: 'card' };
-const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
 
 /**
  * Executes an approved operation of any kind: checks that the approval is still fresh, runs the kind's guards again
@@ -66,7 +64,7 @@ export class Executor {
       if (!approvalIsFresh(op, this.now())) return this.lapse(op);
       op = (
         await store.update(opId, (o) =>
-          o.state === 'approved' ? { op: transition(o, 'executing', this.now()), audit: [{ type: 'executing', opId, actor: 'system' }], notify: [card] } : { op: o },
+          o.state === 'approved' ? { op: transition(o, 'executing', this.now()), audit: [{ type: 'executing', opId, actor: 'system' }], notify: [CARD] } : { op: o },
         )
       ).op;
       await this.deps.dispatcher.deliver(opId);
@@ -171,7 +169,7 @@ export class Executor {
               cloudflare: { at: now, request: result.request, outcome: result.outcome, result: result.result },
               watch: newWatch(now),
             }),
-            notify: [ev({ type: 'progress', step: result.outcome === 'skipped' ? 'already_true' : 'accepted', facts: result.facts }), card],
+            notify: [eventItem({ type: 'progress', step: result.outcome === 'skipped' ? 'already_true' : 'accepted', facts: result.facts }), CARD],
             audit: [{ type: 'verifying', opId: op.id, actor: 'system' }],
           },
     );
@@ -202,7 +200,7 @@ export class Executor {
         ? { op: o }
         : {
             op: lapseApproval(o, this.now(), expiresAfter),
-            notify: [ev({ type: 'approval_lapsed', approvedAt: o.approvedAt ?? 0, validForMs: o.approvalValidForMs }), card],
+            notify: [eventItem({ type: 'approval_lapsed', approvedAt: o.approvedAt ?? 0, validForMs: o.approvalValidForMs }), CARD],
             audit: [{ type: 'approval_lapsed', opId: o.id, actor: 'system', data: { approvedAt: o.approvedAt, validForMs: o.approvalValidForMs } }],
           },
     );
@@ -211,7 +209,7 @@ export class Executor {
 
   /** A thread line (and card refresh) without a state change; optionally records the guards. */
   private async note(op: Operation, event: OpEvent, patch: Partial<Operation> = {}, anyState = false): Promise<void> {
-    await this.deps.store.update(op.id, (o) => (o.state !== 'executing' && !anyState ? { op: o } : { op: { ...o, ...patch, updatedAt: this.now() }, notify: [ev(event), card] }));
+    await this.deps.store.update(op.id, (o) => (o.state !== 'executing' && !anyState ? { op: o } : { op: { ...o, ...patch, updatedAt: this.now() }, notify: [eventItem(event), CARD] }));
     await this.deps.dispatcher.deliver(op.id);
   }
 
@@ -222,7 +220,7 @@ export class Executor {
         ? { op: o }
         : {
             op: transition(o, 'failed', this.now(), { ...patch, final: verdict }),
-            notify: [ev(verdict), card],
+            notify: [eventItem(verdict), CARD],
             audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { step: verdict.step, ...verdict.facts, ...auditData } }],
           },
     );

@@ -24,7 +24,7 @@ import { kindOf, type KindDeps } from '../kinds/index.js';
 import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
 import type { Target } from '../kinds/types.js';
 import type { Dispatcher, GroupDirectory } from './ports.js';
-import type { OperationStore, OutboxItem } from './store.js';
+import { CARD, eventItem, type OperationStore, type OutboxItem } from './store.js';
 
 export interface RequestInput {
   kind: OperationKind;
@@ -64,8 +64,9 @@ export interface StatusReport {
 export type Role = 'requester' | 'approver' | 'break_glass';
 
 const newId = () => randomBytes(8).toString('hex');
-const card: OutboxItem = { kind: 'card' };
-const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
+
+/** The fields of a new operation that come from what intake found. */
+const fromTarget = (kind: OperationKind, prefix: string, t: Target) => ({ kind, prefix, accountId: t.accountId, prefixId: t.prefixId, bgpPrefixId: t.bgpPrefixId, params: t.params });
 
 /**
  * Files, approves, rejects, expires and recovers operations of any kind, generic over the kind table: the kind
@@ -134,13 +135,8 @@ export class OperationService {
     const action = this.policy.actions[input.kind];
     let op = newOperation(
       {
+        ...fromTarget(input.kind, cidr, target),
         id: newId(),
-        kind: input.kind,
-        prefix: cidr,
-        accountId: target.accountId,
-        prefixId: target.prefixId,
-        bgpPrefixId: target.bgpPrefixId,
-        params: target.params,
         requestedBy: input.userId,
         reason,
         channel: input.channel,
@@ -158,7 +154,7 @@ export class OperationService {
       await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'guard', guards: blocked.map((g) => g.id) } });
       throw new BotError(ErrorCode.GuardBlocked, `Refused: ${blocked.map((g) => g.id).join(', ')} blocks this ${input.kind} of ${cidr}; nothing was filed.`);
     }
-    const res = await this.deps.store.create(op, [card], {
+    const res = await this.deps.store.create(op, [CARD], {
       type: 'requested',
       opId: op.id,
       actor: input.userId,
@@ -234,7 +230,7 @@ export class OperationService {
       const now = this.now();
       const res = await this.deps.store.update(opId, (current) => {
         const d = decision(current, isApprover, now);
-        return { op: d.op, notify: [ev(d.event), card], audit: d.audit.map((a) => ({ ...a, opId, actor: userId })) };
+        return { op: d.op, notify: [eventItem(d.event), CARD], audit: d.audit.map((a) => ({ ...a, opId, actor: userId })) };
       });
       await this.deps.dispatcher.deliver(opId);
       return res.op;
@@ -273,7 +269,7 @@ export class OperationService {
 
   /** The guards a break-glass change would have, for the confirm step (look-ups run while the dialog is open). */
   async breakGlassGuards(kind: 'advertise' | 'withdraw', cidr: string, target: Target): Promise<Guard[]> {
-    const probe = newOperation({ id: '-', kind, prefix: cidr, accountId: target.accountId, prefixId: target.prefixId, bgpPrefixId: target.bgpPrefixId, requestedBy: '-', reason: '-', channel: '-', state: 'approved', expiresAt: 0, approvalsRequired: 0 }, this.now());
+    const probe = newOperation({ ...fromTarget(kind, cidr, target), id: '-', requestedBy: '-', reason: '-', channel: '-', state: 'approved', expiresAt: 0, approvalsRequired: 0 }, this.now());
     return (await kindOf(kind).plan(this.deps.kinds, probe)).guards;
   }
 
@@ -293,13 +289,8 @@ export class OperationService {
     const now = this.now();
     const op = newOperation(
       {
+        ...fromTarget(input.kind, cidr, target),
         id,
-        kind: input.kind,
-        prefix: cidr,
-        accountId: target.accountId,
-        prefixId: target.prefixId,
-        bgpPrefixId: target.bgpPrefixId,
-        params: target.params,
         requestedBy: input.userId,
         reason,
         channel: input.channel,
@@ -327,13 +318,13 @@ export class OperationService {
             id: held.op.id,
             version: held.version,
             op: supersede(held.op, input.userId, id, now),
-            notify: [ev({ type: 'superseded', by: input.userId, opId: id }), card],
+            notify: [eventItem({ type: 'superseded', by: input.userId, opId: id }), CARD],
             audit: { type: 'superseded', opId: held.op.id, actor: input.userId, data: { by: id } },
           }
         : undefined;
       const res = await this.deps.store.create(
         op,
-        [card, ev({ type: 'break_glass', by: input.userId, reason, supersedes: held?.op.id ?? null })],
+        [CARD, eventItem({ type: 'break_glass', by: input.userId, reason, supersedes: held?.op.id ?? null })],
         { type: 'break_glass', opId: id, actor: input.userId, data: { kind: input.kind, prefix: cidr, reason, before: target.before, supersedes: held?.op.id ?? null, guards: op.guards.map((g) => ({ id: g.id, status: g.status })) } },
         { breakGlassUse: { maxUses: policy.break_glass.max_uses, windowMs: policy.break_glass.window }, ...(supersedeOpt ? { supersede: supersedeOpt } : {}) },
       );
@@ -398,14 +389,14 @@ export class OperationService {
           if (op.state === 'approved' && !approvalIsFresh(op, now)) {
             await this.rearmOrClose(op, (o) => ({
               op: lapseApproval(o, now, this.policy.actions[o.kind].expires_after),
-              notify: [ev({ type: 'approval_lapsed', approvedAt: o.approvedAt ?? 0, validForMs: o.approvalValidForMs }), card],
+              notify: [eventItem({ type: 'approval_lapsed', approvedAt: o.approvedAt ?? 0, validForMs: o.approvalValidForMs }), CARD],
               audit: [{ type: 'approval_lapsed', opId: o.id, actor: 'system', data: { recovered: true } }],
             }));
             counts.lapsed++;
           } else if (st === 'failed') {
             await this.rearmOrClose(op, (o) => {
               const verdict = { type: 'verdict', verdict: 'failed', step: 'gave_up', facts: { why: 'the execute job failed for good', mayHaveReached: o.cloudflare !== null } } as const;
-              return { op: transition(o, 'failed', now, { final: verdict }), notify: [ev(verdict), card], audit: [{ type: 'failed', opId: o.id, actor: 'system', data: { step: 'gave_up', recovered: true, mayHaveReached: o.cloudflare !== null } }] };
+              return { op: transition(o, 'failed', now, { final: verdict }), notify: [eventItem(verdict), CARD], audit: [{ type: 'failed', opId: o.id, actor: 'system', data: { step: 'gave_up', recovered: true, mayHaveReached: o.cloudflare !== null } }] };
             });
             counts.closed++;
           } else {
@@ -450,7 +441,7 @@ export class OperationService {
           if (op.state !== 'awaiting_approval') return { op }; // already decided: the CAS just drops it from the open set
           return {
             op: transition(op, 'expired', now, { final: { type: 'verdict', verdict: 'failed', step: 'expired', facts: {} } }),
-            notify: [ev({ type: 'expired' }), card],
+            notify: [eventItem({ type: 'expired' }), CARD],
             audit: [{ type: 'expired', opId: id, actor: 'system' }],
           };
         });

@@ -18,6 +18,11 @@ type WithScripts = RedisClient & Record<keyof typeof SCRIPTS, ScriptFn>;
  */
 export type OutboxItem = { kind: 'card' } | { kind: 'event'; event: OpEvent };
 
+/** Re-render the status card. */
+export const CARD: OutboxItem = { kind: 'card' };
+/** Post an event in the thread. */
+export const eventItem = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
+
 export interface QueuedItem {
   seq: number;
   item: OutboxItem;

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import type { OpEvent, VerdictEvent } from '../domain/events.js';
+import type { VerdictEvent } from '../domain/events.js';
 import { transition, type Operation, type OperationState } from '../domain/operation.js';
 import { userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
 import { listKeysOf } from '../kinds/lookup.js';
 import type { VerifyStep } from '../kinds/types.js';
 import type { Dispatcher } from './ports.js';
-import type { OperationStore, OutboxItem } from './store.js';
+import { CARD, eventItem, type OperationStore, type OutboxItem } from './store.js';
 
 export interface WatcherDeps {
   store: OperationStore;
@@ -24,8 +24,6 @@ export type TickResult = { done: true } | { done: false; nextDelayMs: number };
 
 const STATE_OF: Record<VerdictEvent['verdict'], OperationState> = { done: 'done', contested: 'contested', unconfirmed: 'unconfirmed', failed: 'failed' };
 
-const card: OutboxItem = { kind: 'card' };
-const ev = (event: OpEvent): OutboxItem => ({ kind: 'event', event });
 
 /**
  * Follows a change of any kind until a verdict: one tick per call, the kind's `verify` says what it saw. The watch
@@ -61,7 +59,7 @@ export class Watcher {
         await this.finish(op, { type: 'verdict', verdict: 'unconfirmed', step: 'read_failures', facts: { why, failures, latest: w.latest } });
         return { done: true };
       }
-      const notify = w.lastError !== why ? [ev({ type: 'read_error', why, retryEveryMs: this.deps.pollIntervalMs, failures })] : [];
+      const notify = w.lastError !== why ? [eventItem({ type: 'read_error', why, retryEveryMs: this.deps.pollIntervalMs, failures })] : [];
       await this.patch(op, { readFailures: failures, lastError: why }, notify);
       return { done: false, nextDelayMs: this.deps.pollIntervalMs };
     }
@@ -74,7 +72,7 @@ export class Watcher {
       ...(step.escalated ? { escalated: true } : {}),
       data: { ...w.data, ...(step.data ?? {}) },
     };
-    const events = step.events.map(ev);
+    const events = step.events.map(eventItem);
     if (step.verdict) {
       await this.finish({ ...op, watch: { ...w, ...watchPatch } }, { type: 'verdict', ...step.verdict }, events);
       return { done: true };
@@ -86,7 +84,7 @@ export class Watcher {
   }
 
   private async patch(op: Operation, patch: Partial<NonNullable<Operation['watch']>>, notify: OutboxItem[], cardChanged = false): Promise<void> {
-    const items: OutboxItem[] = notify.length || cardChanged ? [...notify, card] : [];
+    const items: OutboxItem[] = notify.length || cardChanged ? [...notify, CARD] : [];
     await this.deps.store.update(op.id, (o) => (o.state !== 'verifying' || !o.watch ? { op: o } : { op: { ...o, watch: { ...o.watch, ...patch }, updatedAt: this.now() }, notify: items }));
     if (items.length) await this.deps.dispatcher.deliver(op.id);
   }
@@ -97,7 +95,7 @@ export class Watcher {
         ? { op: o }
         : {
             op: transition(o, STATE_OF[verdict.verdict], this.now(), { watch: op.watch, final: verdict }),
-            notify: [...before, ev(verdict), card],
+            notify: [...before, eventItem(verdict), CARD],
             audit: [{ type: verdict.verdict, opId: op.id, actor: 'system', data: { step: verdict.step, ...verdict.facts } }],
           },
     );
