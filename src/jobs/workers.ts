@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Deliverer } from '../operations/deliverer.js';
+import { DeliveryBackoff, type Deliverer } from '../operations/deliverer.js';
 import { NotRetryable, type Executor } from '../operations/executor.js';
 import type { OperationService } from '../operations/service.js';
 import type { OperationStore } from '../operations/store.js';
@@ -67,7 +67,22 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     { ...common, concurrency: 32 },
   );
 
-  const deliver = new Worker<OpJob>(names.deliver, async (job) => deps.deliverer.drain(job.data.opId), { ...common, concurrency: 16 });
+  const deliver = new Worker<OpJob>(
+    names.deliver,
+    async (job: Job<OpJob>, token?: string) => {
+      try {
+        await deps.deliverer.drain(job.data.opId);
+      } catch (err) {
+        // Slack asked for a long wait (Retry-After): the job sleeps until then instead of retrying in a second.
+        if (err instanceof DeliveryBackoff) {
+          await job.moveToDelayed(err.untilMs, token);
+          throw new DelayedError();
+        }
+        throw err;
+      }
+    },
+    { ...common, concurrency: 16 },
+  );
 
   const maintenance = new Worker(
     names.maintenance,
@@ -77,7 +92,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       const recovered = await deps.service.recoverStranded();
       // Recovery: an outbox with items but no job (a crash between recording and enqueueing) gets a drain.
       const pending = await deps.store.pendingOutboxes();
-      await Promise.all(pending.map((id) => deps.deliverer.drain(id)));
+      // A drain that Slack asked to wait is picked up again by a later sweep or its own delayed job.
+      await Promise.allSettled(pending.map((id) => deps.deliverer.drain(id)));
       return { expired, pending: pending.length, ...recovered };
     },
     { ...common, concurrency: 1, removeOnComplete: SWEEPS_KEPT.removeOnComplete, removeOnFail: SWEEPS_KEPT.removeOnFail },

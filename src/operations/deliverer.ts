@@ -6,12 +6,23 @@ import type { OperationStore, OutboxItem } from './store.js';
 
 /** Posts to Slack. Throws DeliveryError; implemented in slack/notifier.ts. */
 export interface Notifier {
-  postCard(op: Operation): Promise<string>;
+  /** Posts the card; `seq` goes into the message metadata so a lost answer can be looked up. Returns its ts. */
+  postCard(op: Operation, seq: number): Promise<string>;
   updateCard(op: Operation): Promise<void>;
   /** What the card would show now; an update that would show the same is skipped. */
   cardFingerprint(op: Operation): string;
-  /** Renders the event and posts it in the operation's thread. */
-  post(op: Operation, event: OpEvent): Promise<void>;
+  /** Renders the event and posts it in the operation's thread (metadata carries `seq`). Returns its ts. */
+  post(op: Operation, event: OpEvent, seq: number): Promise<string>;
+  /** The ts of a message of this operation with this outbox `seq` already in Slack (its answer was lost), if any. */
+  findPosted(op: Operation, seq: number): Promise<string | null>;
+}
+
+/** Slack asked for a longer wait than is sensible in-process: the deliver job is delayed until `untilMs`. */
+export class DeliveryBackoff extends Error {
+  constructor(readonly untilMs: number) {
+    super(`Slack asked to wait until ${new Date(untilMs).toISOString()}`);
+    this.name = 'DeliveryBackoff';
+  }
 }
 
 export class DeliveryError extends Error {
@@ -40,6 +51,15 @@ export interface DelivererDeps {
 const LEASE_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits in slices shorter than the drain lease, renewing it, so no second drainer starts meanwhile. */
+async function waitRenewing(ms: number, renew: () => Promise<void>): Promise<void> {
+  for (let left = ms; left > 0; left -= 1000) {
+    await renew();
+    await sleep(Math.min(1000, left));
+  }
+  await renew();
+}
 
 /**
  * Drains an operation's outbox in order. Only one drainer per operation runs at a time (a Redis lock), so
@@ -80,7 +100,7 @@ export class Deliverer {
         continue;
       }
       try {
-        await this.deliverOne(op, head.item, () => store.redis.pexpire(lockKey, LEASE_MS).then(() => undefined));
+        await this.deliverOne(op, head.seq, head.item, () => store.redis.pexpire(lockKey, LEASE_MS).then(() => undefined));
       } catch (err) {
         if (err instanceof DeliveryError && err.permanent) {
           logger.error({ operationId: opId, err, item: head.item.kind }, 'Slack refused a message for good; dropping it');
@@ -94,15 +114,32 @@ export class Deliverer {
     }
   }
 
-  private async deliverOne(op: Operation, item: OutboxItem, renew: () => Promise<void>): Promise<void> {
+  /**
+   * Posts one item. A post that was attempted before without an answer (Slack may have accepted it) is first looked
+   * up by its metadata, so a reply appears exactly once.
+   */
+  private async deliverOne(op: Operation, seq: number, item: OutboxItem, renew: () => Promise<void>): Promise<void> {
     const { notifier, store } = this.deps;
-    await this.withRateLimit(renew, async () => {
+    const attemptKey = store.key('deliver-attempt', op.id);
+    const posts = item.kind === 'event' || (item.kind === 'card' && !op.cardTs);
+    if (posts && (await store.redis.get(attemptKey)) === String(seq)) {
+      const ts = await notifier.findPosted(op, seq).catch(() => null);
+      if (ts) {
+        if (item.kind === 'card') await store.update(op.id, (o) => ({ op: { ...o, cardTs: o.cardTs ?? ts } }));
+        await store.audit({ type: 'delivered', opId: op.id, actor: 'system', data: { seq, item: item.kind, ts, found: true } });
+        return;
+      }
+    }
+    const delivered = (ts: string) => store.audit({ type: 'delivered', opId: op.id, actor: 'system', data: { seq, item: item.kind, ts, ...(item.kind === 'event' ? { event: item.event.type } : {}) } });
+    await this.withRateLimit(op.channel, renew, async () => {
       switch (item.kind) {
         case 'card':
           if (!op.cardTs) {
             await this.pace(op.channel);
-            const ts = await notifier.postCard(op);
+            await store.redis.set(attemptKey, String(seq), 'PX', 7 * 86_400_000);
+            const ts = await notifier.postCard(op, seq);
             await store.update(op.id, (o) => ({ op: { ...o, cardTs: ts } }));
+            await delivered(ts);
           } else {
             const key = store.cardShownKey(op.id);
             const print = createHash('sha1').update(notifier.cardFingerprint(op)).digest('hex');
@@ -111,28 +148,35 @@ export class Deliverer {
             await store.redis.set(key, print, 'PX', 7 * 86_400_000);
           }
           return;
-        case 'event':
+        case 'event': {
           await this.pace(op.channel);
-          await notifier.post(op, item.event);
+          await store.redis.set(attemptKey, String(seq), 'PX', 7 * 86_400_000);
+          await delivered(await notifier.post(op, item.event, seq));
           return;
+        }
       }
     });
   }
 
-  private async withRateLimit(renew: () => Promise<void>, fn: () => Promise<void>): Promise<void> {
+  private async withRateLimit(channel: string, renew: () => Promise<void>, fn: () => Promise<void>): Promise<void> {
     const max = this.deps.maxInlineWaitMs ?? 30_000;
+    const waitKey = this.deps.store.key('slack-wait', channel);
     for (let i = 0; ; i++) {
+      // Slack asked this channel to wait (for another operation's post, say): honour it here too.
+      const pending = await this.deps.store.redis.pttl(waitKey);
+      if (pending > max) throw new DeliveryBackoff(Date.now() + pending);
+      if (pending > 0) await waitRenewing(pending, renew);
       try {
         return await fn();
       } catch (err) {
+        if (err instanceof DeliveryError && err.retryAfterMs !== null && err.retryAfterMs > 0) {
+          // Any Retry-After is honoured: short ones here, long ones by delaying the deliver job.
+          await this.deps.store.redis.set(waitKey, '1', 'PX', err.retryAfterMs);
+          if (err.retryAfterMs > max || i >= 5) throw new DeliveryBackoff(Date.now() + err.retryAfterMs);
+        }
         if (err instanceof DeliveryError && err.retryAfterMs !== null && err.retryAfterMs <= max && i < 5) {
           this.deps.logger.warn({ retryAfterMs: err.retryAfterMs }, 'Slack rate limit; waiting');
-          // Wait in slices shorter than the lease, renewing it, so no second drainer starts meanwhile.
-          for (let left = err.retryAfterMs; left > 0; left -= 1000) {
-            await renew();
-            await sleep(Math.min(1000, left));
-          }
-          await renew();
+          await waitRenewing(err.retryAfterMs, renew);
           continue;
         }
         throw err;

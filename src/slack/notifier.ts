@@ -7,6 +7,13 @@ import { statusCard } from './views/status-card.js';
 
 const PERMANENT = new Set(['channel_not_found', 'not_in_channel', 'invalid_blocks', 'msg_too_long', 'is_archived', 'invalid_auth', 'account_inactive', 'message_not_found', 'cant_update_message', 'user_not_in_channel', 'no_text']);
 
+const METADATA_TYPE = 'byoip_outbox';
+
+/** Message metadata: which operation and outbox item a message is, so a post whose answer was lost can be found. */
+function outboxMetadata(op: Operation, seq: number) {
+  return { event_type: METADATA_TYPE, event_payload: { op: op.id, seq } };
+}
+
 /** Posts cards and thread replies. Never retries by itself: the deliver queue decides (in order, paced). */
 export class SlackNotifier implements Notifier {
   constructor(private client: WebClient) {}
@@ -15,9 +22,11 @@ export class SlackNotifier implements Notifier {
     return new WebClient(token, { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000 });
   }
 
-  async postCard(op: Operation): Promise<string> {
+  async postCard(op: Operation, seq: number): Promise<string> {
     const card = statusCard(op);
-    const res = await this.call(() => this.client.chat.postMessage({ channel: op.channel, text: card.text, blocks: card.blocks as unknown as KnownBlock[] }));
+    const res = await this.call(() =>
+      this.client.chat.postMessage({ channel: op.channel, text: card.text, blocks: card.blocks as unknown as KnownBlock[], metadata: outboxMetadata(op, seq) } as ChatPostMessageArguments),
+    );
     if (!res.ts) throw new DeliveryError('chat.postMessage returned no ts', null, false);
     return res.ts as string;
   }
@@ -32,16 +41,28 @@ export class SlackNotifier implements Notifier {
     await this.call(() => this.client.chat.update({ channel: op.channel, ts: op.cardTs!, text: card.text, blocks: card.blocks as unknown as KnownBlock[] }));
   }
 
-  async post(op: Operation, event: OpEvent): Promise<void> {
+  async post(op: Operation, event: OpEvent, seq: number): Promise<string> {
     const { text, broadcast } = renderEvent(op, event);
     const threadTs = op.cardTs ?? undefined;
-    await this.call(() =>
+    const res = await this.call(() =>
       this.client.chat.postMessage({
         channel: op.channel,
         text,
+        metadata: outboxMetadata(op, seq),
         ...(threadTs ? { thread_ts: threadTs, reply_broadcast: broadcast } : {}),
       } as ChatPostMessageArguments),
     );
+    return String(res.ts ?? '');
+  }
+
+  /** Looks for a message of this operation carrying outbox `seq` in its metadata (the thread, or the channel for the card). */
+  async findPosted(op: Operation, seq: number): Promise<string | null> {
+    const res = op.cardTs
+      ? await this.call(() => this.client.conversations.replies({ channel: op.channel, ts: op.cardTs!, include_all_metadata: true, limit: 200 }))
+      : await this.call(() => this.client.conversations.history({ channel: op.channel, include_all_metadata: true, limit: 100 }));
+    const messages = (res.messages ?? []) as { ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }[];
+    const hit = messages.find((m) => m.metadata?.event_type === METADATA_TYPE && m.metadata.event_payload?.op === op.id && Number(m.metadata.event_payload?.seq) === seq);
+    return hit?.ts ?? null;
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

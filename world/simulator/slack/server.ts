@@ -246,7 +246,14 @@ class SlackSim implements SlackSimulator {
     else if (extra) result = this.injectedFailure(method) ?? this.rateLimited(method, args) ?? extra({ token, args });
     else if (!token) result = fail('not_authed');
     else if (token !== this.botToken) result = fail('invalid_auth');
-    else result = this.injectedFailure(method) ?? this.rateLimited(method, args) ?? this.dispatch(method, args);
+    else {
+      const lost = this.lostAnswer(method);
+      if (lost) {
+        // Slack did the work, but the answer never reached the bot (a cut connection, a proxy timeout).
+        this.dispatch(method, args);
+        result = lost;
+      } else result = this.injectedFailure(method) ?? this.rateLimited(method, args) ?? this.dispatch(method, args);
+    }
     const status = result.status ?? 200;
     const okFlag = status === 200 && result.body.ok === true;
     const call: RecordedCall = { method, args, ok: okFlag, status, at };
@@ -259,7 +266,7 @@ class SlackSim implements SlackSimulator {
   private injectedFailure(method: string): MethodResult | undefined {
     const queue = this.failures.get(method);
     const f = queue?.[0];
-    if (!queue || !f) return undefined;
+    if (!queue || !f || f.applied === 'after') return undefined;
     f.left -= 1;
     if (f.left <= 0) queue.shift();
     if (f.status === 429 || f.retryAfterSec !== undefined) {
@@ -315,7 +322,8 @@ class SlackSim implements SlackSimulator {
       case 'conversations.history': {
         const channel = this.resolveChannel(a.channel);
         if (!channel) return fail('channel_not_found');
-        const list = this.messages(channel).filter((m) => !m.threadTs).reverse().map((m) => this.messageJson(m));
+        const meta = bool(a.include_all_metadata);
+        const list = this.messages(channel).filter((m) => !m.threadTs).reverse().map((m) => this.messageJson(m, meta));
         return ok({ messages: list, has_more: false });
       }
       case 'conversations.replies': {
@@ -323,7 +331,8 @@ class SlackSim implements SlackSimulator {
         if (!channel) return fail('channel_not_found');
         const parent = this.msgIndex.get(`${channel}:${str(a.ts)}`);
         if (!parent || parent.deleted) return fail('thread_not_found');
-        return ok({ messages: [parent, ...this.thread(channel, parent.ts)].map((m) => this.messageJson(m)), has_more: false });
+        const meta = bool(a.include_all_metadata);
+        return ok({ messages: [parent, ...this.thread(channel, parent.ts)].map((m) => this.messageJson(m, meta)), has_more: false });
       }
       case 'conversations.info': {
         const channel = this.resolveChannel(a.channel);
@@ -501,7 +510,8 @@ class SlackSim implements SlackSimulator {
     return e;
   }
 
-  private messageJson(m: SimMessage): Json {
+  /** A message as the Web API returns it; `metadata` only when asked for (`include_all_metadata`), as Slack does. */
+  private messageJson(m: SimMessage, includeMetadata = false): Json {
     const j: Json = {
       type: 'message',
       subtype: 'bot_message',
@@ -514,6 +524,7 @@ class SlackSim implements SlackSimulator {
       team: this.teamId,
     };
     if (m.threadTs) j.thread_ts = m.threadTs;
+    if (includeMetadata && m.metadata !== undefined) j.metadata = clone(m.metadata);
     if (m.edits.length > 0) j.edited = { user: m.user, ts: m.ts };
     if (!m.threadTs) {
       const replies = this.thread(m.channel, m.ts);
@@ -1115,6 +1126,16 @@ class SlackSim implements SlackSimulator {
     return () => {
       if (this.extraMethods.get(method) === handler) this.extraMethods.delete(method);
     };
+  }
+
+  /** The next `count` calls of `method` are carried out, but answered with a failure (the answer is lost). */
+  private lostAnswer(method: string): MethodResult | undefined {
+    const queue = this.failures.get(method);
+    const f = queue?.[0];
+    if (!queue || !f || f.applied !== 'after') return undefined;
+    f.left -= 1;
+    if (f.left <= 0) queue.shift();
+    return { status: f.status ?? 502, body: { ok: false, error: f.error ?? 'request_timeout' } };
   }
 
   failNext(method: string, opts: FailNextOptions = {}): void {

@@ -136,6 +136,8 @@ export interface FailNextOptions {
   retryAfterSec?: number;
   /** How many following calls of the method fail; default 1. */
   count?: number;
+  /** `after`: the call is carried out (the message is posted) and then answered with the failure: a lost answer. */
+  applied?: 'before' | 'after';
 }
 
 export interface SlackSimOptions {
