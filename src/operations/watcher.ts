@@ -79,6 +79,8 @@ export class Watcher {
     }
     const cardChanged = step.latest !== undefined && step.latest !== w.latest;
     await this.patch(op, watchPatch, events, cardChanged);
+    // Each sample, compact, in the audit: what the bot saw and when.
+    if (step.sampled && step.latest !== undefined) await this.deps.store.audit({ type: 'sample', opId, actor: 'system', data: { n: watchPatch.samples, latest: step.latest.slice(0, 300) } });
     if (step.nextDelayMs === 0) return this.tick(opId, gen);
     return { done: false, nextDelayMs: step.nextDelayMs ?? this.deps.pollIntervalMs };
   }
