@@ -1,3 +1,4 @@
+import { humanDuration } from '../domain/time.js';
 import type { VisibilitySample } from './looking-glass.js';
 
 export const DEFAULT_EXPECTED_ORIGIN = 13335;
@@ -95,6 +96,4 @@ export function evaluatePropagation(input: PropagationInput): PropagationReport 
   return { verdict, peersWithExpectedOrigin: seen, usualPeerCount: usual, unexpectedOrigins, escalate, summary: line };
 }
 
-function minutes(ms: number): string {
-  return `${Math.round(ms / 60_000)} min`;
-}
+const minutes = humanDuration;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, testStack } from '../helpers/stack.js';
+import { CHANNEL, cardFor, checklist, reason, staleClick, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const ALICE = 'U0ALICE';
@@ -27,24 +27,6 @@ async function fileRequest(stack: TestStack, user: string, kind: string, cidr: s
 
 async function nextEphemeral(stack: TestStack, user: string, before: number): Promise<string> {
   return (await stack.slack.waitFor(() => stack.slack.ephemerals(user).at(before), 5000)).text;
-}
-
-/** A click from a client still showing an old copy of the card (Slack does not stop those). */
-async function staleClick(stack: TestStack, user: string, messageTs: string, actionId: string, value: string) {
-  const { url } = stack.slack.createResponseUrl({ channel: CHANNEL, user, messageTs });
-  return stack.sender!.sendInteraction({
-    type: 'block_actions',
-    user: { id: user, username: user.toLowerCase(), team_id: stack.slack.teamId },
-    team: { id: stack.slack.teamId, domain: 'sim' },
-    api_app_id: 'A0SIM',
-    token: 'legacy',
-    trigger_id: stack.slack.createTriggerId(user),
-    response_url: url,
-    channel: { id: CHANNEL, name: 'netops' },
-    container: { type: 'message', message_ts: messageTs, channel_id: CHANNEL, is_ephemeral: false },
-    message: { type: 'message', ts: messageTs, text: 'old card', blocks: [] },
-    actions: [{ type: 'button', action_id: actionId, block_id: 'card_actions', value, action_ts: `${Date.now() / 1000}`, text: { type: 'plain_text', text: 'Approve' } }],
-  });
 }
 
 const cfMutations = (stack: TestStack) => stack.cloudflare.state.calls.filter((c) => c.method !== 'GET');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
+import { CHANNEL, cardFor, fileRequest, patchCalls, staleClick, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const CAROL = 'U0CAROL'; // on call
@@ -67,10 +67,13 @@ describe('break glass: the on-call engineer acts in seconds, within limits, revi
     await stack.slack.waitFor(() => (/superseded/.test(stack.slack.message(CHANNEL, pending.ts)?.text ?? '') ? true : undefined), 5000);
     expect(JSON.stringify(stack.slack.message(CHANNEL, pending.ts)!.blocks)).not.toContain(ActionId.Approve);
     expect(stack.slack.thread(CHANNEL, pending.ts).at(-1)!.text).toMatch(/^Superseded: a break-glass change by <@U0CAROL>/);
+    // a click on an old copy of the superseded card: a sentence, nothing changed, audited
     const b = stack.slack.ephemerals(BOB).length;
-    await stack.sender!.clickButton(BOB, { channel: CHANNEL, messageTs: pending.ts, actionId: ActionId.Approve }).catch(() => undefined);
-    const late = await stack.slack.waitFor(() => stack.slack.ephemerals(BOB).at(b), 5000).catch(() => null);
-    if (late) expect(late.text).toMatch(/superseded by a break-glass change by <@U0CAROL>/);
+    const pendingOp = (await stack.bot!.store.recent(5)).find((o) => o.state === 'superseded')!;
+    await staleClick(stack, BOB, pending.ts, ActionId.Approve, pendingOp.id);
+    const late = await stack.slack.waitFor(() => stack.slack.ephemerals(BOB).at(b), 5000);
+    expect(late.text).toMatch(/superseded by a break-glass change by <@U0CAROL>; your click changed nothing/);
+    expect((await stack.bot!.store.auditTrail(pendingOp.id)).some((a) => a.type === 'approval_refused' && a.actor === BOB)).toBe(true);
 
     const card = (await stack.slack.waitFor(() => cardFor(stack, p.cidr), 5000))!;
     expect(card.ts).not.toBe(pending.ts);

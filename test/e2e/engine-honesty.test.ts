@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CUSTOMER_ASN, DEFAULT_SCENARIO, SANDBOX_CLOUDFLARE_TOKEN } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId, BlockId, InputActionId } from '../../src/slack/ids.js';
-import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, staleClick, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const ALICE = 'U0ALICE';
@@ -139,6 +139,12 @@ describe('gates that hold at execution', () => {
     expect(op.state).toBe('awaiting_approval');
     expect(op.approvals).toHaveLength(0);
     expect((await stack.bot!.store.auditTrail(op.id)).map((a) => a.type)).toContain('approval_lapsed');
+    // an Approve click replayed from before the validity window is refused, nothing changed, audited
+    const b = stack.slack.ephemerals(BOB).length;
+    await staleClick(stack, BOB, card.ts, ActionId.Approve, op.id, Date.now() - 5000);
+    expect((await stack.slack.waitFor(() => stack!.slack.ephemerals(BOB).at(b), 5000)).text).toMatch(/older than the approval validity, so it was not counted/);
+    expect((await stack.bot!.store.get(op.id))!.state).toBe('awaiting_approval');
+    expect((await stack.bot!.store.auditTrail(op.id)).filter((a) => a.type === 'approval_refused')).toHaveLength(1);
     // approving again (quickly now) carries it out, once
     await approve(stack, card.ts);
     await lastLine(stack, card.ts, /^Done:/, 30_000);

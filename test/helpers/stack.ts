@@ -66,7 +66,7 @@ export async function fileRequest(stack: Stack, user: string, kind: 'withdraw' |
   return stack.slack.waitFor(() => {
     const card = cardFor(stack, cidr);
     return card && card.ts !== previous ? card : undefined;
-  }, 10_000);
+  }, 20_000); // filing runs the plan's look-ups (routing timeouts of 2 s each) before the card: room for a loaded machine
 }
 
 /** Cloudflare PATCHes of one BGP prefix the simulator received. */
@@ -95,4 +95,25 @@ export async function expectWithdrawDone(stack: Stack, cardTs: string, p: { cidr
   expect(finalCard.text).toBe(`Withdraw ${p.cidr}: done`);
   expect(JSON.stringify(finalCard.blocks)).not.toContain(ActionId.Approve);
   return thread;
+}
+
+/**
+ * A click from a client still showing an old copy of the card (Slack does not stop those), sent as Slack would:
+ * signed, with its own `action_ts` (seconds; default now).
+ */
+export async function staleClick(stack: Stack, user: string, messageTs: string, actionId: string, value: string, actionTsMs = Date.now()) {
+  const { url } = stack.slack.createResponseUrl({ channel: CHANNEL, user, messageTs });
+  return stack.sender!.sendInteraction({
+    type: 'block_actions',
+    user: { id: user, username: user.toLowerCase(), team_id: stack.slack.teamId },
+    team: { id: stack.slack.teamId, domain: 'sim' },
+    api_app_id: 'A0SIM',
+    token: 'legacy',
+    trigger_id: stack.slack.createTriggerId(user),
+    response_url: url,
+    channel: { id: CHANNEL, name: 'netops' },
+    container: { type: 'message', message_ts: messageTs, channel_id: CHANNEL, is_ephemeral: false },
+    message: { type: 'message', ts: messageTs, text: 'old card', blocks: [] },
+    actions: [{ type: 'button', action_id: actionId, block_id: 'card_actions', value, action_ts: `${actionTsMs / 1000}`, text: { type: 'plain_text', text: 'Approve' } }],
+  });
 }
