@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CUSTOMER_ASN, DEFAULT_SCENARIO, SANDBOX_CLOUDFLARE_TOKEN } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId, BlockId, InputActionId } from '../../src/slack/ids.js';
-import { CHANNEL, fileRequest, patchCalls, staleClick, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, redisModes, staleClick, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const ALICE = 'U0ALICE';
@@ -14,6 +14,7 @@ const ADV = DEFAULT_SCENARIO.prefixes.advertised; // 203.0.113.0/24, AS64500 ann
 const WDN = DEFAULT_SCENARIO.prefixes.withdrawn; // 198.51.100.0/24
 
 let stack: TestStack | null = null;
+const on = (redisClusterNodes: string | undefined) => (redisClusterNodes ? { redisClusterNodes } : {});
 afterEach(async () => {
   await stack?.cleanup();
   stack = null;
@@ -28,9 +29,9 @@ const cardText = (s: TestStack, ts: string) => JSON.stringify(s.slack.message(CH
 const approve = (s: TestStack, ts: string, user = BOB) => s.sender!.clickButton(user, { channel: CHANNEL, messageTs: ts, actionId: ActionId.Approve });
 const confirmReason = (text: string) => ({ [BlockId.Reason]: { [InputActionId.Reason]: { type: 'plain_text_input', value: text } } });
 
-describe('honest outcomes', () => {
+describe.each(redisModes())('honest outcomes ($name)', ({ redisClusterNodes }) => {
   it('an advertise that no peer ever sees ends "Not confirmed:" with an amber card, never green', async () => {
-    stack = await testStack();
+    stack = await testStack(on(redisClusterNodes));
     const card = await fileRequest(stack, ALICE, 'advertise', WDN.cidr, 'unseen advertise');
     await approve(stack, card.ts);
     await lastLine(stack, card.ts, /Cloudflare accepted the advertise/);
@@ -46,7 +47,7 @@ describe('honest outcomes', () => {
   });
 
   it('an advertise while another origin holds peers ends "Contested:" and never advises removing the own announcement', async () => {
-    stack = await testStack();
+    stack = await testStack(on(redisClusterNodes));
     stack.world.announce(WDN.cidr, 64666);
     const card = await fileRequest(stack, ALICE, 'advertise', WDN.cidr, 'hijacked advertise');
     await approve(stack, card.ts);
@@ -60,7 +61,7 @@ describe('honest outcomes', () => {
   });
 
   it('a watch whose Cloudflare reads keep failing (revoked token) closes "Not confirmed:" and unlocks the prefix', async () => {
-    stack = await testStack({ pollIntervalMs: 1000, watchMaxReadFailures: 3 });
+    stack = await testStack({ ...on(redisClusterNodes), pollIntervalMs: 1000, watchMaxReadFailures: 3 });
     const card = await fileRequest(stack, ALICE, 'advertise', WDN.cidr, 'revoked token');
     await approve(stack, card.ts);
     await lastLine(stack, card.ts, /Cloudflare accepted the advertise/);
@@ -74,9 +75,9 @@ describe('honest outcomes', () => {
   });
 });
 
-describe('gates that hold at execution', () => {
+describe.each(redisModes())('gates that hold at execution ($name)', ({ redisClusterNodes }) => {
   it('a withdraw whose own announcement vanished after filing is blocked at execution, with nothing sent', async () => {
-    stack = await testStack();
+    stack = await testStack(on(redisClusterNodes));
     const card = await fileRequest(stack, ALICE, 'withdraw', ADV.cidr, 'gate at execution');
     expect(cardText(stack, card.ts)).toContain(`AS${CUSTOMER_ASN} (yours) is seen announcing`);
     stack.world.withdraw('203.0.112.0/23', CUSTOMER_ASN, { decayMs: 0 }); // our data centre stops announcing the covering /23
@@ -90,7 +91,7 @@ describe('gates that hold at execution', () => {
   });
 
   it('a block at filing needs the approver\'s explicit, audited override in a confirm dialog; a second submit changes nothing', async () => {
-    stack = await testStack();
+    stack = await testStack(on(redisClusterNodes));
     stack.world.withdraw('203.0.112.0/23', CUSTOMER_ASN, { decayMs: 0 }); // not announced from our side at all
     const card = await fileRequest(stack, ALICE, 'withdraw', ADV.cidr, 'override drill');
     expect(cardText(stack, card.ts)).toContain('is not seen announcing');
@@ -126,7 +127,7 @@ describe('gates that hold at execution', () => {
   });
 
   it('an approval older than approval_valid_for never reaches Cloudflare: back to waiting for approval, said in the thread', async () => {
-    stack = await testStack({ approvalValidFor: '1s' });
+    stack = await testStack({ ...on(redisClusterNodes), approvalValidFor: '1s' });
     const card = await fileRequest(stack, ALICE, 'withdraw', ADV.cidr, 'stale approval');
     stack.routing.sims.ripestat.setFault({ kind: 'slow', delayMs: 1500 }); // the gate's look-ups take longer than the approval lasts
     await approve(stack, card.ts);
