@@ -15,6 +15,7 @@ import type { AddressingApi, RoutingView } from './operations/ports.js';
 import type { KindDeps } from './kinds/index.js';
 import { createRedis, type RedisClient } from './redis.js';
 import { OperationService } from './operations/service.js';
+import { RedisObservations } from './operations/observations.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
@@ -95,6 +96,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     policy: config.policy,
     reader,
     routing,
+    observations: new RedisObservations(redis, store.keyPrefix),
+    bindingSettleMs: config.advertiseAfterBindingMs,
     now: Date.now,
     watch: { pollIntervalMs: config.watch.pollIntervalMs, escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs } },
     preflight: (cidr, asn, ownershipToken) => runPreflight({ cidr, ...(asn ? { asn } : {}), ...(ownershipToken ? { ownershipToken } : {}) }, routingDeps),

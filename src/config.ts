@@ -113,6 +113,7 @@ const envSchema = z.object({
   WATCH_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
   WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60 * 60_000),
   WATCH_MAX_READ_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
+  ADVERTISE_AFTER_BINDING_MS: z.coerce.number().int().min(0).default(5 * 3_600_000),
   ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),
   ESCALATE_WITHDRAW_AFTER_MS: z.coerce.number().int().min(10).default(30 * 60_000),
   USERGROUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
@@ -133,6 +134,8 @@ export interface AppConfig {
   /** RIPEstat, RPKI validator, IRR whois and DNS (see src/routing/settings.ts). */
   routing: RoutingSettings;
   watch: { pollIntervalMs: number; timeoutMs: number; maxReadFailures: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
+  /** The docs' wait between the default binding becoming active and the first advertise (5 h). */
+  advertiseAfterBindingMs: number;
   usergroupCacheTtlMs: number;
   expirySweepIntervalMs: number;
   /** Spacing of chat.postMessage per channel (Slack: about one per second). */
@@ -199,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       escalateAdvertiseAfterMs: e.ESCALATE_ADVERTISE_AFTER_MS,
       escalateWithdrawAfterMs: e.ESCALATE_WITHDRAW_AFTER_MS,
     },
+    advertiseAfterBindingMs: e.ADVERTISE_AFTER_BINDING_MS,
     usergroupCacheTtlMs: e.USERGROUP_CACHE_TTL_MS,
     expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL_MS,
     channelIntervalMs: e.SLACK_CHANNEL_INTERVAL_MS,

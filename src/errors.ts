@@ -75,3 +75,15 @@ export function userMessageOf(err: unknown, renderUser: (userId: string) => stri
   if (isBotError(err)) return fillPeople(err.userMessage, err.people, renderUser);
   return 'Something went wrong on our side; nothing was changed. Try again, and tell the bot owners if it keeps happening.';
 }
+
+/** A request refused by its plan's guards; the Slack layer renders each guard with its fix. */
+export class GuardBlockedError extends BotError {
+  constructor(
+    userMessage: string,
+    /** The blocking guards (domain `Guard`s). */
+    readonly guards: { id: string; status: string; facts: Record<string, unknown> }[],
+  ) {
+    super(ErrorCode.GuardBlocked, userMessage);
+    this.name = 'GuardBlockedError';
+  }
+}

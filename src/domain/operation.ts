@@ -6,6 +6,15 @@ import { BotError, ErrorCode } from '../errors.js';
 import type { VerdictEvent } from './events.js';
 import type { Check, Guard, GuardOverride } from './guards.js';
 
+/** What else a routing change touches, as read from Cloudflare (see src/kinds/blast-radius.ts). */
+export interface BlastRadiusFacts {
+  bindings: { cidr: string; service: string; state: string }[];
+  delegations: { cidr: string; account: string }[];
+  addressMaps: { id: string; description: string | null; enabled: boolean | null; ips: string[]; zones: string[]; accounts: string[] }[];
+  bgpPrefixes: { cidr: string; advertised: boolean | null }[];
+  error: string | null;
+}
+
 /** The kinds of change the engine knows; each is one module under src/kinds/, registered in src/kinds/index.ts. */
 export type OperationKind = 'advertise' | 'withdraw' | 'onboard' | 'validate';
 
@@ -105,6 +114,8 @@ export interface Operation {
   guardsAt: number | null;
   /** Informational pre-flight lines shown on the card (not gates). */
   checks: Check[];
+  /** What else the change touches (bindings, delegations, address maps, other BGP prefixes), as last read. */
+  blast: BlastRadiusFacts | null;
   /** The approver's explicit acknowledgement / override of warn and overridable block guards. */
   override: GuardOverride | null;
   cloudflare: CloudflareCallRecord | null;
@@ -141,6 +152,7 @@ export function newOperation(fields: NewOperation, at: number): Operation {
     guards: [],
     guardsAt: null,
     checks: [],
+    blast: null,
     override: null,
     cloudflare: null,
     watch: null,

@@ -30,7 +30,13 @@ export async function intakeBgpPrefix(deps: KindDeps, direction: Direction, req:
   if (resolved.bgp.onDemand.advertised === target) {
     throw new InvalidInputError(`${req.cidr} is already ${target ? 'advertised' : 'withdrawn'} at Cloudflare; nothing to do, and nothing was sent.`);
   }
-  return { accountId: resolved.accountId, prefixId: resolved.prefix.id, bgpPrefixId: resolved.bgp.id, params: {}, before: { advertised: resolved.bgp.onDemand.advertised } };
+  return {
+    accountId: resolved.accountId,
+    prefixId: resolved.prefix.id,
+    bgpPrefixId: resolved.bgp.id,
+    params: { accountPrefix: resolved.prefix.cidr },
+    before: { advertised: resolved.bgp.onDemand.advertised },
+  };
 }
 
 /** Reads the BGP prefix, skips what is already true, refuses a locked one, else sends the one PATCH. */

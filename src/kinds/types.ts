@@ -4,12 +4,12 @@
  * it files, approves, executes, verifies and recovers any kind the same way. Kinds emit typed facts and events;
  * their Slack text lives in src/slack/render/kinds.ts.
  */
-import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+import type { AddressMap, BgpPrefix, Delegation, Prefix, ServiceBinding } from '../domain/addressing.js';
 import type { OpEvent, Verdict } from '../domain/events.js';
 import type { Check, Guard } from '../domain/guards.js';
 
 export type { Check };
-import type { Operation, OperationKind } from '../domain/operation.js';
+import type { BlastRadiusFacts, Operation, OperationKind } from '../domain/operation.js';
 import type { EnginePolicy } from '../domain/policy.js';
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import type { PreflightReport } from '../routing/preflight.js';
@@ -24,6 +24,17 @@ export interface AddressingApi {
   listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
   getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
   setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;
+  listServiceBindings(accountId: string, prefixId: string): Promise<ServiceBinding[]>;
+  listDelegations(accountId: string, prefixId: string): Promise<Delegation[]>;
+  listAddressMaps(accountId: string): Promise<AddressMap[]>;
+  getAddressMap(accountId: string, addressMapId: string): Promise<AddressMap>;
+}
+
+/** Facts the bot observed and must remember across requests (in Redis): e.g. when it saw a binding become active. */
+export interface Observations {
+  get(key: string): Promise<string | null>;
+  /** Records `value` unless something is recorded already; returns what is recorded now. */
+  setOnce(key: string, value: string): Promise<string>;
 }
 
 /** What watches read from the routing view (RIPEstat looking glass and routing-status in production). */
@@ -49,9 +60,13 @@ export interface KindDeps {
   ownAnnouncement?: (prefix: string, ownAsn: number) => Promise<OwnAnnouncement>;
   /** Before onboard / validate: what Cloudflare's validation would find. */
   preflight?: (cidr: string, asn: number | undefined, ownershipToken: string | undefined) => Promise<PreflightReport>;
+  /** What the bot remembers seeing (binding activation times...). */
+  observations?: Observations;
   now(): number;
   /** Between watch ticks; escalation thresholds. */
   watch: { pollIntervalMs: number; escalateAfterMs: { advertise: number; withdraw: number } };
+  /** The wait between the default binding becoming active and the first advertise (the docs: 5 h). */
+  bindingSettleMs?: number;
 }
 
 export interface IntakeRequest {
@@ -72,9 +87,13 @@ export interface Target {
   before: Record<string, unknown>;
 }
 
+/** What else a routing change touches, read from Cloudflare for the card. */
+export type BlastRadius = BlastRadiusFacts;
+
 export interface Plan {
   guards: Guard[];
   checks: Check[];
+  blast?: BlastRadius;
 }
 
 export interface ApplyTools {

@@ -8,6 +8,7 @@ import { ownAsnOf } from '../domain/policy.js';
 import { userMessageOf } from '../errors.js';
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import { applyAdvertisement, intakeBgpPrefix, verifyAdvertisement } from './bgp-advertisement.js';
+import { readBlastRadius } from './blast-radius.js';
 import type { ChangeKind, KindDeps } from './types.js';
 
 export const OWN_ANNOUNCEMENT = 'own-announcement';
@@ -44,7 +45,10 @@ export const withdraw: ChangeKind = {
   kind: 'withdraw',
   breakGlass: true,
   intake: (deps, req) => intakeBgpPrefix(deps, 'withdraw', req),
-  plan: async (deps, op: Operation) => ({ guards: [await ownAnnouncementGuard(deps, op.prefix)], checks: [] }),
+  async plan(deps, op: Operation) {
+    const [guard, { blast }] = await Promise.all([ownAnnouncementGuard(deps, op.prefix), readBlastRadius(deps, op.accountId, op.prefixId, op.prefix, op.bgpPrefixId)]);
+    return { guards: [guard], checks: [], blast };
+  },
   apply: (deps, op, tools) => applyAdvertisement(deps, 'withdraw', op, tools),
   verify: (deps, op) => verifyAdvertisement(deps, 'withdraw', op),
 };

@@ -88,12 +88,14 @@ export class Executor {
     let guards: Guard[] = op.guards;
     if (!op.breakGlass && !op.cloudflare) {
       // The gate: the guards again, right before the mutation. An override covers only the guards it names.
-      guards = (await kind.plan(deps, op)).guards;
+      const plan = await kind.plan(deps, op);
+      guards = plan.guards;
+      const seen = { guards, guardsAt: this.now(), ...(plan.blast ? { blast: plan.blast } : {}) };
       const blocked = unresolvedBlocks(guards, op.override);
-      if (blocked.length > 0) return this.close(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: blocked } }, { guards, guardsAt: this.now() }, { guards: blocked });
+      if (blocked.length > 0) return this.close(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: blocked } }, seen, { guards: blocked });
       if (!approvalIsFresh(op, this.now())) return this.lapse(op); // the look-ups took long: still no stale change
       const newWarnings = guards.filter((g) => g.status === 'warn' && !(op.override?.guards ?? []).includes(g.id));
-      if (newWarnings.length) await this.note(op, { type: 'guards_warned', guards: newWarnings }, { guards, guardsAt: this.now() });
+      if (newWarnings.length) await this.note(op, { type: 'guards_warned', guards: newWarnings }, seen);
     }
 
     const result: ApplyResult = await kind.apply(deps, op, {
@@ -185,8 +187,8 @@ export class Executor {
     const stale = op.guardsAt === null || this.now() - op.guardsAt > maxAge;
     if (!stale) return;
     try {
-      const { guards } = await kindOf(op.kind).plan(this.deps.kinds, op);
-      await this.note(op, { type: 'guards_refreshed', guards }, { guards, guardsAt: this.now() }, true);
+      const { guards, blast } = await kindOf(op.kind).plan(this.deps.kinds, op);
+      await this.note(op, { type: 'guards_refreshed', guards }, { guards, guardsAt: this.now(), ...(blast ? { blast } : {}) }, true);
     } catch (err) {
       this.deps.logger.warn({ operationId: opId, err }, 'could not refresh the break-glass guards');
     }

@@ -19,10 +19,10 @@ import {
   type OperationKind,
 } from '../domain/operation.js';
 import type { EnginePolicy } from '../domain/policy.js';
-import { BotError, ErrorCode, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
+import { BotError, ErrorCode, GuardBlockedError, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
 import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
-import type { Target } from '../kinds/types.js';
+import type { Plan, Target } from '../kinds/types.js';
 import type { Dispatcher, GroupDirectory } from './ports.js';
 import { CARD, eventItem, type OperationStore, type OutboxItem } from './store.js';
 
@@ -148,11 +148,11 @@ export class OperationService {
       now,
     );
     const plan = await kindOf(input.kind).plan(this.deps.kinds, op);
-    op = { ...op, guards: plan.guards, guardsAt: this.now(), checks: plan.checks };
+    op = { ...op, guards: plan.guards, guardsAt: this.now(), checks: plan.checks, blast: plan.blast ?? null };
     const blocked = hardBlocks(plan.guards);
     if (blocked.length > 0) {
       await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: cidr, why: 'guard', guards: blocked.map((g) => g.id) } });
-      throw new BotError(ErrorCode.GuardBlocked, `Refused: ${blocked.map((g) => g.id).join(', ')} blocks this ${input.kind} of ${cidr}; nothing was filed.`);
+      throw new GuardBlockedError(`Refused: ${blocked.map((g) => g.id).join(', ')} blocks this ${input.kind} of ${cidr}; nothing was filed.`, blocked);
     }
     const res = await this.deps.store.create(op, [CARD], {
       type: 'requested',
@@ -269,8 +269,13 @@ export class OperationService {
 
   /** The guards a break-glass change would have, for the confirm step (look-ups run while the dialog is open). */
   async breakGlassGuards(kind: 'advertise' | 'withdraw', cidr: string, target: Target): Promise<Guard[]> {
+    return (await this.breakGlassPlan(kind, cidr, target)).guards;
+  }
+
+  /** The plan of a break-glass change (guards and blast radius), for the confirm step. */
+  async breakGlassPlan(kind: 'advertise' | 'withdraw', cidr: string, target: Target): Promise<Plan> {
     const probe = newOperation({ ...fromTarget(kind, cidr, target), id: '-', requestedBy: '-', reason: '-', channel: '-', state: 'approved', expiresAt: 0, approvalsRequired: 0 }, this.now());
-    return (await kindOf(kind).plan(this.deps.kinds, probe)).guards;
+    return kindOf(kind).plan(this.deps.kinds, probe);
   }
 
   /**

@@ -58,6 +58,12 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       setBgpPrefixAdvertised: async () => {
         throw new Error('not used');
       },
+      listServiceBindings: async () => [],
+      listDelegations: async () => [],
+      listAddressMaps: async () => [],
+      getAddressMap: async () => {
+        throw new Error('not used');
+      },
     };
     const policy = parsePolicy({
       cloudflare: { accounts: [{ name: 'a', id: '0'.repeat(32) }] },

@@ -146,6 +146,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ROUTING_TIMEOUT_MS: '2000',
     WATCH_POLL_INTERVAL_MS: String(poll),
     WATCH_TIMEOUT_MS: String(Math.round(60 * simMinute)),
+    ADVERTISE_AFTER_BINDING_MS: String(Math.round(5 * 60 * simMinute)),
     WATCH_MAX_READ_FAILURES: String(opts.watchMaxReadFailures ?? 20),
     ...(opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes } : {}),
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),

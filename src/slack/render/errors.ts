@@ -1,7 +1,12 @@
-import { userMessageOf } from '../../errors.js';
+import type { Guard } from '../../domain/guards.js';
+import { GuardBlockedError, userMessageOf } from '../../errors.js';
 import { mention } from '../views/blocks.js';
+import { guardText } from './guards.js';
 
-/** The sentence for any error, with the people it names as mentions. */
+/** The sentence for any error, with the people it names as mentions; a guard refusal says each guard and its fix. */
 export function slackMessageOf(err: unknown): string {
+  if (err instanceof GuardBlockedError) {
+    return `Refused, nothing was filed: ${err.guards.map((g) => guardText(g as Guard)).join(' ')}`;
+  }
   return userMessageOf(err, mention);
 }

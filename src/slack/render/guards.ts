@@ -1,5 +1,7 @@
 /** Slack text for guards (gates) and checks (informational pre-flight lines), by id. */
 import type { Check, Guard } from '../../domain/guards.js';
+import type { BlastRadiusFacts } from '../../domain/operation.js';
+import { humanDuration } from '../../domain/time.js';
 import { clip, escapeMrkdwn, userText } from '../views/blocks.js';
 
 /** Text we composed around outside data: code spans kept, mentions and links inert. */
@@ -26,7 +28,45 @@ export function guardText(g: Guard): string {
         return `Could not check whether AS${s(f.ownAsn)} announces ${s(f.prefix)} (${userText(s(f.detail), 300)}). Check a looking glass before going ahead.`;
     }
   }
+  if (g.id === 'default-binding') {
+    switch (f.status) {
+      case 'missing':
+        return `${s(f.prefix)} has no default service binding, so Cloudflare has nothing to serve it with. Create the default binding first (it spans the whole prefix) and wait for it to be active.`;
+      case 'provisioning':
+        return `The default ${s(f.service)} binding of ${s(f.prefix)} is still provisioning (Cloudflare takes 4-6 hours). Advertise once it is active, and five hours after that.`;
+      case 'settling':
+        return `*The default ${s(f.service)} binding of ${s(f.prefix)} became active only ${s(f.activeFor)} ago.* Cloudflare asks for ${humanDuration(Number(f.settleMs ?? 18_000_000))} before the first advertise (until ${new Date(Number(f.waitUntil)).toISOString().replace(/\.\d+Z$/, 'Z')}); only an explicit, audited override lets it through sooner.`;
+      case 'active':
+        return `The default ${s(f.service)} binding of ${s(f.prefix)} is active${f.since ? ` (since ${new Date(Number(f.since)).toISOString().replace(/\.\d+Z$/, 'Z')})` : ''}.`;
+      default:
+        return `Could not read the service bindings of ${s(f.prefix)} (${userText(s(f.detail), 300)}). Check them in the dashboard before going ahead.`;
+    }
+  }
+  if (g.id === 'cdn-address-map') {
+    return `CDN bindings (${((f.bindings as string[]) ?? []).join(', ')}) exist, but no enabled address map points DNS answers at them: proxied hostnames will not use these addresses until one does.`;
+  }
+  if (g.id === 'delegated') {
+    const list = ((f.delegations as { cidr: string; account: string }[]) ?? []).map((d) => `${d.cidr} to account \`${d.account.slice(0, 8)}…\``).join(', ');
+    return `Parts of the prefix are delegated (${list}); their service bindings live on the other account and are not visible here. Check with that account that they are ready.`;
+  }
   return `${g.id}: ${g.status}${f.detail ? ` (${userText(s(f.detail), 300)})` : ''}`;
+}
+
+/** What else the change touches, as card lines (bounded: Slack's block limits). */
+export function blastRadiusLines(b: BlastRadiusFacts): string[] {
+  if (b.error) return [`:grey_question: What else this touches could not be read (${userText(b.error, 200)}); check the bindings, delegations and address maps in the dashboard.`];
+  const lines: string[] = [];
+  const cap = <T>(xs: T[], n: number, f: (x: T) => string) => `${xs.slice(0, n).map(f).join(', ')}${xs.length > n ? `, and ${xs.length - n} more` : ''}`;
+  if (b.bindings.length) lines.push(`Service bindings: ${cap(b.bindings, 20, (x) => `${x.cidr} ${x.service} (${x.state})`)}`);
+  if (b.delegations.length) lines.push(`Delegated: ${cap(b.delegations, 10, (x) => `${x.cidr} → account \`${x.account.slice(0, 8)}…\``)}`);
+  if (b.addressMaps.length) {
+    lines.push(
+      `Address maps: ${cap(b.addressMaps, 5, (m) => `${userText(m.description ?? m.id.slice(0, 8), 60)} (${m.enabled ? 'enabled' : 'disabled'}; ${m.ips.length} IP(s); DNS answers of ${m.zones.length} zone(s)${m.accounts.length ? ` and ${m.accounts.length} account(s)` : ''})`)}`,
+    );
+  }
+  if (b.bgpPrefixes.length) lines.push(`Other BGP prefixes of this prefix: ${cap(b.bgpPrefixes, 10, (x) => `${x.cidr} (${x.advertised ? 'advertised' : 'withdrawn'})`)}`);
+  if (!lines.length) lines.push('Nothing else on this prefix: no other bindings, delegations, address maps or BGP prefixes.');
+  return lines;
 }
 
 export function guardLine(g: Guard): string {

@@ -1,7 +1,7 @@
 import { needsConfirmation } from '../../domain/guards.js';
 import { actionVerb, describeState, isTerminal, type Operation } from '../../domain/operation.js';
 import { ActionId, BlockId } from '../ids.js';
-import { checkLine, guardLine } from '../render/guards.js';
+import { blastRadiusLines, checkLine, guardLine } from '../render/guards.js';
 import { verdictText } from '../render/events.js';
 import { KIND_VIEWS } from '../render/kinds.js';
 import { context, divider, fields, header, mention, section, userText, type Block } from './blocks.js';
@@ -43,6 +43,7 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
   if (op.breakGlass) blocks.push(context(':rotating_light: Break glass: executed without approval by the on-call engineer, checks skipped before the call. An approver must review it afterwards.'));
   for (const g of op.guards.slice(0, 5)) blocks.push(context(guardLine(g)));
   for (const c of op.checks.slice(0, 5)) blocks.push(context(`:clipboard: ${checkLine(c)}`));
+  if (op.blast) blocks.push(context(`:dart: *Also touches:* ${blastRadiusLines(op.blast).join(' · ')}`));
   if (op.override) blocks.push(context(`:memo: Override by ${mention(op.override.by)} (${op.override.guards.join(', ')}): ${userText(op.override.reason, 300)}`));
   if (op.watch?.latest) blocks.push(context(`:satellite_antenna: Latest: ${op.watch.latest}`));
   if (op.final) blocks.push(section(`*Outcome:* ${verdictText(op, op.final)}`));
