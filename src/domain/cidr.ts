@@ -75,6 +75,11 @@ export function cidrContains(outer: string, inner: string): boolean {
   return new Address6(i.network).isInSubnet(new Address6(o.text));
 }
 
+/** True when `a` and `b` share at least one address (one contains the other); never across IP families. */
+export function cidrOverlaps(a: string, b: string): boolean {
+  return cidrContains(a, b) || cidrContains(b, a);
+}
+
 /** Can a prefix of this size be announced on the Internet (/24 or shorter for IPv4, /48 or shorter for IPv6)? */
 export function isAnnounceable(cidr: Cidr): boolean {
   return cidr.length <= MAX_ANNOUNCE_LENGTH[cidr.version];
