@@ -98,6 +98,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     routing,
     observations: new RedisObservations(redis, store.keyPrefix),
     bindingSettleMs: config.advertiseAfterBindingMs,
+    bindingWatch: config.bindingWatch,
     now: Date.now,
     watch: { pollIntervalMs: config.watch.pollIntervalMs, escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs } },
     preflight: (cidr, asn, ownershipToken) => runPreflight({ cidr, ...(asn ? { asn } : {}), ...(ownershipToken ? { ownershipToken } : {}) }, routingDeps),

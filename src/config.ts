@@ -61,8 +61,9 @@ export const policySchema = z
         withdraw: actionPolicy.default(ACTION_DEFAULT),
         onboard: actionPolicy.default(ACTION_DEFAULT),
         validate: actionPolicy.default(ACTION_DEFAULT),
+        bind: actionPolicy.default(ACTION_DEFAULT),
       })
-      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT }),
+      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT, bind: ACTION_DEFAULT }),
     /** The incident path: on-call engineers act without approval, a bounded number of times, reviewed afterwards. */
     break_glass: z
       .object({
@@ -93,7 +94,7 @@ export const policySchema = z
   });
 
 export type Policy = z.infer<typeof policySchema>;
-export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate';
+export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind';
 // The engine's view of the policy lives in domain/; the validated file must fit it.
 const _policyFitsEngine = (p: Policy): EnginePolicy => p;
 void _policyFitsEngine;
@@ -114,6 +115,8 @@ const envSchema = z.object({
   WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(60 * 60_000),
   WATCH_MAX_READ_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
   ADVERTISE_AFTER_BINDING_MS: z.coerce.number().int().min(0).default(5 * 3_600_000),
+  BINDING_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(5 * 60_000),
+  BINDING_WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(8 * 3_600_000),
   ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),
   ESCALATE_WITHDRAW_AFTER_MS: z.coerce.number().int().min(10).default(30 * 60_000),
   USERGROUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
@@ -136,6 +139,8 @@ export interface AppConfig {
   watch: { pollIntervalMs: number; timeoutMs: number; maxReadFailures: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
   /** The docs' wait between the default binding becoming active and the first advertise (5 h). */
   advertiseAfterBindingMs: number;
+  /** Following a service binding: between reads, and how long before `Not confirmed:` (Cloudflare: 4-6 h). */
+  bindingWatch: { pollIntervalMs: number; timeoutMs: number };
   usergroupCacheTtlMs: number;
   expirySweepIntervalMs: number;
   /** Spacing of chat.postMessage per channel (Slack: about one per second). */
@@ -203,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       escalateWithdrawAfterMs: e.ESCALATE_WITHDRAW_AFTER_MS,
     },
     advertiseAfterBindingMs: e.ADVERTISE_AFTER_BINDING_MS,
+    bindingWatch: { pollIntervalMs: e.BINDING_POLL_INTERVAL_MS, timeoutMs: e.BINDING_WATCH_TIMEOUT_MS },
     usergroupCacheTtlMs: e.USERGROUP_CACHE_TTL_MS,
     expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL_MS,
     channelIntervalMs: e.SLACK_CHANNEL_INTERVAL_MS,

@@ -1,6 +1,7 @@
 /** The table of change kinds. A new kind = one module in this folder, its Slack text, its tests, and one line here. */
 import type { OperationKind } from '../domain/operation.js';
 import { advertise } from './advertise.js';
+import { bind } from './bind.js';
 import { onboard } from './onboard.js';
 import type { ChangeKind } from './types.js';
 import { validate } from './validate.js';
@@ -11,6 +12,7 @@ export const KINDS: Record<OperationKind, ChangeKind> = {
   withdraw,
   onboard,
   validate,
+  bind,
 };
 
 export function kindOf(kind: OperationKind): ChangeKind {

@@ -4,7 +4,7 @@
  * it files, approves, executes, verifies and recovers any kind the same way. Kinds emit typed facts and events;
  * their Slack text lives in src/slack/render/kinds.ts.
  */
-import type { AddressMap, BgpPrefix, Delegation, Prefix, ServiceBinding } from '../domain/addressing.js';
+import type { AddressMap, BgpPrefix, Delegation, Prefix, Service, ServiceBinding } from '../domain/addressing.js';
 import type { OpEvent, Verdict } from '../domain/events.js';
 import type { Check, Guard } from '../domain/guards.js';
 
@@ -28,6 +28,8 @@ export interface AddressingApi {
   listDelegations(accountId: string, prefixId: string): Promise<Delegation[]>;
   listAddressMaps(accountId: string): Promise<AddressMap[]>;
   getAddressMap(accountId: string, addressMapId: string): Promise<AddressMap>;
+  listServices(accountId: string): Promise<Service[]>;
+  createServiceBinding(accountId: string, prefixId: string, input: { cidr: string; serviceId: string }): Promise<ServiceBinding>;
 }
 
 /** Facts the bot observed and must remember across requests (in Redis): e.g. when it saw a binding become active. */
@@ -67,6 +69,8 @@ export interface KindDeps {
   watch: { pollIntervalMs: number; escalateAfterMs: { advertise: number; withdraw: number } };
   /** The wait between the default binding becoming active and the first advertise (the docs: 5 h). */
   bindingSettleMs?: number;
+  /** Following a service binding (4-6 h at Cloudflare): between reads, and how long before `Not confirmed:`. */
+  bindingWatch?: { pollIntervalMs: number; timeoutMs: number };
 }
 
 export interface IntakeRequest {
@@ -74,6 +78,8 @@ export interface IntakeRequest {
   userId: string;
   /** Onboard: the ASN the prefix is added with. */
   asn?: number;
+  /** What the request form collected (bind: the service and the CIDR or IP list); absent at the command. */
+  form?: Record<string, string>;
   breakGlass: boolean;
 }
 
@@ -140,4 +146,6 @@ export interface ChangeKind {
   apply(deps: KindDeps, op: Operation, tools: ApplyTools): Promise<ApplyResult>;
   /** One tick of following the change. Throws when a read fails (the engine counts failures). */
   verify(deps: KindDeps, op: Operation): Promise<VerifyStep>;
+  /** How long the watch may take before `Not confirmed:` (default: WATCH_TIMEOUT_MS); bindings take hours. */
+  watchTimeoutMs?(deps: KindDeps): number | undefined;
 }

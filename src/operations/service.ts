@@ -34,6 +34,8 @@ export interface RequestInput {
   reason: string;
   /** Onboard: the ASN the prefix is announced under. */
   asn?: number;
+  /** What the kind's form collected (bind: service and targets). */
+  form?: Record<string, string>;
 }
 
 export interface BreakGlassInput {
@@ -105,7 +107,7 @@ export class OperationService {
    * Checks a request before any form opens: the requester's group, the prefix lock, and the kind's target checks
    * (on the account, not already in the wanted state, big enough...). Refusals are audited and thrown as sentences.
    */
-  async intake(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number } = {}): Promise<Target> {
+  async intake(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number; form?: Record<string, string> } = {}): Promise<Target> {
     const cidr = parseCidr(cidrText).text;
     const refuse = async (why: string, err: unknown): Promise<never> => {
       await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: userId, data: { kind, prefix: cidr, why, message: userMessageOf(err) } });
@@ -117,7 +119,7 @@ export class OperationService {
     const holder = await this.deps.store.lockHolder(cidr);
     if (holder) await refuse('locked', await this.lockedError(cidr, holder));
     try {
-      return await kindOf(kind).intake(this.deps.kinds, { cidr, userId, breakGlass: false, ...(extra.asn ? { asn: extra.asn } : {}) });
+      return await kindOf(kind).intake(this.deps.kinds, { cidr, userId, breakGlass: false, ...(extra.asn ? { asn: extra.asn } : {}), ...(extra.form ? { form: extra.form } : {}) });
     } catch (err) {
       if (isBotError(err)) await refuse('target', err);
       throw err;
@@ -129,7 +131,7 @@ export class OperationService {
     const reason = input.reason.trim();
     if (reason.length < 3) throw new InvalidInputError('Give a reason (a few words: ticket, incident or why) so approvers know what they approve.');
     if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the ticket instead.');
-    const target = await this.intake(input.kind, input.cidr, input.userId, input.asn ? { asn: input.asn } : {});
+    const target = await this.intake(input.kind, input.cidr, input.userId, { ...(input.asn ? { asn: input.asn } : {}), ...(input.form ? { form: input.form } : {}) });
     const cidr = parseCidr(input.cidr).text;
     const now = this.now();
     const action = this.policy.actions[input.kind];

@@ -43,8 +43,9 @@ export class Watcher {
     if (gen !== undefined && op.jobs.watch !== gen) return { done: true }; // a stale job of an older generation
     const w = op.watch;
     const elapsed = this.now() - w.startedAt;
-    if (elapsed > this.deps.timeoutMs) {
-      await this.finish(op, { type: 'verdict', verdict: 'unconfirmed', step: 'timeout', facts: { latest: w.latest, timeoutMs: this.deps.timeoutMs, elapsedMs: elapsed } });
+    const timeoutMs = kindOf(op.kind).watchTimeoutMs?.(this.deps.kinds) ?? this.deps.timeoutMs;
+    if (elapsed > timeoutMs) {
+      await this.finish(op, { type: 'verdict', verdict: 'unconfirmed', step: 'timeout', facts: { latest: w.latest, timeoutMs, elapsedMs: elapsed } });
       return { done: true };
     }
 

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../errors.js';
 export type ParsedCommand =
   | { kind: 'help' }
   | { kind: 'status'; cidr?: string }
-  | { kind: 'advertise' | 'withdraw' | 'validate'; cidr: string; reason: string }
+  | { kind: 'advertise' | 'withdraw' | 'validate' | 'bind'; cidr: string; reason: string }
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number };
@@ -16,6 +16,7 @@ export const USAGE = [
   '`/byoip withdraw <cidr> [reason]` — ask to withdraw it from Cloudflare (needs approval)',
   '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
+  '`/byoip bind <prefix>` — bind a CIDR or a list of IPs of a prefix to Magic Transit, CDN or Spectrum (needs approval; 4-6 h to provision)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
 ].join('\n');
@@ -33,7 +34,8 @@ export function parseCommand(text: string): ParsedCommand {
       return rest[0] ? { kind: 'status', cidr: parseCidr(rest[0]).text } : { kind: 'status' };
     case 'advertise':
     case 'withdraw':
-    case 'validate': {
+    case 'validate':
+    case 'bind': {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
     }

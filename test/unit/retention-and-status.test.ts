@@ -61,6 +61,10 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       listServiceBindings: async () => [],
       listDelegations: async () => [],
       listAddressMaps: async () => [],
+      listServices: async () => [],
+      createServiceBinding: async () => {
+        throw new Error('not used');
+      },
       getAddressMap: async () => {
         throw new Error('not used');
       },

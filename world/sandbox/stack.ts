@@ -118,7 +118,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     slack: { channel: SANDBOX_CHANNEL.id },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
     actions: Object.fromEntries(
-      (['advertise', 'withdraw', 'onboard', 'validate'] as const).map((k) => [k, { approvals, expires_after: expires, ...(opts.approvalValidFor ? { approval_valid_for: opts.approvalValidFor } : {}) }]),
+      (['advertise', 'withdraw', 'onboard', 'validate', 'bind'] as const).map((k) => [k, { approvals, expires_after: expires, ...(opts.approvalValidFor ? { approval_valid_for: opts.approvalValidFor } : {}) }]),
     ),
     break_glass: { max_uses: opts.breakGlassMaxUses ?? 2, window: '1h' },
     prefixes: [
@@ -147,6 +147,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     WATCH_POLL_INTERVAL_MS: String(poll),
     WATCH_TIMEOUT_MS: String(Math.round(60 * simMinute)),
     ADVERTISE_AFTER_BINDING_MS: String(Math.round(5 * 60 * simMinute)),
+    BINDING_POLL_INTERVAL_MS: String(Math.max(poll, Math.round(5 * simMinute))),
+    BINDING_WATCH_TIMEOUT_MS: String(Math.round(8 * 60 * simMinute)),
     WATCH_MAX_READ_FAILURES: String(opts.watchMaxReadFailures ?? 20),
     ...(opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes } : {}),
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),

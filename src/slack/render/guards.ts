@@ -42,6 +42,10 @@ export function guardText(g: Guard): string {
         return `Could not read the service bindings of ${s(f.prefix)} (${userText(s(f.detail), 300)}). Check them in the dashboard before going ahead.`;
     }
   }
+  if (g.id === 'binding-rules') {
+    const problems = (f.problems as string[] | undefined) ?? [];
+    return problems.length ? `The binding rules no longer hold: ${problems.slice(0, 3).map((p) => inert(p, 300)).join(' ')}` : 'The binding rules hold: inside the prefix, default binding first, Magic Transit only as the default, CDN or Spectrum per address.';
+  }
   if (g.id === 'cdn-address-map') {
     return `CDN bindings (${((f.bindings as string[]) ?? []).join(', ')}) exist, but no enabled address map points DNS answers at them: proxied hostnames will not use these addresses until one does.`;
   }
@@ -75,6 +79,8 @@ export function guardLine(g: Guard): string {
 
 export function checkLine(c: Check): string {
   const f = c.facts;
+  if (c.id === 'bind:propagation') return 'Cloudflare takes 4-6 hours to provision a binding (and as long to delete one); traffic on these addresses may be disrupted meanwhile.';
+  if (c.id === 'bind:magic-transit') return 'Magic Transit customers: follow the Magic Transit onboarding guide (tunnels, routes) before traffic is sent to these addresses.';
   if (c.id === 'preflight') {
     if (f.error) return `${CHECK_ICON.unknown} The pre-flight checks could not run: ${userText(s(f.error), 300)}`;
     return c.result === 'pass'

@@ -96,6 +96,30 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     },
     timeout: (op) => `Cloudflare accepted ${op.prefix}, but the bot could not read it back in time. Check with \`/byoip status ${op.prefix}\`.`,
   },
+  bind: {
+    noun: 'service binding',
+    willChange: (op) => {
+      const cidrs = (op.params.cidrs as string[] | undefined) ?? [];
+      const how = op.params.ipsGiven ? ` (the fewest CIDRs covering the IPs given exactly: ${cidrs.length})` : '';
+      return `Bind ${cidrs.map((c) => `\`${c}\``).join(', ')} of ${op.prefix} to *${userText(String(op.params.service ?? '?'), 60)}*${how}: one \`POST .../bindings\` per CIDR. Cloudflare takes 4-6 hours to provision a binding; traffic on those addresses may be disrupted meanwhile.`;
+    },
+    progress(op, step, f) {
+      if (step === 'accepted') {
+        const made = (f.created as string[] | undefined) ?? [];
+        const had = (f.already as string[] | undefined) ?? [];
+        return `:cloud: Cloudflare accepted ${made.length} binding(s) to ${s(f.service)}${made.length ? `: ${made.join(', ')}` : ''}${had.length ? `; already bound: ${had.join(', ')}` : ''}. Provisioning takes 4-6 hours; the thread says when each is active.`;
+      }
+      if (step === 'already_true') return `:information_source: Every CIDR was already bound to ${s(f.service)}; no call was needed. Following their provisioning.`;
+      if (step === 'provisioning') return `:hourglass_flowing_sand: Bindings: ${s(f.summary)}`;
+      return null;
+    },
+    ending(op, step, f) {
+      if (step === 'bound') return `every binding is active (${s(f.summary)}). Allow five hours before the first advertise of ${op.prefix}, as Cloudflare asks.`;
+      if (step === 'binding_missing') return `Cloudflare no longer lists the binding(s) ${((f.missing as string[]) ?? []).join(', ')}: someone removed them, or the create did not hold. Check with /byoip status ${op.prefix}.`;
+      return null;
+    },
+    timeout: (op, f) => `the bindings of ${op.prefix} were not all active within ${humanDuration(Number(f.timeoutMs ?? 0))} (last seen: ${s(f.latest) || 'nothing'}). Check the dashboard; Cloudflare support can tell why one is stuck.`,
+  },
   validate: {
     noun: 'validation request',
     willChange: (op) => `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`,

@@ -10,6 +10,14 @@ export interface RequestModalMetadata {
   asn?: number;
 }
 
+/** Kind-specific inputs of the form, read back into the request's `form` on submit. */
+export const FORM_INPUTS: Partial<Record<OperationKind, { blockId: string; actionId: string; field: string }[]>> = {
+  bind: [
+    { blockId: 'bind_service', actionId: 'bind_service_input', field: 'service' },
+    { blockId: 'bind_targets', actionId: 'bind_targets_input', field: 'targets' },
+  ],
+};
+
 /** The checklist from Cloudflare's BYOIP best practices, one item the requester must tick. */
 export function checklistText(kind: OperationKind): string {
   return {
@@ -17,14 +25,16 @@ export function checklistText(kind: OperationKind): string {
     advertise: 'We remove our own announcement once AS13335 is seen on a looking glass',
     onboard: 'We hold this prefix; an LOA for it will follow',
     validate: 'The ROA, IRR route object and ownership token are published',
+    bind: 'We expect 4-6 hours of provisioning on these addresses',
   }[kind];
 }
 
 /** The modal that asks for the reason and the checklist before filing an advertise / withdraw. */
-export function requestModal(meta: RequestModalMetadata, reason = ''): Record<string, unknown> {
+export function requestModal(meta: RequestModalMetadata, reason = '', choices: { services?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
     section(`*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
+    ...(meta.kind === 'bind' ? bindInputs(choices.services ?? []) : []),
     {
       type: 'input',
       block_id: BlockId.Reason,
@@ -49,6 +59,7 @@ export function requestModal(meta: RequestModalMetadata, reason = ''): Record<st
         advertise: 'Cloudflare: advertise first, verify with a looking glass (AS13335), then remove your own announcement; advertising takes 2-7 minutes.',
         onboard: 'The card shows the pre-flight checks. Cloudflare adds the prefix as pending and returns an ownership token to publish; then /byoip validate.',
         validate: 'The card shows the pre-flight checks; Cloudflare then runs its own IRR, RPKI and ownership checks.',
+        bind: 'The first binding of a prefix is its default and spans the whole prefix; Magic Transit only as the default; an address is CDN or Spectrum, not both.',
       }[meta.kind],
     ),
   ];
@@ -61,4 +72,29 @@ export function requestModal(meta: RequestModalMetadata, reason = ''): Record<st
     close: { type: 'plain_text', text: 'Cancel' },
     blocks,
   };
+}
+
+/** Bind: the service (from Cloudflare's list) and a CIDR or a list of IPs (aggregated into the fewest CIDRs). */
+function bindInputs(services: string[]): Block[] {
+  const [service, targets] = FORM_INPUTS.bind!;
+  return [
+    {
+      type: 'input',
+      block_id: service!.blockId,
+      label: { type: 'plain_text', text: 'Service' },
+      element: {
+        type: 'static_select',
+        action_id: service!.actionId,
+        placeholder: { type: 'plain_text', text: 'Magic Transit, CDN, Spectrum…' },
+        options: services.slice(0, 100).map((name) => ({ text: { type: 'plain_text', text: name.slice(0, 75) }, value: name.slice(0, 150) })),
+      },
+    },
+    {
+      type: 'input',
+      block_id: targets!.blockId,
+      label: { type: 'plain_text', text: 'CIDR or IPs' },
+      hint: { type: 'plain_text', text: 'One CIDR (203.0.113.16/29), or IPs and ranges (203.0.113.16-203.0.113.23, 203.0.113.40): the fewest CIDRs covering them exactly.' },
+      element: { type: 'plain_text_input', action_id: targets!.actionId, multiline: true, max_length: 3000 },
+    },
+  ];
 }

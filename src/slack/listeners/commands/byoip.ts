@@ -71,12 +71,14 @@ export function byoipCommand(ctx: ListenerContext) {
         case 'advertise':
         case 'withdraw':
         case 'validate':
+        case 'bind':
         case 'onboard': {
           // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
-          await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
+          const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
+          const services = Array.isArray(target.params.services) ? (target.params.services as string[]) : [];
           await client.views.open({
             trigger_id: command.trigger_id,
-            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: cardChannel, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason) as never,
+            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: cardChannel, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason, { services }) as never,
           });
           return;
         }

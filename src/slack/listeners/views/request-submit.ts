@@ -4,14 +4,16 @@ import { isBotError } from '../../../errors.js';
 import { slackMessageOf } from '../../render/errors.js';
 import type { ListenerContext } from '../../context.js';
 import { BlockId, InputActionId } from '../../ids.js';
+import { FORM_INPUTS } from '../../views/request-modal.js';
 
-const metadata = z.object({ kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate']), cidr: z.string(), channel: z.string(), asn: z.number().int().positive().optional() });
+const metadata = z.object({ kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind']), cidr: z.string(), channel: z.string(), asn: z.number().int().positive().optional() });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   withdraw: 'Confirm your own data centre announces the prefix first, or the prefix becomes unreachable.',
   advertise: 'Confirm you will remove your own announcement once Cloudflare\'s is seen.',
   onboard: 'Confirm you hold this prefix; Cloudflare will ask for a Letter of Agency.',
   validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
+  bind: 'Confirm you expect 4-6 hours of provisioning on these addresses.',
 };
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
@@ -28,14 +30,30 @@ export function requestSubmit(ctx: ListenerContext) {
     if (reason.length < 3) errors[BlockId.Reason] = 'Give a reason (a few words: ticket, incident or why).';
     if (reason.length > 500) errors[BlockId.Reason] = 'Keep the reason under 500 characters; link the ticket instead.';
     if (checked.length === 0) errors[BlockId.Checklist] = UNTICKED[meta.data.kind];
+    // Kind-specific inputs (bind: service, CIDR or IPs): checked against the rules now, refusals shown in the form.
+    const inputs = FORM_INPUTS[meta.data.kind] ?? [];
+    const form: Record<string, string> = {};
+    for (const i of inputs) {
+      const v = view.state.values[i.blockId]?.[i.actionId] as { value?: string | null; selected_option?: { value?: string } | null } | undefined;
+      form[i.field] = (v?.selected_option?.value ?? v?.value ?? '').trim();
+    }
     if (Object.keys(errors).length) {
       await ack({ response_action: 'errors', errors });
       return;
     }
-    await ack();
     const user = body.user.id;
+    if (inputs.length) {
+      try {
+        await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form });
+      } catch (err) {
+        const last = inputs.at(-1)!;
+        await ack({ response_action: 'errors', errors: { [last.blockId]: slackMessageOf(err).slice(0, 1000) } });
+        return;
+      }
+    }
+    await ack();
     try {
-      await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, channel: meta.data.channel, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}) });
+      await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, channel: meta.data.channel, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(inputs.length ? { form } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
