@@ -22,7 +22,8 @@ import type { EnginePolicy } from '../domain/policy.js';
 import { BotError, ErrorCode, GuardBlockedError, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
 import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
-import type { Plan, Target } from '../kinds/types.js';
+import { readBlastRadius } from '../kinds/blast-radius.js';
+import type { BlastRadius, Plan, Target } from '../kinds/types.js';
 import type { Dispatcher, GroupDirectory } from './ports.js';
 import { CARD, eventItem, type OperationStore, type OutboxItem } from './store.js';
 
@@ -59,8 +60,10 @@ export interface ServiceDeps {
 }
 
 export interface StatusReport {
-  prefixes: { account: string; prefix: Prefix; bgp: BgpPrefix[] }[];
+  prefixes: { account: string; prefix: Prefix; bgp: BgpPrefix[]; blast?: BlastRadius }[];
   open: Operation[];
+  /** Break-glass changes still waiting for an approver's review. */
+  reviews?: Operation[];
 }
 
 export type Role = 'requester' | 'approver' | 'break_glass';
@@ -363,10 +366,14 @@ export class OperationService {
       const prefixes = await listPrefixes(deps, account.id);
       const shown = prefixes.filter((prefix) => !filter || covers(prefix.cidr, filter) || covers(filter, prefix.cidr));
       const bgps = await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? listBgpPrefixes(deps, account.id, prefix.id) : Promise.resolve([]))));
-      shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [] }));
+      // One prefix asked for: its bindings, delegations and address maps too (a few shared reads).
+      const details = filter && shown.length <= 3 ? await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? readBlastRadius(deps, account.id, prefix.id, prefix.cidr, null) : Promise.resolve(null)))) : [];
+      shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [], ...(details[i] ? { blast: details[i]!.blast } : {}) }));
     }
     const open = (await this.deps.store.active()).sort((a, b) => b.createdAt - a.createdAt);
-    return { prefixes: rows, open: filter ? open.filter((o) => covers(filter, o.prefix) || covers(o.prefix, filter)) : open };
+    const mine = (o: Operation) => !filter || covers(filter, o.prefix) || covers(o.prefix, filter);
+    const reviews = (await this.deps.store.recent(200)).filter((o) => o.breakGlass && !o.reviewedBy && mine(o));
+    return { prefixes: rows, open: open.filter(mine), reviews };
   }
 
   /** The account prefix covering `cidr`, if any (for preflight's ownership token). */

@@ -29,6 +29,20 @@ describe('blast radius on the card', () => {
   });
 });
 
+describe('/byoip status for one prefix', () => {
+  it('shows its bindings, delegation, address map, BGP settings and LOA', async () => {
+    stack = await testStack({ scenario: 'services' });
+    const before = stack.slack.responsePosts().length;
+    await stack.sender!.command('U0ALICE', `status ${SERVICES_SCENARIO.prefix.cidr}`, { channel: CHANNEL });
+    const post = await stack.slack.waitFor(() => stack!.slack.responsePosts().slice(before).find((r) => JSON.stringify(r.blocks ?? []).includes("Service bindings")), 5000);
+    const text = JSON.stringify(post.blocks);
+    expect(text).toContain(`${SERVICES_SCENARIO.prefix.spectrumCidr} Spectrum`);
+    expect(text).toContain(`${SERVICES_SCENARIO.delegation.cidr} → account`);
+    expect(text).toMatch(/Address maps: /);
+    expect(text).toContain('prepend');
+  });
+});
+
 describe('guards before an advertise', () => {
   /** 198.51.100.0/24's default Magic Transit binding, made to finish provisioning `inMs` from now (simulated). */
   function provisioning(s: TestStack, inMs: number) {

@@ -418,3 +418,31 @@ describe('statusReportBlocks', () => {
     expect(validateMessageBlocks(r.blocks)).toEqual([]);
   });
 });
+
+describe('the biggest real prefix (20 bindings, 10 delegations, 5 address maps) fits Slack', () => {
+  const blast = {
+    bindings: Array.from({ length: 20 }, (_, i) => ({ cidr: `203.0.113.${i * 8}/29`, service: i === 0 ? 'Magic Transit' : i % 2 ? 'CDN' : 'Spectrum', state: i % 3 ? 'active' : 'provisioning' })),
+    delegations: Array.from({ length: 10 }, (_, i) => ({ cidr: `203.0.113.${160 + i * 8}/29`, account: `${String(i).repeat(32).slice(0, 32)}` })),
+    addressMaps: Array.from({ length: 5 }, (_, i) => ({ id: `${i}`.repeat(32), description: `map ${i} ${'<!channel> '.repeat(20)}`, enabled: i % 2 === 0, ips: ['203.0.113.1', '203.0.113.2'], zones: ['z1', 'z2', 'z3'], accounts: ['a1'] })),
+    bgpPrefixes: Array.from({ length: 10 }, (_, i) => ({ cidr: `203.0.113.${i * 16}/28`, advertised: i % 2 === 0 })),
+    error: null,
+  };
+  it('on the status card', () => {
+    const card = statusCard(makeOperation({ blast }));
+    expect(validateMessageBlocks(card.blocks)).toEqual([]);
+    const text = visibleText(card.blocks);
+    expect(text).toContain('203.0.113.0/29 Magic Transit');
+    expect(text).toContain('Delegated:');
+    expect(text).toContain('Address maps:');
+    expect(text).not.toContain('<!channel>');
+  });
+  it('in /byoip status for that prefix', () => {
+    const p = { ...prefix(1), cidr: '203.0.113.0/24', loaDocumentId: 'd'.repeat(32) };
+    const r = statusReportBlocks({ prefixes: [{ account: 'production', prefix: p, bgp: [bgp('203.0.113.0/24', true)], blast }], open: [], reviews: [makeOperation({ breakGlass: true, state: 'done' })] });
+    expect(validateMessageBlocks(r.blocks)).toEqual([]);
+    const text = visibleText(r.blocks);
+    expect(text).toContain('LOA on file');
+    expect(text).toContain('prepend');
+    expect(text).toContain('waiting for review');
+  });
+});
