@@ -96,3 +96,19 @@ export async function expectWithdrawDone(stack: Stack, cardTs: string, p: { cidr
   expect(JSON.stringify(finalCard.blocks)).not.toContain(ActionId.Approve);
   return thread;
 }
+
+/** How much the bot has read so far from Cloudflare and the routing view, counted at the simulators. */
+export function upstreamReads(stack: Stack): { cloudflare: number; routing: number } {
+  const r = stack.routing.sims;
+  const ripestat = Object.values(r.ripestat.calls).reduce((a, b) => a + b, 0);
+  return { cloudflare: stack.cloudflare.state.calls.length, routing: ripestat + r.routinator.requests + r.irrd.commands.length + r.dns.queries.length };
+}
+
+/** `/byoip <text>` as `user` over whichever transport the stack has; resolves with the first ephemeral it gets. */
+export async function commandAnswer(stack: Stack, user: string, text: string, opts: { channel?: string; timeoutMs?: number } = {}): Promise<string> {
+  const before = stack.slack.ephemerals(user).length;
+  const sender = stack.sender ?? stack.socketSender!;
+  const res = await sender.command(user, text, { channel: opts.channel ?? CHANNEL });
+  if (res.status !== 200) throw new Error(`/byoip ${text} answered HTTP ${res.status}`);
+  return (await stack.slack.waitFor(() => stack.slack.ephemerals(user).at(before), opts.timeoutMs ?? 5000)).text;
+}
