@@ -14,6 +14,8 @@ import { Executor } from './operations/executor.js';
 import type { AddressingApi, RoutingView } from './operations/ports.js';
 import type { KindDeps } from './kinds/index.js';
 import { createRedis, type RedisClient } from './redis.js';
+import { CommandRateLimit } from './operations/rate-limit.js';
+import { SeenOnce } from './operations/seen.js';
 import { OperationService } from './operations/service.js';
 import { RedisObservations } from './operations/observations.js';
 import { OperationStore } from './operations/store.js';
@@ -24,7 +26,9 @@ import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
 import { SlackNotifier } from './slack/notifier.js';
+import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
+import { WorkQueue } from './slack/work-queue.js';
 
 export type Role = 'all' | 'web' | 'worker';
 
@@ -118,7 +122,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     });
 
   // Fail closed: every group the policy names must exist before the bot takes a single click.
-  const problems = await groups.check([...config.policy.groups.requesters, ...config.policy.groups.approvers, ...config.policy.groups.break_glass]);
+  const g = config.policy.groups;
+  const problems = await groups.check([...g.requesters, ...g.approvers, ...g.break_glass, ...g.viewers]);
   const fatal = problems.filter((p) => p.includes('cannot be read'));
   if (fatal.length) {
     await Promise.allSettled([dispatcher.close(), closeRedis()]);
@@ -146,7 +151,14 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   let url: string | null = null;
   let healthServer: http.Server | null = null;
   if (role !== 'worker') {
-    const ctx: ListenerContext = { service, logger, preflight };
+    const ctx: ListenerContext = {
+      service,
+      logger,
+      preflight,
+      groups,
+      rateLimit: new CommandRateLimit(redis, store.keyPrefix, { perUser: config.commands.perUser, perWorkspace: config.commands.perWorkspace, windowMs: config.commands.windowMs }),
+      work: new WorkQueue(config.commands.concurrency, config.commands.maxWaiting),
+    };
     const clientOptions = { slackApiUrl: config.slack.apiUrl };
     if (config.slack.appToken) {
       // Socket Mode: apps.connections.open goes to the receiver's own WebClient, so it gets the API URL too.
@@ -164,6 +176,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         signingSecret: config.slack.signingSecret,
         endpoints: '/slack/events',
         logger: boltLogger(logger),
+        // The verified signature and timestamp reach the replay guard as context properties.
+        customPropertiesExtractor: (req) => ({ ...signedRequestProps(req) }),
         customRoutes: [
           {
             path: '/healthz',
@@ -172,8 +186,12 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           },
         ],
       });
+      // Bolt refuses timestamps more than 5 minutes old; ones more than 60 s ahead are refused before it.
+      receiver.requestListener = refuseFutureTimestamps(receiver.requestListener, logger);
       app = new App({ token: config.slack.botToken, receiver, clientOptions, logger: boltLogger(logger) });
     }
+    // Nothing is taken twice: a replayed or redelivered request is acknowledged and dropped.
+    app.use(replayGuard(new SeenOnce(redis, store.keyPrefix, REPLAY_WINDOW_MS), logger));
     registerListeners(app, ctx);
     app.error(async (err) => {
       logger.error({ err }, 'unhandled Slack listener error');

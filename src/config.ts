@@ -30,6 +30,7 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 
 const hex32 = z.string().regex(/^[0-9a-f]{32}$/, 'must be a 32-character lowercase hex Cloudflare id');
 const usergroupId = z.string().regex(/^S[A-Z0-9]+$/, 'must be a Slack user group id such as S0123ABCD (not a @handle)');
+const channelId = z.string().regex(/^[CG][A-Z0-9]+$/, 'must be a Slack channel id such as C0123ABCD');
 
 const actionPolicy = z.object({
   approvals: z.number().int().min(1, 'at least one approval is required (fail closed)').max(10).default(1),
@@ -37,6 +38,8 @@ const actionPolicy = z.object({
   expires_after: duration.refine((ms) => ms >= 1000, 'expires_after must be at least 1s (e.g. 30m)').default(30 * 60_000),
   // An approved change that has not started by then is not executed (back to waiting for approval).
   approval_valid_for: duration.refine((ms) => ms >= 1000, 'approval_valid_for must be at least 1s (e.g. 15m)').default(15 * 60_000),
+  /** Where this kind's cards go instead of `slack.channel`. */
+  channel: channelId.optional(),
 });
 
 const ACTION_DEFAULT = { approvals: 1, expires_after: 30 * 60_000, approval_valid_for: 15 * 60_000 };
@@ -47,14 +50,18 @@ export const policySchema = z
       accounts: z.array(z.object({ name: z.string().min(1), id: hex32 })).min(1, 'name at least one Cloudflare account'),
     }),
     slack: z.object({
-      /** Channel where status cards go when a request comes from elsewhere (e.g. a DM). */
-      channel: z.string().regex(/^[CG][A-Z0-9]+$/, 'must be a Slack channel id such as C0123ABCD'),
+      /** Channel where every card goes, wherever the command was typed (unless the action names its own). */
+      channel: channelId,
     }),
-    groups: z.object({
-      requesters: z.array(usergroupId).min(1, 'name at least one requester user group'),
-      approvers: z.array(usergroupId).min(1, 'name at least one approver user group (an empty list would let nobody, or anybody, approve)'),
-      break_glass: z.array(usergroupId).default([]),
-    }),
+    groups: z
+      .object({
+        requesters: z.array(usergroupId).min(1, 'name at least one requester user group'),
+        approvers: z.array(usergroupId).min(1, 'name at least one approver user group (an empty list would let nobody, or anybody, approve)'),
+        break_glass: z.array(usergroupId).default([]),
+        /** Who may read (status, preflight); absent = requesters, approvers and break glass together. */
+        viewers: z.array(usergroupId).min(1, 'name at least one viewer user group, or leave viewers out (then requesters, approvers and break glass may view)').optional(),
+      })
+      .transform((g) => ({ ...g, viewers: g.viewers ?? [...new Set([...g.requesters, ...g.approvers, ...g.break_glass])] })),
     actions: z
       .object({
         advertise: actionPolicy.default(ACTION_DEFAULT),
@@ -89,7 +96,9 @@ export const policySchema = z
       .default([]),
   })
   .superRefine((p, ctx) => {
-    const wildcard = [...p.groups.approvers, ...p.groups.requesters].find((g) => /^(\*|ALL|EVERYONE)$/i.test(g));
+    // Runs even when a field above failed: read defensively.
+    const g = p.groups ?? {};
+    const wildcard = [...(g.approvers ?? []), ...(g.requesters ?? []), ...(g.break_glass ?? []), ...(g.viewers ?? [])].find((id) => /^(\*|ALL|EVERYONE)$/i.test(id));
     if (wildcard) ctx.addIssue({ code: 'custom', path: ['groups'], message: 'wildcard groups are not allowed' });
   });
 
@@ -126,6 +135,11 @@ const envSchema = z.object({
   EXECUTE_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   OPERATION_RETENTION_DAYS: z.coerce.number().min(1).default(90),
   AUDIT_RETENTION_DAYS: z.coerce.number().min(1).default(400),
+  COMMAND_RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).default(20),
+  COMMAND_RATE_LIMIT_PER_WORKSPACE: z.coerce.number().int().min(1).default(300),
+  COMMAND_RATE_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+  INTERACTIVE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+  INTERACTIVE_QUEUE_MAX: z.coerce.number().int().min(0).max(100_000).default(200),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -151,6 +165,8 @@ export interface AppConfig {
   executeAttempts: number;
   /** How long finished operations and audit lines are kept in Redis. */
   retention: { operationMs: number; auditMs: number };
+  /** Slash commands: the rate limit (per user and per workspace, in Redis) and the in-process work queue. */
+  commands: { perUser: number; perWorkspace: number; windowMs: number; concurrency: number; maxWaiting: number };
   logLevel: string;
   policy: Policy;
 }
@@ -215,6 +231,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     jobLockDurationMs: e.JOB_LOCK_DURATION_MS,
     executeAttempts: e.EXECUTE_ATTEMPTS,
     retention: { operationMs: e.OPERATION_RETENTION_DAYS * 86_400_000, auditMs: e.AUDIT_RETENTION_DAYS * 86_400_000 },
+    commands: {
+      perUser: e.COMMAND_RATE_LIMIT_PER_USER,
+      perWorkspace: e.COMMAND_RATE_LIMIT_PER_WORKSPACE,
+      windowMs: e.COMMAND_RATE_WINDOW_MS,
+      concurrency: e.INTERACTIVE_CONCURRENCY,
+      maxWaiting: e.INTERACTIVE_QUEUE_MAX,
+    },
     logLevel: e.LOG_LEVEL,
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };

@@ -40,16 +40,30 @@ export class BotError extends Error {
    * them as mentions; anything else (logs, the audit) sees the id.
    */
   readonly people: Record<string, string>;
+  /**
+   * What the user typed that the sentence echoes, as `{name}` placeholders -> the raw text. The Slack layer escapes
+   * it (no live mention, link or `<!channel>`); `userMessage` and logs carry it as typed.
+   */
+  readonly texts: Record<string, string>;
+  /** The sentence with both kinds of placeholder (what the Slack layer renders). */
+  readonly template: string;
+  /** The sentence with the echoed texts filled in and the people placeholders kept. */
+  readonly userMessage: string;
 
   constructor(
     readonly code: ErrorCode,
-    readonly userMessage: string,
+    userMessage: string,
     /** Whether a job that hit this error should try again later. */
     readonly retryable = false,
-    options?: { cause?: unknown; people?: Record<string, string> },
+    options?: { cause?: unknown; people?: Record<string, string>; texts?: Record<string, string> },
   ) {
-    super(fillPeople(userMessage, options?.people ?? {}, (id) => id), options);
+    const texts = options?.texts ?? {};
+    const withTexts = fillPeople(userMessage, texts, (t) => t);
+    super(fillPeople(withTexts, options?.people ?? {}, (id) => id), options);
     this.people = options?.people ?? {};
+    this.texts = texts;
+    this.template = userMessage;
+    this.userMessage = withTexts;
     this.name = 'BotError';
   }
 }
@@ -60,8 +74,9 @@ export function fillPeople(text: string, people: Record<string, string>, render:
 }
 
 export class InvalidInputError extends BotError {
-  constructor(userMessage: string) {
-    super(ErrorCode.InvalidInput, userMessage);
+  /** `texts`: what the user typed that the sentence echoes (`{name}` placeholders). */
+  constructor(userMessage: string, texts?: Record<string, string>) {
+    super(ErrorCode.InvalidInput, userMessage, false, texts ? { texts } : undefined);
     this.name = 'InvalidInputError';
   }
 }
@@ -70,9 +85,16 @@ export function isBotError(err: unknown): err is BotError {
   return err instanceof BotError;
 }
 
-/** The sentence to show a user for any error: typed errors speak for themselves, anything else is generic. */
-export function userMessageOf(err: unknown, renderUser: (userId: string) => string = (id) => id): string {
-  if (isBotError(err)) return fillPeople(err.userMessage, err.people, renderUser);
+/**
+ * The sentence to show a user for any error: typed errors speak for themselves, anything else is generic.
+ * `renderText` renders what the user typed (the Slack layer escapes it); by default it is shown as typed.
+ */
+export function userMessageOf(err: unknown, renderUser: (userId: string) => string = (id) => id, renderText?: (text: string) => string): string {
+  if (isBotError(err)) {
+    // One pass over the template: an echoed text is never scanned for placeholders itself.
+    if (renderText) return err.template.replace(/\{([a-z]+)\}/g, (whole, name: string) => (err.texts[name] !== undefined ? renderText(err.texts[name]) : err.people[name] !== undefined ? renderUser(err.people[name]) : whole));
+    return fillPeople(err.userMessage, err.people, renderUser);
+  }
   return 'Something went wrong on our side; nothing was changed. Try again, and tell the bot owners if it keeps happening.';
 }
 

@@ -40,25 +40,25 @@ const FAMILIES: { version: IpVersion; maxLength: number; isValid(addr: string): 
 export function parseCidr(text: string): Cidr {
   const raw = text.trim();
   if (!raw.includes('/')) {
-    throw new InvalidInputError(`\`${raw || '(empty)'}\` has no prefix length. Write it as a CIDR, e.g. \`203.0.113.0/24\`.`);
+    throw new InvalidInputError('`{input}` has no prefix length. Write it as a CIDR, e.g. `203.0.113.0/24`.', { input: raw || '(empty)' });
   }
   const parts = raw.split('/');
-  if (parts.length > 2) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: it has more than one \`/\`. Write it as a CIDR, e.g. \`203.0.113.0/24\`.`);
+  if (parts.length > 2) throw new InvalidInputError('`{input}` is not a valid prefix: it has more than one `/`. Write it as a CIDR, e.g. `203.0.113.0/24`.', { input: raw });
   const [addr = '', lenText = ''] = parts;
   if (!/^\d{1,3}$/.test(lenText)) {
-    throw new InvalidInputError(`\`${raw}\` is not a valid prefix: the length after \`/\` must be a number.`);
+    throw new InvalidInputError('`{input}` is not a valid prefix: the length after `/` must be a number.', { input: raw });
   }
   const length = Number(lenText);
   const family = FAMILIES.find((f) => f.isValid(addr));
   if (family) {
-    if (length > family.maxLength) throw new InvalidInputError(`\`${raw}\` is not a valid prefix: an IPv${family.version} length is at most ${family.maxLength}.`);
+    if (length > family.maxLength) throw new InvalidInputError(`\`{input}\` is not a valid prefix: an IPv${family.version} length is at most ${family.maxLength}.`, { input: raw });
     const network = family.network(addr, length);
     if (network !== family.canonical(addr)) {
-      throw new InvalidInputError(`\`${raw}\` has host bits set. Did you mean \`${network}/${length}\`?`);
+      throw new InvalidInputError(`\`{input}\` has host bits set. Did you mean \`${network}/${length}\`?`, { input: raw });
     }
     return { text: `${network}/${length}`, version: family.version, length, network };
   }
-  throw new InvalidInputError(`\`${raw}\` is not an IP prefix. Write it as a CIDR, e.g. \`203.0.113.0/24\` or \`2001:db8::/48\`.`);
+  throw new InvalidInputError('`{input}` is not an IP prefix. Write it as a CIDR, e.g. `203.0.113.0/24` or `2001:db8::/48`.', { input: raw });
 }
 
 /** Canonical form of a CIDR that is already known to be valid (e.g. from Cloudflare). */

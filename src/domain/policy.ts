@@ -8,15 +8,23 @@ export interface ActionRule {
   expires_after: number;
   /** An approved change that has not started within this (ms) is not executed: back to waiting for approval. */
   approval_valid_for: number;
+  /** Where this kind's cards go instead of the policy's channel. */
+  channel?: string | undefined;
 }
 
 export interface EnginePolicy {
   cloudflare: { accounts: { name: string; id: string }[] };
   slack: { channel: string };
-  groups: { requesters: string[]; approvers: string[]; break_glass: string[] };
+  /** `viewers` may read (status, preflight); the config defaults it to requesters ∪ approvers ∪ break_glass. */
+  groups: { requesters: string[]; approvers: string[]; break_glass: string[]; viewers: string[] };
   actions: Record<OperationKind, ActionRule>;
   break_glass: { max_uses: number; window: number };
   prefixes: { cidr: string; own_asn?: number | undefined }[];
+}
+
+/** The channel a kind's cards, thread replies and broadcasts go to: `actions.<kind>.channel`, else `slack.channel`. */
+export function cardChannel(policy: EnginePolicy, kind: OperationKind): string {
+  return policy.actions[kind].channel ?? policy.slack.channel;
 }
 
 /** The team's own origin AS for a prefix, when the policy names one. */

@@ -29,7 +29,7 @@ export function parseAsnInput(text: string | number): number {
   const m = /^(?:AS)?(\d{1,10})$/i.exec(raw);
   const n = m ? Number(m[1]) : NaN;
   if (!m || n > 4294967295) {
-    throw new InvalidInputError(`\`${raw || '(empty)'}\` is not an AS number. Write it as \`13335\` or \`AS13335\` (1 to 4294967294).`);
+    throw new InvalidInputError('`{input}` is not an AS number. Write it as `13335` or `AS13335` (1 to 4294967294).', { input: raw || '(empty)' });
   }
   checkAsn(n);
   return n;

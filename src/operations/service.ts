@@ -18,7 +18,7 @@ import {
   type Operation,
   type OperationKind,
 } from '../domain/operation.js';
-import type { EnginePolicy } from '../domain/policy.js';
+import { cardChannel, type EnginePolicy } from '../domain/policy.js';
 import { BotError, ErrorCode, GuardBlockedError, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
 import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
@@ -27,11 +27,11 @@ import type { BlastRadius, Plan, Target } from '../kinds/types.js';
 import type { Dispatcher, GroupDirectory } from './ports.js';
 import { CARD, eventItem, type OperationStore, type OutboxItem } from './store.js';
 
+/** A request; its card goes to the policy's channel for the kind (`cardChannel`), wherever it was typed. */
 export interface RequestInput {
   kind: OperationKind;
   cidr: string;
   userId: string;
-  channel: string;
   reason: string;
   /** Onboard: the ASN the prefix is announced under. */
   asn?: number;
@@ -43,7 +43,6 @@ export interface BreakGlassInput {
   kind: 'advertise' | 'withdraw';
   cidr: string;
   userId: string;
-  channel: string;
   reason: string;
   /** The guards the on-call engineer saw in the confirm step (empty when the look-ups had not finished). */
   guards?: Guard[];
@@ -66,7 +65,8 @@ export interface StatusReport {
   reviews?: Operation[];
 }
 
-export type Role = 'requester' | 'approver' | 'break_glass';
+/** `viewer`: read-only commands (status, preflight); `requester`: file requests; `approver`; `break_glass`: on call. */
+export type Role = 'viewer' | 'requester' | 'approver' | 'break_glass';
 
 const newId = () => randomBytes(8).toString('hex');
 
@@ -96,14 +96,32 @@ export class OperationService {
     const g = this.policy.groups;
     if (role === 'approver') return g.approvers;
     if (role === 'break_glass') return g.break_glass;
+    if (role === 'viewer') return g.viewers;
     return [...g.requesters, ...g.approvers, ...g.break_glass];
   }
 
-  /** Whether the user may act in `role`; approvals and break glass read Slack live. */
+  /**
+   * Whether the user may act in `role`. Approvals and break glass read Slack live; viewers and requesters use the
+   * cached membership, which a `subteam_members_changed` event invalidates.
+   */
   async isAllowed(userId: string, role: Role): Promise<boolean> {
     const groups = this.groupsFor(role);
     if (groups.length === 0) return false;
-    return this.deps.groups.isMember(userId, groups, { fresh: role !== 'requester' });
+    return this.deps.groups.isMember(userId, groups, { fresh: role === 'approver' || role === 'break_glass' });
+  }
+
+  /**
+   * A read-only command (`status`, `preflight`) by `userId`: refused, and audited as `request_refused`, unless the
+   * user is a viewer. Called before anything is read from Cloudflare or the routing view.
+   */
+  async authorizeRead(userId: string, command: 'status' | 'preflight', prefix?: string): Promise<void> {
+    if (await this.isAllowed(userId, 'viewer')) return;
+    const err = new BotError(
+      ErrorCode.NotAuthorized,
+      `You are not in a group allowed to see BYOIP state, so nothing was read for /byoip ${command}. Ask to be added to the viewer group (requesters, approvers and on call may view too).`,
+    );
+    await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: userId, data: { kind: command, prefix: prefix ?? null, why: 'not a viewer', message: userMessageOf(err) } });
+    throw err;
   }
 
   /**
@@ -137,14 +155,15 @@ export class OperationService {
     const target = await this.intake(input.kind, input.cidr, input.userId, { ...(input.asn ? { asn: input.asn } : {}), ...(input.form ? { form: input.form } : {}) });
     const cidr = parseCidr(input.cidr).text;
     const now = this.now();
-    const action = this.policy.actions[input.kind];
+    const policy = this.policy;
+    const action = policy.actions[input.kind];
     let op = newOperation(
       {
         ...fromTarget(input.kind, cidr, target),
         id: newId(),
         requestedBy: input.userId,
         reason,
-        channel: input.channel,
+        channel: cardChannel(policy, input.kind),
         state: 'awaiting_approval',
         expiresAt: now + action.expires_after,
         approvalsRequired: action.approvals,
@@ -303,7 +322,7 @@ export class OperationService {
         id,
         requestedBy: input.userId,
         reason,
-        channel: input.channel,
+        channel: cardChannel(policy, input.kind),
         state: 'approved',
         expiresAt: now,
         approvalsRequired: 0,

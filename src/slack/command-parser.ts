@@ -58,7 +58,7 @@ export function parseCommand(text: string): ParsedCommand {
       return { kind: 'preflight', cidr, asn: parseAsnWord(rest[1]) };
     }
     default:
-      throw new InvalidInputError(`\`${sub}\` is not a /byoip command. Try one of these:\n${USAGE}`);
+      throw new InvalidInputError(`\`{word}\` is not a /byoip command. Try one of these:\n${USAGE}`, { word: sub });
   }
 }
 
@@ -66,7 +66,7 @@ function parseAsnWord(word: string): number {
   const asnText = word.replace(/^AS/i, '');
   const asn = Number(asnText);
   if (!/^\d+$/.test(asnText) || !Number.isInteger(asn) || asn < 1 || asn > 4_294_967_295) {
-    throw new InvalidInputError(`\`${word}\` is not an AS number: use a whole number from 1 to 4294967295, e.g. \`13335\` or \`AS64500\`.`);
+    throw new InvalidInputError('`{word}` is not an AS number: use a whole number from 1 to 4294967295, e.g. `13335` or `AS64500`.', { word });
   }
   return asn;
 }

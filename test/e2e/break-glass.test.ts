@@ -101,7 +101,7 @@ describe('break glass: the on-call engineer acts in seconds, within limits, revi
   it('five concurrent emergencies on one prefix make one change and spend one use', async () => {
     const p = DEFAULT_SCENARIO.prefixes.withdrawn;
     // Five "Send now" at the same instant (two on-call engineers double-clicking, say): the service's atomic step.
-    const input = { kind: 'advertise' as const, cidr: p.cidr, userId: CAROL, channel: CHANNEL, reason: 'failover drill' };
+    const input = { kind: 'advertise' as const, cidr: p.cidr, userId: CAROL, reason: 'failover drill' };
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => stack.bot!.service.breakGlass(input)));
     const made = results.filter((r) => r.status === 'fulfilled');
     expect(made).toHaveLength(1);

@@ -107,7 +107,7 @@ describe('guards before an advertise', () => {
     stack = await testStack({ timeScale: 3600 });
     provisioning(stack, HOUR);
     // the bot sees it provisioning (a refused request), then active
-    await stack.bot!.service.request({ kind: 'advertise', cidr: p.cidr, userId: 'U0ALICE', channel: CHANNEL, reason: 'seen provisioning' }).catch(() => undefined);
+    await stack.bot!.service.request({ kind: 'advertise', cidr: p.cidr, userId: 'U0ALICE', reason: 'seen provisioning' }).catch(() => undefined);
     await wait(stack, HOUR + 100_000);
     const card = await file(stack, 'customer launch, override');
     expect(cardText(stack, card.ts)).toMatch(/became active only/);

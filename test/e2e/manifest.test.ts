@@ -8,7 +8,7 @@ describe('manifest.yml', () => {
   const m = parse(readFileSync('manifest.yml', 'utf8')) as {
     features: { slash_commands: { command: string; url: string; usage_hint: string; description: string }[] };
     oauth_config: { scopes: { bot: string[] } };
-    settings: { interactivity: { is_enabled: boolean; request_url: string } };
+    settings: { interactivity: { is_enabled: boolean; request_url: string }; event_subscriptions: { request_url: string; bot_events: string[] } };
   };
 
   it('declares /byoip on /slack/events with interactivity there too', () => {
@@ -25,6 +25,12 @@ describe('manifest.yml', () => {
     const forms = hint.split(' | ').map((f) => f.replace('<cidr>', '203.0.113.0/24').replace('<asn>', '13335').replace('<reason>', 'drill').replace(/\[[^\]]*\]/g, '').trim());
     expect(forms.length).toBeGreaterThanOrEqual(8);
     for (const form of forms) expect(() => parseCommand(form), form).not.toThrow();
+  });
+
+  it('subscribes to the user-group changes the bot listens for, on /slack/events', () => {
+    expect(m.settings.event_subscriptions.request_url).toMatch(/\/slack\/events$/);
+    expect(m.settings.event_subscriptions.bot_events).toContain('subteam_members_changed');
+    expect(m.oauth_config.scopes.bot).toContain('usergroups:read'); // the event's scope
   });
 
   it('asks for the scopes of the Web API methods the bot calls', () => {

@@ -23,7 +23,7 @@ describe('an approved request whose job was lost', () => {
   it('is found by the maintenance sweep and carried out once', async () => {
     const p = DEFAULT_SCENARIO.prefixes.advertised;
     // No worker runs yet, so drive the service directly: request, then approve (which enqueues the execute job).
-    const op = await stack.bot!.service.request({ kind: 'withdraw', cidr: p.cidr, userId: 'U0ALICE', channel: CHANNEL, reason: 'lost job drill' });
+    const op = await stack.bot!.service.request({ kind: 'withdraw', cidr: p.cidr, userId: 'U0ALICE', reason: 'lost job drill' });
     await stack.bot!.service.approve(op.id, 'U0BOB');
     expect((await stack.bot!.store.get(op.id))!.state).toBe('approved');
     // The crash: the record says approved, but the job is gone.
@@ -76,7 +76,7 @@ describe('recovery looks at the job\'s real state and decides from the record', 
 
   it('an execute that failed for good while its process died closes honestly: Failed, a call may have reached Cloudflare, unlocked', async () => {
     const p = DEFAULT_SCENARIO.prefixes.advertised;
-    const op = await stack.bot!.service.request({ kind: 'withdraw', cidr: p.cidr, userId: 'U0ALICE', channel: CHANNEL, reason: 'retained failed job' });
+    const op = await stack.bot!.service.request({ kind: 'withdraw', cidr: p.cidr, userId: 'U0ALICE', reason: 'retained failed job' });
     await stack.bot!.service.approve(op.id, 'U0BOB');
     // the record says executing with a call in flight; its job ended failed and nobody closed the request
     await stack.bot!.store.update(op.id, (o) => ({ op: { ...o, state: 'executing', cloudflare: { at: Date.now(), request: 'PATCH ...', outcome: 'called', result: {} } } }));
@@ -96,7 +96,7 @@ describe('recovery looks at the job\'s real state and decides from the record', 
 
   it('an approved request whose job completed without acting is re-armed under a fresh job id and carried out once', async () => {
     const p = DEFAULT_SCENARIO.prefixes.withdrawn;
-    const op = await stack.bot!.service.request({ kind: 'advertise', cidr: p.cidr, userId: 'U0ALICE', channel: CHANNEL, reason: 'retained completed job' });
+    const op = await stack.bot!.service.request({ kind: 'advertise', cidr: p.cidr, userId: 'U0ALICE', reason: 'retained completed job' });
     await stack.bot!.service.approve(op.id, 'U0BOB');
     await settleJob(stack, 'execute', 'complete');
     expect(await stack.bot!.dispatcher.jobState('execute', op.id, 0)).toBe('completed');
@@ -112,7 +112,7 @@ describe('recovery looks at the job\'s real state and decides from the record', 
 
   it('a lost job found after the approval went stale is not executed: back to waiting for approval', async () => {
     const p = DEFAULT_SCENARIO.prefixes.advertised;
-    const op = await stack.bot!.service.request({ kind: 'withdraw', cidr: p.cidr, userId: 'U0ALICE', channel: CHANNEL, reason: 'stale lost job' });
+    const op = await stack.bot!.service.request({ kind: 'withdraw', cidr: p.cidr, userId: 'U0ALICE', reason: 'stale lost job' });
     await stack.bot!.service.approve(op.id, 'U0BOB');
     await stack.bot!.dispatcher.queues.execute.remove(`execute-${op.id}-0`);
     await new Promise((r) => setTimeout(r, 2200)); // approval_valid_for is 2 s here

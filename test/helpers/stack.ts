@@ -117,3 +117,19 @@ export async function staleClick(stack: Stack, user: string, messageTs: string, 
     actions: [{ type: 'button', action_id: actionId, block_id: 'card_actions', value, action_ts: `${actionTsMs / 1000}`, text: { type: 'plain_text', text: 'Approve' } }],
   });
 }
+
+/** How much the bot has read so far from Cloudflare and the routing view, counted at the simulators. */
+export function upstreamReads(stack: Stack): { cloudflare: number; routing: number } {
+  const r = stack.routing.sims;
+  const ripestat = Object.values(r.ripestat.calls).reduce((a, b) => a + b, 0);
+  return { cloudflare: stack.cloudflare.state.calls.length, routing: ripestat + r.routinator.requests + r.irrd.commands.length + r.dns.queries.length };
+}
+
+/** `/byoip <text>` as `user` over whichever transport the stack has; resolves with the first ephemeral it gets. */
+export async function commandAnswer(stack: Stack, user: string, text: string, opts: { channel?: string; timeoutMs?: number } = {}): Promise<string> {
+  const before = stack.slack.ephemerals(user).length;
+  const sender = stack.sender ?? stack.socketSender!;
+  const res = await sender.command(user, text, { channel: opts.channel ?? CHANNEL });
+  if (res.status !== 200) throw new Error(`/byoip ${text} answered HTTP ${res.status}`);
+  return (await stack.slack.waitFor(() => stack.slack.ephemerals(user).at(before), opts.timeoutMs ?? 5000)).text;
+}

@@ -67,3 +67,25 @@ describe('parseCommand', () => {
     expect(err.userMessage).toContain(USAGE);
   });
 });
+
+describe('echoed input is escaped by the Slack layer', () => {
+  it('an unknown subcommand and a bad prefix keep the raw word for logs and render it inert for Slack', async () => {
+    const { slackMessageOf } = await import('../../src/slack/render/errors.js');
+    const { parseCommand } = await import('../../src/slack/command-parser.js');
+    const err = (text: string) => {
+      try {
+        parseCommand(text);
+      } catch (e) {
+        return e;
+      }
+      throw new Error('expected a refusal');
+    };
+    const unknown = err('<!channel>`x` 203.0.113.0/24') as Error & { userMessage: string };
+    expect(unknown.userMessage).toContain('`<!channel>`x``');
+    expect(slackMessageOf(unknown)).toMatch(/^`&lt;!channel&gt;ˋxˋ` is not a \/byoip command\./);
+    expect(slackMessageOf(err('withdraw <@U0EVIL>/24'))).toMatch(/^`&lt;@U0EVIL&gt;\/24` is not an IP prefix/);
+    expect(slackMessageOf(err(`status ${'1'.repeat(5000)}`)).length).toBeLessThan(300);
+    // a placeholder typed by the user is text, never filled in
+    expect(slackMessageOf(err('withdraw {holder}/24'))).toContain('`{holder}/24`');
+  });
+});

@@ -145,6 +145,20 @@ describe('parsePolicy', () => {
     expect(p.actions.advertise.approval_valid_for).toBe(900_000);
   });
 
+  it('viewers default to requesters, approvers and break glass together; named, they are exactly those groups', () => {
+    expect(parsePolicy(goodPolicyDoc()).groups.viewers).toEqual(['S0REQ0001', 'S0APP0001', 'S0APP0002', 'S0BRK0001']);
+    expect(parsePolicy(withPolicy((d) => (groups(d).viewers = ['S0VIEW0001']))).groups.viewers).toEqual(['S0VIEW0001']);
+    expectStartupError(() => parsePolicy(withPolicy((d) => (groups(d).viewers = []))), ErrorCode.PolicyInvalid, 'groups.viewers', 'leave viewers out');
+    expectStartupError(() => parsePolicy(withPolicy((d) => (groups(d).viewers = ['@netops']))), ErrorCode.PolicyInvalid, 'groups.viewers.0');
+  });
+
+  it('an action may send its cards to its own channel; the rest use slack.channel', () => {
+    const p = parsePolicy(withPolicy((d) => (d.actions = { advertise: { channel: 'C0ADVERTS' } })));
+    expect(p.actions.advertise.channel).toBe('C0ADVERTS');
+    expect(p.actions.withdraw.channel).toBeUndefined();
+    expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { advertise: { channel: '#adverts' } }))), ErrorCode.PolicyInvalid, 'actions.advertise.channel', 'channel id');
+  });
+
   it('refuses an approval_valid_for under a second (an approval could never be executed)', () => {
     expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { withdraw: { approval_valid_for: 0 } }))), ErrorCode.PolicyInvalid, 'approval_valid_for');
     expectStartupError(() => parsePolicy(withPolicy((d) => (d.actions = { withdraw: { approval_valid_for: 500 } }))), ErrorCode.PolicyInvalid, 'approval_valid_for');
@@ -172,6 +186,7 @@ describe('loadConfig', () => {
     expect(c.channelIntervalMs).toBe(1000);
     expect(c.jobLockDurationMs).toBe(30_000);
     expect(c.logLevel).toBe('info');
+    expect(c.commands).toEqual({ perUser: 20, perWorkspace: 300, windowMs: 60_000, concurrency: 16, maxWaiting: 200 });
     expect(c.policy).toBe(policy);
   });
 

@@ -66,6 +66,14 @@ export interface StackOptions {
   executeAttempts?: number;
   /** More Slack users than the four sandbox people (tests with many approvers). */
   extraUsers?: { id: string; name: string }[];
+  /** More channels than #netops (commands typed elsewhere). */
+  extraChannels?: { id: string; name: string }[];
+  /** Policy `actions.<kind>.channel`: where that kind's cards go instead of #netops. */
+  actionChannels?: Partial<Record<'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind', string>>;
+  /** USERGROUP_CACHE_TTL_MS (default 1000 here). */
+  usergroupCacheTtlMs?: number;
+  /** Any other bot setting, by its environment variable (COMMAND_RATE_LIMIT_PER_USER, INTERACTIVE_CONCURRENCY...). */
+  env?: Record<string, string>;
   /** Slack simulator's chat.postMessage limit (false = off). */
   slackRateLimit?: { perSecond: number; burst: number } | false;
   /**
@@ -103,7 +111,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     botToken: SANDBOX_BOT_TOKEN,
     users: [...SANDBOX_USERS.map((u) => ({ id: u.id, name: u.name, realName: u.realName })), ...(opts.extraUsers ?? [])],
     usergroups: Object.values(SANDBOX_GROUPS).map((g) => ({ ...g, users: [...g.users] })),
-    channels: [SANDBOX_CHANNEL],
+    channels: [SANDBOX_CHANNEL, ...(opts.extraChannels ?? [])],
     ...(opts.slackRateLimit !== undefined ? { postMessageRateLimit: opts.slackRateLimit } : {}),
   });
 
@@ -118,7 +126,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     slack: { channel: SANDBOX_CHANNEL.id },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
     actions: Object.fromEntries(
-      (['advertise', 'withdraw', 'onboard', 'validate', 'bind'] as const).map((k) => [k, { approvals, expires_after: expires, ...(opts.approvalValidFor ? { approval_valid_for: opts.approvalValidFor } : {}) }]),
+      (['advertise', 'withdraw', 'onboard', 'validate', 'bind'] as const).map((k) => [
+        k,
+        { approvals, expires_after: expires, ...(opts.approvalValidFor ? { approval_valid_for: opts.approvalValidFor } : {}), ...(opts.actionChannels?.[k] ? { channel: opts.actionChannels[k] } : {}) },
+      ]),
     ),
     break_glass: { max_uses: opts.breakGlassMaxUses ?? 2, window: '1h' },
     prefixes: [
@@ -153,13 +164,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...(opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes } : {}),
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),
     ESCALATE_WITHDRAW_AFTER_MS: String(Math.round(30 * simMinute)),
-    USERGROUP_CACHE_TTL_MS: '1000',
+    USERGROUP_CACHE_TTL_MS: String(opts.usergroupCacheTtlMs ?? 1000),
     EXPIRY_SWEEP_INTERVAL_MS: String(opts.sweepIntervalMs ?? Math.max(100, poll)),
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
     LOG_LEVEL: opts.logger.level,
     ...(socket ? { SLACK_APP_TOKEN: SANDBOX_APP_TOKEN } : {}),
+    ...(opts.env ?? {}),
   };
 
   let bot: RunningBot | null = null;

@@ -41,7 +41,11 @@ export function confirmApproveModal(op: Operation, channel: string | null): Reco
 export interface BreakGlassMetadata {
   kind: 'advertise' | 'withdraw';
   cidr: string;
+  /** Where the command was typed (the card goes to the policy's channel). */
   channel: string;
+  /** The command's response_url (the confirmation and the card's link go there) and when Slack issued it. */
+  responseUrl?: string;
+  issuedAt?: number;
   guards: Guard[];
   guardsAt: number | null;
   supersedes: string | null;

@@ -5,7 +5,11 @@ import { context, section, type Block } from './blocks.js';
 export interface RequestModalMetadata {
   kind: OperationKind;
   cidr: string;
+  /** Where the command was typed (the card itself goes to the policy's channel). */
   channel: string;
+  /** The command's response_url, to say there where the card is; and when Slack issued it. */
+  responseUrl?: string;
+  issuedAt?: number;
   /** Onboard: the ASN to add the prefix with. */
   asn?: number;
 }

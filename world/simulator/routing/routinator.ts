@@ -9,6 +9,8 @@ export interface RoutinatorSimulator {
   url: string;
   close(): Promise<void>;
   setFault(fault: SimFault): void;
+  /** Requests received, for tests. */
+  readonly requests: number;
 }
 
 const DESCRIPTIONS = {
@@ -62,11 +64,20 @@ export async function startRoutinatorSimulator(opts: { world: World; port?: numb
     }))
     .on('GET', '/api/v1/status', () => ({ status: 200, body: { version: 'routinator-sim', serial: 1 } }));
 
+  let requests = 0;
   const server = await startHttpServer(async (raw, body) => {
+    requests++;
     const req = toSimRequest(raw, body);
     const m = router.match(req.method, req.path);
     if (!('handler' in m)) return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'Not Found' };
     return faults.apply(() => m.handler({ ...req, params: m.params }));
   }, opts.port ?? 0);
-  return { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f) };
+  return {
+    url: server.url,
+    close: () => server.close(),
+    setFault: (f) => faults.set(f),
+    get requests() {
+      return requests;
+    },
+  };
 }

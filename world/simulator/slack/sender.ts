@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { buttonsIn, findButton, type FoundButton } from './buttons.js';
-import type { Json, SimView, SlackSimulator } from './types.js';
+import type { Json, SimView, SlackSimulator, UsergroupChange } from './types.js';
 
 export { buttonsIn, findButton, type FoundButton } from './buttons.js';
 
@@ -107,6 +107,20 @@ export class SlackPayloads {
     const home = this.sim.views(userId).find((v) => v.type === 'home');
     const event: Json = { type: 'app_home_opened', user: userId, channel: `D${userId}`, tab: 'home' };
     if (home) event.view = home.view;
+    return event;
+  }
+
+  /** Slack's `subteam_members_changed` event for one edit of a user group (`sim.setUsergroupUsers` returns it). */
+  subteamMembersChangedEvent(change: UsergroupChange): Json {
+    const event: Json = {
+      type: 'subteam_members_changed',
+      subteam_id: change.subteamId,
+      team_id: this.teamId,
+      date_previous_update: change.datePreviousUpdate,
+      date_update: change.dateUpdate,
+    };
+    if (change.added.length) Object.assign(event, { added_users: change.added, added_users_count: String(change.added.length) });
+    if (change.removed.length) Object.assign(event, { removed_users: change.removed, removed_users_count: String(change.removed.length) });
     return event;
   }
 
@@ -368,6 +382,11 @@ export class SlackRequestSender {
   /** The user opens the bot's App Home tab. */
   async appHomeOpened(userId: string): Promise<SendResult> {
     return this.event(this.payloads.appHomeOpenedEvent(userId));
+  }
+
+  /** An admin edits a user group: the simulator's members change, and Slack tells the app (`subteam_members_changed`). */
+  async changeUsergroup(groupId: string, users: string[]): Promise<SendResult> {
+    return this.event(this.payloads.subteamMembersChangedEvent(this.sim.setUsergroupUsers(groupId, users)));
   }
 
   // ---------- user actions ----------

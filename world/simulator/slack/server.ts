@@ -8,6 +8,7 @@ import type {
   RecordedCall,
   ResponsePost,
   ResponseUrlContext,
+  UsergroupChange,
   SimEdit,
   SimMethodHandler,
   SimEphemeral,
@@ -151,6 +152,8 @@ class SlackSim implements SlackSimulator {
   private triggers = new Map<string, Trigger>();
   private responseUrls = new Map<string, ResponseUrl>();
   private posts: ResponsePost[] = [];
+  private responseFailures: { status: number; left: number }[] = [];
+  private groupUpdatedAt = new Map<string, number>();
   private listeners = new Set<(e: SlackSimEvent) => void>();
   private failures = new Map<string, (FailNextOptions & { left: number })[]>();
   /** Methods added with registerMethod; they do their own token check. */
@@ -775,6 +778,12 @@ class SlackSim implements SlackSimulator {
     const at = Date.now();
     const entry = this.responseUrls.get(id);
     if (!entry) return { status: 404, body: 'no_such_url' };
+    const fault = this.responseFailures[0];
+    if (fault) {
+      if (--fault.left <= 0) this.responseFailures.shift();
+      this.posts.push({ id, at, status: fault.status, effect: 'rejected' });
+      return { status: fault.status, body: 'internal_error' };
+    }
     let body: Json;
     try {
       const text = raw.toString('utf8');
@@ -1109,10 +1118,20 @@ class SlackSim implements SlackSimulator {
     return this.groups.get(id);
   }
 
-  setUsergroupUsers(id: string, users: string[]): void {
+  setUsergroupUsers(id: string, users: string[]): UsergroupChange {
     const g = this.groups.get(id) ?? this.usergroup(id);
     if (!g) throw new Error(`no user group ${id}`);
-    g.users = [...users];
+    const before = new Set(g.users);
+    const after = new Set(users);
+    g.users = [...after];
+    const now = Math.floor(Date.now() / 1000);
+    const previous = this.groupUpdatedAt.get(g.id) ?? now;
+    this.groupUpdatedAt.set(g.id, now);
+    return { subteamId: g.id, added: [...after].filter((u) => !before.has(u)), removed: [...before].filter((u) => !after.has(u)), datePreviousUpdate: previous, dateUpdate: now };
+  }
+
+  failNextResponse(opts: { status?: number; count?: number } = {}): void {
+    this.responseFailures.push({ status: opts.status ?? 503, left: opts.count ?? 1 });
   }
 
   channel(idOrName: string): SlackSimChannel | undefined {
@@ -1166,6 +1185,7 @@ class SlackSim implements SlackSimulator {
     this.triggers.clear();
     this.responseUrls.clear();
     this.posts = [];
+    this.responseFailures = [];
     this.failures.clear();
     this.buckets.clear();
   }

@@ -679,6 +679,11 @@ export class SocketModeSender {
     return this.event(this.payloads.appHomeOpenedEvent(userId));
   }
 
+  /** An admin edits a user group: the simulator's members change, and an `events_api` envelope tells the app. */
+  async changeUsergroup(groupId: string, users: string[]): Promise<SocketSendResult> {
+    return this.event(this.payloads.subteamMembersChangedEvent(this.sim.setUsergroupUsers(groupId, users)));
+  }
+
   /** A slash command (a `slash_commands` envelope); the ack's text / blocks are shown to the user like Slack does. */
   async command(userId: string, text: string, opts: { channel?: string; command?: string } = {}): Promise<SocketCommandResult> {
     const { channel, fields, responseUrl, triggerId } = this.payloads.command(userId, text, opts);

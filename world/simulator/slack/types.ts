@@ -14,6 +14,16 @@ export interface SlackSimUsergroup {
   users: string[];
 }
 
+/** One edit of a user group's members (the fields of Slack's `subteam_members_changed` event). */
+export interface UsergroupChange {
+  subteamId: string;
+  added: string[];
+  removed: string[];
+  /** Seconds since the epoch: the edit before this one, and this one. */
+  datePreviousUpdate: number;
+  dateUpdate: number;
+}
+
 export interface SlackSimChannel {
   id: string;
   name: string;
@@ -233,13 +243,22 @@ export interface SlackSimulator {
   userByName(name: string): SlackSimUser | undefined;
   usergroup(handle: string): SlackSimUsergroup | undefined;
   usergroupById(id: string): SlackSimUsergroup | undefined;
-  setUsergroupUsers(id: string, users: string[]): void;
+  /**
+   * Replaces a group's members, as an admin editing it in Slack does, and returns what changed: what Slack's
+   * `subteam_members_changed` event carries (`SlackPayloads.subteamMembersChangedEvent` builds it).
+   */
+  setUsergroupUsers(id: string, users: string[]): UsergroupChange;
   channel(idOrName: string): SlackSimChannel | undefined;
 
   /** Adds (or replaces) a Web API method; calls are recorded like any other. Returns a function that removes it. */
   registerMethod(method: string, handler: SimMethodHandler): () => void;
 
   failNext(method: string, opts?: FailNextOptions): void;
+  /**
+   * The next `count` posts to any response URL answer `status` (default 503) without being taken: no message,
+   * no use counted (a Slack edge failing before the post is taken).
+   */
+  failNextResponse(opts?: { status?: number; count?: number }): void;
   setPostMessageRateLimit(limit: { perSecond: number; burst: number } | false): void;
   /** Replaces the per-method limits (`{}` turns them off). */
   setMethodRateLimits(limits: Record<string, { perMinute: number; burst?: number }>): void;

@@ -4,6 +4,7 @@ import { isBotError } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { BlockId, InputActionId } from '../../ids.js';
 import { slackMessageOf } from '../../render/errors.js';
+import { tellWhere } from '../../where.js';
 
 const approveMeta = z.object({ opId: z.string().min(1).max(64), guards: z.array(z.string().max(100)).max(20), channel: z.string().nullable() });
 
@@ -11,7 +12,10 @@ const guardSchema = z.object({ id: z.string().max(100), status: z.enum(['pass', 
 const breakGlassMeta = z.object({
   kind: z.enum(['advertise', 'withdraw']),
   cidr: z.string().max(60),
+  /** Where the command was typed. */
   channel: z.string().max(30),
+  responseUrl: z.string().url().max(2000).optional(),
+  issuedAt: z.number().optional(),
   guards: z.array(guardSchema).max(20),
   guardsAt: z.number().nullable(),
   supersedes: z.string().nullable(),
@@ -56,11 +60,10 @@ export function breakGlassSubmit(ctx: ListenerContext) {
       return;
     }
     try {
-      const op = await ctx.service.breakGlass({ kind: meta.data.kind, cidr: meta.data.cidr, userId: body.user.id, channel: meta.data.channel, reason, guards: meta.data.guards, guardsAt: meta.data.guardsAt });
+      const op = await ctx.service.breakGlass({ kind: meta.data.kind, cidr: meta.data.cidr, userId: body.user.id, reason, guards: meta.data.guards, guardsAt: meta.data.guardsAt });
       await ack();
-      await client.chat
-        .postEphemeral({ channel: meta.data.channel, user: body.user.id, text: `:rotating_light: Break glass: ${op.kind} of ${op.prefix} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread.` })
-        .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not confirm the break glass'));
+      const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
+      await tellWhere(ctx, client, op, body.user.id, origin, `:rotating_light: Break glass: ${op.kind} of ${op.prefix} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread`, { always: true });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err }, 'break glass failed');
       await ack({ response_action: 'errors', errors: { [BlockId.Reason]: slackMessageOf(err).slice(0, 300) } });

@@ -5,8 +5,17 @@ import { slackMessageOf } from '../../render/errors.js';
 import type { ListenerContext } from '../../context.js';
 import { BlockId, InputActionId } from '../../ids.js';
 import { FORM_INPUTS } from '../../views/request-modal.js';
+import { tellWhere } from '../../where.js';
 
-const metadata = z.object({ kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind']), cidr: z.string(), channel: z.string(), asn: z.number().int().positive().optional() });
+const metadata = z.object({
+  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind']),
+  cidr: z.string(),
+  /** Where the command was typed. */
+  channel: z.string(),
+  asn: z.number().int().positive().optional(),
+  responseUrl: z.string().url().max(2000).optional(),
+  issuedAt: z.number().optional(),
+});
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   withdraw: 'Confirm your own data centre announces the prefix first, or the prefix becomes unreachable.',
@@ -46,20 +55,24 @@ export function requestSubmit(ctx: ListenerContext) {
       try {
         await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form });
       } catch (err) {
-        const last = inputs.at(-1)!;
-        await ack({ response_action: 'errors', errors: { [last.blockId]: slackMessageOf(err).slice(0, 1000) } });
+        await ack({ response_action: 'errors', errors: { [inputs.at(-1)!.blockId]: slackMessageOf(err).slice(0, 1000) } });
         return;
       }
     }
     await ack();
+    const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
+    let op;
     try {
-      await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, channel: meta.data.channel, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(inputs.length ? { form } : {}) });
+      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(inputs.length ? { form } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
         .postEphemeral({ channel: meta.data.channel, user, text: `:warning: ${slackMessageOf(err)}` })
         .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not post the refusal'));
+      return;
     }
+    // The card goes to the policy's channel: typed anywhere else, the user is told where it is.
+    await tellWhere(ctx, client, op, user, origin, `Your ${op.kind} request for ${op.prefix} is filed and waits for approval`);
   };
 }
 
