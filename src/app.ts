@@ -76,8 +76,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const redis = createRedis({ ...redisOpts, maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const store = new OperationStore(redis, config.redis.prefix, Date.now, config.retention);
-  const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:` });
-  const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: config.cloudflare.baseUrl, apiToken: config.cloudflare.apiToken, budget, logger });
+  const cf = config.cloudflare;
+  const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:`, limit: cf.budget.limit, windowMs: cf.budget.windowMs, perSecond: cf.budget.perSecond });
+  const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: cf.baseUrl, apiToken: cf.apiToken, timeoutMs: cf.timeoutMs, budget, logger });
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
   const lg = routingDeps.lookingGlass;
   const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
@@ -124,7 +125,15 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
 
   let workers: RunningWorkers | null = null;
   if (role !== 'web') {
-    const executor = new Executor({ store, kinds, dispatcher, logger, firstWatchDelayMs: config.watch.pollIntervalMs });
+    const executor = new Executor({
+      store,
+      kinds,
+      dispatcher,
+      logger,
+      firstWatchDelayMs: config.watch.pollIntervalMs,
+      inFlightMs: cf.timeoutMs,
+      rateLimitNoticeMs: cf.rateLimitNoticeMs,
+    });
     const watcher = new Watcher({
       store,
       kinds,

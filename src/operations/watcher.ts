@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { VerdictEvent } from '../domain/events.js';
+import { withRequestClass } from '../cloudflare/request-class.js';
 import { transition, type Operation, type OperationState } from '../domain/operation.js';
 import { userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
@@ -37,7 +38,12 @@ export class Watcher {
     this.now = deps.now ?? Date.now;
   }
 
-  async tick(opId: string, gen?: number): Promise<TickResult> {
+  /** One tick; its Cloudflare reads count as `change` in the request budget (they verify an approved change). */
+  tick(opId: string, gen?: number): Promise<TickResult> {
+    return withRequestClass('change', () => this.tickOnce(opId, gen));
+  }
+
+  private async tickOnce(opId: string, gen?: number): Promise<TickResult> {
     const op = await this.deps.store.get(opId);
     if (!op || op.state !== 'verifying' || !op.watch) return { done: true };
     if (gen !== undefined && op.jobs.watch !== gen) return { done: true }; // a stale job of an older generation
@@ -79,7 +85,7 @@ export class Watcher {
     }
     const cardChanged = step.latest !== undefined && step.latest !== w.latest;
     await this.patch(op, watchPatch, events, cardChanged);
-    if (step.nextDelayMs === 0) return this.tick(opId, gen);
+    if (step.nextDelayMs === 0) return this.tickOnce(opId, gen);
     return { done: false, nextDelayMs: step.nextDelayMs ?? this.deps.pollIntervalMs };
   }
 

@@ -73,10 +73,11 @@ export function byoipCommand(ctx: ListenerContext) {
         case 'validate':
         case 'onboard': {
           // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
-          await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
+          // (null: Cloudflare could not be asked in time; the same checks run when the form is submitted.)
+          const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
           await client.views.open({
             trigger_id: command.trigger_id,
-            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: cardChannel, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason) as never,
+            view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, channel: cardChannel, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason, { checkedLater: target === null }) as never,
           });
           return;
         }
