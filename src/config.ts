@@ -111,6 +111,10 @@ const envSchema = z.object({
   CLOUDFLARE_BUDGET_WINDOW_MS: z.coerce.number().int().min(100).default(300_000),
   CLOUDFLARE_BUDGET_PER_SECOND: z.coerce.number().int().min(0).default(100),
   RATE_LIMIT_NOTICE_AFTER_MS: z.coerce.number().int().min(100).default(20_000),
+  ALLOW_DOCUMENTATION_PREFIXES: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER_NODES: z.string().optional(),
   BYOIP_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('byoip'),
@@ -142,7 +146,8 @@ export interface AppConfig {
     /** A change held longer than this by the rate limit or the budget says so once in its thread; its job is delayed. */
     rateLimitNoticeMs: number;
   };
-
+  /** Accept the documentation prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): the sandbox. */
+  allowDocumentationPrefixes: boolean;
   /** A single Redis (`url`), or a Redis Cluster when `clusterNodes` is set (REDIS_CLUSTER_NODES). */
   redis: { url: string; prefix: string; clusterNodes?: RedisNode[] };
   /** RIPEstat, RPKI validator, IRR whois and DNS (see src/routing/settings.ts). */
@@ -211,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       budget: { limit: e.CLOUDFLARE_BUDGET_LIMIT, windowMs: e.CLOUDFLARE_BUDGET_WINDOW_MS, perSecond: e.CLOUDFLARE_BUDGET_PER_SECOND },
       rateLimitNoticeMs: e.RATE_LIMIT_NOTICE_AFTER_MS,
     },
+    allowDocumentationPrefixes: e.ALLOW_DOCUMENTATION_PREFIXES,
     redis: { url: e.REDIS_URL, prefix: e.BYOIP_REDIS_PREFIX, ...(clusterNodes ? { clusterNodes } : {}) },
     routing: routingSettingsFromEnv(env),
     watch: {
