@@ -30,7 +30,7 @@ export async function run(): Promise<Row[]> {
     await budgeted[0]!.listPrefixes(DEFAULT_SCENARIO.accountId); // warm-up: SDK, connections, Lua scripts
     const rows = [await measure(sim, budgeted, READS, 'shared budget')];
     const usage = await budgets[0]!.usage(RequestBudget.tokenKey(DEFAULT_SCENARIO.token));
-    rows[0]!.note += `; budget counted ${usage.used} requests in its window (read cap ${usage.readCap}), paused ${usage.pausedForMs} ms`;
+    rows[0]!.note += `; budget counted ${usage.used} requests in its window (interactive cap ${usage.caps.interactive}), paused ${usage.pausedForMs} ms`;
 
     // The same reads without a budget: what the per-second pacing costs, and what it saves.
     const bare = Array.from({ length: CLIENTS }, () => new CloudflareClient({ baseUrl: sim.url, apiToken: DEFAULT_SCENARIO.token, logger: silent }));

@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import { CloudflareClient } from './cloudflare/client.js';
 import { RequestBudget } from './cloudflare/budget.js';
 import type { AppConfig } from './config.js';
-import { BotError, ErrorCode } from './errors.js';
+import type { Prefix } from './domain/addressing.js';
+import { parseCidr } from './domain/cidr.js';
+import { addressSpaceProblem } from './domain/special-prefixes.js';
+import { BotError, ErrorCode, InvalidInputError, userMessageOf } from './errors.js';
 import { JobDispatcher, queueNames } from './jobs/queues.js';
 import { startWorkers, type RunningWorkers } from './jobs/workers.js';
 import { CoalescedReader } from './operations/coalesce.js';
@@ -21,7 +24,7 @@ import { RedisObservations } from './operations/observations.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
-import { createRoutingDeps, runPreflight } from './routing/preflight.js';
+import { createRoutingDeps, runPreflight, type PreflightReport } from './routing/preflight.js';
 import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
@@ -81,8 +84,10 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const redis = createRedis({ ...redisOpts, maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const store = new OperationStore(redis, config.redis.prefix, Date.now, config.retention);
-  const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:` });
-  const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: config.cloudflare.baseUrl, apiToken: config.cloudflare.apiToken, budget, logger });
+  const cf = config.cloudflare;
+  const budget = new RequestBudget({ redis, keyPrefix: `${store.keyPrefix}cf-budget:`, limit: cf.budget.limit, windowMs: cf.budget.windowMs, perSecond: cf.budget.perSecond });
+  const cloudflare: AddressingApi = new CloudflareClient({ baseUrl: cf.baseUrl, apiToken: cf.apiToken, timeoutMs: cf.timeoutMs, budget, logger });
+  const addressSpace = { allowDocumentation: config.allowDocumentationPrefixes };
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
   const lg = routingDeps.lookingGlass;
   const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
@@ -104,6 +109,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     bindingSettleMs: config.advertiseAfterBindingMs,
     bindingWatch: config.bindingWatch,
     now: Date.now,
+    addressSpace,
     watch: { pollIntervalMs: config.watch.pollIntervalMs, escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs } },
     preflight: (cidr, asn, ownershipToken) => runPreflight({ cidr, ...(asn ? { asn } : {}), ...(ownershipToken ? { ownershipToken } : {}) }, routingDeps),
     ownAnnouncement: (prefix, asn) => checkOwnAnnouncement(prefix, asn, lg, { routingStatus: routingDeps.routingStatus }),
@@ -112,13 +118,25 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const closeRedis = async (): Promise<void> => {
     await Promise.allSettled([redis.quit(), queueRedis.quit()]);
   };
-  // `/byoip preflight`: the ownership token comes from Cloudflare when the prefix is already on an account.
+  // `/byoip preflight`: refused for space nobody can hold (private, documentation, multicast...); the ownership token
+  // comes from Cloudflare when the prefix is already on an account, and the report says why when there is none.
   const preflight: ListenerContext['preflight'] =
     opts.preflight ??
     (async (cidr, asn) => {
-      const onAccount = await service.findPrefix(cidr).catch(() => null);
-      const report = await runPreflight({ cidr, ...(asn ? { asn } : {}), ...(onAccount?.ownershipValidationToken ? { ownershipToken: onAccount.ownershipValidationToken } : {}) }, routingDeps);
-      return preflightBlocks(report);
+      const space = addressSpaceProblem(parseCidr(cidr), addressSpace);
+      if (space) throw new InvalidInputError(`${space} No preflight was run.`);
+      let onAccount: Prefix | null = null;
+      let tokenSkipped: PreflightReport['tokenSkipped'];
+      try {
+        onAccount = await service.findPrefix(cidr);
+        if (!onAccount) tokenSkipped = { why: 'not_on_cloudflare' };
+        else if (!onAccount.ownershipValidationToken) tokenSkipped = { why: 'no_token' };
+      } catch (err) {
+        tokenSkipped = { why: 'cloudflare_unreadable', detail: userMessageOf(err) };
+      }
+      const token = onAccount?.ownershipValidationToken;
+      const report = await runPreflight({ cidr, ...(asn ? { asn } : {}), ...(token ? { ownershipToken: token } : {}) }, routingDeps);
+      return preflightBlocks(tokenSkipped ? { ...report, tokenSkipped } : report);
     });
 
   // Fail closed: every group the policy names must exist before the bot takes a single click.
@@ -133,7 +151,15 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
 
   let workers: RunningWorkers | null = null;
   if (role !== 'web') {
-    const executor = new Executor({ store, kinds, dispatcher, logger, firstWatchDelayMs: config.watch.pollIntervalMs });
+    const executor = new Executor({
+      store,
+      kinds,
+      dispatcher,
+      logger,
+      firstWatchDelayMs: config.watch.pollIntervalMs,
+      inFlightMs: cf.timeoutMs,
+      rateLimitNoticeMs: cf.rateLimitNoticeMs,
+    });
     const watcher = new Watcher({
       store,
       kinds,

@@ -116,6 +116,15 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   CLOUDFLARE_API_TOKEN: z.string({ error: 'CLOUDFLARE_API_TOKEN is required' }).min(1, 'CLOUDFLARE_API_TOKEN is required'),
   CLOUDFLARE_API_BASE_URL: z.string().url().default('https://api.cloudflare.com/client/v4'),
+  CLOUDFLARE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  CLOUDFLARE_BUDGET_LIMIT: z.coerce.number().int().min(10).default(1200),
+  CLOUDFLARE_BUDGET_WINDOW_MS: z.coerce.number().int().min(100).default(300_000),
+  CLOUDFLARE_BUDGET_PER_SECOND: z.coerce.number().int().min(0).default(100),
+  RATE_LIMIT_NOTICE_AFTER_MS: z.coerce.number().int().min(100).default(20_000),
+  ALLOW_DOCUMENTATION_PREFIXES: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER_NODES: z.string().optional(),
   BYOIP_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default('byoip'),
@@ -145,7 +154,18 @@ const envSchema = z.object({
 
 export interface AppConfig {
   slack: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string; port: number };
-  cloudflare: { apiToken: string; baseUrl: string };
+  cloudflare: {
+    apiToken: string;
+    baseUrl: string;
+    /** Per request, and the in-flight window of a call whose answer never came (CLOUDFLARE_TIMEOUT_MS). */
+    timeoutMs: number;
+    /** The token's limit the shared request budget divides between classes (Cloudflare: 1200 per 5 min). */
+    budget: { limit: number; windowMs: number; perSecond: number };
+    /** A change held longer than this by the rate limit or the budget says so once in its thread; its job is delayed. */
+    rateLimitNoticeMs: number;
+  };
+  /** Accept the documentation prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): the sandbox. */
+  allowDocumentationPrefixes: boolean;
   /** A single Redis (`url`), or a Redis Cluster when `clusterNodes` is set (REDIS_CLUSTER_NODES). */
   redis: { url: string; prefix: string; clusterNodes?: RedisNode[] };
   /** RIPEstat, RPKI validator, IRR whois and DNS (see src/routing/settings.ts). */
@@ -213,7 +233,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
   }
   return {
     slack: { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, port: e.PORT },
-    cloudflare: { apiToken: e.CLOUDFLARE_API_TOKEN, baseUrl: e.CLOUDFLARE_API_BASE_URL },
+    cloudflare: {
+      apiToken: e.CLOUDFLARE_API_TOKEN,
+      baseUrl: e.CLOUDFLARE_API_BASE_URL,
+      timeoutMs: e.CLOUDFLARE_TIMEOUT_MS,
+      budget: { limit: e.CLOUDFLARE_BUDGET_LIMIT, windowMs: e.CLOUDFLARE_BUDGET_WINDOW_MS, perSecond: e.CLOUDFLARE_BUDGET_PER_SECOND },
+      rateLimitNoticeMs: e.RATE_LIMIT_NOTICE_AFTER_MS,
+    },
+    allowDocumentationPrefixes: e.ALLOW_DOCUMENTATION_PREFIXES,
     redis: { url: e.REDIS_URL, prefix: e.BYOIP_REDIS_PREFIX, ...(clusterNodes ? { clusterNodes } : {}) },
     routing: routingSettingsFromEnv(env),
     watch: {

@@ -13,8 +13,9 @@ import type {
   ServiceBinding,
 } from '../domain/addressing.js';
 import type { Logger } from '../logger.js';
-import { RequestBudget, type RequestKind } from './budget.js';
-import { describeFailure, invalidRequest, type Operation, PERMISSIONS } from './describe.js';
+import { RequestBudget } from './budget.js';
+import { describeFailure, invalidRequest, type Operation, type RequestKind, PERMISSIONS } from './describe.js';
+import { currentRequestContext, higherClass, type RequestClass } from './request-class.js';
 import { CloudflareError } from './errors.js';
 import { ErrorCode } from '../errors.js';
 import {
@@ -37,7 +38,10 @@ export interface CloudflareClientOptions {
   /** e.g. `https://api.cloudflare.com/client/v4` or the simulator's `url`. */
   baseUrl: string;
   apiToken: string;
-  /** Per attempt; 30 s. */
+  /**
+   * Per attempt; 30 s (CLOUDFLARE_TIMEOUT_MS). Also the in-flight window: a call whose answer never came may still
+   * land at Cloudflare until this long after it was sent, so a worker taking it over waits that long before re-reading.
+   */
   timeoutMs?: number;
   /** Shared request budget; without one the client does not pace itself. */
   budget?: RequestBudget;
@@ -96,15 +100,17 @@ const MAX_DESCRIPTION = 1000;
 /**
  * The Cloudflare addressing API, typed. Every method returns domain objects (camelCase) checked by zod and throws
  * only CloudflareError. Reads are paced by the shared budget and retried with backoff; mutations are sent once,
- * and a failure whose outcome is unknown says so (`outcomeUnknown`): re-read before trying again.
+ * and a failure whose outcome is unknown says so (`outcomeUnknown`): re-read before trying again. Each request is
+ * counted in the budget under the request class of the code calling it (`withRequestClass`, request-class.ts).
  */
 export class CloudflareClient {
   readonly baseUrl: string;
+  /** Per attempt, and the in-flight window of a call whose answer never came. */
+  readonly timeoutMs: number;
   private readonly sdk: Cloudflare;
   private readonly tokenKey: string;
   private readonly budget: RequestBudget | undefined;
   private readonly logger: Logger | undefined;
-  private readonly timeoutMs: number;
   private readonly readRetries: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
@@ -493,16 +499,20 @@ export class CloudflareClient {
    */
   private async run<T>(op: Operation, send: Send, parse: (raw: RawResult) => T, opts: { binary?: boolean } = {}): Promise<T> {
     const attempts = op.kind === 'read' ? this.readRetries + 1 : 1;
+    const ctx = currentRequestContext();
+    const cls = classOf(op.kind, ctx.class);
+    // The caller's wait bound covers the budget and a Retry-After alike (the executor turns longer waits into a delayed job).
+    const maxRetryAfterMs = Math.min(this.maxRetryAfterMs, ctx.maxWaitMs ?? Infinity);
     let lastError: CloudflareError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (this.budget) await this.acquire(this.budget, op);
+      if (this.budget) await this.acquire(this.budget, op, cls, ctx.maxWaitMs);
       try {
         const started = Date.now();
         // asResponse(): the raw answer, so the envelope (and a 2xx with success:false) is checked here, not by the SDK.
         const response = await send({ maxRetries: 0, timeout: this.timeoutMs }).asResponse();
         await this.observeRateLimit(response.headers);
         const result = parse(await this.readResponse(op, response, opts.binary === true));
-        this.logger?.debug({ cfOperation: op.name, status: response.status, ms: Date.now() - started }, 'cloudflare call');
+        this.logger?.debug({ cfOperation: op.name, requestClass: cls, status: response.status, ms: Date.now() - started }, 'cloudflare call');
         return result;
       } catch (err) {
         if (err instanceof APIError && err.headers) await this.observeRateLimit(err.headers);
@@ -513,21 +523,21 @@ export class CloudflareClient {
       }
       const canRetry = op.kind === 'read' && lastError.retryable && attempt + 1 < attempts;
       this.logger?.warn(
-        { cfOperation: op.name, status: lastError.status, code: lastError.code, cfCodes: lastError.cloudflareCodes, retrying: canRetry },
+        { cfOperation: op.name, requestClass: cls, status: lastError.status, code: lastError.code, cfCodes: lastError.cloudflareCodes, retrying: canRetry },
         'cloudflare call failed',
       );
       if (!canRetry) break;
       const wait = this.retryDelay(attempt, lastError.retryAfterMs);
-      if (wait > this.maxRetryAfterMs) break;
+      if (wait > maxRetryAfterMs) break;
       await sleep(wait);
     }
     throw lastError ?? new Error('unreachable');
   }
 
   /** Waits for the shared budget. Fails closed: without Redis the bot cannot know it is under the limit. */
-  private async acquire(budget: RequestBudget, op: Operation): Promise<void> {
+  private async acquire(budget: RequestBudget, op: Operation, cls: RequestClass, maxWaitMs: number | undefined): Promise<void> {
     try {
-      await budget.acquire(this.tokenKey, op.kind);
+      await budget.acquire(this.tokenKey, cls, maxWaitMs !== undefined ? { maxWaitMs } : {});
     } catch (err) {
       if (err instanceof CloudflareError) throw err;
       throw new CloudflareError(
@@ -638,6 +648,11 @@ export class CloudflareClient {
       { status: 200, field, retryable: op.kind === 'read', operation: op.name, outcomeUnknown: op.kind === 'mutation' },
     );
   }
+}
+
+/** A mutation is always part of a change: one made outside any class (or under a lower one) counts as `change`. */
+function classOf(kind: RequestKind, cls: RequestClass): RequestClass {
+  return kind === 'mutation' ? higherClass(cls, 'change') : cls;
 }
 
 function checkDescription(op: Operation, description: string | undefined): void {

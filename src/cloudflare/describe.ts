@@ -1,6 +1,8 @@
 import { ErrorCode } from '../errors.js';
-import type { RequestKind } from './budget.js';
 import { CloudflareError, type CloudflareMessage } from './errors.js';
+
+/** Reads are retried; mutations are sent once. */
+export type RequestKind = 'read' | 'mutation';
 
 /** One API call as the error sentences describe it. */
 export interface Operation {

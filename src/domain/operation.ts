@@ -67,6 +67,11 @@ export interface CloudflareCallRecord {
   outcome: 'called' | 'skipped';
   /** What Cloudflare answered or showed, kind-specific (`advertised`, `modifiedAt`, `prefixId`...). */
   result: Record<string, unknown>;
+  /**
+   * When an answer (even an error status) came back for the call. Absent while the call may still be in flight: a
+   * worker that takes over waits out the in-flight window from `at` before it re-reads.
+   */
+  answeredAt?: number;
 }
 
 /** Following a change: generic counters plus the kind's own state in `data`. */
@@ -129,6 +134,8 @@ export interface Operation {
   reviewedBy: string | null;
   /** The break-glass operation that replaced this one. */
   supersededBy: string | null;
+  /** When the thread was told that the rate limit holds the change (said once per operation). */
+  rateLimitNoticedAt?: number | null;
 }
 
 /** What a new operation must be given; everything else starts empty. */
@@ -161,6 +168,7 @@ export function newOperation(fields: NewOperation, at: number): Operation {
     breakGlass: false,
     reviewedBy: null,
     supersededBy: null,
+    rateLimitNoticedAt: null,
     ...fields,
   };
 }

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { DeliveryBackoff, type Deliverer } from '../operations/deliverer.js';
-import { NotRetryable, type Executor } from '../operations/executor.js';
+import { DelayExecution, NotRetryable, type Executor } from '../operations/executor.js';
 import type { OperationService } from '../operations/service.js';
 import type { OperationStore } from '../operations/store.js';
 import type { Watcher } from '../operations/watcher.js';
@@ -43,13 +43,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
 
   const execute = new Worker<OpJob>(
     names.execute,
-    async (job) => {
+    async (job: Job<OpJob>, token?: string) => {
       const attempts = job.opts.attempts ?? 1;
       try {
         // The last attempt closes the operation itself (in the processor, not in a listener a dying process loses).
         await deps.executor.execute(job.data.opId, { gen: job.data.gen ?? 0, lastAttempt: job.attemptsMade + 1 >= attempts });
       } catch (err) {
         if (err instanceof NotRetryable) throw new UnrecoverableError(err.message);
+        if (err instanceof DelayExecution) {
+          // Wait in Redis, not in this process: the job comes back at `until` without spending an attempt.
+          await job.moveToDelayed(err.until, token);
+          throw new DelayedError();
+        }
         throw err;
       }
     },

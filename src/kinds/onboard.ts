@@ -1,9 +1,12 @@
 /**
  * Onboard: add a prefix to Cloudflare (POST .../prefixes). Never added twice: the apply looks for it first, and a
- * prefix found without our own recorded call is someone else's (refused, nothing sent).
+ * prefix found without our own recorded call is someone else's (refused, nothing sent). A POST whose answer never
+ * came is not sent again before this read can prove it did not land: the engine waits out the call's in-flight
+ * window before the next attempt reads. Intake refuses special-purpose space (private, documentation, multicast...).
  */
 import { isAnnounceable, parseCidr } from '../domain/cidr.js';
 import { reverseZones } from '../domain/reverse-zones.js';
+import { addressSpaceProblem } from '../domain/special-prefixes.js';
 import { InvalidInputError } from '../errors.js';
 import { covers, findAccountPrefix } from './lookup.js';
 import { preflightChecks } from './preflight-checks.js';
@@ -17,6 +20,8 @@ export const onboard: ChangeKind = {
   async intake(deps, req) {
     if (!req.asn) throw new InvalidInputError('Say the ASN the prefix is announced under: /byoip onboard <cidr> <asn>.');
     const parsed = parseCidr(req.cidr);
+    const space = addressSpaceProblem(parsed, deps.addressSpace);
+    if (space) throw new InvalidInputError(`${space} Nothing was filed.`);
     if (!isAnnounceable(parsed)) {
       throw new InvalidInputError(
         `${parsed.text} is too small for BYOIP: Cloudflare announces IPv4 prefixes of /24 or shorter and IPv6 of /48 or shorter. Onboard the covering /${parsed.version === 4 ? 24 : 48} instead.`,

@@ -11,6 +11,7 @@ import type { Check, Guard } from '../domain/guards.js';
 export type { Check };
 import type { BlastRadiusFacts, Operation, OperationKind } from '../domain/operation.js';
 import type { EnginePolicy } from '../domain/policy.js';
+import type { AddressSpaceRules } from '../domain/special-prefixes.js';
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import type { PreflightReport } from '../routing/preflight.js';
 import type { VisibilitySample } from '../routing/looking-glass.js';
@@ -65,6 +66,8 @@ export interface KindDeps {
   /** What the bot remembers seeing (binding activation times...). */
   observations?: Observations;
   now(): number;
+  /** Which special-purpose space onboarding refuses (documentation space is allowed in the sandbox only). */
+  addressSpace?: AddressSpaceRules;
   /** Between watch ticks; escalation thresholds. */
   watch: { pollIntervalMs: number; escalateAfterMs: { advertise: number; withdraw: number } };
   /** The wait between the default binding becoming active and the first advertise (the docs: 5 h). */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { OpEvent } from '../domain/events.js';
 import { unresolvedBlocks, type Guard } from '../domain/guards.js';
 import { approvalIsFresh, lapseApproval, newWatch, transition, type Operation } from '../domain/operation.js';
+import { withRequestClass } from '../cloudflare/request-class.js';
 import { BotError, ErrorCode, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
 import { listKeysOf } from '../kinds/lookup.js';
@@ -17,6 +18,16 @@ export interface ExecutorDeps {
   firstWatchDelayMs: number;
   /** Break glass: guards older than this are refreshed after the mutation and posted in the thread. */
   breakGlassGuardMaxAgeMs?: number;
+  /**
+   * How long after it was sent a call whose answer never came may still land at Cloudflare: the Cloudflare client's
+   * request timeout (CLOUDFLARE_TIMEOUT_MS); 30 s. A worker taking such a call over waits this out before re-reading.
+   */
+  inFlightMs?: number;
+  /**
+   * A change the rate limit (Cloudflare's 429 or the bot's budget) holds longer than this says so once in its thread
+   * and its job is delayed until it may go; shorter waits happen inside the attempt. 20 s (RATE_LIMIT_NOTICE_AFTER_MS).
+   */
+  rateLimitNoticeMs?: number;
   now?: () => number;
 }
 
@@ -32,6 +43,20 @@ export class RetryLater extends BotError {
   constructor(why: string) {
     super(ErrorCode.CloudflareUnavailable, why, true);
     this.name = 'RetryLater';
+  }
+}
+
+/**
+ * Thrown to the job when the attempt must wait until `until` (epoch ms) and run again, without counting as a failed
+ * attempt: a call of a crashed worker that may still be in flight, or the rate limit. The worker delays the job.
+ */
+export class DelayExecution extends Error {
+  constructor(
+    readonly until: number,
+    readonly why: 'in_flight' | 'rate_limited',
+  ) {
+    super(`execution delayed until ${new Date(until).toISOString()} (${why})`);
+    this.name = 'DelayExecution';
   }
 }
 
@@ -51,15 +76,30 @@ export class NotRetryable extends Error {
  */
 export class Executor {
   private now: () => number;
+  private readonly inFlightMs: number;
+  private readonly rateLimitNoticeMs: number;
 
   constructor(private deps: ExecutorDeps) {
     this.now = deps.now ?? Date.now;
+    this.inFlightMs = deps.inFlightMs ?? 30_000;
+    this.rateLimitNoticeMs = deps.rateLimitNoticeMs ?? 20_000;
   }
 
+  /**
+   * One attempt. Every Cloudflare request it makes counts as `emergency` (break glass) or `change` in the budget, and
+   * waits at most `rateLimitNoticeMs` for it; a longer wait delays the job (DelayExecution) instead.
+   */
   async execute(opId: string, attempt: ExecuteAttempt = { gen: 0, lastAttempt: false }): Promise<void> {
-    const { store } = this.deps;
-    let op = await store.get(opId);
+    const op = await this.deps.store.get(opId);
     if (!op || op.jobs.execute !== attempt.gen) return; // gone, or a stale job of an older generation
+    return withRequestClass(op.breakGlass ? 'emergency' : 'change', () => this.attempt(op, attempt), { maxWaitMs: this.rateLimitNoticeMs });
+  }
+
+  private async attempt(found: Operation, attempt: ExecuteAttempt): Promise<void> {
+    const { store } = this.deps;
+    const opId = found.id;
+    let op = found;
+    const started = this.now();
     if (op.state === 'approved') {
       if (!approvalIsFresh(op, this.now())) return this.lapse(op);
       op = (
@@ -75,10 +115,18 @@ export class Executor {
     }
     if (op.state !== 'executing') return;
 
+    // A call recorded without an answer (its worker died mid-call) may still land: wait out its window, then re-read.
+    const inFlightUntil = op.cloudflare && op.cloudflare.answeredAt === undefined ? op.cloudflare.at + this.inFlightMs : 0;
+    if (inFlightUntil > this.now()) {
+      await store.audit({ type: 'waiting_in_flight', opId, actor: 'system', data: { request: op.cloudflare?.request ?? null, sentAt: op.cloudflare?.at ?? null, until: inFlightUntil } });
+      this.deps.logger.info({ operationId: opId, until: new Date(inFlightUntil).toISOString() }, 'a call of an earlier attempt may still be in flight; waiting before re-reading');
+      throw new DelayExecution(inFlightUntil, 'in_flight');
+    }
+
     try {
       await this.run(op);
     } catch (err) {
-      await this.onError(op, err, attempt);
+      await this.onError(op, err, attempt, started);
     }
   }
 
@@ -134,15 +182,25 @@ export class Executor {
     try {
       return await call();
     } catch (err) {
-      await store.audit({ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err), outcomeUnknown: outcomeUnknown(err) } });
+      // Nothing left the bot (the budget said no, the request was invalid): no call to account for. An HTTP answer,
+      // even an error: the call is over. No answer at all (timeout, connection lost): it may still be in flight.
+      const status = err && typeof err === 'object' && 'status' in err ? (err as { status: unknown }).status : undefined;
+      const sent = !(status === null && !outcomeUnknown(err));
+      const answered = sent && !(status === null && outcomeUnknown(err));
+      const audit = [{ type: 'cloudflare_error', opId: op.id, actor: 'system', data: { request, code: isBotError(err) ? err.code : 'error', message: userMessageOf(err), outcomeUnknown: outcomeUnknown(err), sent } }];
+      await store.update(op.id, (o) => {
+        if (o.state !== 'executing' || !o.cloudflare || o.cloudflare.request !== request) return { op: o, audit };
+        return { op: { ...o, cloudflare: !sent ? null : answered ? { ...o.cloudflare, answeredAt: this.now() } : o.cloudflare }, audit };
+      });
       throw err;
     }
   }
 
-  private async onError(op: Operation, err: unknown, attempt: ExecuteAttempt): Promise<void> {
+  private async onError(op: Operation, err: unknown, attempt: ExecuteAttempt, started: number): Promise<void> {
     if (isBotError(err) && err.code === ErrorCode.OperationFinished) return; // moved on: nothing to do
     const fresh = (await this.deps.store.get(op.id)) ?? op;
     const mayHaveReached = fresh.cloudflare !== null;
+    if (isBotError(err) && err.code === ErrorCode.CloudflareRateLimited) return this.holdForRateLimit(fresh, err, started);
     if (!isBotError(err)) {
       this.deps.logger.error({ operationId: op.id, err }, 'execute failed with an internal error');
       await this.close(fresh, { type: 'verdict', verdict: 'failed', step: 'internal_error', facts: { mayHaveReached } });
@@ -157,6 +215,32 @@ export class Executor {
       step: retry ? 'gave_up' : 'cloudflare_refused',
       facts: { why: err.userMessage, mayHaveReached, outcomeUnknown: outcomeUnknown(err) },
     });
+  }
+
+  /**
+   * The rate limit holds the change: Cloudflare answered 429 (Retry-After), or the budget has no slot for it within
+   * `rateLimitNoticeMs`. The job is delayed until then (an attempt is not spent); a wait over `rateLimitNoticeMs`
+   * is said once per operation in the thread. The next attempt reads again before it writes; an ordinary change whose
+   * approval goes stale meanwhile goes back to waiting for approval.
+   */
+  private async holdForRateLimit(op: Operation, err: BotError, started: number): Promise<never> {
+    const now = this.now();
+    const retryAfter = (err as BotError & { retryAfterMs?: number }).retryAfterMs;
+    const sendAt = now + Math.max(250, retryAfter ?? 60_000) + Math.floor(Math.random() * 250);
+    this.deps.logger.info({ operationId: op.id, sendAt: new Date(sendAt).toISOString() }, 'rate limit holds the change; execute job delayed');
+    if (sendAt - started > this.rateLimitNoticeMs && !op.rateLimitNoticedAt) {
+      await this.deps.store.update(op.id, (o) =>
+        o.state !== 'executing' || o.rateLimitNoticedAt
+          ? { op: o }
+          : {
+              op: { ...o, rateLimitNoticedAt: now, updatedAt: now },
+              notify: [eventItem({ type: 'rate_limited', sendAt })],
+              audit: [{ type: 'rate_limited', opId: o.id, actor: 'system', data: { sendAt, why: err.userMessage } }],
+            },
+      );
+      await this.deps.dispatcher.deliver(op.id);
+    }
+    throw new DelayExecution(sendAt, 'rate_limited');
   }
 
   /** Cloudflare has the change: executing -> verifying, say so in the thread, and start the watch. */

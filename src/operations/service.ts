@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { withRequestClass } from '../cloudflare/request-class.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { parseCidr } from '../domain/cidr.js';
 import type { OpEvent } from '../domain/events.js';
@@ -70,6 +71,14 @@ export type Role = 'viewer' | 'requester' | 'approver' | 'break_glass';
 
 const newId = () => randomBytes(8).toString('hex');
 
+/**
+ * The checks before a request form opens are look-ups (`interactive`) and must be quick: Slack's trigger to open the
+ * form lasts 3 s. When the budget has no slot that soon, the form opens anyway and the checks run at filing.
+ */
+export const FORM_INTAKE_MAX_WAIT_MS = 1000;
+/** Status and preflight: someone waits in Slack; past this the answer is "try again in about N s". */
+export const LOOKUP_MAX_WAIT_MS = 10_000;
+
 /** The fields of a new operation that come from what intake found. */
 const fromTarget = (kind: OperationKind, prefix: string, t: Target) => ({ kind, prefix, accountId: t.accountId, prefixId: t.prefixId, bgpPrefixId: t.bgpPrefixId, params: t.params });
 
@@ -127,8 +136,16 @@ export class OperationService {
   /**
    * Checks a request before any form opens: the requester's group, the prefix lock, and the kind's target checks
    * (on the account, not already in the wanted state, big enough...). Refusals are audited and thrown as sentences.
+   * Its Cloudflare look-ups are `interactive`; when the budget cannot serve them at once the answer is null: the form
+   * opens and the same checks run when it is submitted (as part of the change).
    */
-  async intake(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number; form?: Record<string, string> } = {}): Promise<Target> {
+  async intake(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number; form?: Record<string, string> } = {}): Promise<Target | null> {
+    return withRequestClass('interactive', () => this.checkRequest(kind, cidrText, userId, extra, true), { maxWaitMs: FORM_INTAKE_MAX_WAIT_MS });
+  }
+
+  private async checkRequest(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number; form?: Record<string, string> }, deferOnRateLimit: true): Promise<Target | null>;
+  private async checkRequest(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number; form?: Record<string, string> }, deferOnRateLimit: false): Promise<Target>;
+  private async checkRequest(kind: OperationKind, cidrText: string, userId: string, extra: { asn?: number; form?: Record<string, string> }, deferOnRateLimit: boolean): Promise<Target | null> {
     const cidr = parseCidr(cidrText).text;
     const refuse = async (why: string, err: unknown): Promise<never> => {
       await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: userId, data: { kind, prefix: cidr, why, message: userMessageOf(err) } });
@@ -142,6 +159,11 @@ export class OperationService {
     try {
       return await kindOf(kind).intake(this.deps.kinds, { cidr, userId, breakGlass: false, ...(extra.asn ? { asn: extra.asn } : {}), ...(extra.form ? { form: extra.form } : {}) });
     } catch (err) {
+      if (deferOnRateLimit && isBotError(err) && err.code === ErrorCode.CloudflareRateLimited) {
+        await this.deps.store.audit({ type: 'intake_deferred', opId: '-', actor: userId, data: { kind, prefix: cidr, why: err.userMessage } });
+        this.deps.logger.info({ user: userId, prefix: cidr, kind }, 'intake look-ups deferred to filing (request budget)');
+        return null;
+      }
       if (isBotError(err)) await refuse('target', err);
       throw err;
     }
@@ -149,10 +171,15 @@ export class OperationService {
 
   /** Files a request: intake again, the plan's guards (a hard block refuses it), the record and lock, the card. */
   async request(input: RequestInput): Promise<Operation> {
+    // Filing is part of the change: its look-ups count as `change` in the request budget.
+    return withRequestClass('change', () => this.file(input));
+  }
+
+  private async file(input: RequestInput): Promise<Operation> {
     const reason = input.reason.trim();
     if (reason.length < 3) throw new InvalidInputError('Give a reason (a few words: ticket, incident or why) so approvers know what they approve.');
     if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the ticket instead.');
-    const target = await this.intake(input.kind, input.cidr, input.userId, { ...(input.asn ? { asn: input.asn } : {}), ...(input.form ? { form: input.form } : {}) });
+    const target = await this.checkRequest(input.kind, input.cidr, input.userId, { ...(input.asn ? { asn: input.asn } : {}), ...(input.form ? { form: input.form } : {}) }, false);
     const cidr = parseCidr(input.cidr).text;
     const now = this.now();
     const policy = this.policy;
@@ -207,6 +234,10 @@ export class OperationService {
    * the confirm dialog: the guards acknowledged and a reason); `clickedAt` older than the approval validity is stale.
    */
   async approve(opId: string, userId: string, opts: { override?: { reason: string; guards: string[] }; clickedAt?: number } = {}): Promise<{ op: Operation; approved: boolean }> {
+    return withRequestClass('change', () => this.approveOnce(opId, userId, opts));
+  }
+
+  private async approveOnce(opId: string, userId: string, opts: { override?: { reason: string; guards: string[] }; clickedAt?: number }): Promise<{ op: Operation; approved: boolean }> {
     let approved = false;
     const op = await this.decide(opId, userId, 'approval_refused', (current, isApprover, now) => {
       if (opts.clickedAt !== undefined && now - opts.clickedAt > current.approvalValidForMs) {
@@ -271,6 +302,10 @@ export class OperationService {
    * open request it would supersede is named. Nothing is spent or locked yet.
    */
   async breakGlassIntake(kind: 'advertise' | 'withdraw', cidrText: string, userId: string): Promise<{ target: Target; holder: Operation | null }> {
+    return withRequestClass('emergency', () => this.breakGlassTarget(kind, cidrText, userId));
+  }
+
+  private async breakGlassTarget(kind: 'advertise' | 'withdraw', cidrText: string, userId: string): Promise<{ target: Target; holder: Operation | null }> {
     const cidr = parseCidr(cidrText).text;
     const refuse = async (why: string, err: BotError): Promise<never> => {
       await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: userId, data: { kind, prefix: cidr, why, message: err.userMessage } });
@@ -299,7 +334,7 @@ export class OperationService {
   /** The plan of a break-glass change (guards and blast radius), for the confirm step. */
   async breakGlassPlan(kind: 'advertise' | 'withdraw', cidr: string, target: Target): Promise<Plan> {
     const probe = newOperation({ ...fromTarget(kind, cidr, target), id: '-', requestedBy: '-', reason: '-', channel: '-', state: 'approved', expiresAt: 0, approvalsRequired: 0 }, this.now());
-    return kindOf(kind).plan(this.deps.kinds, probe);
+    return withRequestClass('emergency', () => kindOf(kind).plan(this.deps.kinds, probe));
   }
 
   /**
@@ -308,11 +343,15 @@ export class OperationService {
    * operation is created. No look-up runs before the mutation; stale ones are refreshed after it.
    */
   async breakGlass(input: BreakGlassInput): Promise<Operation> {
+    return withRequestClass('emergency', () => this.sendBreakGlass(input));
+  }
+
+  private async sendBreakGlass(input: BreakGlassInput): Promise<Operation> {
     const reason = input.reason.trim();
     const cidr = parseCidr(input.cidr).text;
     if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: /byoip emergency ${input.kind} ${cidr} <reason> (the incident, in a few words).`);
     if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the incident instead.');
-    const { target } = await this.breakGlassIntake(input.kind, cidr, input.userId);
+    const { target } = await this.breakGlassTarget(input.kind, cidr, input.userId);
     const policy = this.policy;
     const id = newId();
     const now = this.now();
@@ -379,6 +418,10 @@ export class OperationService {
 
   /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */
   async statusReport(filter?: string): Promise<StatusReport> {
+    return withRequestClass('interactive', () => this.status(filter), { maxWaitMs: LOOKUP_MAX_WAIT_MS });
+  }
+
+  private async status(filter?: string): Promise<StatusReport> {
     const rows: StatusReport['prefixes'] = [];
     const deps = this.deps.kinds;
     for (const account of this.policy.cloudflare.accounts) {
@@ -398,11 +441,17 @@ export class OperationService {
   /** The account prefix covering `cidr`, if any (for preflight's ownership token). */
   async findPrefix(cidrText: string): Promise<Prefix | null> {
     const cidr = parseCidr(cidrText).text;
-    for (const account of this.policy.cloudflare.accounts) {
-      const p = (await listPrefixes(this.deps.kinds, account.id)).find((x) => covers(x.cidr, cidr));
-      if (p) return p;
-    }
-    return null;
+    return withRequestClass(
+      'interactive',
+      async () => {
+        for (const account of this.policy.cloudflare.accounts) {
+          const p = (await listPrefixes(this.deps.kinds, account.id)).find((x) => covers(x.cidr, cidr));
+          if (p) return p;
+        }
+        return null;
+      },
+      { maxWaitMs: LOOKUP_MAX_WAIT_MS },
+    );
   }
 
   /**

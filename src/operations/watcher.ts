@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { VerdictEvent } from '../domain/events.js';
+import { withRequestClass } from '../cloudflare/request-class.js';
 import { transition, type Operation, type OperationState } from '../domain/operation.js';
 import { userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
@@ -37,7 +38,12 @@ export class Watcher {
     this.now = deps.now ?? Date.now;
   }
 
-  async tick(opId: string, gen?: number): Promise<TickResult> {
+  /** One tick; its Cloudflare reads count as `change` in the request budget (they verify an approved change). */
+  tick(opId: string, gen?: number): Promise<TickResult> {
+    return withRequestClass('change', () => this.tickOnce(opId, gen));
+  }
+
+  private async tickOnce(opId: string, gen?: number): Promise<TickResult> {
     const op = await this.deps.store.get(opId);
     if (!op || op.state !== 'verifying' || !op.watch) return { done: true };
     if (gen !== undefined && op.jobs.watch !== gen) return { done: true }; // a stale job of an older generation
@@ -82,7 +88,7 @@ export class Watcher {
     await this.patch(op, watchPatch, events, cardChanged);
     // Each sample, compact, in the audit: what the bot saw and when.
     if (step.sampled && step.latest !== undefined) await this.deps.store.audit({ type: 'sample', opId, actor: 'system', data: { n: watchPatch.samples, latest: step.latest.slice(0, 300) } });
-    if (step.nextDelayMs === 0) return this.tick(opId, gen);
+    if (step.nextDelayMs === 0) return this.tickOnce(opId, gen);
     return { done: false, nextDelayMs: step.nextDelayMs ?? this.deps.pollIntervalMs };
   }
 

@@ -30,6 +30,11 @@ export interface PreflightReport {
   status: PreflightStatus;
   lines: PreflightLine[];
   checkedAt: Date;
+  /**
+   * Why there is no ownership-token line: the prefix is not on Cloudflare yet (no token issued), Cloudflare could
+   * not be read just now (`detail` says why), or Cloudflare shows no token for it.
+   */
+  tokenSkipped?: { why: 'not_on_cloudflare' | 'cloudflare_unreadable' | 'no_token'; detail?: string };
 }
 
 export interface PreflightInput {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RequestBudget } from '../../src/cloudflare/budget.js';
+import { REQUEST_CLASSES, withRequestClass } from '../../src/cloudflare/request-class.js';
 import { CloudflareClient } from '../../src/cloudflare/client.js';
 import { CloudflareError } from '../../src/cloudflare/errors.js';
 import { ErrorCode } from '../../src/errors.js';
@@ -30,21 +31,62 @@ const budgetOf = (sub: string, opts: Partial<ConstructorParameters<typeof Reques
   new RequestBudget({ redis, keyPrefix: `${prefix}${sub}:`, ...opts });
 
 describe('RequestBudget (Redis)', () => {
-  it('reads stop at their share, mutations keep headroom, keys hold only a hash of the token', async () => {
+  it('each class keeps its reserve: a lower class never takes it, a higher one uses what lower ones leave', async () => {
     const b = budgetOf('caps', { limit: 100, windowMs: 60_000 });
     const key = RequestBudget.tokenKey('secret-token-value');
-    expect(b.capFor('read')).toBe(72);
-    expect(b.capFor('mutation')).toBe(80);
-    for (let i = 0; i < 72; i++) expect((await b.tryAcquire(key, 'read')).granted).toBe(true);
-    const refused = await b.tryAcquire(key, 'read');
-    expect(refused).toMatchObject({ granted: false, used: 72 });
+    // The bot's part is 80: emergency 8, change 24, interactive 36, background 12 reserved.
+    expect(REQUEST_CLASSES.map((c) => b.capFor(c))).toEqual([80, 72, 48, 12]);
+    expect(REQUEST_CLASSES.map((c) => b.reservedFor(c))).toEqual([8, 24, 36, 12]);
+    // Interactive takes its own share and background's unused one, never change's or emergency's.
+    for (let i = 0; i < 48; i++) expect((await b.tryAcquire(key, 'interactive')).granted).toBe(true);
+    const refused = await b.tryAcquire(key, 'interactive');
+    expect(refused).toMatchObject({ granted: false, used: 48, paused: false });
     expect(refused.waitMs).toBeGreaterThan(59_000);
-    for (let i = 0; i < 8; i++) expect((await b.tryAcquire(key, 'mutation')).granted).toBe(true);
-    expect((await b.tryAcquire(key, 'mutation')).granted).toBe(false);
+    expect((await b.tryAcquire(key, 'background')).granted).toBe(false);
+    // Change still has all of its 24, emergency its 8.
+    for (let i = 0; i < 24; i++) expect((await b.tryAcquire(key, 'change')).granted).toBe(true);
+    expect((await b.tryAcquire(key, 'change')).granted).toBe(false);
+    for (let i = 0; i < 8; i++) expect((await b.tryAcquire(key, 'emergency')).granted).toBe(true);
+    expect((await b.tryAcquire(key, 'emergency')).granted).toBe(false);
+    expect((await b.usage(key)).byClass).toEqual({ emergency: 8, change: 24, interactive: 48, background: 0 });
     const keys = await redis.keys(`${prefix}caps:*`);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.join(' ')).not.toContain('secret-token-value');
     expect(keys.every((k) => k.includes(key))).toBe(true);
+  });
+
+  it('a higher class may use every unused lower share; what it uses of its own reserve does not shrink the classes below', async () => {
+    const b = budgetOf('borrow', { limit: 100, windowMs: 60_000 });
+    const key = RequestBudget.tokenKey('t');
+    // Change alone: its 24 plus interactive's 36 and background's 12.
+    for (let i = 0; i < 72; i++) expect((await b.tryAcquire(key, 'change')).granted).toBe(true);
+    expect((await b.tryAcquire(key, 'change')).granted).toBe(false);
+    expect((await b.tryAcquire(key, 'interactive')).granted).toBe(false);
+    expect((await b.tryAcquire(key, 'emergency')).granted).toBe(true);
+
+    const c = budgetOf('own-reserve', { limit: 100, windowMs: 60_000 });
+    // Change busy within its own reserve (20 of 24): interactive still gets its full 48.
+    for (let i = 0; i < 20; i++) expect((await c.tryAcquire(key, 'change')).granted).toBe(true);
+    for (let i = 0; i < 48; i++) expect((await c.tryAcquire(key, 'interactive')).granted).toBe(true);
+    expect((await c.tryAcquire(key, 'interactive')).granted).toBe(false);
+    for (let i = 0; i < 4; i++) expect((await c.tryAcquire(key, 'change')).granted).toBe(true);
+    expect((await c.tryAcquire(key, 'change')).granted).toBe(false);
+  });
+
+  it('the per-second cap is divided the same way', async () => {
+    const b = budgetOf('second-classes', { perSecond: 20 });
+    const key = RequestBudget.tokenKey('t');
+    // 20 per second: emergency 2, change 6, interactive 9, background 3 reserved; interactive may have 12.
+    let granted = 0;
+    while ((await b.tryAcquire(key, 'interactive')).granted) granted++;
+    expect(granted).toBe(12);
+    expect((await b.tryAcquire(key, 'change')).granted).toBe(true);
+    expect((await b.tryAcquire(key, 'emergency')).granted).toBe(true);
+  });
+
+  it('shares must be sane', () => {
+    expect(() => budgetOf('bad', { classShares: { emergency: 0.5 } })).toThrow(/add up to 1/);
+    expect(() => budgetOf('bad', { classShares: { emergency: -0.1, change: 0.5 } })).toThrow(/negative/);
   });
 
   it('a pause (Retry-After) holds reads and mutations of every replica', async () => {
@@ -53,32 +95,46 @@ describe('RequestBudget (Redis)', () => {
     try {
       const key = RequestBudget.tokenKey('t');
       await a.pause(key, 1500);
-      const d = await b.tryAcquire(key, 'mutation');
+      const d = await b.tryAcquire(key, 'emergency');
       expect(d).toMatchObject({ granted: false, paused: true });
       expect(d.waitMs).toBeGreaterThan(1000);
-      await expect(b.acquire(key, 'read', { maxWaitMs: 200 })).rejects.toMatchObject({ code: ErrorCode.CloudflareRateLimited, retryable: true });
+      await expect(b.acquire(key, 'interactive', { maxWaitMs: 200 })).rejects.toMatchObject({ code: ErrorCode.CloudflareRateLimited, retryable: true });
       const started = Date.now();
-      await b.acquire(key, 'mutation');
+      await b.acquire(key, 'change');
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     } finally {
       await b.close();
     }
   });
 
-  it('a read that would wait too long fails with CloudflareRateLimited and nothing is sent', async () => {
+  it('a look-up that would wait too long fails with CloudflareRateLimited and nothing is sent; changes and emergencies still go', async () => {
     h = await harness('default');
     const budget = budgetOf('toolong', { limit: 10, windowMs: 60_000, maxWaitMs: 100 });
     const client = h.clientFor(SANDBOX_CLOUDFLARE_TOKEN, { budget });
-    for (let i = 0; i < 7; i++) await client.listPrefixes(ACC);
+    // 8 of 10 are the bot's: emergency 2, change 2, interactive 3, background 1 reserved. No class set: interactive.
+    expect(budget.capFor('interactive')).toBe(4);
+    for (let i = 0; i < 4; i++) await client.listPrefixes(ACC);
     const err = await client.listPrefixes(ACC).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloudflareError);
     expect((err as CloudflareError).code).toBe(ErrorCode.CloudflareRateLimited);
     expect((err as CloudflareError).retryAfterMs).toBeGreaterThan(50_000);
-    expect((err as CloudflareError).userMessage).toMatch(/share of Cloudflare's API limit .*Nothing was sent/);
-    expect(h.sim.state.calls).toHaveLength(7);
-    // Mutations still have their reserve.
+    expect((err as CloudflareError).userMessage).toMatch(/share of Cloudflare's API limit for look-ups .*Nothing was sent/);
+    expect(h.sim.state.calls).toHaveLength(4);
+    // The class travels with the async context, through every await of the caller.
     const W = DEFAULT_SCENARIO.prefixes.withdrawn;
+    await withRequestClass('change', async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      await client.getBgpPrefix(ACC, W.id, W.bgpPrefixId);
+    });
+    // A mutation made with no class set is part of a change, never a look-up: change's reserve of 2 is now used.
     await client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, true);
+    const more = await withRequestClass('change', () => client.getBgpPrefix(ACC, W.id, W.bgpPrefixId)).catch((e: unknown) => e as CloudflareError);
+    expect(more).toMatchObject({ code: ErrorCode.CloudflareRateLimited });
+    // Emergency's reserve was never touched.
+    await withRequestClass('emergency', () => client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, false));
+    await withRequestClass('emergency', () => client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, true));
+    expect((await budget.usage(RequestBudget.tokenKey(SANDBOX_CLOUDFLARE_TOKEN))).byClass).toEqual({ emergency: 2, change: 2, interactive: 4, background: 0 });
+    expect(h.sim.state.calls).toHaveLength(8);
   });
 
   it('Retry-After from a 429 pauses the other replica too, then the read succeeds', async () => {
@@ -115,12 +171,12 @@ describe('RequestBudget (Redis)', () => {
     const b = budgetOf('persecond', { perSecond: 20 });
     const key = RequestBudget.tokenKey('t');
     const started = Date.now();
-    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).acquire(key, 'read')));
-    // 20 at once, 20 more a second later, the last 10 a second after that.
+    // Emergency may use the whole per-second cap: 20 at once, 20 more a second later, the last 10 a second after that.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).acquire(key, 'emergency')));
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
   });
 
-  it("follows Cloudflare's Ratelimit header: others' use of the token holds reads, mutations keep going", async () => {
+  it("follows Cloudflare's Ratelimit header: others' use of the token holds look-ups, changes keep going", async () => {
     h = await harness('default');
     const budget = budgetOf('observe', { maxWaitMs: 200 });
     const client = h.clientFor(SANDBOX_CLOUDFLARE_TOKEN, { budget });
@@ -171,7 +227,7 @@ describe('RequestBudget (Redis)', () => {
       expect(ok).toBe(total);
       expect(calls).toHaveLength(total);
       expect(calls.filter((c) => c.status === 429)).toHaveLength(0);
-      // Below Cloudflare's limit in every window as the simulator saw it. The budget's read cap (432) is counted when
+      // Below Cloudflare's limit in every window as the simulator saw it. The budget's interactive cap (288) is counted when
       // a request is sent; arrival jitter lets a window of arrivals hold a few more.
       let worst = 0;
       let lo = 0;

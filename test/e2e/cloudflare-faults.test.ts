@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
@@ -71,4 +71,45 @@ describe('Cloudflare misbehaving during execution', () => {
     expect(types.filter((t) => t === 'cloudflare_call')).toHaveLength(1);
     expect(types).toContain('cloudflare_error');
   });
+});
+
+describe('Cloudflare rate-limiting the token during execution', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    // Two attempts only: rate-limit waits must not spend them. A change held over 1.5 s says so (20 s in production).
+    stack = await testStack({ executeAttempts: 2, rateLimitNoticeMs: 1500 });
+  });
+  afterAll(async () => {
+    await stack.cleanup();
+  });
+
+  it('a 429 storm with Retry-After posts one "held by the rate limit" line, the job waits, and the change completes', async () => {
+    const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'storm drill');
+    // Two reads and then two PATCHes answered 429 with Retry-After: 2 s, one after the other.
+    stack.cloudflare.addFault({ path: `/bgp/prefixes/${p.bgpPrefixId}$`, method: 'GET', kind: 'rate_limit', retryAfterS: 2, times: 2 });
+    stack.cloudflare.addFault({ path: `/bgp/prefixes/${p.bgpPrefixId}$`, method: 'PATCH', kind: 'rate_limit', retryAfterS: 2, times: 2 });
+    const approved = Date.now();
+    await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.startsWith('Done:')), 40_000);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const thread = stack.slack.thread(CHANNEL, card.ts).map((m) => m.text);
+    const held = thread.filter((t) => t.includes('rate limit is holding this change'));
+    expect(held).toHaveLength(1);
+    expect(thread.findIndex((t) => t.includes('rate limit is holding'))).toBeLessThan(thread.findIndex((t) => t.includes('Cloudflare accepted')));
+    expect(thread.join('\n')).not.toMatch(/Failed:/);
+    const limited = stack.cloudflare.state.calls.filter((c) => c.status === 429);
+    expect(limited.map((c) => c.method)).toEqual(['GET', 'GET', 'PATCH', 'PATCH']);
+    // Each retry waited for its Retry-After (in a delayed job, not a spinning one).
+    for (let i = 1; i < limited.length; i++) expect(limited[i]!.at - limited[i - 1]!.at).toBeGreaterThanOrEqual(1900);
+    const sent = patches(stack).filter((c) => c.status === 200);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.at - limited.at(-1)!.at).toBeGreaterThanOrEqual(1900);
+    expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(false);
+    const op = (await stack.bot!.store.recent(1))[0]!;
+    expect(op.state).toBe('done');
+    const types = (await stack.bot!.store.auditTrail(op.id)).map((a) => a.type);
+    expect(types.filter((t) => t === 'rate_limited')).toHaveLength(1);
+    console.log(`429 storm: ${limited.length} x 429 (Retry-After 2 s), one thread line, PATCH sent ${sent[0]!.at - approved} ms after the approval, Done`);
+  }, 60_000);
 });

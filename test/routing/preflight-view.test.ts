@@ -32,6 +32,16 @@ describe('preflightBlocks', () => {
     expect(texts.find((t) => t.includes('Prefix size'))).not.toContain('Fix');
   });
 
+  it('says why the ownership token was not checked', () => {
+    const shown = (r: PreflightReport) => (preflightBlocks(r).blocks as Section[]).map((b) => b.text?.text ?? '').join('\n');
+    expect(shown(base)).not.toContain('Ownership token');
+    expect(shown({ ...base, tokenSkipped: { why: 'not_on_cloudflare' } })).toMatch(
+      /:heavy_minus_sign: \*Ownership token\*: not checked\n198\.51\.100\.0\/23 is not on Cloudflare yet, so it has no ownership token to look for; Cloudflare issues one when the prefix is added \(`\/byoip onboard 198\.51\.100\.0\/23 &lt;asn&gt;`\)/,
+    );
+    expect(shown({ ...base, tokenSkipped: { why: 'cloudflare_unreadable', detail: 'budget <used up>' } })).toMatch(/could not look 198\.51\.100\.0\/23 up at Cloudflare just now \(budget &lt;used up&gt;\)/);
+    expect(shown({ ...base, tokenSkipped: { why: 'no_token' } })).toMatch(/Cloudflare shows no ownership token/);
+  });
+
   it('stays within 50 blocks and 3000 characters per section', () => {
     const lines = Array.from({ length: 80 }, (_, i) => ({ check: `Check ${i}`, status: 'fail' as const, detail: 'x'.repeat(4000), fix: 'y' }));
     const { blocks } = preflightBlocks({ ...base, lines });

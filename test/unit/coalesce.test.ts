@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { withRequestClass } from '../../src/cloudflare/request-class.js';
 import { CoalescedReader } from '../../src/operations/coalesce.js';
 import { deleteKeys, newRedis, uniquePrefix } from './redis.js';
 
@@ -134,5 +135,27 @@ describe('CoalescedReader', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => reader.read('slow', 10_000, fetch)));
     expect(results).toEqual(Array(20).fill('slow answer'));
     expect(fetch.calls).toBe(1);
+  });
+
+  it('a change does not wait behind a look-up the budget is holding back; look-ups still share one fetch', async () => {
+    const reader = new CoalescedReader(redis, keyPrefix);
+    // An interactive fetch that takes 2 s (held by the request budget, say) and nine more look-ups waiting on it.
+    const slow = counted(() => 'look-up answer', 2000);
+    const lookups = Promise.all(Array.from({ length: 10 }, () => withRequestClass('interactive', () => reader.read('prefixes:acc', 5_000, slow))));
+    await sleep(50);
+    const fast = counted(() => 'change answer', 5);
+    const started = Date.now();
+    expect(await withRequestClass('change', () => reader.read('prefixes:acc', 5_000, fast))).toBe('change answer');
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(fast.calls).toBe(1);
+    // The look-ups that were already waiting still get one shared answer (the change's, or the slow one's).
+    const answers = await lookups;
+    expect(slow.calls).toBe(1);
+    expect(answers.every((a) => a === 'look-up answer' || a === 'change answer')).toBe(true);
+    // Two changes behind one change: they wait for it as before.
+    await reader.invalidate('prefixes:acc');
+    const shared = counted(() => 'shared', 200);
+    await Promise.all(Array.from({ length: 5 }, () => withRequestClass('change', () => reader.read('prefixes:acc', 5_000, shared))));
+    expect(shared.calls).toBe(1);
   });
 });

@@ -177,7 +177,14 @@ describe('loadConfig', () => {
   it('applies defaults and uses the policy given', () => {
     const c = loadConfig(env(), policy);
     expect(c.slack).toEqual({ botToken: 'xoxb-test-token', signingSecret: 'signing-secret', appToken: undefined, apiUrl: undefined, port: 3000 });
-    expect(c.cloudflare).toEqual({ apiToken: 'cf-token', baseUrl: 'https://api.cloudflare.com/client/v4' });
+    expect(c.cloudflare).toEqual({
+      apiToken: 'cf-token',
+      baseUrl: 'https://api.cloudflare.com/client/v4',
+      timeoutMs: 30_000,
+      budget: { limit: 1200, windowMs: 300_000, perSecond: 100 },
+      rateLimitNoticeMs: 20_000,
+    });
+    expect(c.allowDocumentationPrefixes).toBe(false);
     expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'byoip' });
     expect(c.routing.ripestatUrl).toBe('https://stat.ripe.net');
     expect(c.watch).toEqual({ pollIntervalMs: 30_000, timeoutMs: 3_600_000, maxReadFailures: 20, escalateAdvertiseAfterMs: 1_200_000, escalateWithdrawAfterMs: 1_800_000 });
@@ -196,6 +203,26 @@ describe('loadConfig', () => {
     expect(c.watch.pollIntervalMs).toBe(500);
     expect(loadConfig({ ...env(), WATCH_MAX_READ_FAILURES: '5' }, policy).watch.maxReadFailures).toBe(5);
     expect(c.redis).toEqual({ url: 'redis://redis:6379', prefix: 'byoip-staging' });
+  });
+
+  it('reads the Cloudflare request timeout, budget and rate-limit notice, and the documentation-prefix switch', () => {
+    const c = loadConfig(
+      {
+        ...env(),
+        CLOUDFLARE_TIMEOUT_MS: '5000',
+        CLOUDFLARE_BUDGET_LIMIT: '600',
+        CLOUDFLARE_BUDGET_WINDOW_MS: '1000',
+        CLOUDFLARE_BUDGET_PER_SECOND: '0',
+        RATE_LIMIT_NOTICE_AFTER_MS: '1500',
+        ALLOW_DOCUMENTATION_PREFIXES: 'true',
+      },
+      policy,
+    );
+    expect(c.cloudflare).toMatchObject({ timeoutMs: 5000, budget: { limit: 600, windowMs: 1000, perSecond: 0 }, rateLimitNoticeMs: 1500 });
+    expect(c.allowDocumentationPrefixes).toBe(true);
+    expect(loadConfig({ ...env(), ALLOW_DOCUMENTATION_PREFIXES: 'false' }, policy).allowDocumentationPrefixes).toBe(false);
+    expectStartupError(() => loadConfig({ ...env(), ALLOW_DOCUMENTATION_PREFIXES: 'yes please' }, policy), ErrorCode.ConfigInvalid, 'ALLOW_DOCUMENTATION_PREFIXES');
+    expectStartupError(() => loadConfig({ ...env(), CLOUDFLARE_TIMEOUT_MS: '0' }, policy), ErrorCode.ConfigInvalid, 'CLOUDFLARE_TIMEOUT_MS');
   });
 
   it.each(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'CLOUDFLARE_API_TOKEN', 'BYOIP_CONFIG'])('refuses a missing %s with a sentence naming it', (name) => {

@@ -81,6 +81,17 @@ export interface StackOptions {
    * SLACK_APP_TOKEN, and `socketSender` (not `sender`) talks to the bot. An object tunes the simulator.
    */
   socketMode?: boolean | Omit<SocketModeSimOptions, 'appToken'>;
+  /** The bot's Cloudflare request budget (CLOUDFLARE_BUDGET_LIMIT / _WINDOW_MS / _PER_SECOND); Cloudflare's by default. */
+  cloudflareBudget?: { limit?: number; windowMs?: number; perSecond?: number };
+  /** CLOUDFLARE_TIMEOUT_MS: per request, and the in-flight window a worker taking over a call waits out. */
+  cloudflareTimeoutMs?: number;
+  /** RATE_LIMIT_NOTICE_AFTER_MS: a change held longer than this by the rate limit says so once and its job is delayed. */
+  rateLimitNoticeMs?: number;
+  /**
+   * ALLOW_DOCUMENTATION_PREFIXES; true by default, since the simulated world uses documentation space. False shows
+   * what a production bot does with those prefixes.
+   */
+  allowDocumentationPrefixes?: boolean;
 }
 
 export interface Stack {
@@ -170,6 +181,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
     LOG_LEVEL: opts.logger.level,
+    // The simulated world uses the documentation prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
+    ALLOW_DOCUMENTATION_PREFIXES: String(opts.allowDocumentationPrefixes ?? true),
+    ...(opts.cloudflareTimeoutMs !== undefined ? { CLOUDFLARE_TIMEOUT_MS: String(opts.cloudflareTimeoutMs) } : {}),
+    ...(opts.cloudflareBudget?.limit !== undefined ? { CLOUDFLARE_BUDGET_LIMIT: String(opts.cloudflareBudget.limit) } : {}),
+    ...(opts.cloudflareBudget?.windowMs !== undefined ? { CLOUDFLARE_BUDGET_WINDOW_MS: String(opts.cloudflareBudget.windowMs) } : {}),
+    ...(opts.cloudflareBudget?.perSecond !== undefined ? { CLOUDFLARE_BUDGET_PER_SECOND: String(opts.cloudflareBudget.perSecond) } : {}),
+    ...(opts.rateLimitNoticeMs !== undefined ? { RATE_LIMIT_NOTICE_AFTER_MS: String(opts.rateLimitNoticeMs) } : {}),
     ...(socket ? { SLACK_APP_TOKEN: SANDBOX_APP_TOKEN } : {}),
     ...(opts.env ?? {}),
   };

@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     SLACK_BOT_TOKEN: SANDBOX_BOT_TOKEN,
     SLACK_SIGNING_SECRET: SANDBOX_SIGNING_SECRET,
     ...routing.env,
+    // The simulated prefixes are documentation space, which a production bot refuses.
+    ALLOW_DOCUMENTATION_PREFIXES: 'true',
   };
   console.log(`Simulators up (time x${scale}, scenario ${values.scenario}). Control API: ${cf.controlUrl}`);
   console.log('Point a bot at them with:');

@@ -61,7 +61,7 @@ export function eventText(op: Operation, event: OpEvent): string {
     case 'read_error':
       return `:grey_question: Could not read the state of ${op.prefix}: ${userText(event.why, 500)} Still trying every ${humanDuration(event.retryEveryMs)}.`;
     case 'rate_limited':
-      return `:hourglass: Cloudflare is rate-limiting this token; the change is queued and will be sent at ${fmtTime(event.sendAt)}.`;
+      return `:hourglass: Cloudflare's API rate limit is holding this change back (Cloudflare asked the bot to wait, or the bot's share of the token's limit is used up). It stays queued and will be tried again at ${fmtTime(event.sendAt)}; nothing more to do.`;
     case 'verdict':
       return verdictText(op, event);
   }

@@ -26,6 +26,17 @@ function verdict(report: PreflightReport): string {
   return `${ICON.unknown} Nothing failed for *${report.cidr}* (AS${report.asn}), but ${unknown} check${unknown === 1 ? '' : 's'} could not be made because a routing service did not answer; run the preflight again in a minute.`;
 }
 
+function tokenSkippedText(report: PreflightReport): string {
+  const skipped = report.tokenSkipped!;
+  const why =
+    skipped.why === 'not_on_cloudflare'
+      ? `${report.cidr} is not on Cloudflare yet, so it has no ownership token to look for; Cloudflare issues one when the prefix is added (\`/byoip onboard ${report.cidr} <asn>\`). Run the preflight again after that.`
+      : skipped.why === 'cloudflare_unreadable'
+        ? `the bot could not look ${report.cidr} up at Cloudflare just now${skipped.detail ? ` (${skipped.detail})` : ''}; run the preflight again in a minute.`
+        : `Cloudflare shows no ownership token for ${report.cidr} (already validated, or Cloudflare is not asking for one).`;
+  return `:heavy_minus_sign: *Ownership token*: not checked\n${escape(why)}`;
+}
+
 /** The preflight report as Block Kit: a verdict, then one section per check with what to fix. Under Slack's limits. */
 export function preflightBlocks(report: PreflightReport): { text: string; blocks: Block[] } {
   const blocks: Block[] = [header(`Preflight ${report.cidr}`), section(verdict(report))];
@@ -33,6 +44,7 @@ export function preflightBlocks(report: PreflightReport): { text: string; blocks
   for (const l of shown) blocks.push(section(lineText(l)));
   const rest = report.lines.slice(MAX_LINE_BLOCKS);
   if (rest.length > 0) blocks.push(section(rest.map((l) => `${ICON[l.status]} ${escape(l.check)}: ${WORD[l.status]}`).join('\n')));
+  if (report.tokenSkipped) blocks.push(section(tokenSkippedText(report)));
   blocks.push(context(`Checked ${report.checkedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')} against RPKI, IRR and reverse DNS as seen from the bot. Cloudflare runs its own checks when you validate.`));
   const counts = (['pass', 'fail', 'unknown'] as const).map((s) => `${report.lines.filter((l) => l.status === s).length} ${s}`).join(', ');
   return { text: `Preflight ${report.cidr}: ${report.status} (${counts})`, blocks: blocks.slice(0, 50) };

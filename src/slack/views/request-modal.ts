@@ -33,12 +33,19 @@ export function checklistText(kind: OperationKind): string {
   }[kind];
 }
 
-/** The modal that asks for the reason and the checklist before filing an advertise / withdraw. */
-export function requestModal(meta: RequestModalMetadata, reason = '', choices: { services?: string[] } = {}): Record<string, unknown> {
+/**
+ * The modal that asks for the reason and the checklist before filing an advertise / withdraw. `checkedLater`: the
+ * bot could not look the prefix up at Cloudflare before the form opened (its API share for look-ups is used up); the
+ * same checks run when the form is submitted.
+ */
+export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
     section(`*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
-    ...(meta.kind === 'bind' ? bindInputs(choices.services ?? []) : []),
+    ...(opts.checkedLater
+      ? [context(':hourglass: Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
+      : []),
+    ...(meta.kind === 'bind' ? bindInputs(opts.services ?? []) : []),
     {
       type: 'input',
       block_id: BlockId.Reason,

@@ -12,6 +12,9 @@ import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-mo
 import { requestModal } from '../../views/request-modal.js';
 import { statusReportBlocks } from '../../views/status-report.js';
 
+/** The bindable services when Cloudflare's list could not be read in time (the submit checks against the real list). */
+const DEFAULT_SERVICES = ['Magic Transit', 'CDN', 'Spectrum'];
+
 export const BUSY_TEXT = 'The bot is busy; try again in a moment.';
 /** A command that opens a form must open it within Slack's 3 s trigger_id life; after this long in line it cannot. */
 const MODAL_MAX_WAIT_MS = 2000;
@@ -161,10 +164,11 @@ async function runCommand(
         }
         // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
         const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
-        const services = Array.isArray(target.params.services) ? (target.params.services as string[]) : [];
+        // null: Cloudflare could not be asked in time; the same checks run when the form is submitted.
+        const services = target && Array.isArray(target.params.services) ? (target.params.services as string[]) : DEFAULT_SERVICES;
         await client.views.open({
           trigger_id: command.trigger_id,
-          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason, { services }) as never,
+          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
         });
         return;
       }
