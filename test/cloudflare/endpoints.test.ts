@@ -336,13 +336,6 @@ describe('services scenario: bindings, delegations, address maps, leases', () =>
     expect((await caught(c.deleteAddressMap(ACC, S.addressMap.id))).userMessage).toMatch(/can_delete is false/);
   });
 
-  it('address maps refuse IPs of a withdrawn BGP prefix', async () => {
-    h = await harness('default');
-    const err = await caught(h.client.createAddressMap(ACC, { ips: ['198.51.100.7'] }));
-    expect(err.code).toBe(ErrorCode.CloudflareConflict);
-    expect(err.userMessage).toMatch(/withdrawn; advertise it before/);
-  });
-
   it('leases', async () => {
     h = await harness('services');
     const leases = await h.client.listLeases(ACC);

@@ -637,10 +637,7 @@ function checkMapIp(c: Ctx, ip: string): void {
   if (![...own, ...delegated].some((cidr) => ipInCidr(ip, cidr))) {
     fail(400, 1002, `IP ${ip} is not within a prefix of this account (or delegated to it)`);
   }
-  const bgp = [...c.state.bgpPrefixes.values()]
-    .filter((b) => ipInCidr(ip, b.cidr))
-    .sort((a, b) => parseCidr(b.cidr).length - parseCidr(a.cidr).length)[0];
-  if (!bgp || !bgp.advertised) fail(409, 1004, `IP ${ip} belongs to a BGP prefix that is withdrawn; advertise it before adding the IP to an address map`);
+  // No advertisement needed: the get-started guide sets address maps up before the BGP prefix is advertised.
 }
 
 function removeMembership(c: Ctx, kind: 'zone' | 'account', identifier: string): SimResponse {
