@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID } from '../../world/simulator/cloudflare/scenarios.js';
+import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
 import { caught, harness, type Harness } from './helpers.js';
 
 const ACC = SANDBOX_ACCOUNT_ID;
@@ -14,6 +15,13 @@ let h: Harness;
 afterEach(async () => {
   await h?.close();
 });
+
+/** A fresh prefix added to Cloudflare (validation runs at once), with nothing published yet. */
+async function added(cidr = '192.0.2.0/24') {
+  h = await harness('fresh', { sim: { validationDelayMs: 0 } });
+  const p = await h.client.createPrefix(ACC, { cidr, asn: CLOUDFLARE_ASN });
+  return { p, token: p.ownershipValidationToken!, validate: () => h.client.validatePrefix(ACC, p.id) };
+}
 
 describe('address maps are set up before the prefix is advertised', () => {
   it('IPs of a withdrawn BGP prefix can be put on a map (the docs advertise last, after the maps)', async () => {
@@ -27,6 +35,48 @@ describe('address maps are set up before the prefix is advertised', () => {
     // Still only the account's own (or delegated) addresses.
     expect((await caught(h.client.addAddressMapIp(ACC, m.id, '192.0.2.1'))).userMessage).toMatch(/not within a prefix of this account/);
     expect((await caught(h.client.addAddressMapIp(ACC, m.id, '2001:db8::1'))).code).toBe(ErrorCode.CloudflareValidation);
+  });
+});
+
+describe('IRR validation: a route object for the exact prefix, the token in its remarks or descr', () => {
+  it('a covering route object is not the route object of the prefix, even with the token in it', async () => {
+    const { token, validate } = await added();
+    h.world.addRoa({ prefix: '192.0.2.0/24', maxLength: 24, asn: CLOUDFLARE_ASN });
+    h.world.addRouteObject({ prefix: '192.0.0.0/22', origin: CLOUDFLARE_ASN, source: 'RADB', remarks: [`cf-validation: ${token}`], descr: [] });
+    expect(await validate()).toMatchObject({ approved: 'P', irrValidationState: 'missing', rpkiValidationState: 'valid', ownershipValidationState: 'missing' });
+  });
+
+  it('the token must be the value of a cf-validation line, not a substring of a longer one', async () => {
+    const { token, validate } = await added();
+    h.world.addRoa({ prefix: '192.0.2.0/24', maxLength: 24, asn: CLOUDFLARE_ASN });
+    const route = { prefix: '192.0.2.0/24', origin: CLOUDFLARE_ASN, source: 'RADB', remarks: [`cf-validation: ${token}0`, `old ${token}`], descr: [] as string[] };
+    h.world.addRouteObject(route);
+    expect(await validate()).toMatchObject({ approved: 'P', irrValidationState: 'valid', ownershipValidationState: 'invalid' });
+    route.descr.push(`cf-validation: ${token}`);
+    expect(await validate()).toMatchObject({ approved: 'V', irrValidationState: 'valid', ownershipValidationState: 'valid' });
+  });
+
+  it('a route object with another origin is mismatch_asn', async () => {
+    const { token, validate } = await added();
+    h.world.addRoa({ prefix: '192.0.2.0/24', maxLength: 24, asn: CLOUDFLARE_ASN });
+    h.world.addRouteObject({ prefix: '192.0.2.0/24', origin: 64511, source: 'RADB', remarks: [`cf-validation: ${token}`], descr: [] });
+    expect(await validate()).toMatchObject({ approved: 'P', irrValidationState: 'mismatch_asn' });
+  });
+});
+
+describe('ownership validation also needs a matching ROA (troubleshooting page)', () => {
+  it('the token in the IRR and in every reverse zone is not enough without a ROA for the ASN and length', async () => {
+    const { token, validate } = await added('198.18.0.0/23');
+    h.world.addRouteObject({ prefix: '198.18.0.0/23', origin: CLOUDFLARE_ASN, source: 'RADB', remarks: [`cf-validation: ${token}`], descr: [] });
+    h.world.setTxt('cf-validation.0.18.198.in-addr.arpa', [token]);
+    h.world.setTxt('cf-validation.1.18.198.in-addr.arpa', [token]);
+    expect(await validate()).toMatchObject({ approved: 'P', rpkiValidationState: 'missing', ownershipValidationState: 'invalid' });
+    h.world.addRoa({ prefix: '198.18.0.0/23', maxLength: 23, asn: 64511 });
+    expect(await validate()).toMatchObject({ approved: 'P', rpkiValidationState: 'mismatch_asn', ownershipValidationState: 'invalid' });
+    h.world.addRoa({ prefix: '198.18.0.0/16', maxLength: 22, asn: CLOUDFLARE_ASN });
+    expect(await validate()).toMatchObject({ approved: 'P', rpkiValidationState: 'invalid', ownershipValidationState: 'invalid' });
+    h.world.addRoa({ prefix: '198.18.0.0/16', maxLength: 24, asn: CLOUDFLARE_ASN });
+    expect(await validate()).toMatchObject({ approved: 'V', irrValidationState: 'valid', rpkiValidationState: 'valid', ownershipValidationState: 'valid' });
   });
 });
 
