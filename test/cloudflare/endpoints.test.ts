@@ -271,6 +271,8 @@ describe('services scenario: bindings, delegations, address maps, leases', () =>
     const defErr = await caught(c.deleteServiceBinding(ACC, S.prefix.id, S.prefix.cdnBindingId));
     expect(defErr.code).toBe(ErrorCode.CloudflareConflict);
     await c.deleteServiceBinding(ACC, S.prefix.id, spectrum2.id);
+    expect((await c.getServiceBinding(ACC, S.prefix.id, spectrum2.id)).provisioningState).toBe('provisioning');
+    h.world.clock.advance(6 * HOUR);
     expect((await caught(c.getServiceBinding(ACC, S.prefix.id, spectrum2.id))).code).toBe(ErrorCode.CloudflareNotFound);
   });
 

@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID } from '../../world/simulator/cloudflare/scenarios.js';
+import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID, SERVICE_IDS, SERVICES_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
-import { caught, harness, type Harness } from './helpers.js';
+import { caught, harness, HOUR, MINUTE, type Harness } from './helpers.js';
 
 const ACC = SANDBOX_ACCOUNT_ID;
 
@@ -94,6 +94,41 @@ describe('delegate_loa_creation: true makes Cloudflare write the LOA', () => {
     // Without it (and without an uploaded LOA) there is no LOA document.
     const q = await h.client.createPrefix(ACC, { cidr: '198.51.100.0/24', asn: CLOUDFLARE_ASN });
     expect(q.loaDocumentId).toBeNull();
+  });
+});
+
+describe('deleting a service binding takes 4 to 6 hours', () => {
+  it('the binding stays, provisioning, until Cloudflare has removed it from the network', async () => {
+    h = await harness('services');
+    const S = SERVICES_SCENARIO.prefix;
+    await h.client.deleteServiceBinding(ACC, S.id, S.spectrumBindingId);
+    expect((await h.client.getServiceBinding(ACC, S.id, S.spectrumBindingId)).provisioningState).toBe('provisioning');
+    expect((await h.client.listServiceBindings(ACC, S.id)).map((b) => [b.cidr, b.provisioningState])).toEqual([
+      [S.cidr, 'active'],
+      [S.spectrumCidr, 'provisioning'],
+    ]);
+    // A second delete while it goes is accepted and changes nothing; a new binding on that CIDR must wait.
+    await h.client.deleteServiceBinding(ACC, S.id, S.spectrumBindingId);
+    const busy = await caught(h.client.createServiceBinding(ACC, S.id, { cidr: S.spectrumCidr, serviceId: SERVICE_IDS.spectrum }));
+    expect(busy.code).toBe(ErrorCode.CloudflareConflict);
+    expect(busy.userMessage).toMatch(/being deleted/);
+    h.world.clock.advance(3 * HOUR + 59 * MINUTE);
+    expect((await h.client.getServiceBinding(ACC, S.id, S.spectrumBindingId)).provisioningState).toBe('provisioning');
+    h.world.clock.advance(2 * HOUR + 2 * MINUTE);
+    expect((await caught(h.client.getServiceBinding(ACC, S.id, S.spectrumBindingId))).code).toBe(ErrorCode.CloudflareNotFound);
+    expect((await h.client.listServiceBindings(ACC, S.id)).map((b) => b.cidr)).toEqual([S.cidr]);
+    expect((await h.client.createServiceBinding(ACC, S.id, { cidr: S.spectrumCidr, serviceId: SERVICE_IDS.cdn })).provisioningState).toBe('provisioning');
+  });
+
+  it('the default binding cannot go while a more specific one is still being deleted', async () => {
+    h = await harness('services');
+    const S = SERVICES_SCENARIO.prefix;
+    await h.client.deleteServiceBinding(ACC, S.id, S.spectrumBindingId);
+    h.sim.state.bgpPrefixes.get(S.bgpPrefixId)!.advertised = false;
+    expect((await caught(h.client.deleteServiceBinding(ACC, S.id, S.cdnBindingId))).userMessage).toMatch(/more specific bindings/);
+    h.world.clock.advance(6 * HOUR);
+    await h.client.deleteServiceBinding(ACC, S.id, S.cdnBindingId);
+    expect((await h.client.getServiceBinding(ACC, S.id, S.cdnBindingId)).provisioningState).toBe('provisioning');
   });
 });
 

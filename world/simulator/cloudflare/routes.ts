@@ -177,11 +177,14 @@ export function addressingRoutes(): Router {
   on('DELETE', '/prefixes/:prefix_id/bindings/:binding_id', BINDING_WRITE, (c) => {
     const p = prefixOf(c);
     const b = bindingOf(c, p);
+    // Already going: the delete was registered; a repeat changes nothing.
+    if (b.goneAt !== undefined) return { status: 200, body: { success: true, errors: [], messages: [] } };
     if (b.cidr === p.cidr) {
       if (bindingsOf(c, p).length > 1) fail(409, 1004, `The default binding of ${p.cidr} cannot be deleted while more specific bindings exist; delete those first`);
       if (bgpOf(c, p).some((x) => x.advertised)) fail(409, 1004, `The default binding of ${p.cidr} cannot be deleted while the prefix is advertised; withdraw it first`);
     }
-    c.state.bindings.delete(b.id);
+    // Like a create, a delete takes 4-6 hours to propagate; the binding is listed (provisioning) until it is gone.
+    b.goneAt = c.now + (4 + 2 * c.world.random()) * HOUR;
     return { status: 200, body: { success: true, errors: [], messages: [] } };
   });
   on('GET', '/services', READ, (c) => ok(c.state.services.map((s) => ({ id: s.id, name: s.name }))));
@@ -387,6 +390,9 @@ function createBinding(c: Ctx): SimResponse {
     fail(400, 1002, `Magic Transit can only be the default binding spanning the whole prefix ${p.cidr}, not ${cidr}`);
   }
   const same = existing.find((b) => b.cidr === cidr);
+  if (same?.goneAt !== undefined) {
+    fail(409, 1004, `The ${serviceName(c, same.serviceId)} binding of ${cidr} is still being deleted (4 to 6 hours); bind ${cidr} again once it is gone`);
+  }
   if (same) {
     if (same.serviceId === service.id) fail(409, 1004, `A ${service.name} binding for ${cidr} already exists`);
     fail(400, 1002, `${cidr} is already bound to ${serviceName(c, same.serviceId)}; an IP can be bound to CDN or Spectrum, not both`);
@@ -584,7 +590,7 @@ function bgpPrefixOf(c: Ctx, p: SimPrefix): SimBgpPrefix {
 
 function bindingOf(c: Ctx, p: SimPrefix): SimBinding {
   const id = idParam(c, 'binding_id');
-  const b = c.state.bindings.get(id);
+  const b = bindingsOf(c, p).find((x) => x.id === id);
   if (!b || b.prefixId !== p.id) return fail(404, 1003, 'Service binding not found');
   return b;
 }
@@ -604,7 +610,9 @@ function bgpOf(c: Ctx, p: SimPrefix): SimBgpPrefix[] {
   return [...c.state.bgpPrefixes.values()].filter((b) => b.prefixId === p.id);
 }
 
+/** The prefix's bindings; those whose deletion has propagated are dropped here. */
 function bindingsOf(c: Ctx, p: SimPrefix): SimBinding[] {
+  for (const [id, b] of c.state.bindings) if (b.goneAt !== undefined && c.now >= b.goneAt) c.state.bindings.delete(id);
   return [...c.state.bindings.values()].filter((b) => b.prefixId === p.id);
 }
 
