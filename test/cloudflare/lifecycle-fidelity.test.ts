@@ -5,14 +5,21 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
+import { LookingGlassClient } from '../../src/routing/looking-glass.js';
+import { evaluatePropagation } from '../../src/routing/propagation.js';
+import { RoutingStatusClient } from '../../src/routing/routing-status.js';
 import { DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID, SERVICE_IDS, SERVICES_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
+import { startRoutingSimulators, type RoutingSimulators } from '../../world/simulator/routing/index.js';
 import { CLOUDFLARE_ASN } from '../../world/simulator/world.js';
 import { caught, harness, HOUR, MINUTE, type Harness } from './helpers.js';
 
 const ACC = SANDBOX_ACCOUNT_ID;
 
 let h: Harness;
+let routing: RoutingSimulators | undefined;
 afterEach(async () => {
+  await routing?.close();
+  routing = undefined;
   await h?.close();
 });
 
@@ -132,3 +139,39 @@ describe('deleting a service binding takes 4 to 6 hours', () => {
   });
 });
 
+describe('IPv6 has its own usual peer count', () => {
+  it('an IPv6 BGP prefix advertised at Cloudflare is seen by IPv6 peers and judged against their total', async () => {
+    h = await harness('fresh', { sim: { validationDelayMs: 0 } });
+    routing = await startRoutingSimulators({ world: h.world, routingStatusTime: 'live' });
+    const c = h.client;
+    const cidr = '2001:db8:10::/44';
+    const p = await c.createPrefix(ACC, { cidr, asn: CLOUDFLARE_ASN });
+    h.world.addRoa({ prefix: cidr, maxLength: 48, asn: CLOUDFLARE_ASN });
+    h.world.addRouteObject({ prefix: cidr, origin: CLOUDFLARE_ASN, source: 'RIPE', remarks: [`cf-validation: ${p.ownershipValidationToken!}`], descr: [] });
+    expect((await c.validatePrefix(ACC, p.id)).approved).toBe('V');
+    await c.createServiceBinding(ACC, p.id, { cidr, serviceId: SERVICE_IDS.magicTransit });
+    h.world.clock.advance(6 * HOUR);
+    const bgp = await c.createBgpPrefix(ACC, p.id, '2001:db8:1f::/48');
+    await c.setBgpPrefixAdvertised(ACC, p.id, bgp.id, true);
+    h.world.clock.advance(10 * MINUTE);
+
+    const rs = new RoutingStatusClient({ baseUrl: routing.ripestatUrl, timeoutMs: 1000 });
+    const lg = new LookingGlassClient({ baseUrl: routing.ripestatUrl, timeoutMs: 1000, now: () => h.world.clock.nowDate() });
+    const v6Peers = h.world.totalPeersFor(6);
+    const v4Peers = h.world.totalPeersFor(4);
+    expect(v6Peers).toBeLessThan(v4Peers);
+    expect(await rs.usualPeerCount('2001:db8:1f::/48')).toBe(v6Peers);
+    expect(await rs.usualPeerCount('203.0.113.0/24')).toBe(v4Peers);
+
+    const sample = await lg.sample('2001:db8:1f::/48');
+    expect(sample.peersSeeing).toBeGreaterThan(0.75 * v6Peers);
+    expect(sample.peersSeeing).toBeLessThanOrEqual(v6Peers);
+    const judged = evaluatePropagation({ action: 'advertise', sample, usualPeerCount: await rs.usualPeerCount('2001:db8:1f::/48'), elapsedMs: 10 * MINUTE });
+    expect(judged.verdict).toBe('propagated');
+    // Against the IPv4 total the same, fully propagated prefix would never look propagated.
+    expect(evaluatePropagation({ action: 'advertise', sample, usualPeerCount: v4Peers, elapsedMs: 10 * MINUTE }).verdict).toBe('propagating');
+    // The routes come over IPv6 sessions.
+    const raw = (await (await fetch(`${routing.ripestatUrl}/data/looking-glass/data.json?resource=2001:db8:1f::/48`)).json()) as { data: { rrcs: { peers: { peer: string }[] }[] } };
+    expect(raw.data.rrcs.flatMap((r) => r.peers.map((x) => x.peer)).every((ip) => ip.includes(':'))).toBe(true);
+  });
+});
