@@ -153,7 +153,7 @@ describe('conformance with the OpenAPI extract', () => {
       await fails(() => h.client.setAdvertisementStatus(ACC, P.id, false));
       h.sim.seed('default');
       const W = DEFAULT_SCENARIO.prefixes.withdrawn;
-      await fails(() => h.client.createAddressMap(ACC, { ips: ['198.51.100.1'] }));
+      await fails(() => h.client.createAddressMap(ACC, { ips: ['192.0.2.1'] }));
       await h.client.setBgpPrefixAdvertised(ACC, W.id, W.bgpPrefixId, true);
       // A real 429 from the limiter (not an injected fault).
       h.sim.setRateLimit({ limit: 1 });

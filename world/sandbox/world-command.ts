@@ -49,7 +49,7 @@ export function worldCommand(world: World, cloudflareTokens: (cidr: string) => s
           const byOrigin = new Map<number, number>();
           routes.forEach((r) => byOrigin.set(r.origin, (byOrigin.get(r.origin) ?? 0) + 1));
           const origins = [...byOrigin].map(([asn, n]) => `AS${asn}: ${n} peers`).join(', ');
-          return `${cidr}: seen by ${routes.length}/${world.totalPeers} collector peers${origins ? ` (${origins})` : ''}`;
+          return `${cidr}: seen by ${routes.length}/${world.totalPeersFor(parseCidr(cidr).version)} collector peers${origins ? ` (${origins})` : ''}`;
         }
         if (!['announce', 'withdraw', 'hijack'].includes(verb)) return `? ${WORLD_USAGE}`;
         const cidr = parseCidr(cidrText).text;

@@ -24,7 +24,7 @@ export interface RouteObject {
   mntBy?: string;
 }
 
-/** One route collector peer (a RIS peer at an RRC). */
+/** One route collector peer (a RIS peer at an RRC). Every peer gives a full IPv4 table; some also a full IPv6 one. */
 export interface CollectorPeer {
   rrc: string;
   location: string;
@@ -32,6 +32,10 @@ export interface CollectorPeer {
   asn: number;
   /** Deterministic rank in [0, 1): a peer sees a route once the route's reach passes its rank. */
   rank: number;
+  /** The peer's IPv6 session address, when it also feeds IPv6 routes; undefined for an IPv4-only peer. */
+  ip6?: string;
+  /** Its rank among the IPv6 peers (same meaning as `rank`, for IPv6 routes). */
+  rank6?: number;
 }
 
 export interface Announcement {
@@ -63,6 +67,11 @@ export interface WorldOptions {
   /** Collectors and peers per collector; the usual full-table peer count is their product times ~reach. */
   collectors?: { rrc: string; location: string }[];
   peersPerCollector?: number;
+  /**
+   * How many of each collector's peers also feed IPv6 (default 8 of 12): like RIS, fewer peers carry a full IPv6
+   * table than an IPv4 one, so IPv6 has its own usual peer count.
+   */
+  ipv6PeersPerCollector?: number;
 }
 
 const DEFAULT_COLLECTORS = [
@@ -113,12 +122,32 @@ export class World {
       [ranks[i], ranks[j]] = [ranks[j]!, ranks[i]!];
     }
     peers.forEach((p, i) => (p.rank = ranks[i]!));
+    // IPv6 sessions on the first peers of each collector, ranked among themselves. Their own random stream leaves
+    // the world's (ids, delays) as it was before IPv6 had peers of its own.
+    const per6 = Math.min(per, opts.ipv6PeersPerCollector ?? 8);
+    const v6 = peers.filter((_, n) => n % per < per6);
+    const random6 = seededRandom((opts.seed ?? 1) + 6);
+    const ranks6 = v6.map((_, i) => (i + 0.5) / v6.length);
+    for (let i = ranks6.length - 1; i > 0; i--) {
+      const j = Math.floor(random6() * (i + 1));
+      [ranks6[i], ranks6[j]] = [ranks6[j]!, ranks6[i]!];
+    }
+    v6.forEach((p, i) => {
+      const n = peers.indexOf(p);
+      p.ip6 = `2001:db8:ffff:${Math.floor(n / per)}::${10 + (n % per)}`;
+      p.rank6 = ranks6[i]!;
+    });
     this.peers = peers;
   }
 
-  /** Total full-table peers of the collectors. */
+  /** Total full-table IPv4 peers of the collectors (every peer). */
   get totalPeers(): number {
     return this.peers.length;
+  }
+
+  /** Total full-table peers of one address family: every peer for IPv4, those with an IPv6 session for IPv6. */
+  totalPeersFor(version: 4 | 6): number {
+    return version === 4 ? this.peers.length : this.peers.filter((p) => p.rank6 !== undefined).length;
   }
 
   /**
@@ -167,18 +196,20 @@ export class World {
     return [...new Set(this.announcements.map((a) => a.prefix))];
   }
 
-  /** What the collector peers see for exactly `prefix` at simulated time `at`. */
+  /** What the collector peers see for exactly `prefix` at simulated time `at` (IPv6 routes only over IPv6 sessions). */
   visibleRoutes(prefix: string, at: number = this.clock.now()): VisibleRoute[] {
     const out: VisibleRoute[] = [];
+    const v6 = prefix.includes(':');
     for (const a of this.announcements) {
       if (a.prefix !== prefix) continue;
       const share = this.shareAt(a, at);
       if (share <= 0) continue;
       for (const peer of this.peers) {
-        if (peer.rank >= share) continue;
+        const rank = v6 ? peer.rank6 : peer.rank;
+        if (rank === undefined || rank >= share) continue;
         const transit = TRANSIT_ASNS[(peer.asn + a.origin) % TRANSIT_ASNS.length]!;
         const asPath = peer.asn === transit ? [peer.asn, a.origin] : [peer.asn, transit, a.origin];
-        out.push({ peer, prefix, origin: a.origin, asPath, since: a.start + peer.rank * a.rampMs });
+        out.push({ peer, prefix, origin: a.origin, asPath, since: a.start + rank * a.rampMs });
       }
     }
     return out;

@@ -15,7 +15,9 @@ export function validatePrefixInWorld(p: Pick<SimPrefix, 'cidr' | 'asn' | 'owner
   const covering = (outer: string) => safeContains(outer, p.cidr);
   const length = parseCidr(p.cidr).length;
 
-  const routes = world.routeObjects.filter((r) => r.source !== 'RPKI' && covering(r.prefix));
+  // IRR: route (route6) objects for exactly the prefix; a covering object is another prefix's object. IRRd's pseudo
+  // objects made from ROAs (source RPKI) are no registration.
+  const routes = world.routeObjects.filter((r) => r.source !== 'RPKI' && sameCidr(r.prefix, p.cidr));
   const irr = routes.some((r) => r.origin === p.asn) ? 'valid' : routes.length ? 'mismatch_asn' : 'missing';
 
   const roas = world.roas.filter((r) => covering(r.prefix));
@@ -27,15 +29,30 @@ export function validatePrefixInWorld(p: Pick<SimPrefix, 'cidr' | 'asn' | 'owner
         ? 'mismatch_asn'
         : 'missing';
 
+  // Ownership: `cf-validation: <token>` in a remarks or descr line of that route object, or the token in the
+  // cf-validation TXT of every reverse zone; and, per the troubleshooting page, a matching ROA.
   const token = p.ownershipValidationToken;
-  const remarks = routes.flatMap((r) => r.remarks);
-  const inIrr = remarks.some((r) => r.includes(token));
+  const irrTokens = routes.flatMap((r) => [...r.remarks, ...r.descr]).flatMap(validationTokens);
+  const inIrr = irrTokens.includes(token);
   const zones = reverseZones(p.cidr);
   const txtOf = (zone: string) => world.txt.get(`cf-validation.${zone}`) ?? [];
   const inDns = zones.length > 0 && zones.every((z) => txtOf(z).some((v) => v.trim() === token));
-  const anyAttempt = remarks.some((r) => r.includes('cf-validation')) || zones.some((z) => txtOf(z).length > 0);
-  const ownership = inIrr || inDns ? 'valid' : anyAttempt ? 'invalid' : 'missing';
+  const anyAttempt = irrTokens.length > 0 || zones.some((z) => txtOf(z).length > 0);
+  const ownership = inIrr || inDns ? (rpki === 'valid' ? 'valid' : 'invalid') : anyAttempt ? 'invalid' : 'missing';
   return { irr, rpki, ownership };
+}
+
+/** The values of `cf-validation: <value>` in one IRR line (a longer word is another value, not the token). */
+export function validationTokens(line: string): string[] {
+  return [...line.matchAll(/cf-validation\s*:\s*(\S+)/gi)].map((m) => m[1]!);
+}
+
+function sameCidr(a: string, b: string): boolean {
+  try {
+    return parseCidr(a).text === parseCidr(b).text;
+  } catch {
+    return false;
+  }
 }
 
 function safeContains(outer: string, inner: string): boolean {

@@ -81,6 +81,8 @@ export interface SimBinding {
   createdAt: number;
   /** Simulated ms when provisioning completes (4-6 h after creation). */
   activeAt: number;
+  /** Set by DELETE: simulated ms when the binding is gone from the network (4-6 h later); until then it shows `provisioning`. */
+  goneAt?: number;
 }
 
 export interface SimDelegation {
@@ -183,6 +185,7 @@ export function newId(world: World): string {
   return s;
 }
 
+/** `provisioning` while a create or a delete propagates (the API has no other state for either), else `active`. */
 export function bindingState(b: SimBinding, now: number): 'provisioning' | 'active' {
-  return now >= b.activeAt ? 'active' : 'provisioning';
+  return b.goneAt === undefined && now >= b.activeAt ? 'active' : 'provisioning';
 }

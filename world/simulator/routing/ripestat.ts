@@ -135,6 +135,8 @@ function lookingGlass(world: World, req: SimRequest): SimResponse {
 }
 
 function lgPeer(r: VisibleRoute, now: number): Record<string, unknown> {
+  // An IPv6 route reaches the collector over the peer's IPv6 session.
+  const session = r.prefix.includes(':') ? (r.peer.ip6 ?? r.peer.ip) : r.peer.ip;
   return {
     asn_origin: String(r.origin),
     as_path: r.asPath.join(' '),
@@ -144,9 +146,9 @@ function lgPeer(r: VisibleRoute, now: number): Record<string, unknown> {
     last_updated: ripeTime(r.since),
     latest_time: ripeTime(now),
     prefix: r.prefix,
-    peer: r.peer.ip,
+    peer: session,
     origin: 'IGP',
-    next_hop: r.peer.ip,
+    next_hop: session,
     community_info: {},
   };
 }
@@ -183,8 +185,8 @@ function routingStatus(world: World, req: SimRequest, at: number): SimResponse {
   const history = world.announcementsOf(prefix).filter((a) => a.start <= at);
   const data: Record<string, unknown> = {
     visibility: {
-      v4: { ris_peers_seeing: version === 4 ? peersSeeing : 0, total_ris_peers: world.totalPeers },
-      v6: { ris_peers_seeing: version === 6 ? peersSeeing : 0, total_ris_peers: world.totalPeers },
+      v4: { ris_peers_seeing: version === 4 ? peersSeeing : 0, total_ris_peers: world.totalPeersFor(4) },
+      v6: { ris_peers_seeing: version === 6 ? peersSeeing : 0, total_ris_peers: world.totalPeersFor(6) },
     },
     origins: origins.map((origin) => ({
       origin,
