@@ -26,7 +26,7 @@ import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
 import { readBlastRadius } from '../kinds/blast-radius.js';
 import type { BlastRadius, Plan, Target } from '../kinds/types.js';
 import type { Dispatcher, GroupDirectory } from './ports.js';
-import { CARD, eventItem, type OperationStore, type OutboxItem } from './store.js';
+import { CARD, eventItem, type AuditRecord, type OperationStore, type OutboxItem } from './store.js';
 
 /** A request; its card goes to the policy's channel for the kind (`cardChannel`), wherever it was typed. */
 export interface RequestInput {
@@ -123,7 +123,33 @@ export class OperationService {
    * A read-only command (`status`, `preflight`) by `userId`: refused, and audited as `request_refused`, unless the
    * user is a viewer. Called before anything is read from Cloudflare or the routing view.
    */
-  async authorizeRead(userId: string, command: 'status' | 'preflight', prefix?: string): Promise<void> {
+  /**
+   * The audit trail of one request (its id) or one prefix (every request on it and refusals naming it), newest
+   * first, `pageSize` lines per page. Reads the stream backwards in bounded batches: a long stream is never read whole.
+   */
+  async auditPage(target: { opId: string } | { prefix: string }, page: number, pageSize = 20): Promise<{ lines: AuditRecord[]; more: boolean; found: boolean }> {
+    const want = page * pageSize + 1;
+    const matches: AuditRecord[] = [];
+    const prefixOf = new Map<string, string | null>();
+    const belongs = async (r: AuditRecord): Promise<boolean> => {
+      if ('opId' in target) return r.opId === target.opId;
+      if (r.data?.prefix === target.prefix) return true;
+      if (!r.opId || r.opId === '-') return false;
+      if (!prefixOf.has(r.opId)) prefixOf.set(r.opId, (await this.deps.store.get(r.opId))?.prefix ?? null);
+      return prefixOf.get(r.opId) === target.prefix;
+    };
+    let end = '+';
+    for (let batch = 0; batch < 50 && matches.length < want; batch++) {
+      const rows = await this.deps.store.auditBefore(end, 500);
+      for (const r of rows) if (await belongs(r)) matches.push(r);
+      if (rows.length < 500) break;
+      end = `(${rows.at(-1)!.id}`;
+    }
+    const start = (page - 1) * pageSize;
+    return { lines: matches.slice(start, start + pageSize), more: matches.length > start + pageSize, found: matches.length > 0 };
+  }
+
+  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit', prefix?: string): Promise<void> {
     if (await this.isAllowed(userId, 'viewer')) return;
     const err = new BotError(
       ErrorCode.NotAuthorized,

@@ -239,6 +239,16 @@ export class OperationStore {
     return out;
   }
 
+  /** Up to `count` audit lines before `end` (a stream id, `(id` exclusive, or `+`), newest first. */
+  async auditBefore(end: string, count: number): Promise<AuditRecord[]> {
+    const rows = await this.redis.xrevrange(this.auditKey(), end, '-', 'COUNT', count);
+    return rows.map(([id, fields]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      return { id, type: f.type ?? '', opId: f.op ?? '', actor: f.actor ?? '', at: Number(f.at), data: f.data ? (JSON.parse(f.data) as Record<string, unknown>) : undefined };
+    });
+  }
+
   /** Operations still waiting for approval whose expiry has passed. */
   async dueForExpiry(now: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.openKey(), 0, now);

@@ -7,7 +7,8 @@ export type ParsedCommand =
   | { kind: 'advertise' | 'withdraw' | 'validate' | 'bind'; cidr: string; reason: string }
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
-  | { kind: 'preflight'; cidr: string; asn?: number };
+  | { kind: 'preflight'; cidr: string; asn?: number }
+  | { kind: 'audit'; target: { opId: string } | { prefix: string }; page: number };
 
 export const USAGE = [
   '`/byoip help` — this list',
@@ -18,6 +19,7 @@ export const USAGE = [
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
   '`/byoip bind <prefix>` — bind a CIDR or a list of IPs of a prefix to Magic Transit, CDN or Spectrum (needs approval; 4-6 h to provision)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
+  '`/byoip audit <prefix|request id> [page]` — the audit trail, newest first',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
 ].join('\n');
 
@@ -50,6 +52,15 @@ export function parseCommand(text: string): ParsedCommand {
     case 'onboard': {
       if (!rest[0] || !rest[1]) throw new InvalidInputError('Say which prefix and the ASN it is announced under: `/byoip onboard <cidr> <asn>`, e.g. `/byoip onboard 192.0.2.0/24 13335`.');
       return { kind: 'onboard', cidr: parseCidr(rest[0]).text, asn: parseAsnWord(rest[1]), reason: rest.slice(2).join(' ') };
+    }
+    case 'audit': {
+      const what = rest[0];
+      if (!what) throw new InvalidInputError('Say what to show: `/byoip audit <prefix>` or `/byoip audit <request id>` (the id is on every card), then a page number for older lines.');
+      const pageWord = rest[1];
+      const page = pageWord === undefined ? 1 : Number(pageWord);
+      if (!Number.isInteger(page) || page < 1 || page > 1000) throw new InvalidInputError('The page is a whole number from 1 (newest) up, e.g. `/byoip audit 203.0.113.0/24 2`.');
+      if (/^[0-9a-f]{16}$/.test(what)) return { kind: 'audit', target: { opId: what }, page };
+      return { kind: 'audit', target: { prefix: parseCidr(what).text }, page };
     }
     case 'preflight': {
       if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip preflight <cidr> [asn]`, e.g. `/byoip preflight 203.0.113.0/24 13335`.');

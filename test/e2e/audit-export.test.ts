@@ -51,6 +51,21 @@ describe('npm run audit: the audit stream as JSON lines for a SIEM', () => {
     const byPrefix = await audit(stack, ['--prefix', p.cidr]);
     expect(byPrefix.lines.length).toBeGreaterThanOrEqual(lines.length);
 
+    // the same trail in Slack, paged, newest first; viewers only
+    const before = stack.slack.responsePosts().length;
+    await stack.sender!.command('U0ALICE', `audit ${p.cidr}`, { channel: CHANNEL });
+    const page1 = await stack.slack.waitFor(() => stack.slack.responsePosts().slice(before).find((r) => JSON.stringify(r.blocks ?? []).includes('Audit:')), 5000);
+    const shown = JSON.stringify(page1.blocks);
+    expect(shown).toContain('*done*');
+    expect(shown).toContain(`/byoip audit ${p.cidr} 2`);
+    const b2 = stack.slack.responsePosts().length;
+    await stack.sender!.command('U0ALICE', `audit ${op.id} 2`, { channel: CHANNEL });
+    const page2 = await stack.slack.waitFor(() => stack.slack.responsePosts().slice(b2).find((r) => JSON.stringify(r.blocks ?? []).includes('Audit:')), 5000);
+    expect(JSON.stringify(page2.blocks)).toContain('*requested*'); // the oldest lines are on the later pages
+    const refused = stack.slack.ephemerals('U0MALLORY').length;
+    await stack.sender!.command('U0MALLORY', `audit ${p.cidr}`, { channel: CHANNEL });
+    expect((await stack.slack.waitFor(() => stack.slack.ephemerals('U0MALLORY').at(refused), 5000)).text).toMatch(/not in a group allowed to see BYOIP state/);
+
     const bad = await audit(stack, ['--since', 'banana']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--since "banana" is neither a duration/);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, cardFor, checklist, reason, staleClick, testStack } from '../helpers/stack.js';
+import { CHANNEL, cardFor, checklist, fileRequest as newCard, reason, staleClick, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const ALICE = 'U0ALICE';
@@ -111,6 +111,20 @@ describe('bad input gets a clear sentence and changes nothing', () => {
     await staleClick(stack, CAROL, card.ts, ActionId.Approve, opId);
     expect(await nextEphemeral(stack, CAROL, b)).toMatch(/already rejected by <@U0BOB>; your click changed nothing/);
     expect(cfMutations(stack)).toHaveLength(0);
+  });
+
+  it('when Slack cannot say who is in the approver group, an approver is told so, not "not a member"', async () => {
+    const cidr = DEFAULT_SCENARIO.prefixes.withdrawn.cidr;
+    const card = await newCard(stack, ALICE, 'advertise', cidr);
+    stack.slack.failNext('usergroups.users.list', { error: 'internal_error', count: 1 }); // the one approver group, read live for this click
+    const b = stack.slack.ephemerals(BOB).length;
+    await stack.sender!.clickButton(BOB, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const t = (await stack.slack.waitFor(() => stack.slack.ephemerals(BOB).at(b), 5000)).text;
+    expect(t).toMatch(/Could not check your group membership \(Slack said internal_error\); nothing was changed/);
+    expect(t).not.toMatch(/not in an approver group/);
+    expect(cfMutations(stack)).toHaveLength(0);
+    await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Reject }); // leave the prefix free
+    await stack.slack.waitFor(() => (/cancelled/.test(stack.slack.message(CHANNEL, card.ts)?.text ?? '') ? true : undefined), 5000);
   });
 
   it('a bad or stale Slack signature gets 401 and changes nothing', async () => {

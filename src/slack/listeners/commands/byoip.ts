@@ -10,6 +10,7 @@ import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
 import { clip } from '../../views/blocks.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
 import { requestModal } from '../../views/request-modal.js';
+import { auditBlocks } from '../../views/audit.js';
 import { statusReportBlocks } from '../../views/status-report.js';
 
 /** The bindable services when Cloudflare's list could not be read in time (the submit checks against the real list). */
@@ -116,6 +117,13 @@ async function runCommand(
             await respond({ response_type: 'ephemeral', text: pre.text, blocks: pre.blocks });
           }
         }
+        return;
+      }
+      case 'audit': {
+        await ctx.service.authorizeRead(command.user_id, 'audit', 'prefix' in parsed.target ? parsed.target.prefix : undefined);
+        const page = await ctx.service.auditPage(parsed.target, parsed.page);
+        const view = auditBlocks(parsed.target, parsed.page, page);
+        await respond({ response_type: 'ephemeral', text: view.text, blocks: view.blocks });
         return;
       }
       case 'preflight': {
