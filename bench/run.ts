@@ -10,6 +10,7 @@ type Bench = { name: string; about: string; load: () => Promise<{ run(): Promise
 
 const BENCHES: Bench[] = [
   { name: 'commands', about: 'slash command ack latency (Bolt HTTP receiver)', load: () => import('./commands.js') },
+  { name: 'ack-floor', about: 'the bot\'s ack beside a bare Bolt app, and a 2,000-command burst at 400/s', load: () => import('./ack-floor.js') },
   { name: 'approve', about: '50 approvers clicking Approve at once', load: () => import('./approve.js') },
   { name: 'withdraw', about: 'end-to-end withdraw at time scale 600', load: () => import('./withdraw.js') },
   { name: 'break-glass', about: 'emergency command -> confirm step -> Send now -> PATCH, 100 runs', load: () => import('./break-glass.js') },
