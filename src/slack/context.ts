@@ -7,4 +7,11 @@ export interface ListenerContext {
   logger: Logger;
   /** Optional pre-flight runner (routing view). */
   preflight?: (cidr: string, asn?: number) => Promise<{ text: string; blocks: unknown[] }>;
+  /** Told how long a slash command took from reaching the bot to its ack (metrics). */
+  onCommandAck?: (command: string, seconds: number) => void;
+}
+
+/** Set by the receivers (customPropertiesExtractor) on every request's context: when it reached the bot. */
+export interface ReceivedAt {
+  receivedAt?: number;
 }

@@ -1,4 +1,4 @@
-import { WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock } from '@slack/web-api';
+import { WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock, type WebAPICallResult, type WebClientOptions } from '@slack/web-api';
 import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import { DeliveryError, type Notifier } from '../operations/deliverer.js';
@@ -7,12 +7,36 @@ import { statusCard } from './views/status-card.js';
 
 const PERMANENT = new Set(['channel_not_found', 'not_in_channel', 'invalid_blocks', 'msg_too_long', 'is_archived', 'invalid_auth', 'account_inactive', 'message_not_found', 'cant_update_message', 'user_not_in_channel', 'no_text']);
 
+/** A WebClient that reports every call: each method (chat.postMessage, usergroups.users.list...) goes through apiCall. */
+class CountingWebClient extends WebClient {
+  constructor(
+    token: string,
+    options: WebClientOptions,
+    private readonly onCall: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void,
+  ) {
+    super(token, options);
+  }
+
+  override async apiCall(method: string, options?: Record<string, unknown>): Promise<WebAPICallResult> {
+    try {
+      const res = await super.apiCall(method, options);
+      this.onCall(method, 'ok');
+      return res;
+    } catch (err) {
+      this.onCall(method, err instanceof WebAPIRateLimitedError ? 'rate_limited' : 'error');
+      throw err;
+    }
+  }
+}
+
 /** Posts cards and thread replies. Never retries by itself: the deliver queue decides (in order, paced). */
 export class SlackNotifier implements Notifier {
   constructor(private client: WebClient) {}
 
-  static client(token: string, slackApiUrl?: string): WebClient {
-    return new WebClient(token, { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000 });
+  /** The bot's Web API client (cards, replies, user groups, auth.test); `onCall` hears of every call and how it went. */
+  static client(token: string, slackApiUrl?: string, onCall?: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void): WebClient {
+    const options = { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000 };
+    return onCall ? new CountingWebClient(token, options, onCall) : new WebClient(token, options);
   }
 
   async postCard(op: Operation): Promise<string> {

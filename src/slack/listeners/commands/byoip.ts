@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { isBotError } from '../../../errors.js';
 import { parseCommand, USAGE } from '../../command-parser.js';
-import type { ListenerContext } from '../../context.js';
+import type { ListenerContext, ReceivedAt } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
 import { requestModal } from '../../views/request-modal.js';
@@ -9,8 +9,10 @@ import { statusReportBlocks } from '../../views/status-report.js';
 
 /** `/byoip <subcommand>`: ack at once, parse, then help / status / intake + the request modal / break glass / preflight. */
 export function byoipCommand(ctx: ListenerContext) {
-  return async ({ ack, command, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+  return async ({ ack, command, respond, client, context }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    const receivedAt = (context as ReceivedAt).receivedAt ?? performance.now();
     await ack();
+    ctx.onCommandAck?.(command.command, (performance.now() - receivedAt) / 1000);
     const log = ctx.logger.child({ user: command.user_id });
     // Cards live in a channel the team watches: a command typed in a DM or group DM posts to the policy's channel.
     const privateChat = command.channel_id.startsWith('D') || command.channel_name === 'directmessage' || command.channel_name?.startsWith('mpdm-');
