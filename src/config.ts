@@ -123,6 +123,9 @@ const envSchema = z.object({
   OPERATION_RETENTION_DAYS: z.coerce.number().min(1).default(90),
   AUDIT_RETENTION_DAYS: z.coerce.number().min(1).default(400),
   LOG_LEVEL: z.string().default('info'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  STARTUP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
 export interface AppConfig {
@@ -144,6 +147,12 @@ export interface AppConfig {
   /** How long finished operations and audit lines are kept in Redis. */
   retention: { operationMs: number; auditMs: number };
   logLevel: string;
+  /** How long stop() lets running jobs finish before it drops the Redis connections. */
+  shutdownGraceMs: number;
+  /** How often a worker process writes its heartbeat (kept for three intervals). */
+  heartbeatIntervalMs: number;
+  /** How long each start-up check (Redis, Slack, Cloudflare) may take before start-up fails. */
+  startupTimeoutMs: number;
   policy: Policy;
 }
 
@@ -206,6 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     executeAttempts: e.EXECUTE_ATTEMPTS,
     retention: { operationMs: e.OPERATION_RETENTION_DAYS * 86_400_000, auditMs: e.AUDIT_RETENTION_DAYS * 86_400_000 },
     logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+    startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };
 }

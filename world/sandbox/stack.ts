@@ -60,6 +60,10 @@ export interface StackOptions {
   redisClusterNodes?: string;
   /** EXPIRY_SWEEP_INTERVAL_MS: how often the maintenance sweep runs (default: the poll interval, at least 100 ms). */
   sweepIntervalMs?: number;
+  /** HEARTBEAT_INTERVAL_MS: how often worker processes write their heartbeat (and re-check the sweep's schedule). */
+  heartbeatIntervalMs?: number;
+  /** SHUTDOWN_GRACE_MS: how long stop() lets running jobs finish. */
+  shutdownGraceMs?: number;
   /** Break-glass uses allowed per window (default 2 per hour). */
   breakGlassMaxUses?: number;
   /** Attempts of the execute job before giving up (default 12). */
@@ -155,6 +159,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
+    ...(opts.heartbeatIntervalMs ? { HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs) } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? { SHUTDOWN_GRACE_MS: String(opts.shutdownGraceMs) } : {}),
     LOG_LEVEL: opts.logger.level,
     ...(socket ? { SLACK_APP_TOKEN: SANDBOX_APP_TOKEN } : {}),
   };
