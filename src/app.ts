@@ -106,7 +106,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
   const lg = routingDeps.lookingGlass;
   const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
-  const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome));
+  const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome), logger);
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
   // BullMQ shares one client per process for its queues (workers duplicate it for their blocking reads).
   const queueRedis = createRedis({ ...redisOpts, maxRetriesPerRequest: null });
@@ -252,7 +252,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       app.error(async (err) => {
         logger.error({ err }, 'unhandled Slack listener error');
       });
-      const started = (await app.start(config.slack.port)) as unknown;
+      const started = (await app.start(config.slack.port).catch((err: unknown) => Promise.reject(portProblem(err, config.slack.port)))) as unknown;
       if (!config.slack.appToken) {
         const server = started as http.Server;
         url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -260,8 +260,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     }
     if (!url) {
       // No HTTP receiver (Socket Mode, or a worker process): a small server answers the same probes on the same port.
-      opsServer = await startOpsServer(config.slack.port, ops);
-      url = `http://127.0.0.1:${(opsServer.address() as AddressInfo).port}`;
+      const server = await startOpsServer(config.slack.port, ops).catch((err: unknown) => Promise.reject(portProblem(err, config.slack.port)));
+      opsServer = server;
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     }
     logger.info({ role, url }, 'byoip-bot started');
 
@@ -279,6 +280,12 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     await shutdown(0);
     throw err;
   }
+}
+
+/** A port someone else holds, said as what to do. */
+function portProblem(err: unknown, port: number): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') return err;
+  return new BotError(ErrorCode.ConfigInvalid, `Port ${port} is already in use (another bot or worker on this host?), so set PORT to a free one for each process.`, false, { cause: err });
 }
 
 /** Redis must answer a PING before anything else starts. */

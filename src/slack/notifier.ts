@@ -1,4 +1,5 @@
-import { WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock, type WebAPICallResult, type WebClientOptions } from '@slack/web-api';
+import { LogLevel, WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock, type Logger as SlackLogger, type WebAPICallResult, type WebClientOptions } from '@slack/web-api';
+import type { Logger as PinoLogger } from 'pino';
 import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import { DeliveryError, type Notifier } from '../operations/deliverer.js';
@@ -6,6 +7,21 @@ import { renderEvent } from './render/events.js';
 import { statusCard } from './views/status-card.js';
 
 const PERMANENT = new Set(['channel_not_found', 'not_in_channel', 'invalid_blocks', 'msg_too_long', 'is_archived', 'invalid_auth', 'account_inactive', 'message_not_found', 'cant_update_message', 'user_not_in_channel', 'no_text']);
+
+/** The Web API client's own lines go to the bot's log, not to the console. */
+function webApiLogger(log: PinoLogger): SlackLogger {
+  const child = log.child({ component: 'slack-web-api' });
+  let level = LogLevel.INFO;
+  return {
+    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    setLevel: (l: LogLevel) => void (level = l),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
 
 /** A WebClient that reports every call: each method (chat.postMessage, usergroups.users.list...) goes through apiCall. */
 class CountingWebClient extends WebClient {
@@ -34,8 +50,8 @@ export class SlackNotifier implements Notifier {
   constructor(private client: WebClient) {}
 
   /** The bot's Web API client (cards, replies, user groups, auth.test); `onCall` hears of every call and how it went. */
-  static client(token: string, slackApiUrl?: string, onCall?: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void): WebClient {
-    const options = { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000 };
+  static client(token: string, slackApiUrl?: string, onCall?: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void, log?: PinoLogger): WebClient {
+    const options: WebClientOptions = { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000, ...(log ? { logger: webApiLogger(log) } : {}) };
     return onCall ? new CountingWebClient(token, options, onCall) : new WebClient(token, options);
   }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +112,19 @@ describe('start-up fails closed', () => {
     expect(out).toContain('SLACK_SIGNING_SECRET is required');
     expect(out).not.toContain(stack.env.SLACK_BOT_TOKEN);
     expect(out).not.toContain(stack.env.CLOUDFLARE_API_TOKEN);
+  });
+
+  it('exits in one line when its PORT is taken (a second process on the host)', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const { code, stderr } = await runBot({ ...stack.env, PORT: String(port) });
+      expect(code).toBe(1);
+      expect(oneLine(stderr)).toBe(`byoip-bot cannot start: Port ${port} is already in use (another bot or worker on this host?), so set PORT to a free one for each process.`);
+    } finally {
+      holder.close();
+    }
   });
 
   it('answers /healthz once started', async () => {
