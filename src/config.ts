@@ -150,6 +150,9 @@ const envSchema = z.object({
   INTERACTIVE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   INTERACTIVE_QUEUE_MAX: z.coerce.number().int().min(0).max(100_000).default(200),
   LOG_LEVEL: z.string().default('info'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  STARTUP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
 export interface AppConfig {
@@ -188,6 +191,12 @@ export interface AppConfig {
   /** Slash commands: the rate limit (per user and per workspace, in Redis) and the in-process work queue. */
   commands: { perUser: number; perWorkspace: number; windowMs: number; concurrency: number; maxWaiting: number };
   logLevel: string;
+  /** How long stop() lets running jobs finish before it drops the Redis connections. */
+  shutdownGraceMs: number;
+  /** How often a worker process writes its heartbeat (kept for three intervals). */
+  heartbeatIntervalMs: number;
+  /** How long each start-up check (Redis, Slack, Cloudflare) may take before start-up fails. */
+  startupTimeoutMs: number;
   policy: Policy;
 }
 
@@ -266,6 +275,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       maxWaiting: e.INTERACTIVE_QUEUE_MAX,
     },
     logLevel: e.LOG_LEVEL,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+    startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };
 }

@@ -19,6 +19,10 @@ export enum ErrorCode {
   SlowDown = 'byoip_slow_down',
   PolicyInvalid = 'byoip_policy_invalid',
   ConfigInvalid = 'byoip_config_invalid',
+  /** Start-up: Redis does not answer. */
+  RedisUnavailable = 'byoip_redis_unavailable',
+  /** Start-up: Slack refuses the bot token (auth.test), or cannot be reached. */
+  SlackAuth = 'slack_auth',
   // Cloudflare
   CloudflareNotFound = 'cloudflare_not_found',
   CloudflareValidation = 'cloudflare_validation',

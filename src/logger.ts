@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { build as prettyStream } from 'pino-pretty';
 
 /** Paths pino blanks out wherever they appear in a log object: tokens, secrets, auth headers. */
 export const REDACT_PATHS = [
@@ -49,7 +50,35 @@ function deepScrub(value: unknown, depth: number): unknown {
   return out;
 }
 
-export function createLogger(opts: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
+/**
+ * Readable lines (pino-pretty) on a terminal or with LOG_PRETTY=1; JSON otherwise (production, pipes, files), and
+ * always with LOG_PRETTY=0.
+ */
+export function wantsPrettyLogs(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean } = process.stdout): boolean {
+  if (env.LOG_PRETTY === '1' || env.LOG_PRETTY === 'true') return true;
+  if (env.LOG_PRETTY === '0' || env.LOG_PRETTY === 'false') return false;
+  return stream.isTTY === true;
+}
+
+export interface LoggerOptions {
+  level?: string;
+  name?: string;
+  /** Where lines go (stdout by default). */
+  destination?: DestinationStream;
+  /** Human-readable lines instead of JSON (redaction applies all the same). */
+  pretty?: boolean | { colorize?: boolean };
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const destination = opts.pretty
+    ? prettyStream({
+        colorize: typeof opts.pretty === 'object' ? (opts.pretty.colorize ?? false) : !opts.destination && process.stdout.isTTY === true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+        sync: true,
+        ...(opts.destination ? { destination: opts.destination as unknown as NodeJS.WritableStream } : {}),
+      })
+    : opts.destination;
   return pino(
     {
       name: opts.name ?? 'byoip-bot',
@@ -76,7 +105,7 @@ export function createLogger(opts: { level?: string; name?: string; destination?
         },
       },
     },
-    opts.destination,
+    destination,
   );
 }
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { startBot, type Role } from './app.js';
 import { loadConfig } from './config.js';
 import { isBotError, userMessageOf } from './errors.js';
-import { createLogger, scrubSecrets } from './logger.js';
+import { createLogger, scrubSecrets, wantsPrettyLogs } from './logger.js';
 
 /** `npm start` (listener + workers), `npm run worker` (workers only), or `--role web` (listener only). */
 async function main(): Promise<void> {
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     console.error(`--role must be all, web or worker (got "${role}")`);
     process.exit(2);
   }
-  const logger = createLogger();
+  const logger = createLogger({ pretty: wantsPrettyLogs() });
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
@@ -25,23 +25,30 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
   try {
     const bot = await startBot({ config, logger, role });
+    let stopping = false;
     const stop = async (signal: string) => {
-      logger.info({ signal }, 'shutting down');
+      // A second signal while stopping means now.
+      if (stopping) process.exit(1);
+      stopping = true;
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+      const started = Date.now();
       await bot.stop();
+      logger.info({ ms: Date.now() - started }, 'stopped');
       process.exit(0);
     };
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-    process.once('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
   } catch (err) {
     fatal(logger, err);
   }
 }
 
-/** A start-up failure is said on stderr in plain words whatever the log level, then the process exits 1. */
+/** A start-up failure is said on stderr in one line of plain words whatever the log level, then the process exits 1. */
 function fatal(logger: ReturnType<typeof createLogger>, err: unknown): never {
   const message = userMessageOf(err);
   logger.fatal({ err }, message);
-  process.stderr.write(`byoip-bot cannot start: ${isBotError(err) ? message : scrubSecrets(String((err as Error)?.message ?? err))}\n`);
+  const why = isBotError(err) ? message : scrubSecrets(String((err as Error)?.message ?? err));
+  process.stderr.write(`byoip-bot cannot start: ${why.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(1);
 }
 

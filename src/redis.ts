@@ -27,6 +27,10 @@ export interface CreateRedisOptions {
   /** `null` for BullMQ workers and other blocking users; unset keeps ioredis' default (20). */
   maxRetriesPerRequest?: number | null;
   lazyConnect?: boolean;
+  /** false: a command sent while disconnected fails at once instead of waiting for the reconnect (probes, metrics). */
+  enableOfflineQueue?: boolean;
+  /** A command that gets no answer within this many ms fails (a Redis that stopped answering). */
+  commandTimeout?: number;
   /** Shown by `CLIENT LIST` on the server(s). */
   connectionName?: string;
   /** Cluster credentials (AUTH on every node); a single Redis takes them from its URL. */
@@ -98,9 +102,10 @@ function parseNode(entry: string): RedisNode {
 /** A standalone `Redis` from `url`, or a `Cluster` when `clusterNodes` is given (it wins over `url`). */
 export function createRedis(opts: CreateRedisOptions): RedisClient {
   // Only the options that were given: an explicit `undefined` would override ioredis' defaults.
-  const common: Pick<RedisOptions, 'maxRetriesPerRequest' | 'connectionName'> = {};
+  const common: Pick<RedisOptions, 'maxRetriesPerRequest' | 'connectionName' | 'commandTimeout'> = {};
   if (opts.maxRetriesPerRequest !== undefined) common.maxRetriesPerRequest = opts.maxRetriesPerRequest;
   if (opts.connectionName !== undefined) common.connectionName = opts.connectionName;
+  if (opts.commandTimeout !== undefined) common.commandTimeout = opts.commandTimeout;
 
   if (opts.clusterNodes !== undefined) {
     if (opts.clusterNodes.length === 0) throw new Error(`createRedis got an empty clusterNodes list: give at least one seed node, ${EXAMPLE}.`);
@@ -112,7 +117,7 @@ export function createRedis(opts: CreateRedisOptions): RedisClient {
       // 'ready' only once CLUSTER INFO says cluster_state:ok, so nothing runs against a half-formed cluster.
       enableReadyCheck: true,
       // BullMQ queues commands issued before the connection is up, and re-issues them after a failover.
-      enableOfflineQueue: true,
+      enableOfflineQueue: opts.enableOfflineQueue ?? true,
       // Writes and BullMQ's scripts go to masters; reading from replicas could see stale job state.
       scaleReads: 'master',
       lazyConnect: opts.lazyConnect ?? false,
@@ -123,7 +128,86 @@ export function createRedis(opts: CreateRedisOptions): RedisClient {
   if (opts.url === undefined || opts.url === '') {
     throw new Error('createRedis needs either a Redis URL (url) or Redis Cluster nodes (clusterNodes).');
   }
-  return new Redis(opts.url, { ...common, lazyConnect: opts.lazyConnect ?? false });
+  return new Redis(opts.url, { ...common, lazyConnect: opts.lazyConnect ?? false, ...(opts.enableOfflineQueue !== undefined ? { enableOfflineQueue: opts.enableOfflineQueue } : {}) });
+}
+
+/**
+ * Connects once, without retrying, and PINGs: resolves when Redis (or every slot of the Cluster) answers within
+ * `timeoutMs`, else rejects with the reason (e.g. `connect ECONNREFUSED 127.0.0.1:6379`, `WRONGPASS ...`).
+ */
+export async function probeRedis(opts: Pick<CreateRedisOptions, 'url' | 'clusterNodes' | 'username' | 'password'>, timeoutMs: number): Promise<void> {
+  let lastError: Error | null = null;
+  const client: RedisClient =
+    opts.clusterNodes !== undefined
+      ? new Cluster(
+          opts.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
+          {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            clusterRetryStrategy: () => null,
+            redisOptions: { connectTimeout: timeoutMs, maxRetriesPerRequest: 0, ...(opts.username ? { username: opts.username } : {}), ...(opts.password ? { password: opts.password } : {}) },
+          },
+        )
+      : new Redis(opts.url ?? '', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  client.on('error', (err: Error) => (lastError = err));
+  try {
+    await withTimeout(
+      client.connect().then(() => client.ping()),
+      timeoutMs,
+      'Redis',
+    );
+  } catch (err) {
+    const why = lastError ?? (err as Error);
+    throw new Error(why.message || String(why), { cause: why });
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Logs a connection's trouble once per outage (warn) and its return (info), instead of one stack trace per reconnect
+ * attempt.
+ */
+export function watchConnection(client: RedisClient, log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; debug(obj: object, msg: string): void }, name: string): void {
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (down) return log.debug({ connection: name, err: err.message }, 'redis still unreachable');
+    down = true;
+    log.warn({ connection: name, err: err.message }, 'redis connection lost; reconnecting');
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log.info({ connection: name }, 'redis connection back');
+  });
+}
+
+const CONNECTION_ERRORS = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|Connection is closed|Stream isn't writeable|connect ETIMEDOUT|socket closed/i;
+
+/** True for errors that only say the connection to Redis is down (they repeat on every reconnect attempt). */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return CONNECTION_ERRORS.test(`${String(e?.code ?? '')} ${String(e?.message ?? err)}`);
+}
+
+/** `p`, or a rejection naming `what` when it does not settle within `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Whether `p` settled (either way) within `ms`; never rejects. */
+export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A short description for logs, without credentials: `redis cluster a:1,b:2` or `redis redis://host:6379/0`. */

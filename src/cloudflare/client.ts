@@ -53,6 +53,18 @@ export interface CloudflareClientOptions {
   retryMaxDelayMs?: number;
   /** Longest a read waits for a Retry-After before giving up; 60 s. */
   maxRetryAfterMs?: number;
+  /** Told about every call sent (metrics). */
+  onCall?: (call: CloudflareCallReport) => void;
+}
+
+/** One call sent to Cloudflare (after the budget let it through), as `onCall` hears of it. */
+export interface CloudflareCallReport {
+  kind: RequestKind;
+  /** HTTP status; null when no answer came (timeout, connection refused). */
+  status: number | null;
+  /** The ErrorCode when the call failed, null on success. */
+  error: string | null;
+  ms: number;
 }
 
 export interface CreatePrefixInput {
@@ -115,6 +127,7 @@ export class CloudflareClient {
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly maxRetryAfterMs: number;
+  private readonly onCall: ((call: CloudflareCallReport) => void) | undefined;
 
   constructor(opts: CloudflareClientOptions) {
     if (!opts.apiToken) throw new Error('CloudflareClient needs an API token');
@@ -126,6 +139,7 @@ export class CloudflareClient {
     this.retryBaseDelayMs = opts.retryBaseDelayMs ?? 500;
     this.retryMaxDelayMs = opts.retryMaxDelayMs ?? 8_000;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+    this.onCall = opts.onCall;
     this.tokenKey = RequestBudget.tokenKey(opts.apiToken);
     // SDK retries are off: they would bypass the budget and could send a mutation twice. Reads retry here.
     // Other credentials are nulled so the SDK does not pick up CLOUDFLARE_API_KEY / CLOUDFLARE_EMAIL from the environment.
@@ -506,17 +520,19 @@ export class CloudflareClient {
     let lastError: CloudflareError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (this.budget) await this.acquire(this.budget, op, cls, ctx.maxWaitMs);
+      const started = Date.now();
       try {
-        const started = Date.now();
         // asResponse(): the raw answer, so the envelope (and a 2xx with success:false) is checked here, not by the SDK.
         const response = await send({ maxRetries: 0, timeout: this.timeoutMs }).asResponse();
         await this.observeRateLimit(response.headers);
         const result = parse(await this.readResponse(op, response, opts.binary === true));
         this.logger?.debug({ cfOperation: op.name, requestClass: cls, status: response.status, ms: Date.now() - started }, 'cloudflare call');
+        this.onCall?.({ kind: op.kind, status: response.status, error: null, ms: Date.now() - started });
         return result;
       } catch (err) {
         if (err instanceof APIError && err.headers) await this.observeRateLimit(err.headers);
         lastError = await this.toCloudflareError(op, err);
+        this.onCall?.({ kind: op.kind, status: lastError.status, error: lastError.code, ms: Date.now() - started });
       }
       if (lastError.code === ErrorCode.CloudflareRateLimited && lastError.retryAfterMs !== undefined && this.budget) {
         await this.budget.pause(this.tokenKey, lastError.retryAfterMs);

@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Dispatcher, JobState } from '../operations/ports.js';
+import { settledWithin } from '../redis.js';
 
 export interface QueueNames {
   /** BullMQ key prefix: `{prefix}:bull`, one hash tag with the store's keys, so it runs on Redis Cluster. */
@@ -12,6 +13,13 @@ export interface QueueNames {
 
 export function queueNames(prefix: string): QueueNames {
   return { prefix: `{${prefix}}:bull`, execute: 'execute', watch: 'watch', deliver: 'deliver', maintenance: 'maintenance' };
+}
+
+export interface QueueDepth {
+  queue: string;
+  counts: Record<string, number>;
+  /** Age of the oldest job waiting to run, 0 when none waits. */
+  oldestWaitingMs: number;
 }
 
 /** Finished jobs kept for inspection: a bounded number, for a bounded time. */
@@ -31,6 +39,8 @@ export class JobDispatcher implements Dispatcher {
     connection: ConnectionOptions,
     names: QueueNames,
     private executeAttempts = 12,
+    /** Queue errors are the shared connection's (logged once per outage where it is made); without a listener BullMQ prints each one. */
+    onError: (err: Error) => void = () => undefined,
   ) {
     const opts = { connection, prefix: names.prefix };
     this.queues = {
@@ -39,6 +49,7 @@ export class JobDispatcher implements Dispatcher {
       deliver: new Queue(names.deliver, opts),
       maintenance: new Queue(names.maintenance, opts),
     };
+    for (const q of Object.values(this.queues)) q.on('error', onError);
   }
 
   async execute(opId: string, gen: number): Promise<void> {
@@ -72,7 +83,20 @@ export class JobDispatcher implements Dispatcher {
     return 'pending';
   }
 
-  async close(): Promise<void> {
-    await Promise.all(Object.values(this.queues).map((q) => q.close()));
+  /** Jobs per state and the age of the oldest waiting job, per queue (for `/metrics`). */
+  async depths(now = Date.now()): Promise<QueueDepth[]> {
+    return Promise.all(
+      Object.entries(this.queues).map(async ([queue, q]) => {
+        const [counts, oldest] = await Promise.all([q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed'), q.getJobs(['waiting', 'prioritized'], 0, 0, true)]);
+        const since = Math.min(...oldest.filter((j) => j).map((j) => j.timestamp));
+        return { queue, counts, oldestWaitingMs: Number.isFinite(since) ? Math.max(0, now - since) : 0 };
+      }),
+    );
+  }
+
+  /** Closes the queues; after `timeoutMs` (Redis gone or not answering) drops their connection instead. */
+  async close(timeoutMs = 5000): Promise<void> {
+    const closing = Promise.all(Object.values(this.queues).map((q) => q.close()));
+    if (!(await settledWithin(closing, timeoutMs))) await settledWithin(Promise.allSettled(Object.values(this.queues).map((q) => q.disconnect())), 1000);
   }
 }

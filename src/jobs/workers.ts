@@ -1,11 +1,14 @@
 import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { DeliveryBackoff, type Deliverer } from '../operations/deliverer.js';
 import { DelayExecution, NotRetryable, type Executor } from '../operations/executor.js';
 import type { OperationService } from '../operations/service.js';
 import type { OperationStore } from '../operations/store.js';
 import type { Watcher } from '../operations/watcher.js';
+import { Heartbeats } from './heartbeats.js';
 import type { JobDispatcher, QueueNames } from './queues.js';
+import { type RedisClient, isConnectionError, settledWithin, withTimeout } from '../redis.js';
 
 export interface WorkerDeps {
   connection: ConnectionOptions;
@@ -20,10 +23,20 @@ export interface WorkerDeps {
   sweepIntervalMs: number;
   /** How long a job may run before another worker takes it over after a crash. */
   lockDurationMs?: number;
+  /** The queues' client: its `ready` event (a reconnect) re-asserts the sweep's schedule. */
+  redis?: RedisClient;
+  /** This process's heartbeat in Redis (seen by `/readyz` on every replica); also re-asserts the sweep's schedule. */
+  heartbeat?: { heartbeats: Heartbeats; role: string; intervalMs: number };
 }
 
 export interface RunningWorkers {
-  close(): Promise<void>;
+  /** This process's heartbeat id, when it writes one. */
+  heartbeatId: string | null;
+  /**
+   * Lets running jobs finish for at most `graceMs`, then drops the connections (jobs still running are taken over
+   * by another worker once their lock expires, as after a crash). Resolves within about `graceMs`.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 interface OpJob {
@@ -103,17 +116,74 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     },
     { ...common, concurrency: 1, removeOnComplete: SWEEPS_KEPT.removeOnComplete, removeOnFail: SWEEPS_KEPT.removeOnFail },
   );
+  let closing = false;
+  let reasserting = false;
+  // A Redis that comes back empty (restarted without persistence, flushed) has lost the sweep's schedule, and with it
+  // every expiry and recovery: it is re-asserted on every reconnect, after every sweep, and on every heartbeat.
+  const reassert = async (why: string): Promise<void> => {
+    if (reasserting || closing) return;
+    reasserting = true;
+    try {
+      if (await withTimeout(ensureMaintenance(deps.dispatcher, deps.sweepIntervalMs), 2000, 'the maintenance schedule check')) {
+        logger.warn({ why }, 'the maintenance sweep schedule was missing (Redis lost its data?); re-created it');
+      }
+    } catch (err) {
+      logger.debug({ err, why }, 'could not check the maintenance schedule');
+    } finally {
+      reasserting = false;
+    }
+  };
   await scheduleMaintenance(deps.dispatcher, deps.sweepIntervalMs);
+  maintenance.on('completed', () => void reassert('sweep'));
+  const onReady = (): void => void reassert('reconnect');
+  deps.redis?.on('ready', onReady);
 
+  const all = [execute, watch, deliver, maintenance];
   for (const [name, w] of Object.entries({ execute, watch, deliver, maintenance })) {
     w.on('failed', (job, err) => logger.warn({ queue: name, jobId: job?.id, operationId: (job?.data as OpJob | undefined)?.opId, attempts: job?.attemptsMade, err }, 'job failed'));
-    w.on('error', (err) => logger.error({ queue: name, err }, 'worker error'));
+    // While Redis is away every reconnect attempt fails; the connection's own log says so once (app.ts).
+    w.on('error', (err) => (isConnectionError(err) ? logger.debug({ queue: name, err }, 'worker connection error') : logger.error({ queue: name, err }, 'worker error')));
   }
-  await Promise.all([execute, watch, deliver, maintenance].map((w) => w.waitUntilReady()));
+  await Promise.all(all.map((w) => w.waitUntilReady()));
+
+  const hb = deps.heartbeat;
+  const heartbeatId = hb ? Heartbeats.newId(hb.role) : null;
+  let beatTimer: NodeJS.Timeout | undefined;
+  if (hb && heartbeatId) {
+    const startedAt = Date.now();
+    let beating = false;
+    const beat = async (): Promise<void> => {
+      if (beating || closing) return;
+      beating = true;
+      try {
+        const heartbeat = { id: heartbeatId, role: hb.role, host: hostname(), pid: process.pid, startedAt, at: Date.now() };
+        await withTimeout(hb.heartbeats.beat(heartbeat, hb.intervalMs * 3), hb.intervalMs, 'the heartbeat');
+      } catch (err) {
+        logger.debug({ err }, 'heartbeat not written');
+      } finally {
+        beating = false;
+      }
+      await reassert('heartbeat');
+    };
+    await beat();
+    beatTimer = setInterval(() => void beat(), hb.intervalMs);
+    beatTimer.unref();
+  }
 
   return {
-    async close() {
-      await Promise.all([execute, watch, deliver, maintenance].map((w) => w.close()));
+    heartbeatId,
+    async close(graceMs = 5000) {
+      closing = true;
+      clearInterval(beatTimer);
+      deps.redis?.off('ready', onReady);
+      const deadline = Date.now() + graceMs;
+      const graceful = Promise.all(all.map((w) => w.close()));
+      if (!(await settledWithin(graceful, graceMs))) {
+        logger.warn({ graceMs }, 'jobs still running at shutdown; dropping the Redis connections (another worker takes them over)');
+        // close() has begun and cannot be forced any more; dropping the connections ends it.
+        await settledWithin(Promise.allSettled(all.map((w) => w.disconnect())), 1000);
+      }
+      if (hb && heartbeatId) await settledWithin(hb.heartbeats.remove(heartbeatId), Math.max(200, deadline - Date.now()));
     },
   };
 }
@@ -121,5 +191,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
 /** The maintenance sweep's scheduler (idempotent: upserted at start and whenever it may have been lost). */
 export async function scheduleMaintenance(dispatcher: JobDispatcher, everyMs: number): Promise<void> {
   await dispatcher.queues.maintenance.upsertJobScheduler('sweep', { every: everyMs }, { name: 'sweep', opts: { ...SWEEPS_KEPT } });
+}
+
+/** Re-creates the sweep's scheduler when it is gone; true when it had to. Leaves an existing one (and its next run) alone. */
+export async function ensureMaintenance(dispatcher: JobDispatcher, everyMs: number): Promise<boolean> {
+  if (await dispatcher.queues.maintenance.getJobScheduler('sweep')) return false;
+  await scheduleMaintenance(dispatcher, everyMs);
+  return true;
 }
 

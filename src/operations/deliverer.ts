@@ -46,6 +46,8 @@ export interface DelivererDeps {
   channelIntervalMs: number;
   /** Longest in-process wait for a 429 before handing the job back to the queue. */
   maxInlineWaitMs?: number;
+  /** Told when Slack accepted an item, with how long ago it was recorded (metrics). */
+  onDelivered?: (item: OutboxItem['kind'], lagMs: number) => void;
 }
 
 const LEASE_MS = 5_000;
@@ -101,6 +103,7 @@ export class Deliverer {
       }
       try {
         await this.deliverOne(op, head.seq, head.item, () => store.redis.pexpire(lockKey, LEASE_MS).then(() => undefined));
+        if (head.recordedAt !== undefined) this.deps.onDelivered?.(head.item.kind, Date.now() - head.recordedAt);
       } catch (err) {
         if (err instanceof DeliveryError && err.permanent) {
           logger.error({ operationId: opId, err, item: head.item.kind }, 'Slack refused a message for good; dropping it');

@@ -26,6 +26,8 @@ export const eventItem = (event: OpEvent): OutboxItem => ({ kind: 'event', event
 export interface QueuedItem {
   seq: number;
   item: OutboxItem;
+  /** When the item was recorded (absent on items recorded before the stamp existed). */
+  recordedAt?: number;
 }
 
 /** One line of the audit stream: who did what to which operation, and what came back. */
@@ -63,6 +65,8 @@ export interface CreateOptions {
  */
 export class OperationStore {
   readonly keyPrefix: string;
+  /** Told of every state an operation enters through this store (metrics); created records included. */
+  onStateChange: ((kind: string, state: string) => void) | undefined;
   private scripts: WithScripts;
 
   constructor(
@@ -124,7 +128,7 @@ export class OperationStore {
       String(op.createdAt),
       op.state === 'awaiting_approval' ? String(op.expiresAt) : '0',
       String(notify.length),
-      ...notify.map((n) => JSON.stringify(n)),
+      ...notify.map((n) => this.stamp(n)),
       String(auditFields.length),
       ...auditFields,
       String(opts.breakGlassUse ? opts.breakGlassUse.maxUses : -1),
@@ -135,12 +139,14 @@ export class OperationStore {
       s ? JSON.stringify(s.op) : '',
       String(this.retention.operationMs),
       String(s?.notify.length ?? 0),
-      ...(s?.notify ?? []).map((n) => JSON.stringify(n)),
+      ...(s?.notify ?? []).map((n) => this.stamp(n)),
       String(holderAudit.length),
       ...holderAudit,
     )) as [number, string | number, string?];
     switch (res[0]) {
       case 1:
+        this.onStateChange?.(op.kind, op.state);
+        if (s) this.onStateChange?.(s.op.kind, s.op.state);
         return { created: true };
       case 2:
         return { created: false, noUseLeft: { used: Number(res[1]), nextFreeAt: Number(res[2]) + (opts.breakGlassUse?.windowMs ?? 0) } };
@@ -213,10 +219,13 @@ export class OperationStore {
         String(this.retention.operationMs),
         enterOpen,
         String(notify.length),
-        ...notify.map((n) => JSON.stringify(n)),
+        ...notify.map((n) => this.stamp(n)),
         ...auditArgs,
       )) as number;
-      if (res !== -1) return result;
+      if (res !== -1) {
+        if (result.op.state !== current.state) this.onStateChange?.(result.op.kind, result.op.state);
+        return result;
+      }
       await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
     }
     throw new BotError(ErrorCode.InvalidInput, 'That request is being changed by many people at once; try again in a moment.', true);
@@ -289,7 +298,8 @@ export class OperationStore {
     const raw = await this.redis.lindex(this.outboxKey(id), 0);
     if (!raw) return null;
     const bar = raw.indexOf('|');
-    return { seq: Number(raw.slice(0, bar)), item: JSON.parse(raw.slice(bar + 1)) as OutboxItem };
+    const { at, ...item } = JSON.parse(raw.slice(bar + 1)) as OutboxItem & { at?: number };
+    return { seq: Number(raw.slice(0, bar)), item: item as OutboxItem, ...(at !== undefined ? { recordedAt: at } : {}) };
   }
 
   async lastDelivered(id: string): Promise<number> {
@@ -302,6 +312,11 @@ export class OperationStore {
 
   async pendingOutboxes(): Promise<string[]> {
     return this.redis.smembers(this.pendingKey());
+  }
+
+  /** An outbox item as stored: stamped with when it was recorded, for the delivery-lag metric. */
+  private stamp(item: OutboxItem): string {
+    return JSON.stringify({ ...item, at: this.now() });
   }
 
   private auditFields(a: AuditEntry): string[] {

@@ -17,4 +17,11 @@ export interface ListenerContext {
   preflight?: (cidr: string, asn?: number) => Promise<{ text: string; blocks: unknown[] }>;
   /** How long to wait for a card to be posted before telling the user where it is (default 10 s). */
   cardWaitMs?: number;
+  /** Told how long a slash command took from reaching the bot to its ack (metrics). */
+  onCommandAck?: (command: string, seconds: number) => void;
+}
+
+/** Set by the receivers (customPropertiesExtractor) on every request's context: when it reached the bot. */
+export interface ReceivedAt {
+  receivedAt?: number;
 }

@@ -1,4 +1,5 @@
-import { WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock } from '@slack/web-api';
+import { LogLevel, WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock, type Logger as SlackLogger, type WebAPICallResult, type WebClientOptions } from '@slack/web-api';
+import type { Logger as PinoLogger } from 'pino';
 import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import { DeliveryError, type Notifier } from '../operations/deliverer.js';
@@ -14,12 +15,51 @@ function outboxMetadata(op: Operation, seq: number) {
   return { event_type: METADATA_TYPE, event_payload: { op: op.id, seq } };
 }
 
+/** The Web API client's own lines go to the bot's log, not to the console. */
+function webApiLogger(log: PinoLogger): SlackLogger {
+  const child = log.child({ component: 'slack-web-api' });
+  let level = LogLevel.INFO;
+  return {
+    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    setLevel: (l: LogLevel) => void (level = l),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+/** A WebClient that reports every call: each method (chat.postMessage, usergroups.users.list...) goes through apiCall. */
+class CountingWebClient extends WebClient {
+  constructor(
+    token: string,
+    options: WebClientOptions,
+    private readonly onCall: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void,
+  ) {
+    super(token, options);
+  }
+
+  override async apiCall(method: string, options?: Record<string, unknown>): Promise<WebAPICallResult> {
+    try {
+      const res = await super.apiCall(method, options);
+      this.onCall(method, 'ok');
+      return res;
+    } catch (err) {
+      this.onCall(method, err instanceof WebAPIRateLimitedError ? 'rate_limited' : 'error');
+      throw err;
+    }
+  }
+}
+
 /** Posts cards and thread replies. Never retries by itself: the deliver queue decides (in order, paced). */
 export class SlackNotifier implements Notifier {
   constructor(private client: WebClient) {}
 
-  static client(token: string, slackApiUrl?: string): WebClient {
-    return new WebClient(token, { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000 });
+  /** The bot's Web API client (cards, replies, user groups, auth.test); `onCall` hears of every call and how it went. */
+  static client(token: string, slackApiUrl?: string, onCall?: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void, log?: PinoLogger): WebClient {
+    const options: WebClientOptions = { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000, ...(log ? { logger: webApiLogger(log) } : {}) };
+    return onCall ? new CountingWebClient(token, options, onCall) : new WebClient(token, options);
   }
 
   async postCard(op: Operation, seq: number): Promise<string> {

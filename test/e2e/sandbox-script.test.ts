@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,5 +51,57 @@ describe('npm run sandbox -- --script', () => {
     const { code, out } = await runSandbox(script, '600', ['--wait-timeout', '2s']);
     expect(out).toContain('is not a /byoip command');
     expect(code).not.toBe(0);
+  }, 60_000);
+});
+
+/** The sandbox without npm in between, so a signal reaches it as Ctrl-C would. */
+function startSandbox(args: string[]) {
+  const log = join(mkdtempSync(join(tmpdir(), 'byoip-sbx-')), 'bot.log');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'world/sandbox/main.ts', '--log', log, ...args], { cwd: process.cwd(), env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const until = async (text: string, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!out.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" in:\n${out}\n${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, exited, until, out: () => out, err: () => err, log };
+}
+
+describe('npm run sandbox: options are checked first, Ctrl-C stops a wait', () => {
+  it.each([
+    [['--bogus'], /^Unknown option --bogus; see npm run sandbox -- --help\.$/],
+    [['--time-scale', '0'], /^--time-scale must be a number above 0 and at most 100000 \(got "0"\)\.$/],
+    [['--script', 'examples/no-such-story.txt'], /^--script examples\/no-such-story\.txt cannot be read \(no such file\)\.$/],
+  ])('%j: one sentence, exit 2, nothing started', async (args, sentence) => {
+    const s = startSandbox(args);
+    expect(await s.exited).toBe(2);
+    const lines = s.err().split('\n').filter((l) => l.trim());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(sentence);
+    expect(s.out()).toBe(''); // no "Starting simulators", no Redis started
+    expect(existsSync(s.log)).toBe(false);
+  });
+
+  it('Ctrl-C (SIGINT) during "wait until" cancels the wait, and the chat goes on', async () => {
+    const s = startSandbox(['--time-scale', '600']);
+    try {
+      await s.until('Type "help"');
+      s.child.stdin.write('wait until this text never appears\n');
+      await new Promise((r) => setTimeout(r, 500));
+      s.child.kill('SIGINT');
+      await s.until('(wait cancelled)', 5000);
+      s.child.stdin.write('whoami\n');
+      await s.until('You are alice', 5000);
+      s.child.stdin.write('quit\n');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill('SIGKILL');
+    }
   }, 60_000);
 });

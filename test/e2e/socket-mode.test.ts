@@ -1,9 +1,8 @@
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, REDIS_URL, cardFor, checklist, expectWithdrawDone, patchCalls, reason, testStack } from '../helpers/stack.js';
+import { pausableRedisProxy } from '../helpers/redis-proxy.js';
+import { CHANNEL, cardFor, checklist, expectWithdrawDone, patchCalls, reason, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 
@@ -111,52 +110,27 @@ describe('Socket Mode: the bot connects with its app token and the withdraw stor
   });
 });
 
-/** A TCP proxy to the test Redis that can stop passing commands on (Redis stops answering) and resume. */
-async function pausableRedisProxy() {
-  const target = new URL(REDIS_URL);
-  let paused = false;
-  const held: { upstream: net.Socket; data: Buffer }[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    sockets.add(client).add(upstream);
-    client.on('data', (data: Buffer) => (paused ? held.push({ upstream, data }) : upstream.write(data)));
-    upstream.on('data', (data: Buffer) => client.write(data));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    pause: () => void (paused = true),
-    resume: () => {
-      paused = false;
-      for (const h of held.splice(0)) h.upstream.write(h.data);
-    },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-describe('Socket Mode /healthz follows Redis', () => {
-  it('answers 503 while Redis does not answer, and 200 again once it does', async () => {
+describe('Socket Mode /readyz follows Redis, /healthz is liveness only', () => {
+  it('readyz answers 503 within 2 s of Redis going silent and 200 again once it answers; healthz stays 200', async () => {
     const proxy = await pausableRedisProxy();
-    const stack = await testStack({ socketMode: true, role: 'web', redisUrl: proxy.url });
+    const stack = await testStack({ socketMode: true, redisUrl: proxy.url });
     try {
-      const url = `${stack.bot!.url}/healthz`;
-      expect(await (await fetch(url)).json()).toEqual({ ok: true, role: 'web' });
+      const base = stack.bot!.url!;
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ ready: true, role: 'all', checks: { redis: { ok: true }, workers: { ok: true, live: 1 } } });
       proxy.pause();
       const started = Date.now();
-      const down = await fetch(url);
+      const down = await fetch(`${base}/readyz`);
+      const turned = Date.now() - started;
       expect(down.status).toBe(503);
-      expect(await down.json()).toEqual({ ok: false, redis: 'unreachable' });
-      expect(Date.now() - started).toBeLessThan(4000);
+      expect(await down.json()).toMatchObject({ ready: false, checks: { redis: { ok: false } } });
+      expect(turned).toBeLessThan(2000);
+      const live = await fetch(`${base}/healthz`);
+      expect(live.status).toBe(200); // the process is alive; restarting it would not bring Redis back
+      expect(await live.json()).toEqual({ ok: true, role: 'all' });
       proxy.resume();
-      const up = await fetch(url);
+      const up = await fetch(`${base}/readyz`);
       expect(up.status).toBe(200);
     } finally {
       proxy.resume();

@@ -216,9 +216,9 @@ describe('OperationStore outbox', () => {
     });
     const blocked: OutboxItem = ev({ type: 'guards_blocked', guards: [{ id: 'own-announcement', status: 'block', overridable: true, facts: { status: 'not_seen', prefix: op.prefix, ownAsn: 64500 }, checkedAt: T0 }] });
     await store.create(op, [item, blocked], requested(op));
-    expect(await store.outboxHead(op.id)).toEqual({ seq: 1, item });
+    expect(await store.outboxHead(op.id)).toEqual({ seq: 1, item, recordedAt: expect.any(Number) });
     await store.ackOutbox(op.id, 1);
-    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: blocked });
+    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: blocked, recordedAt: expect.any(Number) });
   });
 
   it('acking a sequence number that is not the head does not drop the head', async () => {
@@ -234,7 +234,7 @@ describe('OperationStore outbox', () => {
     await store.create(op, [card, sample('second')], requested(op));
     await store.ackOutbox(op.id, 1);
     await store.ackOutbox(op.id, 1);
-    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: sample('second') });
+    expect(await store.outboxHead(op.id)).toEqual({ seq: 2, item: sample('second'), recordedAt: expect.any(Number) });
   });
 
   it('an update without notifications leaves the outbox alone', async () => {

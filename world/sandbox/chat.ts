@@ -25,7 +25,15 @@ export interface ChatOptions {
   waitUntilTimeoutMs?: number;
   /** More chat commands (the sandbox's `world ...`); the first word of the line picks one. */
   extraCommands?: Record<string, { usage: string; run: (args: string) => Promise<string> | string }>;
+  /**
+   * Listen to this process's SIGINT (input that is not a terminal: a pipe, a script): Ctrl-C cancels a running
+   * `wait`, and otherwise ends the chat. On a terminal readline hears Ctrl-C itself, with the same meaning.
+   */
+  handleSigint?: boolean;
 }
+
+/** A line holding only this character (ETX, what Ctrl-C sends) interrupts like Ctrl-C: remote chats send it. */
+export const INTERRUPT_LINE = '\u0003';
 
 const HELP = `Commands:
   /byoip <args>            run the slash command as the current user
@@ -36,7 +44,7 @@ const HELP = `Commands:
   submit                   submit your open modal
   cancel                   close your open modal
   wait <duration>          pause, e.g. wait 2s, wait 500ms
-  wait until <text>        wait until a message, reply, card or ephemeral contains <text>
+  wait until <text>        wait until a message, reply, card or ephemeral contains <text> (Ctrl-C stops waiting)
   whoami / users           who you are / who is here
   help                     this text
   quit                     leave`;
@@ -115,6 +123,8 @@ class Chat {
   private readonly script: boolean;
   private readonly waitTimeoutMs: number;
   private readonly ctx: RenderContext;
+  /** Set while a `wait` runs: ends it early (Ctrl-C). */
+  private cancelWait: (() => void) | undefined;
 
   constructor(private readonly o: ChatOptions) {
     const first = o.users[0];
@@ -145,12 +155,23 @@ class Chat {
       : readline.createInterface({ input: this.o.input, terminal: false, crlfDelay: Infinity });
     if (tty) {
       this.rl = rl;
-      rl.on('SIGINT', () => rl.close());
+      rl.on('SIGINT', () => {
+        if (!this.interrupt()) rl.close();
+      });
     }
+    const onSigint = (): void => {
+      if (!this.interrupt()) rl.close();
+    };
+    if (this.o.handleSigint && !tty) process.on('SIGINT', onSigint);
     const lines: string[] = [];
     let closed = false;
     let wake: (() => void) | undefined;
     rl.on('line', (l) => {
+      // Heard at once, not queued behind the wait it is meant to stop.
+      if (l.trim() === INTERRUPT_LINE) {
+        if (!this.interrupt()) this.print('(nothing to stop; type quit to leave)');
+        return;
+      }
       lines.push(l);
       wake?.();
     });
@@ -184,9 +205,37 @@ class Chat {
       }
     } finally {
       unsubscribe();
+      process.removeListener('SIGINT', onSigint);
       rl.close();
     }
     return code;
+  }
+
+  /** Ctrl-C: stops a running `wait` and says so; false when nothing was waiting. */
+  interrupt(): boolean {
+    if (!this.cancelWait) return false;
+    this.cancelWait();
+    return true;
+  }
+
+  /** Runs a wait that Ctrl-C can end early; resolves `'cancelled'` then. */
+  private async cancellable<T>(wait: (cancelled: () => boolean) => Promise<T>): Promise<T | 'cancelled'> {
+    let cancelled = false;
+    let stop: (() => void) | undefined;
+    const stopped = new Promise<'cancelled'>((resolve) => (stop = () => resolve('cancelled')));
+    this.cancelWait = () => {
+      cancelled = true;
+      stop?.();
+    };
+    try {
+      const running = wait(() => cancelled);
+      running.catch(() => undefined); // settles on its own once it sees the cancellation
+      const result = await Promise.race([running, stopped]);
+      if (result === 'cancelled') this.print('(wait cancelled)');
+      return result;
+    } finally {
+      this.cancelWait = undefined;
+    }
   }
 
   /** Tab completion: commands, user names after `as`, button texts after `click`, field labels after `fill`. */
@@ -606,7 +655,7 @@ class Chat {
       this.print('? wait <duration> (e.g. wait 2s, wait 500ms) or wait until <text>');
       return 'ok';
     }
-    await sleep(ms);
+    await this.cancellable(() => sleep(ms));
     return 'ok';
   }
 
@@ -626,7 +675,8 @@ class Chat {
     }
     const want = text.toLowerCase();
     try {
-      await this.o.sim.waitFor(() => this.visibleTexts().some((t) => t.toLowerCase().includes(want)), this.waitTimeoutMs);
+      // Ctrl-C ends the wait, not the chat: the next line runs as if the text had appeared.
+      await this.cancellable((cancelled) => this.o.sim.waitFor(() => cancelled() || this.visibleTexts().some((t) => t.toLowerCase().includes(want)), this.waitTimeoutMs));
       return 'ok';
     } catch {
       const recent = this.o.sim

@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createRedis, parseClusterNodes } from '../../src/redis.js';
 import { stringify as toYaml } from 'yaml';
@@ -60,6 +60,10 @@ export interface StackOptions {
   redisClusterNodes?: string;
   /** EXPIRY_SWEEP_INTERVAL_MS: how often the maintenance sweep runs (default: the poll interval, at least 100 ms). */
   sweepIntervalMs?: number;
+  /** HEARTBEAT_INTERVAL_MS: how often worker processes write their heartbeat (and re-check the sweep's schedule). */
+  heartbeatIntervalMs?: number;
+  /** SHUTDOWN_GRACE_MS: how long stop() lets running jobs finish. */
+  shutdownGraceMs?: number;
   /** Break-glass uses allowed per window (default 2 per hour). */
   breakGlassMaxUses?: number;
   /** Attempts of the execute job before giving up (default 12). */
@@ -92,6 +96,21 @@ export interface StackOptions {
    * what a production bot does with those prefixes.
    */
   allowDocumentationPrefixes?: boolean;
+  /** Fixed ports (`npm run simulator`); each absent one is a free port. `bot` is the PORT the environment names. */
+  ports?: Partial<SimulatorPorts>;
+  /** Where the policy file goes (default: a new temporary directory). */
+  policyPath?: string;
+}
+
+/** The ports of the simulated world, and the one the bot is told to listen on. */
+export interface SimulatorPorts {
+  cloudflare: number;
+  slack: number;
+  ripestat: number;
+  rpki: number;
+  irr: number;
+  dns: number;
+  bot: number;
 }
 
 export interface Stack {
@@ -116,9 +135,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const scale = opts.timeScale ?? 60;
   const clock = new SimClock(scale);
   const world = new World({ clock, seed: 7 });
-  const cloudflare = await startCloudflareSimulator({ world, scenario: opts.scenario ?? 'default', logger: opts.logger.child({ sim: 'cloudflare' }) });
-  const routing = await startRoutingSimulators({ world });
+  const ports = opts.ports ?? {};
+  const cloudflare = await startCloudflareSimulator({ world, scenario: opts.scenario ?? 'default', logger: opts.logger.child({ sim: 'cloudflare' }), ...(ports.cloudflare ? { port: ports.cloudflare } : {}) });
+  const routing = await startRoutingSimulators({ world, ports });
   const slack = await startSlackSimulator({
+    ...(ports.slack ? { port: ports.slack } : {}),
     botToken: SANDBOX_BOT_TOKEN,
     users: [...SANDBOX_USERS.map((u) => ({ id: u.id, name: u.name, realName: u.realName })), ...(opts.extraUsers ?? [])],
     usergroups: Object.values(SANDBOX_GROUPS).map((g) => ({ ...g, users: [...g.users] })),
@@ -148,8 +169,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       { cidr: DEFAULT_SCENARIO.prefixes.withdrawn.cidr, own_asn: CUSTOMER_ASN },
     ],
   };
-  const dir = mkdtempSync(join(tmpdir(), 'byoip-sandbox-'));
-  const policyPath = join(dir, 'policy.yml');
+  const policyPath = opts.policyPath ?? join(mkdtempSync(join(tmpdir(), 'byoip-sandbox-')), 'policy.yml');
+  mkdirSync(dirname(policyPath), { recursive: true });
   writeFileSync(policyPath, toYaml(policy));
 
   const poll = opts.pollIntervalMs ?? 1000;
@@ -158,7 +179,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     SLACK_BOT_TOKEN: SANDBOX_BOT_TOKEN,
     SLACK_SIGNING_SECRET: SANDBOX_SIGNING_SECRET,
     SLACK_API_URL: slack.apiUrl,
-    PORT: '0',
+    PORT: String(ports.bot ?? 0),
     CLOUDFLARE_API_TOKEN: SANDBOX_CLOUDFLARE_TOKEN,
     CLOUDFLARE_API_BASE_URL: cloudflare.url,
     REDIS_URL: opts.redisUrl,
@@ -180,6 +201,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
+    ...(opts.heartbeatIntervalMs ? { HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs) } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? { SHUTDOWN_GRACE_MS: String(opts.shutdownGraceMs) } : {}),
     LOG_LEVEL: opts.logger.level,
     // The simulated world uses the documentation prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
     ALLOW_DOCUMENTATION_PREFIXES: String(opts.allowDocumentationPrefixes ?? true),

@@ -16,21 +16,24 @@ export interface RoutingSimulators {
   close(): Promise<void>;
 }
 
-/** Starts RIPEstat, Routinator, IRRd whois and DNS simulators over one World, each on a free 127.0.0.1 port. */
+/** Starts RIPEstat, Routinator, IRRd whois and DNS simulators over one World on 127.0.0.1 (free ports unless given). */
 export async function startRoutingSimulators(opts: {
   world: World;
   routingStatusTime?: RipestatSimulatorOptions['routingStatusTime'];
+  /** Fixed ports (`npm run simulator`); a free port for each one absent. */
+  ports?: { ripestat?: number; rpki?: number; irr?: number; dns?: number };
 }): Promise<RoutingSimulators> {
+  const ports = opts.ports ?? {};
   const { world } = opts;
   const started: { close(): Promise<void> }[] = [];
   try {
-    const ripestat = await startRipestatSimulator({ world, ...(opts.routingStatusTime ? { routingStatusTime: opts.routingStatusTime } : {}) });
+    const ripestat = await startRipestatSimulator({ world, ...(opts.routingStatusTime ? { routingStatusTime: opts.routingStatusTime } : {}), ...(ports.ripestat ? { port: ports.ripestat } : {}) });
     started.push(ripestat);
-    const routinator = await startRoutinatorSimulator({ world });
+    const routinator = await startRoutinatorSimulator({ world, ...(ports.rpki ? { port: ports.rpki } : {}) });
     started.push(routinator);
-    const irrd = await startIrrdSimulator({ world });
+    const irrd = await startIrrdSimulator({ world, ...(ports.irr ? { port: ports.irr } : {}) });
     started.push(irrd);
-    const dns = await startDnsSimulator({ world });
+    const dns = await startDnsSimulator({ world, ...(ports.dns ? { port: ports.dns } : {}) });
     started.push(dns);
     return {
       ripestatUrl: ripestat.url,

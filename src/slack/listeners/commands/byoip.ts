@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { isBotError } from '../../../errors.js';
 import type { RateVerdict } from '../../../operations/rate-limit.js';
 import { parseCommand, USAGE, type ParsedCommand } from '../../command-parser.js';
-import type { ListenerContext } from '../../context.js';
+import type { ListenerContext, ReceivedAt } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
 import { clip } from '../../views/blocks.js';
@@ -41,7 +41,13 @@ type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
  * response_url (retried on 5xx and network errors).
  */
 export function byoipCommand(ctx: ListenerContext) {
-  return async ({ ack, command, client }: CommandArgs): Promise<void> => {
+  return async ({ ack: rawAck, command, client, context }: CommandArgs): Promise<void> => {
+    const receivedAt = (context as ReceivedAt).receivedAt ?? performance.now();
+    // Every ack (a refusal at the door or the plain one) is timed for the metrics.
+    const ack: typeof rawAck = async (...args: Parameters<typeof rawAck>) => {
+      await rawAck(...args);
+      ctx.onCommandAck?.(command.command, (performance.now() - receivedAt) / 1000);
+    };
     const log = ctx.logger.child({ user: command.user_id });
     const issuedAt = Date.now();
     let parsed: ParsedCommand | null = null;
