@@ -13,6 +13,7 @@ import type {
   ServiceBinding,
 } from '../domain/addressing.js';
 import type { Logger } from '../logger.js';
+import { recordAnswer } from './answers.js';
 import { RequestBudget } from './budget.js';
 import { describeFailure, invalidRequest, type Operation, type RequestKind, PERMISSIONS } from './describe.js';
 import { currentRequestContext, higherClass, type RequestClass } from './request-class.js';
@@ -532,6 +533,10 @@ export class CloudflareClient {
       } catch (err) {
         if (err instanceof APIError && err.headers) await this.observeRateLimit(err.headers);
         lastError = await this.toCloudflareError(op, err);
+        if (op.kind === 'mutation' && !(err instanceof CloudflareError)) {
+          const body = err instanceof APIError ? JSON.stringify(err.error ?? null) : `no answer: ${(err as Error)?.message ?? String(err)}`;
+          recordAnswer(lastError.status, body);
+        }
         this.onCall?.({ kind: op.kind, status: lastError.status, error: lastError.code, ms: Date.now() - started });
       }
       if (lastError.code === ErrorCode.CloudflareRateLimited && lastError.retryAfterMs !== undefined && this.budget) {
@@ -583,6 +588,7 @@ export class CloudflareClient {
 
   private async readResponse(op: Operation, response: Response, binary: boolean): Promise<RawResult> {
     const bytes = Buffer.from(await response.arrayBuffer());
+    if (op.kind === 'mutation') recordAnswer(response.status, binary ? `(${bytes.length} bytes)` : bytes.toString('utf8'));
     if (binary && !(response.headers.get('content-type') ?? '').includes('json')) {
       return { envelope: null, status: response.status, headers: response.headers, bytes };
     }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { OpEvent } from '../domain/events.js';
 import { unresolvedBlocks, type Guard } from '../domain/guards.js';
 import { approvalIsFresh, lapseApproval, newWatch, transition, type Operation } from '../domain/operation.js';
+import { captureAnswers } from '../cloudflare/answers.js';
 import { withRequestClass } from '../cloudflare/request-class.js';
 import { BotError, ErrorCode, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
@@ -179,9 +180,16 @@ export class Executor {
       };
     });
     if (moved) throw new BotError(ErrorCode.OperationFinished, 'The request moved on before the call was sent; nothing was sent.');
+    // Cloudflare's own answer (HTTP status, raw body, redacted) goes into the audit, success or not.
+    const { answers, run } = await captureAnswers(call);
+    const auditAnswers = () =>
+      Promise.all(answers.map((a) => store.audit({ type: 'cloudflare_answer', opId: op.id, actor: 'system', data: { request, status: a.status, body: a.body } })));
     try {
-      return await call();
+      const result = await run;
+      await auditAnswers();
+      return result;
     } catch (err) {
+      await auditAnswers();
       // Nothing left the bot (the budget said no, the request was invalid): no call to account for. An HTTP answer,
       // even an error: the call is over. No answer at all (timeout, connection lost): it may still be in flight.
       const status = err && typeof err === 'object' && 'status' in err ? (err as { status: unknown }).status : undefined;

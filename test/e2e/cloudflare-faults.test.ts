@@ -70,6 +70,10 @@ describe('Cloudflare misbehaving during execution', () => {
     const types = (await stack.bot!.store.auditTrail(op.id)).map((a) => a.type);
     expect(types.filter((t) => t === 'cloudflare_call')).toHaveLength(1);
     expect(types).toContain('cloudflare_error');
+    // Cloudflare's own answer to the mutation, as it came (status and raw body), is in the audit
+    const answer = (await stack.bot!.store.auditTrail(op.id)).find((a) => a.type === 'cloudflare_answer');
+    expect(answer?.data).toMatchObject({ status: 200 });
+    expect(String(answer?.data?.body)).not.toContain('sandbox-cloudflare-token');
   });
 });
 
