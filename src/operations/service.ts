@@ -149,11 +149,11 @@ export class OperationService {
     return { lines: matches.slice(start, start + pageSize), more: matches.length > start + pageSize, found: matches.length > 0 };
   }
 
-  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit', prefix?: string): Promise<void> {
+  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home', prefix?: string): Promise<void> {
     if (await this.isAllowed(userId, 'viewer')) return;
     const err = new BotError(
       ErrorCode.NotAuthorized,
-      `You are not in a group allowed to see BYOIP state, so nothing was read for /byoip ${command}. Ask to be added to the viewer group (requesters, approvers and on call may view too).`,
+      `You are not in a group allowed to see BYOIP state, so nothing was read for ${command === 'home' ? 'the Home tab' : `/byoip ${command}`}. Ask to be added to the viewer group (requesters, approvers and on call may view too).`,
     );
     await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: userId, data: { kind: command, prefix: prefix ?? null, why: 'not a viewer', message: userMessageOf(err) } });
     throw err;
@@ -443,11 +443,11 @@ export class OperationService {
   }
 
   /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */
-  async statusReport(filter?: string): Promise<StatusReport> {
-    return withRequestClass('interactive', () => this.status(filter), { maxWaitMs: LOOKUP_MAX_WAIT_MS });
+  async statusReport(filter?: string, opts: { details?: boolean } = {}): Promise<StatusReport> {
+    return withRequestClass('interactive', () => this.status(filter, opts.details === true), { maxWaitMs: LOOKUP_MAX_WAIT_MS });
   }
 
-  private async status(filter?: string): Promise<StatusReport> {
+  private async status(filter: string | undefined, allDetails: boolean): Promise<StatusReport> {
     const rows: StatusReport['prefixes'] = [];
     const deps = this.deps.kinds;
     for (const account of this.policy.cloudflare.accounts) {
@@ -455,7 +455,7 @@ export class OperationService {
       const shown = prefixes.filter((prefix) => !filter || covers(prefix.cidr, filter) || covers(filter, prefix.cidr));
       const bgps = await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? listBgpPrefixes(deps, account.id, prefix.id) : Promise.resolve([]))));
       // One prefix asked for: its bindings, delegations and address maps too (a few shared reads).
-      const details = filter && shown.length <= 3 ? await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? readBlastRadius(deps, account.id, prefix.id, prefix.cidr, null) : Promise.resolve(null)))) : [];
+      const details = (filter && shown.length <= 3) || allDetails ? await Promise.all(shown.map((prefix) => (prefix.approved === 'V' ? readBlastRadius(deps, account.id, prefix.id, prefix.cidr, null) : Promise.resolve(null)))) : [];
       shown.forEach((prefix, i) => rows.push({ account: account.name, prefix, bgp: bgps[i] ?? [], ...(details[i] ? { blast: details[i]!.blast } : {}) }));
     }
     const open = (await this.deps.store.active()).sort((a, b) => b.createdAt - a.createdAt);

@@ -3,6 +3,7 @@ import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
 import { decideAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';
+import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
 import { breakGlassSubmit, confirmApproveSubmit } from './views/confirm-submit.js';
 import { requestSubmit } from './views/request-submit.js';
@@ -16,4 +17,5 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));
   app.event('subteam_members_changed', subteamMembersChanged(ctx));
+  app.event('app_home_opened', appHomeOpened(ctx));
 }
