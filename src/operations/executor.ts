@@ -158,8 +158,9 @@ export class Executor {
     await this.deps.kinds.reader.invalidate(...listKeysOf({ accountId: op.accountId, prefixId: result.patch?.prefixId ?? op.prefixId }));
     await this.deps.store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome: result.outcome, ...result.result } });
     this.deps.logger.info({ operationId: op.id, prefix: op.prefix, kind: op.kind, outcome: result.outcome }, 'cloudflare change applied');
-    await this.startWatching(op, result);
-    if (op.breakGlass) await this.refreshBreakGlassGuards(op.id);
+    // Break glass: the look-ups it skipped before the call are refreshed now, before the watch can reach a verdict,
+    // so the verdict stays the last line of the thread.
+    await this.startWatching(op, result, op.breakGlass ? () => this.refreshBreakGlassGuards(op.id) : undefined);
   }
 
   /**
@@ -252,7 +253,7 @@ export class Executor {
   }
 
   /** Cloudflare has the change: executing -> verifying, say so in the thread, and start the watch. */
-  private async startWatching(op: Operation, result: Extract<ApplyResult, { outcome: 'called' | 'skipped' }>): Promise<void> {
+  private async startWatching(op: Operation, result: Extract<ApplyResult, { outcome: 'called' | 'skipped' }>, beforeWatch?: () => Promise<void>): Promise<void> {
     const now = this.now();
     const res = await this.deps.store.update(op.id, (o) =>
       o.state !== 'executing'
@@ -268,6 +269,7 @@ export class Executor {
           },
     );
     await this.deps.dispatcher.deliver(op.id);
+    if (beforeWatch) await beforeWatch();
     if (res.op.state === 'verifying') await this.deps.dispatcher.watch(op.id, this.deps.firstWatchDelayMs, res.op.jobs.watch);
   }
 
