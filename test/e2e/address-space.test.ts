@@ -67,10 +67,11 @@ describe('outside the sandbox, documentation prefixes are refused too', () => {
   });
 
   it('preflight and onboard of 192.0.2.0/24 and 2001:db8::/48 say it is documentation space', async () => {
+    const before = stack.cloudflare.state.calls.length; // the start-up token check made one read
     expect((await ask(stack, 'preflight 192.0.2.0/24', 2)).join('\n')).toMatch(/192\.0\.2\.0\/24 is documentation \(TEST-NET-1\) \(RFC 5737\): documentation space is for examples only/);
     expect((await ask(stack, 'preflight 2001:db8::/48', 2)).join('\n')).toMatch(/inside 2001:db8::\/32, documentation \(RFC 3849\)/);
     expect((await ask(stack, 'onboard 198.51.100.0/24 64500')).join('\n')).toMatch(/198\.51\.100\.0\/24 is documentation \(TEST-NET-2\).*Nothing was filed/);
     expect(stack.slack.openModal('U0ALICE')).toBeUndefined();
-    expect(stack.cloudflare.state.calls).toHaveLength(0);
+    expect(stack.cloudflare.state.calls.slice(before)).toHaveLength(0);
   });
 });

@@ -152,7 +152,8 @@ describe.skipIf(!hasRedisServer)('Redis persistence: AOF (appendfsync everysec) 
       const after = await stack.bot!.store.get(op.id);
       expect(after?.state).toBe('awaiting_approval');
       expect(await stack.bot!.store.lockHolder(P.cidr)).toBe(op.id);
-      expect((await stack.bot!.store.auditTrail(op.id)).map((a) => a.type)).toEqual(before);
+      // nothing lost: every line written before the crash is still there (more may follow, e.g. the card's delivery)
+      expect((await stack.bot!.store.auditTrail(op.id)).map((a) => a.type)).toEqual(expect.arrayContaining(before));
 
       await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
       await expectWithdrawDone(stack, card.ts, P);
