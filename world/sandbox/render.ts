@@ -49,6 +49,7 @@ const EMOJI: Record<string, string> = {
   large_yellow_circle: '🟡',
   large_orange_circle: '🟠',
   red_circle: '🔴',
+  dart: '🎯',
   white_circle: '⚪',
   black_circle: '⚫',
   large_blue_circle: '🔵',
