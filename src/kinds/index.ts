@@ -1,5 +1,6 @@
 /** The table of change kinds. A new kind = one module in this folder, its Slack text, its tests, and one line here. */
 import type { OperationKind } from '../domain/operation.js';
+import { addressMap } from './address-map.js';
 import { advertise } from './advertise.js';
 import { bind } from './bind.js';
 import { onboard } from './onboard.js';
@@ -13,6 +14,7 @@ export const KINDS: Record<OperationKind, ChangeKind> = {
   onboard,
   validate,
   bind,
+  'address-map': addressMap,
 };
 
 export function kindOf(kind: OperationKind): ChangeKind {

@@ -29,6 +29,15 @@ export interface AddressingApi {
   listDelegations(accountId: string, prefixId: string): Promise<Delegation[]>;
   listAddressMaps(accountId: string): Promise<AddressMap[]>;
   getAddressMap(accountId: string, addressMapId: string): Promise<AddressMap>;
+  createAddressMap(accountId: string, input: { description?: string | null; enabled?: boolean | null; ips?: string[]; memberships?: { kind: 'zone' | 'account'; identifier: string }[] }): Promise<AddressMap>;
+  updateAddressMap(accountId: string, addressMapId: string, input: { description?: string | null; enabled?: boolean | null; defaultSni?: string | null }): Promise<AddressMap>;
+  deleteAddressMap(accountId: string, addressMapId: string): Promise<void>;
+  addAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void>;
+  removeAddressMapIp(accountId: string, addressMapId: string, ip: string): Promise<void>;
+  addAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void>;
+  removeAddressMapZone(accountId: string, addressMapId: string, zoneId: string): Promise<void>;
+  addAddressMapAccount(accountId: string, addressMapId: string): Promise<void>;
+  removeAddressMapAccount(accountId: string, addressMapId: string): Promise<void>;
   listServices(accountId: string): Promise<Service[]>;
   createServiceBinding(accountId: string, prefixId: string, input: { cidr: string; serviceId: string }): Promise<ServiceBinding>;
 }

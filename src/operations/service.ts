@@ -23,6 +23,7 @@ import { cardChannel, type EnginePolicy } from '../domain/policy.js';
 import { BotError, ErrorCode, GuardBlockedError, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
 import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
+import { addressMapReport, locateMap, type MapShape } from '../kinds/address-map.js';
 import { readBlastRadius } from '../kinds/blast-radius.js';
 import type { BlastRadius, Plan, Target } from '../kinds/types.js';
 import type { Dispatcher, GroupDirectory } from './ports.js';
@@ -149,7 +150,7 @@ export class OperationService {
     return { lines: matches.slice(start, start + pageSize), more: matches.length > start + pageSize, found: matches.length > 0 };
   }
 
-  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home', prefix?: string): Promise<void> {
+  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home' | 'address-map show', prefix?: string): Promise<void> {
     if (await this.isAllowed(userId, 'viewer')) return;
     const err = new BotError(
       ErrorCode.NotAuthorized,
@@ -193,6 +194,19 @@ export class OperationService {
       if (isBotError(err)) await refuse('target', err);
       throw err;
     }
+  }
+
+  /**
+   * An address map edit names a map, not a prefix: the prefix it is filed (and locked) under is the one holding the IP
+   * named, else the map's first IP, else the account's first prefix. Look-ups, like intake's.
+   */
+  async locateAddressMap(mapId: string, value?: string): Promise<{ cidr: string; accountId: string }> {
+    return withRequestClass('interactive', () => locateMap(this.deps.kinds, mapId, value), { maxWaitMs: FORM_INTAKE_MAX_WAIT_MS });
+  }
+
+  /** `/byoip address-map show <id|prefix>` (read only; the caller checked the viewer role). */
+  async addressMaps(target: { mapId: string } | { cidr: string }): Promise<{ maps: MapShape[]; cidr: string | null }> {
+    return withRequestClass('interactive', () => addressMapReport(this.deps.kinds, target), { maxWaitMs: LOOKUP_MAX_WAIT_MS });
   }
 
   /** Files a request: intake again, the plan's guards (a hard block refuses it), the record and lock, the card. */

@@ -1,5 +1,6 @@
 import { parseCidr } from '../domain/cidr.js';
 import { InvalidInputError } from '../errors.js';
+import { ADDRESS_MAP_ACTIONS, isAddressMapAction, type AddressMapAction } from '../kinds/address-map.js';
 
 export type ParsedCommand =
   | { kind: 'help' }
@@ -8,6 +9,9 @@ export type ParsedCommand =
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
+  | { kind: 'address-map'; action: 'create'; cidr: string; reason: string }
+  | { kind: 'address-map'; action: Exclude<AddressMapAction, 'create'>; mapId: string; value: string; reason: string }
+  | { kind: 'address-map-show'; target: { mapId: string } | { cidr: string } }
   | { kind: 'audit'; target: { opId: string } | { prefix: string }; page: number };
 
 export const USAGE = [
@@ -18,6 +22,7 @@ export const USAGE = [
   '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
   '`/byoip bind <prefix>` — bind a CIDR or a list of IPs of a prefix to Magic Transit, CDN or Spectrum (needs approval; 4-6 h to provision)',
+  '`/byoip address-map create <prefix>` | `<action> <map-id> [value]` | `show <map-id|prefix>` — address maps (changes need approval)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
   '`/byoip audit <prefix|request id> [page]` — the audit trail, newest first',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
@@ -62,6 +67,9 @@ export function parseCommand(text: string): ParsedCommand {
       if (/^[0-9a-f]{16}$/.test(what)) return { kind: 'audit', target: { opId: what }, page };
       return { kind: 'audit', target: { prefix: parseCidr(what).text }, page };
     }
+    case 'address-map':
+    case 'address-maps':
+      return parseAddressMap(rest);
     case 'preflight': {
       if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip preflight <cidr> [asn]`, e.g. `/byoip preflight 203.0.113.0/24 13335`.');
       const cidr = parseCidr(rest[0]).text;
@@ -80,4 +88,31 @@ function parseAsnWord(word: string): number {
     throw new InvalidInputError('`{word}` is not an AS number: use a whole number from 1 to 4294967295, e.g. `13335` or `AS64500`.', { word });
   }
   return asn;
+}
+
+const NEEDS_VALUE: ReadonlySet<string> = new Set(['add-ip', 'remove-ip', 'add-zone', 'remove-zone']);
+const MAP_ID = /^[0-9a-f]{32}$/i;
+
+function parseAddressMap(rest: string[]): ParsedCommand {
+  const action = (rest[0] ?? '').toLowerCase();
+  if (action === 'show' || action === 'list') {
+    const what = rest[1];
+    if (!what) throw new InvalidInputError('Say which map or prefix: `/byoip address-map show <map-id>` or `/byoip address-map show 203.0.113.0/24`.');
+    return { kind: 'address-map-show', target: MAP_ID.test(what) ? { mapId: what.toLowerCase() } : { cidr: parseCidr(what).text } };
+  }
+  if (!isAddressMapAction(action)) {
+    throw new InvalidInputError(`\`{word}\` is not an address map action. Use \`show\`, or one of ${ADDRESS_MAP_ACTIONS.map((a) => `\`${a}\``).join(', ')}: e.g. \`/byoip address-map add-ip <map-id> 203.0.113.2\`.`, { word: action || '(none)' });
+  }
+  if (action === 'create') {
+    if (!rest[1]) throw new InvalidInputError('Say whose addresses the map uses: `/byoip address-map create <prefix>`, e.g. `/byoip address-map create 203.0.113.0/24`.');
+    return { kind: 'address-map', action, cidr: parseCidr(rest[1]).text, reason: rest.slice(2).join(' ') };
+  }
+  const mapId = rest[1];
+  if (!mapId || !MAP_ID.test(mapId)) throw new InvalidInputError(`Say which map by its id (32 hexadecimal characters; see \`/byoip address-map show <prefix>\`): \`/byoip address-map ${action} <map-id>${NEEDS_VALUE.has(action) ? ' <value>' : ''}\`.`);
+  const takesValue = NEEDS_VALUE.has(action) || action === 'add-account' || action === 'remove-account';
+  const value = takesValue && rest[2] && (NEEDS_VALUE.has(action) || MAP_ID.test(rest[2])) ? rest[2] : '';
+  if (NEEDS_VALUE.has(action) && !value) {
+    throw new InvalidInputError(`Say ${action.endsWith('ip') ? 'which address' : 'which zone id'}: \`/byoip address-map ${action} <map-id> ${action.endsWith('ip') ? '<ip>' : '<zone-id>'}\`.`);
+  }
+  return { kind: 'address-map', action, mapId: mapId.toLowerCase(), value, reason: rest.slice(value ? 3 : 2).join(' ') };
 }

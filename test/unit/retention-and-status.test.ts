@@ -7,6 +7,7 @@ import { transition } from '../../src/domain/operation.js';
 import { CoalescedReader } from '../../src/operations/coalesce.js';
 import { OperationService } from '../../src/operations/service.js';
 import { OperationStore } from '../../src/operations/store.js';
+import type { AddressingApi } from '../../src/kinds/types.js';
 import { makeOperation } from './helpers.js';
 import { deleteKeys, newRedis, uniquePrefix } from './redis.js';
 
@@ -46,6 +47,9 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
     const prefix = uniquePrefix();
     const calls: string[] = [];
     const prefixRow = { id: 'p1', cidr: '203.0.113.0/24', approved: 'V' } as Prefix;
+    const unused = async (): Promise<never> => {
+      throw new Error('not used');
+    };
     const cloudflare = {
       listPrefixes: async () => (calls.push('list'), [prefixRow]),
       listBgpPrefixes: async () => (calls.push('bgp'), [{ id: 'b1', cidr: '203.0.113.0/24', onDemand: { advertised: true, locked: false } } as BgpPrefix]),
@@ -68,7 +72,16 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       getAddressMap: async () => {
         throw new Error('not used');
       },
-    };
+      createAddressMap: unused,
+      updateAddressMap: unused,
+      deleteAddressMap: unused,
+      addAddressMapIp: unused,
+      removeAddressMapIp: unused,
+      addAddressMapZone: unused,
+      removeAddressMapZone: unused,
+      addAddressMapAccount: unused,
+      removeAddressMapAccount: unused,
+    } satisfies AddressingApi;
     const policy = parsePolicy({
       cloudflare: { accounts: [{ name: 'a', id: '0'.repeat(32) }] },
       slack: { channel: 'C1' },

@@ -46,6 +46,10 @@ export function guardText(g: Guard): string {
     const problems = (f.problems as string[] | undefined) ?? [];
     return problems.length ? `The binding rules no longer hold: ${problems.slice(0, 3).map((p) => inert(p, 300)).join(' ')}` : 'The binding rules hold: inside the prefix, default binding first, Magic Transit only as the default, CDN or Spectrum per address.';
   }
+  if (g.id === 'address-map-rules') {
+    const problems = (f.problems as string[] | undefined) ?? [];
+    return problems.length ? `The address map rules do not hold: ${problems.slice(0, 3).map((p) => inert(p, 400)).join(' ')}` : 'The address map rules hold: IPs inside the account\'s prefixes, each once; the map may be changed this way.';
+  }
   if (g.id === 'cdn-address-map') {
     return `CDN bindings (${((f.bindings as string[]) ?? []).join(', ')}) exist, but no enabled address map points DNS answers at them: proxied hostnames will not use these addresses until one does.`;
   }
@@ -80,6 +84,17 @@ export function guardLine(g: Guard): string {
 export function checkLine(c: Check): string {
   const f = c.facts;
   if (c.id === 'bind:propagation') return 'Cloudflare takes 4-6 hours to provision a binding (and as long to delete one); traffic on these addresses may be disrupted meanwhile.';
+  if (c.id === 'address-map:dns') {
+    const zones = ((f.zones as string[] | undefined) ?? []).map((z) => `\`${inert(z, 40)}\``);
+    const who = [...(zones.length ? [`zone${zones.length > 1 ? 's' : ''} ${zones.slice(0, 10).join(', ')}${zones.length > 10 ? `, and ${zones.length - 10} more` : ''}`] : []), ...(f.accountWide ? ['every zone of the account without a zone-level map (the account membership)'] : [])];
+    const lines = [
+      f.changes
+        ? `:warning: *DNS answers change* for ${who.join(' and ')}: proxied hostnames there answer with different addresses once this is applied.`
+        : `${CHECK_ICON.pass} No DNS answer changes: ${f.enabled ? 'no member zone or account is affected' : 'the map is disabled (or gets no members), so it answers nothing'}.`,
+    ];
+    if (f.precedence) lines.push('A zone membership outranks an account membership: the member zones answer from this map\'s zone membership; the account membership covers the account\'s other zones.');
+    return lines.join(' ');
+  }
   if (c.id === 'bind:magic-transit') return 'Magic Transit customers: follow the Magic Transit onboarding guide (tunnels, routes) before traffic is sent to these addresses.';
   if (c.id === 'preflight') {
     if (f.error) return `${CHECK_ICON.unknown} The pre-flight checks could not run: ${userText(s(f.error), 300)}`;

@@ -120,6 +120,63 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     },
     timeout: (op, f) => `the bindings of ${op.prefix} were not all active within ${humanDuration(Number(f.timeoutMs ?? 0))} (last seen: ${s(f.latest) || 'nothing'}). Check the dashboard; Cloudflare support can tell why one is stuck.`,
   },
+  'address-map': {
+    noun: 'address map change',
+    willChange: (op) => {
+      const p = op.params;
+      const id = `\`${s(p.mapId)}\``;
+      const v = userText(s(p.value), 64);
+      const ips = ((p.ips as string[] | undefined) ?? []).slice(0, 20);
+      const zones = ((p.zones as string[] | undefined) ?? []).slice(0, 10);
+      switch (s(p.action)) {
+        case 'create':
+          return (
+            `Create an address map${p.description ? ` "${userText(s(p.description), 100)}"` : ''} (\`POST .../address_maps\`): IPs ${ips.join(', ') || 'none'}; ` +
+            `members: ${[...zones.map((z) => `zone \`${z}\``), ...(p.account ? ['the whole account'] : [])].join(', ') || 'none'}; ${p.enabled ? '*enabled*' : 'disabled'}` +
+            `${p.defaultSni ? `; default SNI ${userText(s(p.defaultSni), 100)} (set by an edit right after the create: Cloudflare's create takes none)` : ''}.`
+          );
+        case 'add-ip':
+          return `Add ${v} to address map ${id} (\`PUT .../ips/${v}\`).`;
+        case 'remove-ip':
+          return `Remove ${v} from address map ${id} (\`DELETE .../ips/${v}\`).`;
+        case 'add-zone':
+          return `Make zone \`${v}\` a member of address map ${id} (\`PUT .../zones/${v}\`).`;
+        case 'remove-zone':
+          return `Remove zone \`${v}\` from address map ${id} (\`DELETE .../zones/${v}\`).`;
+        case 'add-account':
+          return `Make the whole account a member of address map ${id} (\`PUT .../accounts/${v}\`): every zone without a zone-level map answers with its IPs.`;
+        case 'remove-account':
+          return `Remove the account membership of address map ${id} (\`DELETE .../accounts/${v}\`).`;
+        case 'enable':
+          return `Enable address map ${id} (\`PATCH {"enabled":true}\`): its members' proxied DNS answers switch to its IPs.`;
+        case 'disable':
+          return `Disable address map ${id} (\`PATCH {"enabled":false}\`): its members' proxied DNS answers go back to Cloudflare's addresses (or another map's).`;
+        case 'delete':
+          return `Delete address map ${id} (\`DELETE .../address_maps/${s(p.mapId)}\`); it is disabled, so no DNS answer changes.`;
+        default:
+          return `Change address map ${id}.`;
+      }
+    },
+    progress(op, step, f) {
+      if (step === 'accepted') return `:cloud: Cloudflare accepted the change to address map \`${s(f.mapId) || 'new'}\` (${s(f.action)}); reading it back.`;
+      if (step === 'already_true') return `:information_source: Address map \`${s(f.mapId)}\` already shows this (${s(f.action)}); no call was needed.`;
+      return null;
+    },
+    ending(op, step, f) {
+      const id = `\`${s(f.mapId)}\``;
+      if (step === 'address_map_changed') {
+        if (f.action === 'delete') return `address map ${id} is deleted; Cloudflare no longer lists it.`;
+        const ips = ((f.ips as string[] | undefined) ?? []).join(', ') || 'no IPs';
+        const zones = ((f.zones as string[] | undefined) ?? []).length;
+        const accounts = ((f.accounts as string[] | undefined) ?? []).length;
+        return `address map ${id} shows the change (${s(f.action)}): ${f.enabled ? 'enabled' : 'disabled'}, ${ips}, ${zones} zone(s)${accounts ? ' and the account' : ''}.`;
+      }
+      if (step === 'address_map_not_shown') return `Cloudflare answered, but address map ${id} does not show the change (${s(f.action)}) when read back. Check it with /byoip address-map show ${s(f.mapId)}.`;
+      if (step === 'address_map_refused') return `${((f.problems as string[] | undefined) ?? []).map((p) => userText(p, 400)).join(' ')}`;
+      return null;
+    },
+    timeout: (op) => `the change to address map \`${s(op.params.mapId)}\` could not be read back in time. Check it with /byoip address-map show ${s(op.params.mapId) || op.prefix}.`,
+  },
   validate: {
     noun: 'validation request',
     willChange: (op) => `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`,

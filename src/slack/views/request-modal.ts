@@ -12,6 +12,8 @@ export interface RequestModalMetadata {
   issuedAt?: number;
   /** Onboard: the ASN to add the prefix with. */
   asn?: number;
+  /** Address map edits: the action, the map and the value named at the command (no inputs of their own). */
+  form?: Record<string, string>;
 }
 
 /** Kind-specific inputs of the form, read back into the request's `form` on submit. */
@@ -19,6 +21,15 @@ export const FORM_INPUTS: Partial<Record<OperationKind, { blockId: string; actio
   bind: [
     { blockId: 'bind_service', actionId: 'bind_service_input', field: 'service' },
     { blockId: 'bind_targets', actionId: 'bind_targets_input', field: 'targets' },
+  ],
+  // Only `create` shows these; an edit's action, map and value travel in the form's metadata.
+  'address-map': [
+    { blockId: 'map_description', actionId: 'map_description_input', field: 'description' },
+    { blockId: 'map_zones', actionId: 'map_zones_input', field: 'zones' },
+    { blockId: 'map_account', actionId: 'map_account_input', field: 'account' },
+    { blockId: 'map_enabled', actionId: 'map_enabled_input', field: 'enabled' },
+    { blockId: 'map_sni', actionId: 'map_sni_input', field: 'sni' },
+    { blockId: 'map_ips', actionId: 'map_ips_input', field: 'ips' },
   ],
 };
 
@@ -30,6 +41,7 @@ export function checklistText(kind: OperationKind): string {
     onboard: 'We hold this prefix; an LOA for it will follow',
     validate: 'The ROA, IRR route object and ownership token are published',
     bind: 'We expect 4-6 hours of provisioning on these addresses',
+    'address-map': 'The owners of the zones whose DNS answers change know about it',
   }[kind];
 }
 
@@ -41,11 +53,12 @@ export function checklistText(kind: OperationKind): string {
 export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
-    section(`*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
+    section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
     ...(opts.checkedLater
       ? [context(':hourglass: Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
       : []),
     ...(meta.kind === 'bind' ? bindInputs(opts.services ?? []) : []),
+    ...(meta.kind === 'address-map' && (meta.form?.action ?? 'create') === 'create' ? addressMapInputs() : []),
     {
       type: 'input',
       block_id: BlockId.Reason,
@@ -71,6 +84,7 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
         onboard: 'The card shows the pre-flight checks. Cloudflare adds the prefix as pending and returns an ownership token to publish; then /byoip validate.',
         validate: 'The card shows the pre-flight checks; Cloudflare then runs its own IRR, RPKI and ownership checks.',
         bind: 'The first binding of a prefix is its default and spans the whole prefix; Magic Transit only as the default; an address is CDN or Spectrum, not both.',
+        'address-map': 'DNS answers change only for members of an enabled map; a zone membership outranks an account membership. The card says which zones change.',
       }[meta.kind],
     ),
   ];
@@ -78,7 +92,7 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
     type: 'modal',
     callback_id: CallbackId.RequestChange,
     private_metadata: JSON.stringify(meta),
-    title: { type: 'plain_text', text: `${verb} prefix` },
+    title: { type: 'plain_text', text: meta.kind === 'address-map' ? 'Address map' : `${verb} prefix` },
     submit: { type: 'plain_text', text: 'Request approval' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks,
@@ -107,5 +121,54 @@ function bindInputs(services: string[]): Block[] {
       hint: { type: 'plain_text', text: 'One CIDR (203.0.113.16/29), or IPs and ranges (203.0.113.16-203.0.113.23, 203.0.113.40): the fewest CIDRs covering them exactly.' },
       element: { type: 'plain_text_input', action_id: targets!.actionId, multiline: true, max_length: 3000 },
     },
+  ];
+}
+
+const ACTION_WORDS: Record<string, string> = {
+  create: 'Create an address map',
+  'add-ip': 'Add an IP to address map',
+  'remove-ip': 'Remove an IP from address map',
+  'add-zone': 'Add a zone to address map',
+  'remove-zone': 'Remove a zone from address map',
+  'add-account': 'Add the account to address map',
+  'remove-account': 'Remove the account from address map',
+  enable: 'Enable address map',
+  disable: 'Disable address map',
+  delete: 'Delete address map',
+};
+
+function addressMapHeading(meta: RequestModalMetadata): string {
+  const action = meta.form?.action ?? 'create';
+  const words = ACTION_WORDS[action] ?? action;
+  if (action === 'create') return `*${words}* with addresses of ${meta.cidr}. An approver must approve before anything is sent.`;
+  const value = meta.form?.value ? ` (${meta.form.value.slice(0, 64)})` : '';
+  return `*${words} \`${(meta.form?.mapId ?? '').slice(0, 32)}\`*${value}, filed under ${meta.cidr}. An approver must approve before anything is sent.`;
+}
+
+/** Address map create: description, IPs, zones, the account membership, enabled, default SNI. */
+function addressMapInputs(): Block[] {
+  const [description, zones, account, enabled, sni, ips] = FORM_INPUTS['address-map']!;
+  const text = (i: typeof description, label: string, hint: string, optional: boolean, multiline = false): Block => ({
+    type: 'input',
+    block_id: i!.blockId,
+    optional,
+    label: { type: 'plain_text', text: label },
+    hint: { type: 'plain_text', text: hint },
+    element: { type: 'plain_text_input', action_id: i!.actionId, multiline, max_length: 3000 },
+  });
+  const yesNo = (i: typeof description, label: string, initial: 'yes' | 'no'): Block => {
+    const options = [
+      { text: { type: 'plain_text', text: 'Yes' }, value: 'yes' },
+      { text: { type: 'plain_text', text: 'No' }, value: 'no' },
+    ];
+    return { type: 'input', block_id: i!.blockId, label: { type: 'plain_text', text: label }, element: { type: 'static_select', action_id: i!.actionId, options, initial_option: options[initial === 'yes' ? 0 : 1] } };
+  };
+  return [
+    text(description, 'Description', 'What the map is for, e.g. CDN ingress for www.example.com.', true),
+    text(ips, 'IPs', 'Addresses of your prefixes (203.0.113.10, 203.0.113.20-203.0.113.23), at most 256.', false, true),
+    text(zones, 'Zone ids', 'The zones whose proxied DNS answers use these IPs (32-character ids, space or comma separated).', true, true),
+    yesNo(account, 'Account-wide membership (every zone without a zone-level map)', 'no'),
+    yesNo(enabled, 'Enabled (DNS answers change at once)', 'no'),
+    text(sni, 'Default SNI', 'For TLS clients that send no SNI, e.g. *.example.com.', true),
   ];
 }

@@ -7,7 +7,8 @@ import { parseCommand, USAGE, type ParsedCommand } from '../../command-parser.js
 import type { ListenerContext, ReceivedAt } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
-import { clip } from '../../views/blocks.js';
+import { clip, userText } from '../../views/blocks.js';
+import type { MapShape } from '../../../kinds/address-map.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
 import { requestModal } from '../../views/request-modal.js';
 import { auditBlocks } from '../../views/audit.js';
@@ -166,6 +167,28 @@ async function runCommand(
         }
         return;
       }
+      case 'address-map-show': {
+        await ctx.service.authorizeRead(command.user_id, 'address-map show', 'cidr' in parsed.target ? parsed.target.cidr : undefined);
+        const report = await ctx.service.addressMaps(parsed.target);
+        await respond({ response_type: 'ephemeral', text: addressMapReportText(parsed.target, report) });
+        return;
+      }
+      case 'address-map': {
+        if (waitedMs > MODAL_MAX_WAIT_MS) {
+          await respond({ response_type: 'ephemeral', text: `:hourglass: ${BUSY_TEXT}` });
+          return;
+        }
+        // An edit names a map: find the prefix it is filed under, then the same intake as every kind (refusals here).
+        const form: Record<string, string> = parsed.action === 'create' ? { action: 'create' } : { action: parsed.action, mapId: parsed.mapId, value: parsed.value };
+        const cidr = parsed.action === 'create' ? parsed.cidr : (await ctx.service.locateAddressMap(parsed.mapId, parsed.value)).cidr;
+        const target = await ctx.service.intake('address-map', cidr, command.user_id, parsed.action === 'create' ? {} : { form });
+        if (target && parsed.action !== 'create' && typeof target.params.value === 'string') form.value = target.params.value;
+        await client.views.open({
+          trigger_id: command.trigger_id,
+          view: requestModal({ kind: 'address-map', cidr, ...origin, form }, parsed.reason, { checkedLater: target === null }) as never,
+        });
+        return;
+      }
       case 'advertise':
       case 'withdraw':
       case 'validate':
@@ -191,4 +214,24 @@ async function runCommand(
     if (!isBotError(err)) log.error({ err }, '/byoip failed');
     await respond({ response_type: 'ephemeral', text: `:warning: ${slackMessageOf(err)}` });
   }
+}
+
+/** The answer to `/byoip address-map show`: each map's state, IPs and members (a zone membership outranks the account's). */
+function addressMapReportText(target: { mapId: string } | { cidr: string }, report: { maps: MapShape[] }): string {
+  if (!report.maps.length) {
+    return 'mapId' in target
+      ? `There is no address map ${target.mapId} on the accounts this bot manages.`
+      : `No address map uses addresses of ${target.cidr}. Create one with /byoip address-map create ${target.cidr}.`;
+  }
+  const lines = report.maps.map((m) => {
+    const flags = [m.enabled ? 'enabled' : 'disabled', ...(m.canModifyIps ? [] : ['IPs managed by Cloudflare (immutable)']), ...(m.canDelete ? [] : ['cannot be deleted'])];
+    const members = [...m.zones.map((z) => `zone \`${z}\``), ...(m.accounts.length ? ['the whole account'] : [])];
+    const precedence = m.zones.length && m.accounts.length ? ' (the zones answer from their zone membership; the account membership covers the other zones)' : '';
+    return (
+      `*\`${m.id}\`* ${m.description ? userText(m.description, 100) : '(no description)'}: ${flags.join(', ')}. ` +
+      `IPs: ${m.ips.slice(0, 20).join(', ') || 'none'}${m.ips.length > 20 ? `, and ${m.ips.length - 20} more` : ''}. ` +
+      `Members: ${members.slice(0, 10).join(', ') || 'none'}${precedence}.${m.defaultSni ? ` Default SNI: ${userText(m.defaultSni, 100)}.` : ''}`
+    );
+  });
+  return lines.join('\n');
 }

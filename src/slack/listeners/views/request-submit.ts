@@ -8,13 +8,15 @@ import { FORM_INPUTS } from '../../views/request-modal.js';
 import { tellWhere } from '../../where.js';
 
 const metadata = z.object({
-  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind']),
+  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'address-map']),
   cidr: z.string(),
   /** Where the command was typed. */
   channel: z.string(),
   asn: z.number().int().positive().optional(),
   responseUrl: z.string().url().max(2000).optional(),
   issuedAt: z.number().optional(),
+  /** Address map edits: the action, the map and the value named at the command. */
+  form: z.record(z.string(), z.string().max(200)).optional(),
 });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
@@ -23,6 +25,7 @@ const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   onboard: 'Confirm you hold this prefix; Cloudflare will ask for a Letter of Agency.',
   validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
   bind: 'Confirm you expect 4-6 hours of provisioning on these addresses.',
+  'address-map': 'Confirm the owners of the zones whose DNS answers change know about it.',
 };
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
@@ -40,8 +43,9 @@ export function requestSubmit(ctx: ListenerContext) {
     if (reason.length > 500) errors[BlockId.Reason] = 'Keep the reason under 500 characters; link the ticket instead.';
     if (checked.length === 0) errors[BlockId.Checklist] = UNTICKED[meta.data.kind];
     // Kind-specific inputs (bind: service, CIDR or IPs): checked against the rules now, refusals shown in the form.
-    const inputs = FORM_INPUTS[meta.data.kind] ?? [];
-    const form: Record<string, string> = {};
+    // Only the inputs the form showed (an address map edit shows none; its action travels in the metadata).
+    const inputs = (FORM_INPUTS[meta.data.kind] ?? []).filter((i) => !meta.data.form || meta.data.form.action === 'create' || i.blockId in view.state.values);
+    const form: Record<string, string> = { ...(meta.data.form ?? {}) };
     for (const i of inputs) {
       const v = view.state.values[i.blockId]?.[i.actionId] as { value?: string | null; selected_option?: { value?: string } | null } | undefined;
       form[i.field] = (v?.selected_option?.value ?? v?.value ?? '').trim();
@@ -51,11 +55,12 @@ export function requestSubmit(ctx: ListenerContext) {
       return;
     }
     const user = body.user.id;
-    if (inputs.length) {
+    const hasForm = inputs.length > 0 || meta.data.form !== undefined;
+    if (hasForm) {
       try {
         await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form });
       } catch (err) {
-        await ack({ response_action: 'errors', errors: { [inputs.at(-1)!.blockId]: slackMessageOf(err).slice(0, 1000) } });
+        await ack({ response_action: 'errors', errors: { [inputs.at(-1)?.blockId ?? BlockId.Reason]: slackMessageOf(err).slice(0, 1000) } });
         return;
       }
     }
@@ -63,7 +68,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
     let op;
     try {
-      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(inputs.length ? { form } : {}) });
+      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(hasForm ? { form } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
