@@ -2,9 +2,11 @@
 import type { OperationKind } from '../domain/operation.js';
 import { advertise } from './advertise.js';
 import { bind } from './bind.js';
+import { delegate, undelegate } from './delegate.js';
 import { onboard } from './onboard.js';
 import type { ChangeKind } from './types.js';
 import { validate } from './validate.js';
+import { unbind } from './unbind.js';
 import { withdraw } from './withdraw.js';
 
 export const KINDS: Record<OperationKind, ChangeKind> = {
@@ -13,6 +15,9 @@ export const KINDS: Record<OperationKind, ChangeKind> = {
   onboard,
   validate,
   bind,
+  unbind,
+  delegate,
+  undelegate,
 };
 
 export function kindOf(kind: OperationKind): ChangeKind {

@@ -6,6 +6,9 @@ export type ParsedCommand =
   | { kind: 'status'; cidr?: string }
   | { kind: 'advertise' | 'withdraw' | 'validate' | 'bind'; cidr: string; reason: string }
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
+  | { kind: 'unbind' | 'undelegate'; cidr: string; target: string; reason: string }
+  | { kind: 'delegate'; cidr: string; target: string; account: string; reason: string }
+  | { kind: 'delegations'; cidr: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
   | { kind: 'audit'; target: { opId: string } | { prefix: string }; page: number };
@@ -18,6 +21,10 @@ export const USAGE = [
   '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
   '`/byoip bind <prefix>` — bind a CIDR or a list of IPs of a prefix to Magic Transit, CDN or Spectrum (needs approval; 4-6 h to provision)',
+  '`/byoip unbind <prefix> <cidr>` — remove the service binding on that CIDR (needs approval; 4-6 h to delete; the default binding goes last)',
+  '`/byoip delegate <prefix> <cidr> <account-id>` — let another Cloudflare account use a CIDR of the prefix (needs approval)',
+  '`/byoip undelegate <prefix> <cidr>` — take a delegated CIDR back (needs approval)',
+  '`/byoip delegations <prefix>` — the prefix\'s delegations',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
   '`/byoip audit <prefix|request id> [page]` — the audit trail, newest first',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
@@ -40,6 +47,25 @@ export function parseCommand(text: string): ParsedCommand {
     case 'bind': {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
+    }
+    case 'unbind':
+    case 'undelegate': {
+      if (!rest[0] || !rest[1]) throw new InvalidInputError(`Say which prefix and which CIDR of it: \`/byoip ${sub} <prefix> <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24 203.0.113.16/29\`.`);
+      return { kind: sub, cidr: parseCidr(rest[0]).text, target: parseCidr(rest[1]).text, reason: rest.slice(2).join(' ') };
+    }
+    case 'delegate': {
+      if (!rest[0] || !rest[1] || !rest[2]) {
+        throw new InvalidInputError('Say which prefix, which CIDR of it and the account to delegate to: `/byoip delegate <prefix> <cidr> <account-id>`, e.g. `/byoip delegate 203.0.113.0/24 203.0.113.128/25 <32-hex account id>`.');
+      }
+      const account = rest[2].toLowerCase();
+      if (!/^[0-9a-f]{32}$/.test(account)) {
+        throw new InvalidInputError('`{word}` is not a Cloudflare account id (32 hexadecimal characters): copy the id of the account that should use the addresses from its dashboard.', { word: rest[2].slice(0, 40) });
+      }
+      return { kind: 'delegate', cidr: parseCidr(rest[0]).text, target: parseCidr(rest[1]).text, account, reason: rest.slice(3).join(' ') };
+    }
+    case 'delegations': {
+      if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip delegations <prefix>`, e.g. `/byoip delegations 203.0.113.0/24`.');
+      return { kind: 'delegations', cidr: parseCidr(rest[0]).text };
     }
     case 'emergency':
     case 'break-glass': {

@@ -8,13 +8,15 @@ import { FORM_INPUTS } from '../../views/request-modal.js';
 import { tellWhere } from '../../where.js';
 
 const metadata = z.object({
-  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind']),
+  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate']),
   cidr: z.string(),
   /** Where the command was typed. */
   channel: z.string(),
   asn: z.number().int().positive().optional(),
   responseUrl: z.string().url().max(2000).optional(),
   issuedAt: z.number().optional(),
+  /** What the command named after the prefix (unbind / delegate / undelegate). */
+  args: z.record(z.string(), z.string().max(200)).optional(),
 });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
@@ -23,6 +25,9 @@ const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   onboard: 'Confirm you hold this prefix; Cloudflare will ask for a Letter of Agency.',
   validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
   bind: 'Confirm you expect 4-6 hours of provisioning on these addresses.',
+  unbind: 'Confirm nothing needs this service on these addresses once the deletion ends (4-6 hours).',
+  delegate: 'Confirm the other account is yours or agreed, and expects these addresses.',
+  undelegate: 'Confirm the other account no longer uses these addresses.',
 };
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
@@ -41,7 +46,7 @@ export function requestSubmit(ctx: ListenerContext) {
     if (checked.length === 0) errors[BlockId.Checklist] = UNTICKED[meta.data.kind];
     // Kind-specific inputs (bind: service, CIDR or IPs): checked against the rules now, refusals shown in the form.
     const inputs = FORM_INPUTS[meta.data.kind] ?? [];
-    const form: Record<string, string> = {};
+    const form: Record<string, string> = { ...(meta.data.args ?? {}) };
     for (const i of inputs) {
       const v = view.state.values[i.blockId]?.[i.actionId] as { value?: string | null; selected_option?: { value?: string } | null } | undefined;
       form[i.field] = (v?.selected_option?.value ?? v?.value ?? '').trim();
@@ -63,7 +68,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
     let op;
     try {
-      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(inputs.length ? { form } : {}) });
+      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(Object.keys(form).length ? { form } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
