@@ -69,9 +69,12 @@ export const policySchema = z
         onboard: actionPolicy.default(ACTION_DEFAULT),
         validate: actionPolicy.default(ACTION_DEFAULT),
         bind: actionPolicy.default(ACTION_DEFAULT),
+        unbind: actionPolicy.default(ACTION_DEFAULT),
+        delegate: actionPolicy.default(ACTION_DEFAULT),
+        undelegate: actionPolicy.default(ACTION_DEFAULT),
         'address-map': actionPolicy.default(ACTION_DEFAULT),
       })
-      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT, bind: ACTION_DEFAULT, 'address-map': ACTION_DEFAULT }),
+      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT, bind: ACTION_DEFAULT, unbind: ACTION_DEFAULT, delegate: ACTION_DEFAULT, undelegate: ACTION_DEFAULT, 'address-map': ACTION_DEFAULT }),
     /** The incident path: on-call engineers act without approval, a bounded number of times, reviewed afterwards. */
     break_glass: z
       .object({
@@ -104,7 +107,7 @@ export const policySchema = z
   });
 
 export type Policy = z.infer<typeof policySchema>;
-export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'address-map';
+export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map';
 // The engine's view of the policy lives in domain/; the validated file must fit it.
 const _policyFitsEngine = (p: Policy): EnginePolicy => p;
 void _policyFitsEngine;

@@ -3,9 +3,11 @@ import type { OperationKind } from '../domain/operation.js';
 import { addressMap } from './address-map.js';
 import { advertise } from './advertise.js';
 import { bind } from './bind.js';
+import { delegate, undelegate } from './delegate.js';
 import { onboard } from './onboard.js';
 import type { ChangeKind } from './types.js';
 import { validate } from './validate.js';
+import { unbind } from './unbind.js';
 import { withdraw } from './withdraw.js';
 
 export const KINDS: Record<OperationKind, ChangeKind> = {
@@ -15,6 +17,9 @@ export const KINDS: Record<OperationKind, ChangeKind> = {
   validate,
   bind,
   'address-map': addressMap,
+  unbind,
+  delegate,
+  undelegate,
 };
 
 export function kindOf(kind: OperationKind): ChangeKind {

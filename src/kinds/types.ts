@@ -40,6 +40,9 @@ export interface AddressingApi {
   removeAddressMapAccount(accountId: string, addressMapId: string): Promise<void>;
   listServices(accountId: string): Promise<Service[]>;
   createServiceBinding(accountId: string, prefixId: string, input: { cidr: string; serviceId: string }): Promise<ServiceBinding>;
+  deleteServiceBinding(accountId: string, prefixId: string, bindingId: string): Promise<void>;
+  createDelegation(accountId: string, prefixId: string, input: { cidr: string; delegatedAccountId: string }): Promise<Delegation>;
+  deleteDelegation(accountId: string, prefixId: string, delegationId: string): Promise<string>;
 }
 
 /** Facts the bot observed and must remember across requests (in Redis): e.g. when it saw a binding become active. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { withRequestClass } from '../cloudflare/request-class.js';
-import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+import type { BgpPrefix, Delegation, Prefix } from '../domain/addressing.js';
 import { parseCidr } from '../domain/cidr.js';
 import type { OpEvent } from '../domain/events.js';
 import { hardBlocks, type Guard } from '../domain/guards.js';
@@ -65,6 +65,14 @@ export interface StatusReport {
   open: Operation[];
   /** Break-glass changes still waiting for an approver's review. */
   reviews?: Operation[];
+}
+
+/** `/byoip delegations <prefix>`: who may use which part of a prefix. */
+export interface DelegationsReport {
+  account: string;
+  accountId: string;
+  prefix: Prefix;
+  delegations: Delegation[];
 }
 
 /** `viewer`: read-only commands (status, preflight); `requester`: file requests; `approver`; `break_glass`: on call. */
@@ -150,7 +158,7 @@ export class OperationService {
     return { lines: matches.slice(start, start + pageSize), more: matches.length > start + pageSize, found: matches.length > 0 };
   }
 
-  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home' | 'address-map show', prefix?: string): Promise<void> {
+  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home' | 'address-map show' | 'delegations', prefix?: string): Promise<void> {
     if (await this.isAllowed(userId, 'viewer')) return;
     const err = new BotError(
       ErrorCode.NotAuthorized,
@@ -476,6 +484,23 @@ export class OperationService {
     const mine = (o: Operation) => !filter || covers(filter, o.prefix) || covers(o.prefix, filter);
     const reviews = (await this.deps.store.recent(200)).filter((o) => o.breakGlass && !o.reviewedBy && mine(o));
     return { prefixes: rows, open: open.filter(mine), reviews };
+  }
+
+  /** `/byoip delegations <prefix>`: the prefix's delegations (read-only; the caller authorizes the viewer). */
+  async delegationsReport(cidrText: string): Promise<DelegationsReport> {
+    const cidr = parseCidr(cidrText).text;
+    return withRequestClass(
+      'interactive',
+      async () => {
+        for (const account of this.policy.cloudflare.accounts) {
+          const prefix = (await listPrefixes(this.deps.kinds, account.id)).find((x) => parseCidr(x.cidr).text === cidr);
+          if (prefix) return { account: account.name, accountId: account.id, prefix, delegations: await this.deps.kinds.cloudflare.listDelegations(account.id, prefix.id) };
+        }
+        const names = this.policy.cloudflare.accounts.map((a) => a.name).join(', ');
+        throw new InvalidInputError(`${cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}). Name a whole prefix; see them with /byoip status.`);
+      },
+      { maxWaitMs: LOOKUP_MAX_WAIT_MS },
+    );
   }
 
   /** The account prefix covering `cidr`, if any (for preflight's ownership token). */

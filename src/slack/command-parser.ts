@@ -7,6 +7,9 @@ export type ParsedCommand =
   | { kind: 'status'; cidr?: string }
   | { kind: 'advertise' | 'withdraw' | 'validate' | 'bind'; cidr: string; reason: string }
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
+  | { kind: 'unbind' | 'undelegate'; cidr: string; target: string; reason: string }
+  | { kind: 'delegate'; cidr: string; target: string; account: string; reason: string }
+  | { kind: 'delegations'; cidr: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
   | { kind: 'address-map'; action: 'create'; cidr: string; reason: string }
@@ -16,16 +19,16 @@ export type ParsedCommand =
 
 export const USAGE = [
   '`/byoip help` — this list',
-  '`/byoip status [cidr]` — prefixes, their BGP state and open requests',
-  '`/byoip advertise <cidr> [reason]` — ask to advertise a BGP prefix through Cloudflare (needs approval)',
-  '`/byoip withdraw <cidr> [reason]` — ask to withdraw it from Cloudflare (needs approval)',
-  '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
-  '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
-  '`/byoip bind <prefix>` — bind a CIDR or a list of IPs of a prefix to Magic Transit, CDN or Spectrum (needs approval; 4-6 h to provision)',
-  '`/byoip address-map create <prefix>` | `<action> <map-id> [value]` | `show <map-id|prefix>` — address maps (changes need approval)',
-  '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
-  '`/byoip audit <prefix|request id> [page]` — the audit trail, newest first',
-  '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
+  '`/byoip status [cidr]` — prefixes, their services and open requests',
+  '`/byoip advertise <cidr>` · `/byoip withdraw <cidr>` — through Cloudflare (needs approval)',
+  '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (needs approval)',
+  '`/byoip validate <cidr>` — ask Cloudflare to validate it (needs approval)',
+  '`/byoip bind <prefix>` · `unbind <prefix> <cidr>` — service bindings (needs approval; 4-6 h)',
+  '`/byoip delegate <prefix> <cidr> <account-id>` · `undelegate <prefix> <cidr>` · `delegations <prefix>`',
+  '`/byoip address-map create <prefix>` · `<action> <map-id> [value]` · `show <map-id|prefix>`',
+  '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only, no approval, reviewed afterwards',
+  '`/byoip audit <prefix|request id> [page]` — the audit trail',
+  '`/byoip preflight <cidr> [asn]` — ROA, IRR and ownership token before onboarding',
 ].join('\n');
 
 /** Parses the text after `/byoip`. Throws InvalidInputError with a sentence saying what to type instead. */
@@ -45,6 +48,25 @@ export function parseCommand(text: string): ParsedCommand {
     case 'bind': {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
+    }
+    case 'unbind':
+    case 'undelegate': {
+      if (!rest[0] || !rest[1]) throw new InvalidInputError(`Say which prefix and which CIDR of it: \`/byoip ${sub} <prefix> <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24 203.0.113.16/29\`.`);
+      return { kind: sub, cidr: parseCidr(rest[0]).text, target: parseCidr(rest[1]).text, reason: rest.slice(2).join(' ') };
+    }
+    case 'delegate': {
+      if (!rest[0] || !rest[1] || !rest[2]) {
+        throw new InvalidInputError('Say which prefix, which CIDR of it and the account to delegate to: `/byoip delegate <prefix> <cidr> <account-id>`, e.g. `/byoip delegate 203.0.113.0/24 203.0.113.128/25 <32-hex account id>`.');
+      }
+      const account = rest[2].toLowerCase();
+      if (!/^[0-9a-f]{32}$/.test(account)) {
+        throw new InvalidInputError('`{word}` is not a Cloudflare account id (32 hexadecimal characters): copy the id of the account that should use the addresses from its dashboard.', { word: rest[2].slice(0, 40) });
+      }
+      return { kind: 'delegate', cidr: parseCidr(rest[0]).text, target: parseCidr(rest[1]).text, account, reason: rest.slice(3).join(' ') };
+    }
+    case 'delegations': {
+      if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip delegations <prefix>`, e.g. `/byoip delegations 203.0.113.0/24`.');
+      return { kind: 'delegations', cidr: parseCidr(rest[0]).text };
     }
     case 'emergency':
     case 'break-glass': {

@@ -69,6 +69,15 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       createServiceBinding: async () => {
         throw new Error('not used');
       },
+      deleteServiceBinding: async () => {
+        throw new Error('not used');
+      },
+      createDelegation: async () => {
+        throw new Error('not used');
+      },
+      deleteDelegation: async () => {
+        throw new Error('not used');
+      },
       getAddressMap: async () => {
         throw new Error('not used');
       },

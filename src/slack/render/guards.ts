@@ -57,6 +57,14 @@ export function guardText(g: Guard): string {
     const list = ((f.delegations as { cidr: string; account: string }[]) ?? []).map((d) => `${d.cidr} to account \`${d.account.slice(0, 8)}…\``).join(', ');
     return `Parts of the prefix are delegated (${list}); their service bindings live on the other account and are not visible here. Check with that account that they are ready.`;
   }
+  if (g.id === 'unbind-rules') {
+    if (f.unreadable) return `Could not re-read the bindings and BGP prefixes (${userText(s(f.unreadable), 300)}); Cloudflare refuses removing a default binding while others exist or the prefix is advertised.`;
+    return f.problem ? inert(s(f.problem), 600) : `Removing the binding on ${s(f.cidr)} is allowed now${f.isDefault ? ' (the default: no other bindings, nothing advertised)' : ''}.`;
+  }
+  if (g.id === 'delegation-rules') {
+    const problems = (f.problems as string[] | undefined) ?? [];
+    return problems.length ? `The delegation rules no longer hold: ${problems.slice(0, 3).map((p) => inert(p, 300)).join(' ')}` : 'The delegation rules hold: inside the prefix, not to the owning account, no overlap with another delegation.';
+  }
   return `${g.id}: ${g.status}${f.detail ? ` (${userText(s(f.detail), 300)})` : ''}`;
 }
 
@@ -96,6 +104,9 @@ export function checkLine(c: Check): string {
     return lines.join(' ');
   }
   if (c.id === 'bind:magic-transit') return 'Magic Transit customers: follow the Magic Transit onboarding guide (tunnels, routes) before traffic is sent to these addresses.';
+  if (c.id === 'unbind:deletion') return `Cloudflare takes 4-6 hours to delete a binding; once it is gone, traffic on ${s(f.cidr)} is no longer served by ${userText(s(f.service), 60)}.`;
+  if (c.id === 'delegate:bindings-stay') return `Service bindings of ${s(f.cidr)} stay on this (the parent) account; the other account uses the addresses, it does not bind them.`;
+  if (c.id === 'undelegate:account-loses') return `Account \`${s(f.account)}\` loses ${s(f.cidr)}: its address maps on those addresses stop answering.`;
   if (c.id === 'preflight') {
     if (f.error) return `${CHECK_ICON.unknown} The pre-flight checks could not run: ${userText(s(f.error), 300)}`;
     return c.result === 'pass'

@@ -177,6 +177,54 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     },
     timeout: (op) => `the change to address map \`${s(op.params.mapId)}\` could not be read back in time. Check it with /byoip address-map show ${s(op.params.mapId) || op.prefix}.`,
   },
+  unbind: {
+    noun: 'binding removal',
+    willChange: (op) =>
+      `Remove the *${userText(String(op.params.service ?? '?'), 60)}* binding on \`${s(op.params.cidr)}\` of ${op.prefix}${op.params.isDefault ? ' (the default binding)' : ''}: one \`DELETE .../bindings/{id}\`. Cloudflare takes 4-6 hours to delete a binding; once it is gone, traffic on those addresses is no longer served by ${userText(String(op.params.service ?? 'that service'), 60)}.`,
+    progress(op, step, f) {
+      if (step === 'accepted') return `:cloud: Cloudflare accepted the removal of the ${s(f.service)} binding on ${s(f.cidr)}. Deletion takes 4-6 hours; the thread says when it is gone.`;
+      if (step === 'already_true') return `:information_source: Cloudflare no longer lists a ${s(f.service)} binding on ${s(f.cidr)}; no call was needed.`;
+      if (step === 'deleting') return `:hourglass_flowing_sand: Binding: ${s(f.summary)}`;
+      return null;
+    },
+    ending(op, step, f) {
+      if (step === 'unbound') return `the ${s(f.service)} binding on ${s(f.cidr)} of ${op.prefix} is gone; those addresses are no longer served by ${s(f.service)}.`;
+      return null;
+    },
+    timeout: (op, f) =>
+      `Cloudflare still lists the ${s(op.params.service)} binding on ${s(op.params.cidr)} of ${op.prefix} after ${humanDuration(Number(f.timeoutMs ?? 0))} (last seen: ${s(f.latest) || 'nothing'}). Check the dashboard; Cloudflare support can tell why a deletion is stuck.`,
+  },
+  delegate: {
+    noun: 'delegation',
+    willChange: (op) =>
+      `Delegate \`${s(op.params.cidr)}\` of ${op.prefix} to account \`${s(op.params.delegatedAccountId)}\`: one \`POST .../delegations\`. That account can then use those addresses (address maps, its own services); service bindings stay on this, the parent account.`,
+    progress(op, step, f) {
+      if (step === 'accepted') return `:cloud: Cloudflare accepted the delegation of ${s(f.cidr)} to account \`${s(f.account)}\`; checking it is listed.`;
+      if (step === 'already_true') return `:information_source: ${s(f.cidr)} was already delegated to account \`${s(f.account)}\`; no call was needed.`;
+      return null;
+    },
+    ending(op, step, f) {
+      if (step === 'delegated') return `${s(f.cidr)} of ${op.prefix} is delegated to account \`${s(f.account)}\`. Its service bindings stay on this account.`;
+      if (step === 'delegation_missing') return `Cloudflare does not list the delegation of ${s(f.cidr)} to \`${s(f.account)}\`: someone removed it, or the create did not hold. Check with /byoip delegations ${op.prefix}.`;
+      return null;
+    },
+    timeout: (op) => `The bot could not read back the delegation of ${s(op.params.cidr)} in time. Check with /byoip delegations ${op.prefix}.`,
+  },
+  undelegate: {
+    noun: 'delegation removal',
+    willChange: (op) =>
+      `Take back \`${s(op.params.cidr)}\` of ${op.prefix} from account \`${s(op.params.delegatedAccountId)}\`: one \`DELETE .../delegations/{id}\`. That account can no longer use those addresses (its address maps on them stop answering).`,
+    progress(op, step, f) {
+      if (step === 'accepted') return `:cloud: Cloudflare accepted the removal of the delegation of ${s(f.cidr)}; checking it is gone.`;
+      if (step === 'already_true') return `:information_source: ${s(f.cidr)} was no longer delegated; no call was needed.`;
+      return null;
+    },
+    ending(op, step, f) {
+      if (step === 'undelegated') return `${s(f.cidr)} of ${op.prefix} is no longer delegated to account \`${s(f.account)}\`.`;
+      return null;
+    },
+    timeout: (op, f) => `Cloudflare still lists the delegation of ${s(op.params.cidr)} of ${op.prefix} after ${humanDuration(Number(f.timeoutMs ?? 0))}. Check with /byoip delegations ${op.prefix}.`,
+  },
   validate: {
     noun: 'validation request',
     willChange: (op) => `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`,

@@ -14,6 +14,8 @@ export interface RequestModalMetadata {
   asn?: number;
   /** Address map edits: the action, the map and the value named at the command (no inputs of their own). */
   form?: Record<string, string>;
+  /** What the command named after the prefix (unbind, delegate, undelegate: `target` CIDR, `account`), passed on as the form. */
+  args?: Record<string, string>;
 }
 
 /** Kind-specific inputs of the form, read back into the request's `form` on submit. */
@@ -42,6 +44,9 @@ export function checklistText(kind: OperationKind): string {
     validate: 'The ROA, IRR route object and ownership token are published',
     bind: 'We expect 4-6 hours of provisioning on these addresses',
     'address-map': 'The owners of the zones whose DNS answers change know about it',
+    unbind: 'Nothing needs this service on these addresses once the 4-6 h deletion ends',
+    delegate: 'The other account is ours or agreed, and expects these addresses',
+    undelegate: 'The other account no longer uses these addresses',
   }[kind];
 }
 
@@ -53,7 +58,7 @@ export function checklistText(kind: OperationKind): string {
 export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
-    section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
+    section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.args?.target ? ` \`${meta.args.target}\`` : ''}${meta.args?.account ? ` to account \`${meta.args.account}\`` : ''}${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
     ...(opts.checkedLater
       ? [context(':hourglass: Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
       : []),
@@ -85,6 +90,9 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
         validate: 'The card shows the pre-flight checks; Cloudflare then runs its own IRR, RPKI and ownership checks.',
         bind: 'The first binding of a prefix is its default and spans the whole prefix; Magic Transit only as the default; an address is CDN or Spectrum, not both.',
         'address-map': 'DNS answers change only for members of an enabled map; a zone membership outranks an account membership. The card says which zones change.',
+        unbind: 'Cloudflare takes 4-6 hours to delete a binding; then traffic on those addresses is no longer served by that service. The default binding goes last.',
+        delegate: 'The other account can use these addresses (address maps); service bindings stay on this, the parent account.',
+        undelegate: 'The other account loses these addresses at once; its address maps on them stop answering.',
       }[meta.kind],
     ),
   ];

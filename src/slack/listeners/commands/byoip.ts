@@ -12,6 +12,7 @@ import type { MapShape } from '../../../kinds/address-map.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
 import { requestModal } from '../../views/request-modal.js';
 import { auditBlocks } from '../../views/audit.js';
+import { delegationsBlocks } from '../../views/delegations.js';
 import { statusReportBlocks } from '../../views/status-report.js';
 
 /** The bindable services when Cloudflare's list could not be read in time (the submit checks against the real list). */
@@ -133,6 +134,12 @@ async function runCommand(
         await respond({ response_type: 'ephemeral', text: view.text, blocks: view.blocks });
         return;
       }
+      case 'delegations': {
+        await ctx.service.authorizeRead(command.user_id, 'delegations', parsed.cidr);
+        const view = delegationsBlocks(await ctx.service.delegationsReport(parsed.cidr));
+        await respond({ response_type: 'ephemeral', text: view.text, blocks: view.blocks });
+        return;
+      }
       case 'preflight': {
         await ctx.service.authorizeRead(command.user_id, 'preflight', parsed.cidr);
         if (!ctx.preflight) {
@@ -193,6 +200,9 @@ async function runCommand(
       case 'withdraw':
       case 'validate':
       case 'bind':
+      case 'unbind':
+      case 'delegate':
+      case 'undelegate':
       case 'onboard': {
         if (waitedMs > MODAL_MAX_WAIT_MS) {
           // Slack's trigger_id has expired by now: the form could not open.
@@ -200,12 +210,15 @@ async function runCommand(
           return;
         }
         // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
-        const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
+        // Unbind / delegate / undelegate: what the command named after the prefix is the form (checked at once, and at filing).
+        const args: Record<string, string> | undefined =
+          parsed.kind === 'unbind' || parsed.kind === 'undelegate' ? { target: parsed.target } : parsed.kind === 'delegate' ? { target: parsed.target, account: parsed.account } : undefined;
+        const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : args ? { form: args } : {});
         // null: Cloudflare could not be asked in time; the same checks run when the form is submitted.
         const services = target && Array.isArray(target.params.services) ? (target.params.services as string[]) : DEFAULT_SERVICES;
         await client.views.open({
           trigger_id: command.trigger_id,
-          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
+          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}), ...(args ? { args } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
         });
         return;
       }

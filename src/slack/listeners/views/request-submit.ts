@@ -8,7 +8,7 @@ import { FORM_INPUTS } from '../../views/request-modal.js';
 import { tellWhere } from '../../where.js';
 
 const metadata = z.object({
-  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'address-map']),
+  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate', 'address-map']),
   cidr: z.string(),
   /** Where the command was typed. */
   channel: z.string(),
@@ -17,6 +17,8 @@ const metadata = z.object({
   issuedAt: z.number().optional(),
   /** Address map edits: the action, the map and the value named at the command. */
   form: z.record(z.string(), z.string().max(200)).optional(),
+  /** What the command named after the prefix (unbind / delegate / undelegate). */
+  args: z.record(z.string(), z.string().max(200)).optional(),
 });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
@@ -26,6 +28,9 @@ const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
   bind: 'Confirm you expect 4-6 hours of provisioning on these addresses.',
   'address-map': 'Confirm the owners of the zones whose DNS answers change know about it.',
+  unbind: 'Confirm nothing needs this service on these addresses once the deletion ends (4-6 hours).',
+  delegate: 'Confirm the other account is yours or agreed, and expects these addresses.',
+  undelegate: 'Confirm the other account no longer uses these addresses.',
 };
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
@@ -45,7 +50,7 @@ export function requestSubmit(ctx: ListenerContext) {
     // Kind-specific inputs (bind: service, CIDR or IPs): checked against the rules now, refusals shown in the form.
     // Only the inputs the form showed (an address map edit shows none; its action travels in the metadata).
     const inputs = (FORM_INPUTS[meta.data.kind] ?? []).filter((i) => !meta.data.form || meta.data.form.action === 'create' || i.blockId in view.state.values);
-    const form: Record<string, string> = { ...(meta.data.form ?? {}) };
+    const form: Record<string, string> = { ...(meta.data.form ?? {}), ...(meta.data.args ?? {}) };
     for (const i of inputs) {
       const v = view.state.values[i.blockId]?.[i.actionId] as { value?: string | null; selected_option?: { value?: string } | null } | undefined;
       form[i.field] = (v?.selected_option?.value ?? v?.value ?? '').trim();
@@ -68,7 +73,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
     let op;
     try {
-      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(hasForm ? { form } : {}) });
+      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(hasForm || Object.keys(form).length ? { form } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
