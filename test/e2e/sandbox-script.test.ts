@@ -37,11 +37,13 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 120_000);
 
-  it('runs the life cycle from an empty account: onboard, validate, default Magic Transit binding, a CDN /29 of eight IPs, advertised and propagated, each step approved', async () => {
+  it('runs the life cycle from an empty account: onboard, validate, default Magic Transit binding, a CDN /29 of eight IPs, an address map with a zone, a delegation, advertised and propagated, each step approved', async () => {
     const { code, out } = await runSandbox('examples/lifecycle.txt', '3600', ['--scenario', 'fresh', '--wait-timeout', '60s']);
     expect(out).toContain('Done: Cloudflare validated');
     expect(out).toContain('the fewest CIDRs covering the IPs given exactly: 1');
     expect(out).toMatch(/Done: every binding is active \(192\.0\.2\.16\/29 active\)/);
+    expect(out).toMatch(/Done: address map `[0-9a-f]{32}` shows the change \(create\): enabled, 192\.0\.2\.16, 1 zone\(s\)/);
+    expect(out).toContain('Done: 192.0.2.128/25 of 192.0.2.0/24 is delegated');
     expect(out).toContain('Done: 192.0.2.0/24 is propagated');
     expect(code).toBe(0);
   }, 150_000);
