@@ -1,6 +1,7 @@
 /** The table of change kinds. A new kind = one module in this folder, its Slack text, its tests, and one line here. */
 import type { OperationKind } from '../domain/operation.js';
 import { advertise } from './advertise.js';
+import { bgpCreate, bgpDelete } from './bgp-prefix.js';
 import { bind } from './bind.js';
 import { onboard } from './onboard.js';
 import type { ChangeKind } from './types.js';
@@ -13,6 +14,8 @@ export const KINDS: Record<OperationKind, ChangeKind> = {
   onboard,
   validate,
   bind,
+  bgp_create: bgpCreate,
+  bgp_delete: bgpDelete,
 };
 
 export function kindOf(kind: OperationKind): ChangeKind {

@@ -6,6 +6,7 @@ export type ParsedCommand =
   | { kind: 'status'; cidr?: string }
   | { kind: 'advertise' | 'withdraw' | 'validate' | 'bind'; cidr: string; reason: string }
   | { kind: 'onboard'; cidr: string; asn: number; reason: string }
+  | { kind: 'bgp_create' | 'bgp_delete'; prefix: string; cidr: string; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
   | { kind: 'audit'; target: { opId: string } | { prefix: string }; page: number };
@@ -18,6 +19,8 @@ export const USAGE = [
   '`/byoip onboard <cidr> <asn>` — add a prefix to Cloudflare (the card shows the pre-flight first; needs approval)',
   '`/byoip validate <cidr>` — run the preflight, then ask Cloudflare to validate a prefix waiting for approval (needs approval)',
   '`/byoip bind <prefix>` — bind a CIDR or a list of IPs of a prefix to Magic Transit, CDN or Spectrum (needs approval; 4-6 h to provision)',
+  '`/byoip bgp create <prefix> <bgp-prefix>` — create a BGP prefix (the prefix or a more specific part, /24 or /48 at most; created withdrawn; needs approval)',
+  '`/byoip bgp delete <prefix> <bgp-prefix>` — delete a withdrawn BGP prefix (needs approval)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
   '`/byoip audit <prefix|request id> [page]` — the audit trail, newest first',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
@@ -40,6 +43,13 @@ export function parseCommand(text: string): ParsedCommand {
     case 'bind': {
       if (!rest[0]) throw new InvalidInputError(`Say which prefix: \`/byoip ${sub} <cidr>\`, e.g. \`/byoip ${sub} 203.0.113.0/24\`.`);
       return { kind: sub, cidr: parseCidr(rest[0]).text, reason: rest.slice(1).join(' ') };
+    }
+    case 'bgp': {
+      const action = (rest[0] ?? '').toLowerCase();
+      if ((action !== 'create' && action !== 'delete') || !rest[1] || !rest[2]) {
+        throw new InvalidInputError('Say what to do, the prefix and the BGP prefix: `/byoip bgp create <prefix> <bgp-prefix>` or `/byoip bgp delete <prefix> <bgp-prefix>`, e.g. `/byoip bgp create 203.0.113.0/24 203.0.113.0/25`.');
+      }
+      return { kind: action === 'create' ? 'bgp_create' : 'bgp_delete', prefix: parseCidr(rest[1]).text, cidr: parseCidr(rest[2]).text, reason: rest.slice(3).join(' ') };
     }
     case 'emergency':
     case 'break-glass': {

@@ -65,6 +65,12 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       createServiceBinding: async () => {
         throw new Error('not used');
       },
+      createBgpPrefix: async () => {
+        throw new Error('not used');
+      },
+      deleteBgpPrefix: async () => {
+        throw new Error('not used');
+      },
       getAddressMap: async () => {
         throw new Error('not used');
       },

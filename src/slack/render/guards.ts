@@ -46,6 +46,12 @@ export function guardText(g: Guard): string {
     const problems = (f.problems as string[] | undefined) ?? [];
     return problems.length ? `The binding rules no longer hold: ${problems.slice(0, 3).map((p) => inert(p, 300)).join(' ')}` : 'The binding rules hold: inside the prefix, default binding first, Magic Transit only as the default, CDN or Spectrum per address.';
   }
+  if (g.id === 'bgp-withdrawn') {
+    if (f.gone) return `BGP prefix ${s(f.prefix)} is no longer listed at Cloudflare; there is nothing to delete.`;
+    return f.advertised
+      ? `*BGP prefix ${s(f.prefix)} is advertised*, and Cloudflare deletes only a withdrawn one. Fix: withdraw it first (\`/byoip withdraw ${s(f.prefix)}\`), then ask again.`
+      : `BGP prefix ${s(f.prefix)} is withdrawn: deleting it changes nothing announced.`;
+  }
   if (g.id === 'cdn-address-map') {
     return `CDN bindings (${((f.bindings as string[]) ?? []).join(', ')}) exist, but no enabled address map points DNS answers at them: proxied hostnames will not use these addresses until one does.`;
   }

@@ -12,6 +12,8 @@ export interface RequestModalMetadata {
   issuedAt?: number;
   /** Onboard: the ASN to add the prefix with. */
   asn?: number;
+  /** Fields the command itself gave (bgp create / delete: the account prefix), merged into the request's `form`. */
+  fixed?: Record<string, string>;
 }
 
 /** Kind-specific inputs of the form, read back into the request's `form` on submit. */
@@ -30,6 +32,8 @@ export function checklistText(kind: OperationKind): string {
     onboard: 'We hold this prefix; an LOA for it will follow',
     validate: 'The ROA, IRR route object and ownership token are published',
     bind: 'We expect 4-6 hours of provisioning on these addresses',
+    bgp_create: 'We know it starts withdrawn; advertising is a separate request',
+    bgp_delete: 'Nothing needs this BGP prefix any more (it is withdrawn)',
   }[kind];
 }
 
@@ -41,7 +45,7 @@ export function checklistText(kind: OperationKind): string {
 export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
-    section(`*${verb} ${meta.cidr}*${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
+    section(`*${verb} ${meta.cidr}*${meta.fixed?.prefix ? ` of prefix ${meta.fixed.prefix}` : ''}${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
     ...(opts.checkedLater
       ? [context(':hourglass: Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
       : []),
@@ -71,6 +75,8 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
         onboard: 'The card shows the pre-flight checks. Cloudflare adds the prefix as pending and returns an ownership token to publish; then /byoip validate.',
         validate: 'The card shows the pre-flight checks; Cloudflare then runs its own IRR, RPKI and ownership checks.',
         bind: 'The first binding of a prefix is its default and spans the whole prefix; Magic Transit only as the default; an address is CDN or Spectrum, not both.',
+        bgp_create: 'Cloudflare creates the BGP prefix withdrawn; it needs an approved prefix with an active default service binding.',
+        bgp_delete: 'Cloudflare deletes only a withdrawn BGP prefix; an advertised one must be withdrawn first.',
       }[meta.kind],
     ),
   ];
@@ -78,7 +84,7 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
     type: 'modal',
     callback_id: CallbackId.RequestChange,
     private_metadata: JSON.stringify(meta),
-    title: { type: 'plain_text', text: `${verb} prefix` },
+    title: { type: 'plain_text', text: meta.kind === 'bgp_create' || meta.kind === 'bgp_delete' ? verb : `${verb} prefix` },
     submit: { type: 'plain_text', text: 'Request approval' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks,

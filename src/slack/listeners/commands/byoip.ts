@@ -170,6 +170,8 @@ async function runCommand(
       case 'withdraw':
       case 'validate':
       case 'bind':
+      case 'bgp_create':
+      case 'bgp_delete':
       case 'onboard': {
         if (waitedMs > MODAL_MAX_WAIT_MS) {
           // Slack's trigger_id has expired by now: the form could not open.
@@ -177,12 +179,13 @@ async function runCommand(
           return;
         }
         // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
-        const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : {});
+        const fixed = parsed.kind === 'bgp_create' || parsed.kind === 'bgp_delete' ? { prefix: parsed.prefix } : undefined;
+        const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : fixed ? { form: fixed } : {});
         // null: Cloudflare could not be asked in time; the same checks run when the form is submitted.
         const services = target && Array.isArray(target.params.services) ? (target.params.services as string[]) : DEFAULT_SERVICES;
         await client.views.open({
           trigger_id: command.trigger_id,
-          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
+          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}), ...(fixed ? { fixed } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
         });
         return;
       }

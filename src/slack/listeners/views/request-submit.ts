@@ -8,13 +8,15 @@ import { FORM_INPUTS } from '../../views/request-modal.js';
 import { tellWhere } from '../../where.js';
 
 const metadata = z.object({
-  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind']),
+  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'bgp_create', 'bgp_delete']),
   cidr: z.string(),
   /** Where the command was typed. */
   channel: z.string(),
   asn: z.number().int().positive().optional(),
   responseUrl: z.string().url().max(2000).optional(),
   issuedAt: z.number().optional(),
+  /** What the command itself gave (bgp create / delete: the account prefix). */
+  fixed: z.record(z.string(), z.string().max(200)).optional(),
 });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
@@ -23,6 +25,8 @@ const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   onboard: 'Confirm you hold this prefix; Cloudflare will ask for a Letter of Agency.',
   validate: 'Confirm the ROA, route object and ownership token are published; the card shows what the bot found.',
   bind: 'Confirm you expect 4-6 hours of provisioning on these addresses.',
+  bgp_create: 'Confirm you know the new BGP prefix starts withdrawn.',
+  bgp_delete: 'Confirm nothing needs this BGP prefix any more.',
 };
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
@@ -41,7 +45,7 @@ export function requestSubmit(ctx: ListenerContext) {
     if (checked.length === 0) errors[BlockId.Checklist] = UNTICKED[meta.data.kind];
     // Kind-specific inputs (bind: service, CIDR or IPs): checked against the rules now, refusals shown in the form.
     const inputs = FORM_INPUTS[meta.data.kind] ?? [];
-    const form: Record<string, string> = {};
+    const form: Record<string, string> = { ...(meta.data.fixed ?? {}) };
     for (const i of inputs) {
       const v = view.state.values[i.blockId]?.[i.actionId] as { value?: string | null; selected_option?: { value?: string } | null } | undefined;
       form[i.field] = (v?.selected_option?.value ?? v?.value ?? '').trim();
@@ -63,7 +67,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
     let op;
     try {
-      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(inputs.length ? { form } : {}) });
+      op = await ctx.service.request({ kind: meta.data.kind, cidr: meta.data.cidr, userId: user, reason, ...(meta.data.asn ? { asn: meta.data.asn } : {}), ...(Object.keys(form).length ? { form } : {}) });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
