@@ -4,7 +4,8 @@
  */
 import type { Operation, OperationKind } from '../../domain/operation.js';
 import { humanDuration } from '../../domain/time.js';
-import { userText } from '../views/blocks.js';
+import { CHECK_NAME, type ValidationExplanation } from '../../domain/validation-explained.js';
+import { escapeMrkdwn, userText } from '../views/blocks.js';
 
 type Facts = Record<string, unknown>;
 
@@ -171,7 +172,11 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
         const failing = Object.entries((f.failing as Record<string, string>) ?? {})
           .map(([k, v]) => `${k === 'irr' ? 'IRR' : k === 'rpki' ? 'RPKI' : k} ${v}`)
           .join(', ');
-        return `Cloudflare's validation of ${op.prefix} failed: ${failing}. Run \`/byoip preflight ${op.prefix}\` to see what to fix, then ask again.`;
+        const explained = (f.explained as ValidationExplanation[] | undefined) ?? [];
+        const why = explained
+          .map((x) => `\n• *${CHECK_NAME[x.check]} \`${escapeMrkdwn(x.state)}\`*: ${escapeMrkdwn(x.cause)} Fix: ${escapeMrkdwn(x.fix)}\n\`\`\`${escapeMrkdwn(x.record.join('\n'))}\`\`\``)
+          .join('');
+        return `Cloudflare's validation of ${op.prefix} failed: ${failing}.${why}\nOnce published, run \`/byoip preflight ${op.prefix}\` to check, then ask again.`;
       }
       return null;
     },
