@@ -73,8 +73,10 @@ export const policySchema = z
         delegate: actionPolicy.default(ACTION_DEFAULT),
         undelegate: actionPolicy.default(ACTION_DEFAULT),
         'address-map': actionPolicy.default(ACTION_DEFAULT),
+        bgp_create: actionPolicy.default(ACTION_DEFAULT),
+        bgp_delete: actionPolicy.default(ACTION_DEFAULT),
       })
-      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT, bind: ACTION_DEFAULT, unbind: ACTION_DEFAULT, delegate: ACTION_DEFAULT, undelegate: ACTION_DEFAULT, 'address-map': ACTION_DEFAULT }),
+      .default({ advertise: ACTION_DEFAULT, withdraw: ACTION_DEFAULT, onboard: ACTION_DEFAULT, validate: ACTION_DEFAULT, bind: ACTION_DEFAULT, unbind: ACTION_DEFAULT, delegate: ACTION_DEFAULT, undelegate: ACTION_DEFAULT, 'address-map': ACTION_DEFAULT, bgp_create: ACTION_DEFAULT, bgp_delete: ACTION_DEFAULT }),
     /** The incident path: on-call engineers act without approval, a bounded number of times, reviewed afterwards. */
     break_glass: z
       .object({
@@ -107,7 +109,7 @@ export const policySchema = z
   });
 
 export type Policy = z.infer<typeof policySchema>;
-export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map';
+export type ActionKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map' | 'bgp_create' | 'bgp_delete';
 // The engine's view of the policy lives in domain/; the validated file must fit it.
 const _policyFitsEngine = (p: Policy): EnginePolicy => p;
 void _policyFitsEngine;

@@ -16,7 +16,7 @@ export interface BlastRadiusFacts {
 }
 
 /** The kinds of change the engine knows; each is one module under src/kinds/, registered in src/kinds/index.ts. */
-export type OperationKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map';
+export type OperationKind = 'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map' | 'bgp_create' | 'bgp_delete';
 
 export type OperationState =
   | 'awaiting_approval'
@@ -328,5 +328,5 @@ export function describeState(state: OperationState): string {
 }
 
 export function actionVerb(kind: OperationKind): string {
-  return { advertise: 'Advertise', withdraw: 'Withdraw', onboard: 'Onboard', validate: 'Validate', bind: 'Bind', unbind: 'Unbind', delegate: 'Delegate', undelegate: 'Undelegate', 'address-map': 'Address map' }[kind];
+  return { advertise: 'Advertise', withdraw: 'Withdraw', onboard: 'Onboard', validate: 'Validate', bind: 'Bind', unbind: 'Unbind', delegate: 'Delegate', undelegate: 'Undelegate', 'address-map': 'Address map', bgp_create: 'Create BGP prefix', bgp_delete: 'Delete BGP prefix' }[kind];
 }

@@ -2,6 +2,7 @@
 import type { OperationKind } from '../domain/operation.js';
 import { addressMap } from './address-map.js';
 import { advertise } from './advertise.js';
+import { bgpCreate, bgpDelete } from './bgp-prefix.js';
 import { bind } from './bind.js';
 import { delegate, undelegate } from './delegate.js';
 import { onboard } from './onboard.js';
@@ -20,6 +21,8 @@ export const KINDS: Record<OperationKind, ChangeKind> = {
   unbind,
   delegate,
   undelegate,
+  bgp_create: bgpCreate,
+  bgp_delete: bgpDelete,
 };
 
 export function kindOf(kind: OperationKind): ChangeKind {

@@ -24,6 +24,8 @@ export interface AddressingApi {
   createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string }): Promise<Prefix>;
   listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
   getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
+  createBgpPrefix(accountId: string, prefixId: string, cidr: string): Promise<BgpPrefix>;
+  deleteBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<void>;
   setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;
   listServiceBindings(accountId: string, prefixId: string): Promise<ServiceBinding[]>;
   listDelegations(accountId: string, prefixId: string): Promise<Delegation[]>;

@@ -1,12 +1,12 @@
 /** Validate: ask Cloudflare to run its IRR / RPKI / ownership checks (POST .../validate) and follow them to the end. */
 import type { Prefix } from '../domain/addressing.js';
+import { explainFailingChecks, FAILED_VALIDATION_STATES } from '../domain/validation-explained.js';
 import { InvalidInputError } from '../errors.js';
 import { canonical, findAccountPrefix } from './lookup.js';
 import { preflightChecks } from './preflight-checks.js';
 import type { ChangeKind } from './types.js';
 
-/** Validation states Cloudflare uses for a check that did not pass. */
-const FAILED_VALIDATION = new Set(['missing', 'invalid', 'mismatch_asn', 'failed']);
+const FAILED_VALIDATION = FAILED_VALIDATION_STATES;
 
 const statesOf = (p: Prefix) => ({ irr: p.irrValidationState, rpki: p.rpkiValidationState, ownership: p.ownershipValidationState });
 
@@ -55,7 +55,10 @@ export const validate: ChangeKind = {
     const failing = Object.entries(states).filter(([, v]) => FAILED_VALIDATION.has(v));
     const pending = Object.values(states).some((v) => v === 'pending' || v === '');
     if (failing.length && !pending) {
-      return { events: [], latest: summary, verdict: { verdict: 'failed', step: 'checks_failed', facts: { summary, failing: Object.fromEntries(failing) } } };
+      const asn = typeof op.params.asn === 'number' ? op.params.asn : (p.asn ?? null);
+      const token = p.ownershipValidationToken ?? (typeof op.params.token === 'string' ? op.params.token : null);
+      const explained = explainFailingChecks(states, { cidr: op.prefix, asn, token });
+      return { events: [], latest: summary, verdict: { verdict: 'failed', step: 'checks_failed', facts: { summary, failing: Object.fromEntries(failing), explained } } };
     }
     if (summary === op.watch?.latest) return { events: [] };
     return { events: [{ type: 'progress', step: 'checks', facts: { summary } }], latest: summary, sampled: true };

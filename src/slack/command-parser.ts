@@ -10,6 +10,7 @@ export type ParsedCommand =
   | { kind: 'unbind' | 'undelegate'; cidr: string; target: string; reason: string }
   | { kind: 'delegate'; cidr: string; target: string; account: string; reason: string }
   | { kind: 'delegations'; cidr: string }
+  | { kind: 'bgp_create' | 'bgp_delete'; prefix: string; cidr: string; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
   | { kind: 'address-map'; action: 'create'; cidr: string; reason: string }
@@ -26,6 +27,7 @@ export const USAGE = [
   '`/byoip bind <prefix>` · `unbind <prefix> <cidr>` — service bindings (needs approval; 4-6 h)',
   '`/byoip delegate <prefix> <cidr> <account-id>` · `undelegate <prefix> <cidr>` · `delegations <prefix>`',
   '`/byoip address-map create <prefix>` · `<action> <map-id> [value]` · `show <map-id|prefix>`',
+  '`/byoip bgp create|delete <prefix> <bgp-prefix>` — more-specific BGP prefixes (created withdrawn; needs approval)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only, no approval, reviewed afterwards',
   '`/byoip audit <prefix|request id> [page]` — the audit trail',
   '`/byoip preflight <cidr> [asn]` — ROA, IRR and ownership token before onboarding',
@@ -67,6 +69,13 @@ export function parseCommand(text: string): ParsedCommand {
     case 'delegations': {
       if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip delegations <prefix>`, e.g. `/byoip delegations 203.0.113.0/24`.');
       return { kind: 'delegations', cidr: parseCidr(rest[0]).text };
+    }
+    case 'bgp': {
+      const action = (rest[0] ?? '').toLowerCase();
+      if ((action !== 'create' && action !== 'delete') || !rest[1] || !rest[2]) {
+        throw new InvalidInputError('Say what to do, the prefix and the BGP prefix: `/byoip bgp create <prefix> <bgp-prefix>` or `/byoip bgp delete <prefix> <bgp-prefix>`, e.g. `/byoip bgp create 203.0.113.0/24 203.0.113.0/25`.');
+      }
+      return { kind: action === 'create' ? 'bgp_create' : 'bgp_delete', prefix: parseCidr(rest[1]).text, cidr: parseCidr(rest[2]).text, reason: rest.slice(3).join(' ') };
     }
     case 'emergency':
     case 'break-glass': {

@@ -27,6 +27,11 @@ describe('/byoip validate: the preflight on the card, then Cloudflare\'s own che
     const failed = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('validation of 192.0.2.0/24 failed')), 20_000);
     expect(failed.text).toMatch(/^Failed: /);
     expect(failed.text).toMatch(/ownership (missing|invalid)/);
+    // The cause and the fix from the troubleshooting page, with the exact record to publish.
+    expect(failed.text).toMatch(/\*Ownership `(missing|invalid)`\*: .*Fix: /);
+    expect(failed.text).toContain(`remarks: cf-validation: ${P.ownershipToken}`);
+    expect(failed.text).toContain(`cf-validation.2.0.192.in-addr.arpa IN TXT "${P.ownershipToken}"`);
+    expect(failed.text).not.toMatch(/IRR `|RPKI `/); // those pass here
     expect(stack.cloudflare.state.prefixes.get(P.id)!.approved).toBe('P');
     expect(await stack.bot!.store.lockHolder(P.cidr)).toBeNull();
 
@@ -47,5 +52,19 @@ describe('/byoip validate: the preflight on the card, then Cloudflare\'s own che
     const refusal = await stack.slack.waitFor(() => stack.slack.ephemerals('U0ALICE').at(before), 5000);
     expect(refusal.text).toContain('already validated and approved');
     expect(stack.slack.openModal('U0ALICE')).toBeUndefined();
+  });
+
+  it('IRR with another origin and no ROA: each failing check explained with the route object and the ROA to publish', async () => {
+    const route = stack.world.routeObjects.find((r) => r.prefix === P.cidr && r.source !== 'RPKI')!;
+    route.origin = 64511;
+    stack.world.roas.splice(0, stack.world.roas.length, ...stack.world.roas.filter((r) => r.prefix !== P.cidr));
+    const card = await fileRequest(stack, 'U0ALICE', 'validate', P.cidr, 'check the explanations');
+    await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const failed = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.startsWith('Failed:')), 20_000);
+    expect(failed.text).toMatch(/\*IRR `mismatch_asn`\*: .*origin is not AS13335/);
+    expect(failed.text).toContain('route: 192.0.2.0/24\norigin: AS13335');
+    expect(failed.text).toMatch(/\*RPKI `missing`\*: no ROA covers 192\.0\.2\.0\/24/);
+    expect(failed.text).toContain('ROA: prefix 192.0.2.0/24, origin AS13335, max length /24');
+    expect(failed.text).not.toMatch(/<YOUR/); // angle brackets escaped for Slack
   });
 });

@@ -78,6 +78,12 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       deleteDelegation: async () => {
         throw new Error('not used');
       },
+      createBgpPrefix: async () => {
+        throw new Error('not used');
+      },
+      deleteBgpPrefix: async () => {
+        throw new Error('not used');
+      },
       getAddressMap: async () => {
         throw new Error('not used');
       },

@@ -73,7 +73,7 @@ export interface StackOptions {
   /** More channels than #netops (commands typed elsewhere). */
   extraChannels?: { id: string; name: string }[];
   /** Policy `actions.<kind>.channel`: where that kind's cards go instead of #netops. */
-  actionChannels?: Partial<Record<'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map', string>>;
+  actionChannels?: Partial<Record<'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map' | 'bgp_create' | 'bgp_delete', string>>;
   /** USERGROUP_CACHE_TTL_MS (default 1000 here). */
   usergroupCacheTtlMs?: number;
   /** Any other bot setting, by its environment variable (COMMAND_RATE_LIMIT_PER_USER, INTERACTIVE_CONCURRENCY...). */
@@ -158,7 +158,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     slack: { channel: SANDBOX_CHANNEL.id },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
     actions: Object.fromEntries(
-      (['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate', 'address-map'] as const).map((k) => [
+      (['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate', 'address-map', 'bgp_create', 'bgp_delete'] as const).map((k) => [
         k,
         { approvals, expires_after: expires, ...(opts.approvalValidFor ? { approval_valid_for: opts.approvalValidFor } : {}), ...(opts.actionChannels?.[k] ? { channel: opts.actionChannels[k] } : {}) },
       ]),

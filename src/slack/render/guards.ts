@@ -50,6 +50,12 @@ export function guardText(g: Guard): string {
     const problems = (f.problems as string[] | undefined) ?? [];
     return problems.length ? `The address map rules do not hold: ${problems.slice(0, 3).map((p) => inert(p, 400)).join(' ')}` : 'The address map rules hold: IPs inside the account\'s prefixes, each once; the map may be changed this way.';
   }
+  if (g.id === 'bgp-withdrawn') {
+    if (f.gone) return `BGP prefix ${s(f.prefix)} is no longer listed at Cloudflare; there is nothing to delete.`;
+    return f.advertised
+      ? `*BGP prefix ${s(f.prefix)} is advertised*, and Cloudflare deletes only a withdrawn one. Fix: withdraw it first (\`/byoip withdraw ${s(f.prefix)}\`), then ask again.`
+      : `BGP prefix ${s(f.prefix)} is withdrawn: deleting it changes nothing announced.`;
+  }
   if (g.id === 'cdn-address-map') {
     return `CDN bindings (${((f.bindings as string[]) ?? []).join(', ')}) exist, but no enabled address map points DNS answers at them: proxied hostnames will not use these addresses until one does.`;
   }

@@ -4,7 +4,8 @@
  */
 import type { Operation, OperationKind } from '../../domain/operation.js';
 import { humanDuration } from '../../domain/time.js';
-import { userText } from '../views/blocks.js';
+import { CHECK_NAME, type ValidationExplanation } from '../../domain/validation-explained.js';
+import { escapeMrkdwn, userText } from '../views/blocks.js';
 
 type Facts = Record<string, unknown>;
 
@@ -74,7 +75,43 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
       : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsedMs)} after the withdraw (${summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
 });
 
+const bgpPrefixView = (action: 'create' | 'delete'): KindView => ({
+  noun: action === 'create' ? 'new BGP prefix' : 'BGP prefix deletion',
+  willChange: (op) =>
+    action === 'create'
+      ? `Create BGP prefix ${op.prefix} of prefix ${s(op.params.accountPrefix)} (\`POST .../bgp/prefixes\`). Cloudflare creates it *withdrawn*: nothing is announced until a separate \`/byoip advertise ${op.prefix}\`.`
+      : `Delete BGP prefix ${op.prefix} of prefix ${s(op.params.accountPrefix)} (\`DELETE .../bgp/prefixes/${s(op.bgpPrefixId)}\`). It is withdrawn, so nothing announced changes; it can be created again later.`,
+  progress(op, step) {
+    if (step === 'accepted') return action === 'create' ? `:cloud: Cloudflare created BGP prefix ${op.prefix}; checking it is listed.` : `:cloud: Cloudflare accepted the deletion of BGP prefix ${op.prefix}; checking it is gone.`;
+    if (step === 'already_true') return action === 'create' ? `:information_source: BGP prefix ${op.prefix} was already there; no call was needed.` : `:information_source: BGP prefix ${op.prefix} was already gone; no call was needed.`;
+    return null;
+  },
+  ending(op, step, f) {
+    switch (step) {
+      case 'bgp_created':
+        return `BGP prefix ${op.prefix} is listed on ${s(f.accountPrefix)} (\`${s(f.bgpPrefixId)}\`, ${f.advertised ? 'advertised' : 'withdrawn'}). Advertise it with \`/byoip advertise ${op.prefix}\` when ready.`;
+      case 'bgp_not_listed':
+        return `Cloudflare answered the create, but BGP prefix ${op.prefix} is not in the list read back. Check with \`/byoip status ${s(op.params.accountPrefix)}\` before asking again.`;
+      case 'bgp_deleted':
+        return `BGP prefix ${op.prefix} is gone from ${s(f.accountPrefix)}.`;
+      case 'bgp_still_listed':
+        return `Cloudflare answered the deletion, but BGP prefix ${op.prefix} is still listed. Check with \`/byoip status ${s(op.params.accountPrefix)}\`.`;
+      case 'still_advertised':
+        return `BGP prefix ${op.prefix} is advertised now, and Cloudflare deletes only a withdrawn one. Nothing was sent. Fix: withdraw it first (\`/byoip withdraw ${op.prefix}\`), then ask again.`;
+      case 'locked':
+        return `Cloudflare has BGP prefix ${op.prefix} locked (on_demand_locked), so it cannot be deleted. Nothing was sent; ask your Cloudflare account team to unlock it.`;
+      case 'no_bgp_prefix':
+        return 'This request names no BGP prefix, so there is nothing to delete. Nothing was sent.';
+      default:
+        return null;
+    }
+  },
+  timeout: (op) => `the bot could not confirm BGP prefix ${op.prefix} was ${action === 'create' ? 'created' : 'deleted'} in time. Check with \`/byoip status ${s(op.params.accountPrefix)}\`.`,
+});
+
 export const KIND_VIEWS: Record<OperationKind, KindView> = {
+  bgp_create: bgpPrefixView('create'),
+  bgp_delete: bgpPrefixView('delete'),
   advertise: advertisement('advertise'),
   withdraw: advertisement('withdraw'),
   onboard: {
@@ -240,7 +277,11 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
         const failing = Object.entries((f.failing as Record<string, string>) ?? {})
           .map(([k, v]) => `${k === 'irr' ? 'IRR' : k === 'rpki' ? 'RPKI' : k} ${v}`)
           .join(', ');
-        return `Cloudflare's validation of ${op.prefix} failed: ${failing}. Run \`/byoip preflight ${op.prefix}\` to see what to fix, then ask again.`;
+        const explained = (f.explained as ValidationExplanation[] | undefined) ?? [];
+        const why = explained
+          .map((x) => `\n• *${CHECK_NAME[x.check]} \`${escapeMrkdwn(x.state)}\`*: ${escapeMrkdwn(x.cause)} Fix: ${escapeMrkdwn(x.fix)}\n\`\`\`${escapeMrkdwn(x.record.join('\n'))}\`\`\``)
+          .join('');
+        return `Cloudflare's validation of ${op.prefix} failed: ${failing}.${why}\nOnce published, run \`/byoip preflight ${op.prefix}\` to check, then ask again.`;
       }
       return null;
     },

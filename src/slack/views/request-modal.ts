@@ -16,6 +16,8 @@ export interface RequestModalMetadata {
   form?: Record<string, string>;
   /** What the command named after the prefix (unbind, delegate, undelegate: `target` CIDR, `account`), passed on as the form. */
   args?: Record<string, string>;
+  /** Fields the command itself gave (bgp create / delete: the account prefix), merged into the request's `form`. */
+  fixed?: Record<string, string>;
 }
 
 /** Kind-specific inputs of the form, read back into the request's `form` on submit. */
@@ -47,6 +49,8 @@ export function checklistText(kind: OperationKind): string {
     unbind: 'Nothing needs this service on these addresses once the 4-6 h deletion ends',
     delegate: 'The other account is ours or agreed, and expects these addresses',
     undelegate: 'The other account no longer uses these addresses',
+    bgp_create: 'We know it starts withdrawn; advertising is a separate request',
+    bgp_delete: 'Nothing needs this BGP prefix any more (it is withdrawn)',
   }[kind];
 }
 
@@ -58,7 +62,7 @@ export function checklistText(kind: OperationKind): string {
 export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
-    section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.args?.target ? ` \`${meta.args.target}\`` : ''}${meta.args?.account ? ` to account \`${meta.args.account}\`` : ''}${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
+    section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.args?.target ? ` \`${meta.args.target}\`` : ''}${meta.args?.account ? ` to account \`${meta.args.account}\`` : ''}${meta.fixed?.prefix ? ` of prefix ${meta.fixed.prefix}` : ''}${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
     ...(opts.checkedLater
       ? [context(':hourglass: Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
       : []),
@@ -93,6 +97,8 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
         unbind: 'Cloudflare takes 4-6 hours to delete a binding; then traffic on those addresses is no longer served by that service. The default binding goes last.',
         delegate: 'The other account can use these addresses (address maps); service bindings stay on this, the parent account.',
         undelegate: 'The other account loses these addresses at once; its address maps on them stop answering.',
+        bgp_create: 'Cloudflare creates the BGP prefix withdrawn; it needs an approved prefix with an active default service binding.',
+        bgp_delete: 'Cloudflare deletes only a withdrawn BGP prefix; an advertised one must be withdrawn first.',
       }[meta.kind],
     ),
   ];
@@ -100,7 +106,7 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
     type: 'modal',
     callback_id: CallbackId.RequestChange,
     private_metadata: JSON.stringify(meta),
-    title: { type: 'plain_text', text: meta.kind === 'address-map' ? 'Address map' : `${verb} prefix` },
+    title: { type: 'plain_text', text: meta.kind === 'address-map' ? 'Address map' : meta.kind === 'bgp_create' || meta.kind === 'bgp_delete' ? verb : `${verb} prefix` },
     submit: { type: 'plain_text', text: 'Request approval' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks,

@@ -203,6 +203,8 @@ async function runCommand(
       case 'unbind':
       case 'delegate':
       case 'undelegate':
+      case 'bgp_create':
+      case 'bgp_delete':
       case 'onboard': {
         if (waitedMs > MODAL_MAX_WAIT_MS) {
           // Slack's trigger_id has expired by now: the form could not open.
@@ -210,15 +212,17 @@ async function runCommand(
           return;
         }
         // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
-        // Unbind / delegate / undelegate: what the command named after the prefix is the form (checked at once, and at filing).
+        // Unbind / delegate / undelegate / bgp: what the command named after the prefix is the form (checked at once, and at filing).
         const args: Record<string, string> | undefined =
           parsed.kind === 'unbind' || parsed.kind === 'undelegate' ? { target: parsed.target } : parsed.kind === 'delegate' ? { target: parsed.target, account: parsed.account } : undefined;
-        const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : args ? { form: args } : {});
+        const fixed = parsed.kind === 'bgp_create' || parsed.kind === 'bgp_delete' ? { prefix: parsed.prefix } : undefined;
+        const named = args ?? fixed;
+        const target = await ctx.service.intake(parsed.kind, parsed.cidr, command.user_id, parsed.kind === 'onboard' ? { asn: parsed.asn } : named ? { form: named } : {});
         // null: Cloudflare could not be asked in time; the same checks run when the form is submitted.
         const services = target && Array.isArray(target.params.services) ? (target.params.services as string[]) : DEFAULT_SERVICES;
         await client.views.open({
           trigger_id: command.trigger_id,
-          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}), ...(args ? { args } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
+          view: requestModal({ kind: parsed.kind, cidr: parsed.cidr, ...origin, ...(parsed.kind === 'onboard' ? { asn: parsed.asn } : {}), ...(args ? { args } : {}), ...(fixed ? { fixed } : {}) }, parsed.reason, { services, checkedLater: target === null }) as never,
         });
         return;
       }

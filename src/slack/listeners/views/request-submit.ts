@@ -8,7 +8,7 @@ import { FORM_INPUTS } from '../../views/request-modal.js';
 import { tellWhere } from '../../where.js';
 
 const metadata = z.object({
-  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate', 'address-map']),
+  kind: z.enum(['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate', 'address-map', 'bgp_create', 'bgp_delete']),
   cidr: z.string(),
   /** Where the command was typed. */
   channel: z.string(),
@@ -19,6 +19,8 @@ const metadata = z.object({
   form: z.record(z.string(), z.string().max(200)).optional(),
   /** What the command named after the prefix (unbind / delegate / undelegate). */
   args: z.record(z.string(), z.string().max(200)).optional(),
+  /** What the command itself gave (bgp create / delete: the account prefix). */
+  fixed: z.record(z.string(), z.string().max(200)).optional(),
 });
 
 const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
@@ -31,6 +33,8 @@ const UNTICKED: Record<z.infer<typeof metadata>['kind'], string> = {
   unbind: 'Confirm nothing needs this service on these addresses once the deletion ends (4-6 hours).',
   delegate: 'Confirm the other account is yours or agreed, and expects these addresses.',
   undelegate: 'Confirm the other account no longer uses these addresses.',
+  bgp_create: 'Confirm you know the new BGP prefix starts withdrawn.',
+  bgp_delete: 'Confirm nothing needs this BGP prefix any more.',
 };
 
 /** The request modal's submit: validate synchronously (errors go back into the modal), then file the request. */
@@ -50,7 +54,7 @@ export function requestSubmit(ctx: ListenerContext) {
     // Kind-specific inputs (bind: service, CIDR or IPs): checked against the rules now, refusals shown in the form.
     // Only the inputs the form showed (an address map edit shows none; its action travels in the metadata).
     const inputs = (FORM_INPUTS[meta.data.kind] ?? []).filter((i) => !meta.data.form || meta.data.form.action === 'create' || i.blockId in view.state.values);
-    const form: Record<string, string> = { ...(meta.data.form ?? {}), ...(meta.data.args ?? {}) };
+    const form: Record<string, string> = { ...(meta.data.form ?? {}), ...(meta.data.args ?? {}), ...(meta.data.fixed ?? {}) };
     for (const i of inputs) {
       const v = view.state.values[i.blockId]?.[i.actionId] as { value?: string | null; selected_option?: { value?: string } | null } | undefined;
       form[i.field] = (v?.selected_option?.value ?? v?.value ?? '').trim();
