@@ -9,6 +9,7 @@ export type ParsedCommand =
   | { kind: 'bgp_create' | 'bgp_delete'; prefix: string; cidr: string; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
+  | { kind: 'loa'; cidr: string }
   | { kind: 'audit'; target: { opId: string } | { prefix: string }; page: number };
 
 export const USAGE = [
@@ -23,6 +24,7 @@ export const USAGE = [
   '`/byoip bgp delete <prefix> <bgp-prefix>` — delete a withdrawn BGP prefix (needs approval)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only: act now without approval (limited uses, reviewed afterwards)',
   '`/byoip audit <prefix|request id> [page]` — the audit trail, newest first',
+  '`/byoip loa <prefix>` — the prefix\'s Letter of Agency: its document id and how it was made',
   '`/byoip preflight <cidr> [asn]` — check ROA, IRR route object and ownership token before onboarding',
 ].join('\n');
 
@@ -71,6 +73,10 @@ export function parseCommand(text: string): ParsedCommand {
       if (!Number.isInteger(page) || page < 1 || page > 1000) throw new InvalidInputError('The page is a whole number from 1 (newest) up, e.g. `/byoip audit 203.0.113.0/24 2`.');
       if (/^[0-9a-f]{16}$/.test(what)) return { kind: 'audit', target: { opId: what }, page };
       return { kind: 'audit', target: { prefix: parseCidr(what).text }, page };
+    }
+    case 'loa': {
+      if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip loa <prefix>`, e.g. `/byoip loa 203.0.113.0/24`.');
+      return { kind: 'loa', cidr: parseCidr(rest[0]).text };
     }
     case 'preflight': {
       if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip preflight <cidr> [asn]`, e.g. `/byoip preflight 203.0.113.0/24 13335`.');

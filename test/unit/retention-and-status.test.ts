@@ -65,6 +65,9 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       createServiceBinding: async () => {
         throw new Error('not used');
       },
+      uploadLoaDocument: async () => {
+        throw new Error('not used');
+      },
       createBgpPrefix: async () => {
         throw new Error('not used');
       },

@@ -57,7 +57,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const user = body.user.id;
     if (inputs.length) {
       try {
-        await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form });
+        await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form, ...(meta.data.asn ? { asn: meta.data.asn } : {}) });
       } catch (err) {
         await ack({ response_action: 'errors', errors: { [inputs.at(-1)!.blockId]: slackMessageOf(err).slice(0, 1000) } });
         return;
