@@ -4,7 +4,7 @@
  * it files, approves, executes, verifies and recovers any kind the same way. Kinds emit typed facts and events;
  * their Slack text lives in src/slack/render/kinds.ts.
  */
-import type { AddressMap, BgpPrefix, Delegation, Prefix, Service, ServiceBinding } from '../domain/addressing.js';
+import type { AddressMap, BgpPrefix, Delegation, LoaDocument, Prefix, Service, ServiceBinding } from '../domain/addressing.js';
 import type { OpEvent, Verdict } from '../domain/events.js';
 import type { Check, Guard } from '../domain/guards.js';
 
@@ -21,7 +21,8 @@ export interface AddressingApi {
   listPrefixes(accountId: string): Promise<Prefix[]>;
   getPrefix(accountId: string, prefixId: string): Promise<Prefix>;
   validatePrefix(accountId: string, prefixId: string): Promise<Prefix>;
-  createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string }): Promise<Prefix>;
+  createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string; loaDocumentId?: string | null; delegateLoaCreation?: boolean }): Promise<Prefix>;
+  uploadLoaDocument(accountId: string, input: { filename: string; content: Uint8Array }): Promise<LoaDocument>;
   listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;
   getBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<BgpPrefix>;
   createBgpPrefix(accountId: string, prefixId: string, cidr: string): Promise<BgpPrefix>;

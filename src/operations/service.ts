@@ -158,7 +158,7 @@ export class OperationService {
     return { lines: matches.slice(start, start + pageSize), more: matches.length > start + pageSize, found: matches.length > 0 };
   }
 
-  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home' | 'address-map show' | 'delegations', prefix?: string): Promise<void> {
+  async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home' | 'address-map show' | 'delegations' | 'loa', prefix?: string): Promise<void> {
     if (await this.isAllowed(userId, 'viewer')) return;
     const err = new BotError(
       ErrorCode.NotAuthorized,

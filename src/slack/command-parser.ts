@@ -16,6 +16,7 @@ export type ParsedCommand =
   | { kind: 'address-map'; action: 'create'; cidr: string; reason: string }
   | { kind: 'address-map'; action: Exclude<AddressMapAction, 'create'>; mapId: string; value: string; reason: string }
   | { kind: 'address-map-show'; target: { mapId: string } | { cidr: string } }
+  | { kind: 'loa'; cidr: string }
   | { kind: 'audit'; target: { opId: string } | { prefix: string }; page: number };
 
 export const USAGE = [
@@ -29,7 +30,7 @@ export const USAGE = [
   '`/byoip address-map create <prefix>` · `<action> <map-id> [value]` · `show <map-id|prefix>`',
   '`/byoip bgp create|delete <prefix> <bgp-prefix>` — more-specific BGP prefixes (created withdrawn; needs approval)',
   '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only, no approval, reviewed afterwards',
-  '`/byoip audit <prefix|request id> [page]` — the audit trail',
+  '`/byoip audit <prefix|request id> [page]` — the audit trail · `/byoip loa <prefix>` — its LOA',
   '`/byoip preflight <cidr> [asn]` — ROA, IRR and ownership token before onboarding',
 ].join('\n');
 
@@ -101,6 +102,10 @@ export function parseCommand(text: string): ParsedCommand {
     case 'address-map':
     case 'address-maps':
       return parseAddressMap(rest);
+    case 'loa': {
+      if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip loa <prefix>`, e.g. `/byoip loa 203.0.113.0/24`.');
+      return { kind: 'loa', cidr: parseCidr(rest[0]).text };
+    }
     case 'preflight': {
       if (!rest[0]) throw new InvalidInputError('Say which prefix: `/byoip preflight <cidr> [asn]`, e.g. `/byoip preflight 203.0.113.0/24 13335`.');
       const cidr = parseCidr(rest[0]).text;

@@ -89,3 +89,16 @@ describe('echoed input is escaped by the Slack layer', () => {
     expect(slackMessageOf(err('withdraw {holder}/24'))).toContain('`{holder}/24`');
   });
 });
+
+describe('bgp and loa commands', () => {
+  it('parses bgp create / delete with the prefix and the BGP prefix, and loa', () => {
+    expect(parseCommand('bgp create 198.18.0.0/23 198.18.1.0/24 CHG-1')).toEqual({ kind: 'bgp_create', prefix: '198.18.0.0/23', cidr: '198.18.1.0/24', reason: 'CHG-1' });
+    expect(parseCommand('bgp delete 198.51.100.0/24 198.51.100.0/24')).toEqual({ kind: 'bgp_delete', prefix: '198.51.100.0/24', cidr: '198.51.100.0/24', reason: '' });
+    expect(parseCommand('loa 192.0.2.0/24')).toEqual({ kind: 'loa', cidr: '192.0.2.0/24' });
+  });
+  it('says what to type when a word is missing', () => {
+    expect(() => parseCommand('bgp create 198.18.0.0/23')).toThrow(/bgp create <prefix> <bgp-prefix>/);
+    expect(() => parseCommand('bgp move 1.0.0.0/24 1.0.0.0/24')).toThrow(/bgp create <prefix> <bgp-prefix>/);
+    expect(() => parseCommand('loa')).toThrow(/\/byoip loa <prefix>/);
+  });
+});

@@ -78,6 +78,9 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       deleteDelegation: async () => {
         throw new Error('not used');
       },
+      uploadLoaDocument: async () => {
+        throw new Error('not used');
+      },
       createBgpPrefix: async () => {
         throw new Error('not used');
       },

@@ -74,6 +74,8 @@ export interface StackOptions {
   extraChannels?: { id: string; name: string }[];
   /** Policy `actions.<kind>.channel`: where that kind's cards go instead of #netops. */
   actionChannels?: Partial<Record<'advertise' | 'withdraw' | 'onboard' | 'validate' | 'bind' | 'unbind' | 'delegate' | 'undelegate' | 'address-map' | 'bgp_create' | 'bgp_delete', string>>;
+  /** Policy `cloudflare.accounts` after the sandbox account (onboarding to the right account). */
+  extraAccounts?: { name: string; id: string }[];
   /** USERGROUP_CACHE_TTL_MS (default 1000 here). */
   usergroupCacheTtlMs?: number;
   /** Any other bot setting, by its environment variable (COMMAND_RATE_LIMIT_PER_USER, INTERACTIVE_CONCURRENCY...). */
@@ -154,7 +156,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const approvals = opts.approvalsPerAction ?? 1;
   const expires = opts.expiresAfter ?? '30m';
   const policy = {
-    cloudflare: { accounts: [{ name: 'sandbox', id: SANDBOX_ACCOUNT_ID }] },
+    cloudflare: { accounts: [{ name: 'sandbox', id: SANDBOX_ACCOUNT_ID }, ...(opts.extraAccounts ?? [])] },
     slack: { channel: SANDBOX_CHANNEL.id },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
     actions: Object.fromEntries(

@@ -75,6 +75,18 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
       : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsedMs)} after the withdraw (${summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
 });
 
+/** Onboard's LOA line: which document, how it was made, and what the manual path still needs (the docs). */
+function loaSentence(op: Operation, f: Facts): string {
+  const id = f.loaDocumentId ? `\`${s(f.loaDocumentId)}\`` : '(none named yet)';
+  if (f.loa === 'own') {
+    return (
+      `Our LOA is uploaded as document ${id}; see it again with \`/byoip loa ${op.prefix}\`. Put it on letterhead and sign it if Cloudflare asks. ` +
+      `The docs: with our own LOA, the prefix also needs a PATCH once it is approved, and a word with your Cloudflare account team (this path is slower and more prone to error than letting Cloudflare generate it).`
+    );
+  }
+  return `Cloudflare generated the LOA (document ${id}); see it with \`/byoip loa ${op.prefix}\`.`;
+}
+
 const bgpPrefixView = (action: 'create' | 'delete'): KindView => ({
   noun: action === 'create' ? 'new BGP prefix' : 'BGP prefix deletion',
   willChange: (op) =>
@@ -117,7 +129,14 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
   onboard: {
     noun: 'new prefix',
     willChange: (op) =>
-      `Add ${op.prefix}${typeof op.params.asn === 'number' ? ` (AS${op.params.asn})` : ''} to Cloudflare${op.params.account ? ` account ${userText(String(op.params.account), 80)}` : ''} (\`POST .../prefixes\`). It starts pending (\`P\`) with an ownership token to publish; nothing is announced. After it is added: publish the token, upload the LOA, then \`/byoip validate ${op.prefix}\`.`,
+      `Add ${op.prefix}${typeof op.params.asn === 'number' ? ` (AS${op.params.asn})` : ''} to Cloudflare${op.params.account ? ` account *${userText(String(op.params.account), 80)}*` : ''} (\`POST .../prefixes\`). It starts pending (\`P\`) with an ownership token to publish; nothing is announced. ` +
+      (op.params.loa === 'own'
+        ? `LOA: ours, filled from Cloudflare's template for ${userText(String((op.params.loaFields as { company?: string } | undefined)?.company ?? ''), 120)} (signed by ${userText(String((op.params.loaFields as { signerName?: string } | undefined)?.signerName ?? ''), 120)}), uploaded first (\`POST .../loa_documents\`). `
+        : 'LOA: Cloudflare generates it (`delegate_loa_creation: true`, the docs\' recommended path). ') +
+      `After it is added: publish the token, then \`/byoip validate ${op.prefix}\`.` +
+      (typeof op.params.asn === 'number' && op.params.asn !== 13335
+        ? ` :warning: Cloudflare's self-serve onboarding supports AS13335 only (the docs); to announce under AS${op.params.asn}, talk to your Cloudflare account team first.`
+        : ''),
     progress: (op, step, f) => (step === 'accepted' ? `:cloud: Cloudflare added ${op.prefix} as prefix \`${s(f.prefixId)}\`; checking it is there.` : null),
     ending(op, step, f) {
       if (step === 'already_added') return `${op.prefix} is already on the account (added by someone else meanwhile, prefix \`${s(f.prefixId)}\`); nothing was added.`;
@@ -128,7 +147,8 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
         `Cloudflare added ${op.prefix} (prefix \`${s(f.prefixId)}\`, ${f.approved === 'V' ? 'approved' : 'pending validation'}). ` +
         `Next, publish the ownership token \`${token}\`: either \`remarks: cf-validation: ${token}\` on the IRR route object, ` +
         `or \`cf-validation.<zone> TXT "${token}"\` in every reverse zone (${zones.slice(0, 4).join(', ')}${zones.length > 4 ? ', …' : ''}). ` +
-        `Make sure the ROA lets the ASN originate every length you will announce, upload the LOA, then run \`/byoip validate ${op.prefix}\`.`
+        `Make sure the ROA lets the ASN originate every length you will announce, then run \`/byoip validate ${op.prefix}\`. ` +
+        loaSentence(op, f)
       );
     },
     timeout: (op) => `Cloudflare accepted ${op.prefix}, but the bot could not read it back in time. Check with \`/byoip status ${op.prefix}\`.`,

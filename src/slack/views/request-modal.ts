@@ -35,6 +35,13 @@ export const FORM_INPUTS: Partial<Record<OperationKind, { blockId: string; actio
     { blockId: 'map_sni', actionId: 'map_sni_input', field: 'sni' },
     { blockId: 'map_ips', actionId: 'map_ips_input', field: 'ips' },
   ],
+  onboard: [
+    { blockId: 'onboard_account', actionId: 'onboard_account_input', field: 'account' },
+    { blockId: 'onboard_loa', actionId: 'onboard_loa_input', field: 'loa' },
+    { blockId: 'onboard_loa_company', actionId: 'onboard_loa_company_input', field: 'loa_company' },
+    { blockId: 'onboard_loa_signer_name', actionId: 'onboard_loa_signer_name_input', field: 'loa_signer_name' },
+    { blockId: 'onboard_loa_signer_title', actionId: 'onboard_loa_signer_title_input', field: 'loa_signer_title' },
+  ],
 };
 
 /** The checklist from Cloudflare's BYOIP best practices, one item the requester must tick. */
@@ -59,7 +66,7 @@ export function checklistText(kind: OperationKind): string {
  * bot could not look the prefix up at Cloudflare before the form opened (its API share for look-ups is used up); the
  * same checks run when the form is submitted.
  */
-export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[] } = {}): Record<string, unknown> {
+export function requestModal(meta: RequestModalMetadata, reason = '', opts: { checkedLater?: boolean; services?: string[]; accounts?: string[] } = {}): Record<string, unknown> {
   const verb = actionVerb(meta.kind);
   const blocks: Block[] = [
     section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.args?.target ? ` \`${meta.args.target}\`` : ''}${meta.args?.account ? ` to account \`${meta.args.account}\`` : ''}${meta.fixed?.prefix ? ` of prefix ${meta.fixed.prefix}` : ''}${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
@@ -68,6 +75,7 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
       : []),
     ...(meta.kind === 'bind' ? bindInputs(opts.services ?? []) : []),
     ...(meta.kind === 'address-map' && (meta.form?.action ?? 'create') === 'create' ? addressMapInputs() : []),
+    ...(meta.kind === 'onboard' ? onboardInputs(opts.accounts ?? [], meta.asn) : []),
     {
       type: 'input',
       block_id: BlockId.Reason,
@@ -111,6 +119,48 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
     close: { type: 'plain_text', text: 'Cancel' },
     blocks,
   };
+}
+
+/**
+ * Onboard: which account (only when the policy names several), and the LOA: Cloudflare generates it (the docs'
+ * recommended path, the default) or we bring our own, filled from the docs' template (company, signer's name and
+ * title; the prefix, the ASN and the date come from the request).
+ */
+function onboardInputs(accounts: string[], asn: number | undefined): Block[] {
+  const [account, loa, company, signerName, signerTitle] = FORM_INPUTS.onboard!;
+  const opt = (text: string, value: string) => ({ text: { type: 'plain_text', text: text.slice(0, 75) }, value: value.slice(0, 150) });
+  const text = (b: { blockId: string; actionId: string }, label: string, hint: string): Block => ({
+    type: 'input',
+    optional: true,
+    block_id: b.blockId,
+    label: { type: 'plain_text', text: label },
+    hint: { type: 'plain_text', text: hint },
+    element: { type: 'plain_text_input', action_id: b.actionId, max_length: 120 },
+  });
+  const cloudflare = opt('Cloudflare generates it (recommended)', 'cloudflare');
+  return [
+    ...(accounts.length > 1
+      ? [
+          {
+            type: 'input',
+            block_id: account!.blockId,
+            label: { type: 'plain_text', text: 'Cloudflare account' },
+            hint: { type: 'plain_text', text: 'The account that should own this prefix.' },
+            element: { type: 'static_select', action_id: account!.actionId, initial_option: opt(accounts[0]!, accounts[0]!), options: accounts.slice(0, 100).map((a) => opt(a, a)) },
+          },
+        ]
+      : []),
+    ...(asn !== undefined && asn !== 13335 ? [context(`:warning: Cloudflare's self-serve onboarding supports AS13335 only; to announce under AS${asn}, talk to your Cloudflare account team.`)] : []),
+    {
+      type: 'input',
+      block_id: loa!.blockId,
+      label: { type: 'plain_text', text: 'Letter of Agency' },
+      element: { type: 'radio_buttons', action_id: loa!.actionId, initial_option: cloudflare, options: [cloudflare, opt('We bring our own (filled from the template)', 'own')] },
+    },
+    text(company!, 'Company (own LOA)', 'Who authorises Cloudflare to announce the prefix.'),
+    text(signerName!, "Signer's name (own LOA)", 'Who signs the LOA on the company\'s behalf.'),
+    text(signerTitle!, "Signer's title (own LOA)", 'e.g. Head of Network Engineering.'),
+  ];
 }
 
 /** Bind: the service (from Cloudflare's list) and a CIDR or a list of IPs (aggregated into the fewest CIDRs). */

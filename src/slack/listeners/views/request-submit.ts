@@ -67,7 +67,7 @@ export function requestSubmit(ctx: ListenerContext) {
     const hasForm = inputs.length > 0 || meta.data.form !== undefined;
     if (hasForm) {
       try {
-        await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form });
+        await ctx.service.intake(meta.data.kind, meta.data.cidr, user, { form, ...(meta.data.asn ? { asn: meta.data.asn } : {}) });
       } catch (err) {
         await ack({ response_action: 'errors', errors: { [inputs.at(-1)?.blockId ?? BlockId.Reason]: slackMessageOf(err).slice(0, 1000) } });
         return;
