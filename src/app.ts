@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
+import { App, HTTPReceiver, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { CloudflareClient, type CloudflareCallReport } from './cloudflare/client.js';
@@ -34,7 +34,7 @@ import { createRoutingDeps, runPreflight, type PreflightReport } from './routing
 import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
-import { SlackNotifier } from './slack/notifier.js';
+import { SlackNotifier, slackLogger } from './slack/notifier.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
 import { WorkQueue } from './slack/work-queue.js';
@@ -75,21 +75,7 @@ export interface RunningBot {
 }
 
 /** Adapts pino to Bolt's logger interface. */
-function boltLogger(logger: Logger): BoltLogger {
-  const child = logger.child({ component: 'bolt' });
-  let level = LogLevel.INFO;
-  return {
-    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
-    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
-    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
-    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
-    setLevel: (l: LogLevel) => {
-      level = l;
-    },
-    getLevel: () => level,
-    setName: () => undefined,
-  };
-}
+const boltLogger = (logger: Logger): BoltLogger => slackLogger(logger, 'bolt');
 
 /** Wires Redis, Cloudflare, the routing view, Slack and the job queues into one running bot. */
 export async function startBot(opts: BotOptions): Promise<RunningBot> {

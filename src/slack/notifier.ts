@@ -15,9 +15,9 @@ function outboxMetadata(op: Operation, seq: number) {
   return { event_type: METADATA_TYPE, event_payload: { op: op.id, seq } };
 }
 
-/** The Web API client's own lines go to the bot's log, not to the console. */
-function webApiLogger(log: PinoLogger): SlackLogger {
-  const child = log.child({ component: 'slack-web-api' });
+/** Slack's logger interface (Bolt and the Web API client) on pino: their lines go to the bot's log, not the console. */
+export function slackLogger(log: PinoLogger, component: string): SlackLogger {
+  const child = log.child({ component });
   let level = LogLevel.INFO;
   return {
     debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
@@ -58,7 +58,7 @@ export class SlackNotifier implements Notifier {
 
   /** The bot's Web API client (cards, replies, user groups, auth.test); `onCall` hears of every call and how it went. */
   static client(token: string, slackApiUrl?: string, onCall?: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void, log?: PinoLogger): WebClient {
-    const options: WebClientOptions = { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000, ...(log ? { logger: webApiLogger(log) } : {}) };
+    const options: WebClientOptions = { slackApiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 }, timeout: 10_000, ...(log ? { logger: slackLogger(log, 'slack-web-api') } : {}) };
     return onCall ? new CountingWebClient(token, options, onCall) : new WebClient(token, options);
   }
 
