@@ -195,7 +195,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     BINDING_POLL_INTERVAL_MS: String(Math.max(poll, Math.round(5 * simMinute))),
     BINDING_WATCH_TIMEOUT_MS: String(Math.round(8 * 60 * simMinute)),
     WATCH_MAX_READ_FAILURES: String(opts.watchMaxReadFailures ?? 20),
-    ...(opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes } : {}),
+    // Always said, even empty: a child process started with this env must not inherit a cluster from its parent's.
+    REDIS_CLUSTER_NODES: opts.redisClusterNodes ?? '',
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),
     ESCALATE_WITHDRAW_AFTER_MS: String(Math.round(30 * simMinute)),
     USERGROUP_CACHE_TTL_MS: String(opts.usergroupCacheTtlMs ?? 1000),
