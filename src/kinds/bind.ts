@@ -9,21 +9,17 @@ import { aggregate, parseIpList } from '../domain/address-space.js';
 import { checkBinding, serviceKind } from '../domain/binding-rules.js';
 import { parseCidr } from '../domain/cidr.js';
 import { InvalidInputError } from '../errors.js';
-import { canonical, findAccountPrefix } from './lookup.js';
+import { canonical, exactAccountPrefix } from './lookup.js';
 import type { ChangeKind, KindDeps, Target } from './types.js';
 
 const DEFAULT_BINDING_WATCH = { pollIntervalMs: 5 * 60_000, timeoutMs: 8 * 3_600_000 };
 
 async function accountPrefix(deps: KindDeps, cidr: string): Promise<{ accountId: string; prefix: Prefix }> {
-  const found = await findAccountPrefix(deps, (p) => canonical(p.cidr) === cidr);
-  if (!found) {
-    const names = deps.policy.cloudflare.accounts.map((a) => a.name).join(', ');
-    throw new InvalidInputError(`${cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}). Bind addresses of a prefix you onboarded; see them with /byoip status.`);
-  }
+  const found = await exactAccountPrefix(deps, cidr, 'Bind addresses of a prefix you onboarded; see them with /byoip status.');
   if (found.prefix.approved !== 'V') {
     throw new InvalidInputError(`${cidr} is not validated and approved at Cloudflare yet, and bindings come after validation: run /byoip validate ${cidr} first.`);
   }
-  return { accountId: found.account.id, prefix: found.prefix };
+  return found;
 }
 
 /** The CIDRs a form asks for: one CIDR as typed, or the fewest CIDRs covering a list of IPs exactly. */

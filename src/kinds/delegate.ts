@@ -7,9 +7,9 @@
 import type { Delegation } from '../domain/addressing.js';
 import { checkDelegation } from '../domain/binding-rules.js';
 import { InvalidInputError } from '../errors.js';
-import { canonical } from './lookup.js';
+import { canonical, exactAccountPrefix } from './lookup.js';
 import type { ChangeKind, KindDeps, Target } from './types.js';
-import { exactAccountPrefix, targetCidr } from './unbind.js';
+import { targetCidr } from './unbind.js';
 
 const cidrOf = (op: { params: Record<string, unknown> }) => String(op.params.cidr ?? '');
 const accountOf = (op: { params: Record<string, unknown> }) => String(op.params.delegatedAccountId ?? '').toLowerCase();
@@ -26,7 +26,7 @@ export const delegate: ChangeKind = {
   async intake(deps, req): Promise<Target> {
     const cidr = targetCidr(req, `/byoip delegate ${req.cidr} <cidr> <account-id>`);
     const account = (req.form?.account ?? '').trim().toLowerCase();
-    const { accountId, prefix } = await exactAccountPrefix(deps, req.cidr, 'Delegate:');
+    const { accountId, prefix } = await exactAccountPrefix(deps, req.cidr, 'Delegate: name the whole prefix first, then the CIDR inside it; see the prefixes with /byoip status.');
     const delegations = await deps.cloudflare.listDelegations(accountId, prefix.id);
     const problems = checkDelegation(prefix, delegations, { cidr, delegatedAccountId: account }, accountId);
     if (problems.length) throw new InvalidInputError(problems.slice(0, 3).map((p) => p.message).join(' '));
@@ -77,7 +77,7 @@ export const undelegate: ChangeKind = {
   breakGlass: false,
   async intake(deps, req): Promise<Target> {
     const cidr = targetCidr(req, `/byoip undelegate ${req.cidr} <cidr>`);
-    const { accountId, prefix } = await exactAccountPrefix(deps, req.cidr, 'Undelegate:');
+    const { accountId, prefix } = await exactAccountPrefix(deps, req.cidr, 'Undelegate: name the whole prefix first, then the CIDR inside it; see the prefixes with /byoip status.');
     const delegations = await deps.cloudflare.listDelegations(accountId, prefix.id);
     const there = delegations.find((d) => canonical(d.cidr) === cidr);
     if (!there) {

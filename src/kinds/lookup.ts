@@ -75,3 +75,13 @@ export function covers(outer: string, inner: string): boolean {
     return false;
   }
 }
+
+/** The account prefix with exactly this CIDR, or a sentence naming the managed accounts and `hint` (what to do). */
+export async function exactAccountPrefix(deps: KindDeps, cidr: string, hint: string): Promise<{ accountId: string; prefix: Prefix }> {
+  const found = await findAccountPrefix(deps, (p) => canonical(p.cidr) === cidr);
+  if (!found) {
+    const names = deps.policy.cloudflare.accounts.map((a) => a.name).join(', ');
+    throw new InvalidInputError(`${cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}). ${hint}`);
+  }
+  return { accountId: found.account.id, prefix: found.prefix };
+}

@@ -4,25 +4,16 @@
  * BGP prefix of it is advertised. One DELETE (read first: a binding already gone is skipped), then followed until
  * Cloudflare no longer lists it; like a create, a deletion takes Cloudflare 4-6 hours.
  */
-import type { BgpPrefix, Prefix, ServiceBinding } from '../domain/addressing.js';
+import type { BgpPrefix, ServiceBinding } from '../domain/addressing.js';
 import { parseCidr } from '../domain/cidr.js';
 import { InvalidInputError } from '../errors.js';
 import { readBlastRadius } from './blast-radius.js';
-import { canonical, findAccountPrefix, listBgpPrefixes } from './lookup.js';
-import type { ChangeKind, KindDeps, Target } from './types.js';
+import { canonical, exactAccountPrefix, listBgpPrefixes } from './lookup.js';
+import type { ChangeKind, Target } from './types.js';
 
 const DEFAULT_BINDING_WATCH = { pollIntervalMs: 5 * 60_000, timeoutMs: 8 * 3_600_000 };
 
 /** The account prefix with exactly this CIDR, or a sentence saying it is not there. */
-export async function exactAccountPrefix(deps: KindDeps, cidr: string, what: string): Promise<{ accountId: string; prefix: Prefix }> {
-  const found = await findAccountPrefix(deps, (p) => canonical(p.cidr) === cidr);
-  if (!found) {
-    const names = deps.policy.cloudflare.accounts.map((a) => a.name).join(', ');
-    throw new InvalidInputError(`${cidr} is not a prefix on the Cloudflare accounts this bot manages (${names}). ${what} name the whole prefix first, then the CIDR inside it; see the prefixes with /byoip status.`);
-  }
-  return { accountId: found.account.id, prefix: found.prefix };
-}
-
 /** The CIDR named after the prefix (the form's `target`), or a sentence saying how to name it. */
 export function targetCidr(req: { form?: Record<string, string> }, usage: string): string {
   const text = (req.form?.target ?? '').trim();
@@ -54,7 +45,7 @@ export const unbind: ChangeKind = {
   breakGlass: false,
   async intake(deps, req): Promise<Target> {
     const cidr = targetCidr(req, `/byoip unbind ${req.cidr} <cidr>`);
-    const { accountId, prefix } = await exactAccountPrefix(deps, req.cidr, 'Unbind:');
+    const { accountId, prefix } = await exactAccountPrefix(deps, req.cidr, 'Unbind: name the whole prefix first, then the CIDR inside it; see the prefixes with /byoip status.');
     const bindings = await deps.cloudflare.listServiceBindings(accountId, prefix.id);
     const binding = bindings.find((b) => canonical(b.cidr) === cidr);
     if (!binding) {

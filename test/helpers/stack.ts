@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/logger.js';
 import { expect } from 'vitest';
@@ -132,4 +133,22 @@ export async function commandAnswer(stack: Stack, user: string, text: string, op
   const res = await sender.command(user, text, { channel: opts.channel ?? CHANNEL });
   if (res.status !== 200) throw new Error(`/byoip ${text} answered HTTP ${res.status}`);
   return (await stack.slack.waitFor(() => stack.slack.ephemerals(user).at(before), opts.timeoutMs ?? 5000)).text;
+}
+
+/** A worker in its own process (`npm run worker`), configured only through the environment; resolves once started. */
+export function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('byoip-bot started')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
+  });
 }
