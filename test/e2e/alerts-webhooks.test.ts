@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/monitors/findings.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
-import { CHANNEL, patchCalls, testStack } from '../helpers/stack.js';
+import { CHANNEL, patchCalls, redisModes, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const CAROL = 'U0CAROL'; // on call
@@ -28,10 +28,10 @@ const leak = (over: Partial<Finding> = {}): Finding => ({
   ...over,
 });
 
-describe('alert cards: one per alert, updated in place, buttons through the break-glass path', () => {
+describe.each(redisModes())('alert cards on $name: one per alert, updated in place, buttons through the break-glass path', (mode) => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await testStack({ breakGlassMaxUses: 5 });
+    stack = await testStack({ breakGlassMaxUses: 5, ...(mode.redisClusterNodes ? { redisClusterNodes: mode.redisClusterNodes } : {}) });
   });
   afterAll(async () => {
     await stack.cleanup();
@@ -256,5 +256,25 @@ describe('webhooks without their secrets: off, and say why', () => {
     expect(d.status).toBe(503);
     expect(d.json.error).toMatch(/DETECTOR_WEBHOOK_SECRET/);
     expect(alertCards(stack)).toHaveLength(0);
+  });
+});
+
+describe('Socket Mode: the webhooks are on the ops server of the same port', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await testStack({ socketMode: true });
+  });
+  afterAll(async () => {
+    await stack.cleanup();
+  });
+
+  it('a signed notification makes a card; the probes still answer; GET on a webhook is 404', async () => {
+    const r = await cf(stack, { alert_type: 'fbm_volumetric_attack', alert_correlation_id: 'sm-1', data: { prefix: ADV.cidr, attack_vector: 'UDP flood' } });
+    expect(r.status).toBe(200);
+    const card = await stack.slack.waitFor(() => cardsWith(stack, 'volumetric attack on 203.0.113.0/24')[0], 5000);
+    expect(JSON.stringify(card.blocks)).toContain(ActionId.AlertAdvertise);
+    expect((await cf(stack, { alert_type: 'x' }, 'wrong')).status).toBe(401);
+    expect((await fetch(`${stack.bot!.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.bot!.url}/webhooks/cloudflare`)).status).toBe(404);
   });
 });
