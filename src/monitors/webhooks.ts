@@ -14,6 +14,8 @@ import type { KindDeps } from '../kinds/types.js';
 import type { OperationService } from '../operations/service.js';
 import type { AlertStore } from './alert-store.js';
 import type { AlertAction, Finding, FindingType } from './findings.js';
+import { withRequestClass } from '../cloudflare/request-class.js';
+import { covers } from '../kinds/lookup.js';
 import { asCidr, coveringManaged, type ManagedPrefix } from './managed.js';
 
 /** Bodies larger than this are refused with 413 (Cloudflare's notifications are a few KiB). */
@@ -333,9 +335,11 @@ export function webhookRoutes(deps: WebhookDeps): { path: string; method: string
       const env = parsed.envelope;
       const type: FindingType = KNOWN[env.alert_type] ?? 'cloudflare_other';
       const named = prefixesOf(type, env.data ?? {});
-      const managed = await findManaged(deps.kinds, named);
+      const found = await findManaged(deps.kinds, named);
+      const managed = found && 'managed' in found ? found : null;
       const finding = cloudflareFinding(env, managed?.managed ?? null, managed?.named ?? named[0] ?? null, now());
-      if (!managed && named.length) deps.logger.info({ alertType: env.alert_type, prefixes: named.slice(0, 5) }, 'Cloudflare notification about a prefix that is not one of ours');
+      if (found && 'unreadable' in found) unknownOwner(finding, found.unreadable);
+      if (!found && named.length) deps.logger.info({ alertType: env.alert_type, prefixes: named.slice(0, 5) }, 'Cloudflare notification about a prefix that is not one of ours');
       if (env.alert_event === 'ALERT_STATE_EVENT_END') {
         const done = await deps.alerts.resolve(finding.key, 'Cloudflare: the event ended', finding.observedAt);
         if (done) {
@@ -368,8 +372,10 @@ export function webhookRoutes(deps: WebhookDeps): { path: string; method: string
         answer(res, 400, { ok: false, error: parsed.why });
         return;
       }
-      const managed = (await findManaged(deps.kinds, [parsed.cidr]))?.managed ?? null;
+      const found = await findManaged(deps.kinds, [parsed.cidr]);
+      const managed = found && 'managed' in found ? found.managed : null;
       const finding = detectorFinding(parsed.body, parsed.cidr, managed, now());
+      if (found && 'unreadable' in found) unknownOwner(finding, found.unreadable);
       if (!isAttackStart(parsed.body)) {
         const done = await deps.alerts.resolve(finding.key, 'the detector says the attack ended', now());
         answer(res, 200, { ok: true, resolved: done !== null, ...(done ? { alert: done.alertId } : {}) });
@@ -388,22 +394,41 @@ export function webhookRoutes(deps: WebhookDeps): { path: string; method: string
   ];
 }
 
+/** Cloudflare could not be read and the policy does not list it: the card says we could not tell, not "not ours". */
+function unknownOwner(f: Finding, why: string): void {
+  f.facts = f.facts.map((x) => (x.value.endsWith('(not one of ours)') ? { ...x, value: x.value.replace('(not one of ours)', '(could not tell whether it is ours)') } : x.label === 'Covering prefix' ? { ...x, value: 'could not tell' } : x));
+  f.facts.unshift({ label: 'Cloudflare unreadable', value: `whether this prefix is ours could not be checked: ${why}` });
+}
+
 const header = (req: http.IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** The first named prefix that one of ours covers (or contains). */
-async function findManaged(kinds: KindDeps, named: string[]): Promise<{ managed: ManagedPrefix; named: string } | null> {
+/**
+ * The first named prefix that one of ours covers (or contains), read from Cloudflare (emergency class: incident
+ * time). When Cloudflare cannot be read, the policy's own prefix list answers instead, and `unreadable` says why:
+ * "not one of ours" is never said on a guess.
+ */
+async function findManaged(kinds: KindDeps, named: string[]): Promise<{ managed: ManagedPrefix; named: string } | { unreadable: string } | null> {
+  let unreadable: string | null = null;
   for (const n of named.slice(0, 10)) {
+    let cidr: string;
     try {
-      const m = await coveringManaged(kinds, n);
-      if (m) return { managed: m, named: n };
+      cidr = asCidr(n);
     } catch {
-      // not a prefix: shown as reported, never acted on
+      continue; // not a prefix: shown as reported, never acted on
+    }
+    try {
+      const m = await withRequestClass('emergency', () => coveringManaged(kinds, cidr));
+      if (m) return { managed: m, named: n };
+    } catch (err) {
+      unreadable = userMessageOf(err);
+      const p = kinds.policy.prefixes.find((x) => covers(x.cidr, cidr));
+      if (p) return { managed: { cidr: p.cidr, accountId: '', prefixId: '', accountPrefix: p.cidr, advertised: null }, named: n };
     }
   }
-  return null;
+  return unreadable ? { unreadable } : null;
 }
 
 /**

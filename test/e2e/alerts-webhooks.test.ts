@@ -195,6 +195,24 @@ describe('POST /webhooks/cloudflare and /webhooks/detector', () => {
     expect(cardsWith(stack, '192.0.2.0/24 (not one of ours)')).toHaveLength(1);
   });
 
+  it('Cloudflare unreadable: a prefix the policy lists is still ours (with its buttons); any other is "could not tell", never "not ours"', async () => {
+    stack.cloudflare.addFault({ path: '/addressing/prefixes$', method: 'GET', kind: 'error', status: 503 });
+    await stack.bot!.reader.invalidate(`prefixes:${DEFAULT_SCENARIO.accountId}`);
+    try {
+      const listed = await cf(stack, { alert_type: 'bgp_hijack_notification', alert_correlation_id: 'down-1', data: { prefix_configured: WD.cidr } });
+      expect(listed.status).toBe(200);
+      const far = await cf(stack, { alert_type: 'bgp_hijack_notification', alert_correlation_id: 'down-2', data: { prefix_configured: '192.0.2.0/24' } });
+      expect(far.status).toBe(200);
+      const farCard = await stack.slack.waitFor(() => cardsWith(stack, '192.0.2.0/24 (could not tell whether it is ours)')[0], 10_000);
+      expect(JSON.stringify(farCard.blocks)).toContain('unknown: Cloudflare could not be read');
+      const listedCard = await stack.slack.waitFor(() => alertCards(stack).find((m) => JSON.stringify(m.blocks).includes(`route leak of ${WD.cidr}`)), 10_000);
+      expect(JSON.stringify(listedCard.blocks)).toContain(ActionId.AlertWithdraw);
+    } finally {
+      stack.cloudflare.clearFaults();
+      await stack.bot!.reader.invalidate(`prefixes:${DEFAULT_SCENARIO.accountId}`);
+    }
+  });
+
   it('the detector: bad token 401, bad body 400; an attack on an auto_advertise prefix advertises once within the break-glass cap', async () => {
     const det = (body: unknown, token: string | null = DETECTOR_TOKEN) => post(stack, '/webhooks/detector', body, token === null ? {} : { authorization: `Bearer ${token}` });
     expect((await det({ ip: '198.51.100.7', action: 'ban' }, null)).status).toBe(401);
