@@ -7,6 +7,8 @@ export const ActionId = {
   AlertAdvertise: 'byoip_alert_advertise',
   AlertWithdraw: 'byoip_alert_withdraw',
   AlertAcknowledge: 'byoip_alert_acknowledge',
+  /** Drift: the normal request (with approval) that puts Cloudflare back as the bot last set it. */
+  AlertPutBack: 'byoip_alert_put_back',
 } as const;
 
 export const CallbackId = {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/monitors/findings.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
-import { CHANNEL, patchCalls, redisModes, testStack } from '../helpers/stack.js';
+import { CHANNEL, checklist, patchCalls, reason, redisModes, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const CAROL = 'U0CAROL'; // on call
@@ -90,6 +90,29 @@ describe.each(redisModes())('alert cards on $name: one per alert, updated in pla
     await stack.slack.waitFor(() => (JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks).includes('RESOLVED') ? true : undefined), 5000);
     expect(JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks)).not.toContain(ActionId.AlertWithdraw);
     expect(alertCards(stack)).toHaveLength(1);
+  });
+
+  it('drift: Put back opens the normal request form (with approval); submitted, it files the request', async () => {
+    for (let i = 0; i < 300 && (await stack.bot!.store.lockHolder(ADV.cidr)); i++) await new Promise((r) => setTimeout(r, 50));
+    await stack.bot!.alerts.raise({
+      key: `drift:${ADV.id}:advertised`,
+      source: 'drift',
+      type: 'drift',
+      prefix: ADV.cidr,
+      title: `${ADV.cidr} was withdrawn outside the bot`,
+      facts: [{ label: 'Bot last set', value: 'advertised' }],
+      observedAt: Date.now(),
+      actions: ['put_back', 'acknowledge'],
+      putBack: { kind: 'advertise', cidr: ADV.cidr },
+    });
+    const card = await stack.slack.waitFor(() => alertCards(stack).find((m) => JSON.stringify(m.blocks).includes(ActionId.AlertPutBack)), 5000);
+    await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.AlertPutBack });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal(ALICE), 5000);
+    expect(JSON.stringify(modal.view.blocks)).toContain(`Advertise ${ADV.cidr}`);
+    const res = await stack.sender!.submitView(ALICE, modal.id, { ...reason('put back after drift'), ...checklist });
+    expect((res.json as { errors?: unknown } | undefined)?.errors).toBeUndefined();
+    const request = await stack.slack.waitFor(() => stack.slack.messages(CHANNEL).find((m) => !m.threadTs && JSON.stringify(m.blocks).includes(ActionId.Approve) && JSON.stringify(m.blocks).includes(ADV.cidr)), 20_000);
+    expect(JSON.stringify(request.blocks)).toContain('put back after drift');
   });
 });
 
