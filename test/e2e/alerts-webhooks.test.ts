@@ -331,4 +331,13 @@ describe('Socket Mode: the webhooks are on the ops server of the same port', () 
     expect((await fetch(`${stack.bot!.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${stack.bot!.url}/webhooks/cloudflare`)).status).toBe(404);
   });
+
+  it("the simulator's control API sends a notification to the bot (what the sandbox drives)", async () => {
+    const res = await fetch(`${stack.cloudflare.controlUrl}/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'dosd', prefix: ADV.cidr }) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { status: number }).status).toBe(200);
+    await stack.slack.waitFor(() => cardsWith(stack, 'DoS attack on 203.0.113.0/24')[0], 5000);
+    const bad = await fetch(`${stack.cloudflare.controlUrl}/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'nope' }) });
+    expect(bad.status).toBe(400);
+  });
 });
