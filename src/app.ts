@@ -282,7 +282,15 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         app = new App({ token: config.slack.botToken, receiver, clientOptions, logger: boltLogger(logger) });
       }
       // Nothing is taken twice: a replayed or redelivered request is acknowledged and dropped.
-      app.use(replayGuard(new SeenOnce(redis, store.keyPrefix, REPLAY_WINDOW_MS), logger));
+      // Clicks and submits are limited per user in the same step (never per workspace: nobody's flood starves another's
+      // approval, break glass or alert button); slash commands run the check after their ack (the listener).
+      const interactions = new CommandRateLimit(redis, `${store.keyPrefix}ui:`, { perUser: config.commands.interactionsPerUser, perWorkspace: Number.MAX_SAFE_INTEGER, windowMs: config.commands.windowMs });
+      app.use(
+        replayGuard(new SeenOnce(redis, store.keyPrefix, REPLAY_WINDOW_MS), logger, {
+          interactions,
+          onRefused: (r) => service.auditRefusal(r.userId, { kind: 'interaction', why: 'rate limited', what: r.what, count: r.count, message: r.message }),
+        }),
+      );
       registerListeners(app, ctx);
       app.error(async (err) => {
         logger.error({ err }, 'unhandled Slack listener error');

@@ -5,6 +5,7 @@ import { isBotError } from '../../../errors.js';
 import type { RateVerdict } from '../../../operations/rate-limit.js';
 import { parseCommand, USAGE, type ParsedCommand } from '../../command-parser.js';
 import type { ListenerContext, ReceivedAt } from '../../context.js';
+import type { CommandReplay, ReplayContext } from '../../replay.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
 import { clip, userText } from '../../views/blocks.js';
@@ -48,9 +49,10 @@ const ephemeral = (text: string): ResponseMessage => ({ response_type: 'ephemera
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /**
- * `/byoip <subcommand>`. Before any work, in this order: the rate limit (per user and per workspace), the parse,
- * and a place in the work queue; a refusal at any of them is the ack's own text, at once. Then the ack, and the
- * work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
+ * `/byoip <subcommand>`. The ack waits for no Redis round trip: the parse and a place in the work queue come first
+ * (a refusal at either is the ack's own text, at once), then the ack, then the replay check and the rate limit
+ * (per user and per workspace) in one Redis step (a replay is dropped; a slow-down is answered at the response_url
+ * and audited). Then the work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
  * for break glass), then help / status / intake + the request modal / break glass / preflight. Answers go to the
  * response_url (retried on 5xx and network errors).
  */
@@ -71,41 +73,77 @@ export function byoipCommand(ctx: ListenerContext) {
     } catch (err) {
       parseError = err;
     }
-    if (ctx.rateLimit) {
-      const verdict = await ctx.rateLimit.take(command.team_id, command.user_id, { skipWorkspace: parsed?.kind === 'emergency' }).catch((err: unknown) => {
-        // The limit protects the bot; it is not an authorization. Without Redis the work below fails on its own.
-        log.warn({ err }, 'rate limit could not be checked; command let through');
-        return { allowed: true } as const;
-      });
-      if (!verdict.allowed) {
-        log.info({ scope: verdict.scope, count: verdict.count }, 'command rate limited');
-        await ack(ephemeral(`:hourglass: ${slowDownText(verdict)}`));
-        return;
-      }
-    }
+    // Refusals that need no Redis are the ack's own text, at once: a line that does not parse, a full work queue.
+    // Break glass never waits behind other work (its own checks bound it: on call only, a few uses per hour).
+    const ticket = parsed && parsed.kind !== 'emergency' && ctx.work ? ctx.work.enter() : null;
+    let early: string | null = null;
     if (!parsed) {
       if (!isBotError(parseError)) log.error({ err: parseError }, '/byoip could not be parsed');
-      await ack(ephemeral(`:warning: ${slackMessageOf(parseError)}`));
-      return;
-    }
-    // Break glass never waits behind other work (its own checks bound it: on call only, a few uses per hour).
-    const ticket = parsed.kind === 'emergency' ? null : ctx.work ? ctx.work.enter() : null;
-    if (ctx.work && parsed.kind !== 'emergency' && !ticket) {
+      early = `:warning: ${slackMessageOf(parseError)}`;
+    } else if (ctx.work && parsed.kind !== 'emergency' && !ticket) {
       log.info(ctx.work.stats, 'busy: command refused at the door');
-      await ack(ephemeral(`:hourglass: ${BUSY_TEXT}`));
-      return;
+      early = `:hourglass: ${BUSY_TEXT}`;
     }
     try {
-      await ack();
+      await ack(early ? ephemeral(early) : undefined);
     } catch (err) {
       ticket?.cancel();
       throw err;
     }
+    // Then, in one Redis step, the replay check and the rate limit (a refused command was acked empty: it is
+    // answered at the response_url, a replay is dropped). Counted even when the ack answered already.
     const responder = new Responder(command.response_url, log, { issuedAt });
+    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency', log);
+    if (early || !parsed || admitted !== 'run') {
+      ticket?.cancel();
+      if (early || !parsed) return;
+      if (admitted === 'seen' || admitted === 'run') return;
+      if (admitted.verdict) {
+        await ctx.service
+          .auditRefusal(command.user_id, { kind: parsed.kind, why: 'rate limited', scope: admitted.verdict.scope, count: admitted.verdict.count, message: admitted.text })
+          .catch((err: unknown) => log.warn({ err }, 'refusal not audited'));
+      }
+      await responder.send(ephemeral(admitted.text));
+      return;
+    }
     const work = (waitedMs: number) => runCommand(ctx, parsed, command, client, responder, log, { waitedMs, issuedAt });
     if (ticket) await ticket.run(work);
     else await work(0);
   };
+}
+
+type Admission = 'run' | 'seen' | { text: string; verdict?: Extract<RateVerdict, { allowed: false }> };
+
+/**
+ * After the ack: whether the command was taken before (a replay: dropped) and whether its sender is over the rate
+ * limit, in one atomic step. Fails closed when the replay check cannot run (Redis away: "try again"); with no
+ * replay marks, the limit alone fails open (it protects the bot; the work fails on its own without Redis).
+ */
+async function admit(ctx: ListenerContext, command: CommandArgs['command'], replay: CommandReplay | undefined, emergency: boolean, log: Logger): Promise<Admission> {
+  try {
+    if (ctx.rateLimit) {
+      const verdict = await ctx.rateLimit.takeFirst(command.team_id, command.user_id, replay?.marks ?? null, { skipWorkspace: emergency });
+      if (verdict === 'seen') {
+        log.warn('command seen before (a replay or a redelivery); ignored');
+        return 'seen';
+      }
+      if (verdict.allowed) return 'run';
+      log.info({ scope: verdict.scope, count: verdict.count }, 'command rate limited');
+      return { text: `:hourglass: ${slowDownText(verdict)}`, verdict };
+    }
+    if (replay && !(await replay.first())) {
+      log.warn('command seen before (a replay or a redelivery); ignored');
+      return 'seen';
+    }
+    return 'run';
+  } catch (err) {
+    if (!replay) {
+      log.warn({ err }, 'rate limit could not be checked; command let through');
+      return 'run';
+    }
+    log.warn({ err }, 'replay check failed; command dropped');
+    return { text: ':warning: The bot cannot reach its database right now, so nothing was done. Try again in a moment.' };
+  }
 }
 
 async function runCommand(
