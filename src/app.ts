@@ -34,7 +34,7 @@ import { createRoutingDeps, runPreflight, type PreflightReport } from './routing
 import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
-import { SlackNotifier, slackLogger } from './slack/notifier.js';
+import { countingFetch, SlackNotifier, slackLogger } from './slack/notifier.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
 import { WorkQueue } from './slack/work-queue.js';
@@ -253,7 +253,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         work: new WorkQueue(config.commands.concurrency, config.commands.maxWaiting),
         onCommandAck: (command, seconds) => metrics.commandAcked(command, seconds),
       };
-      const clientOptions = { slackApiUrl: config.slack.apiUrl };
+      // Bolt's own clients (the `client` of every listener) are counted in the metrics like the bot's, through fetch.
+      const countSlack = countingFetch(config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome));
+      const clientOptions = { slackApiUrl: config.slack.apiUrl, fetch: countSlack };
       // When the request reached the bot, for the ack-latency histogram.
       const customPropertiesExtractor = () => ({ receivedAt: performance.now() });
       if (config.slack.appToken) {
@@ -264,7 +266,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         const receiver = new SocketModeReceiver({
           appToken: config.slack.appToken,
           logger: boltLogger(logger),
-          installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } },
+          installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl, fetch: countSlack } },
           customPropertiesExtractor,
         });
         app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, receiver, clientOptions, logger: boltLogger(logger) });
