@@ -3,6 +3,8 @@ export const ActionId = {
   Approve: 'byoip_approve',
   Reject: 'byoip_reject',
   Review: 'byoip_review',
+  /** On a failed validation (or an onboard) card: files a new validate request for the prefix (value: its CIDR). */
+  ValidateAgain: 'byoip_validate_again',
 } as const;
 
 export const CallbackId = {

@@ -2,6 +2,7 @@ import type { App } from '@slack/bolt';
 import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
 import { decideAction } from './actions/decide.js';
+import { validateAgainAction } from './actions/validate-again.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
@@ -13,6 +14,7 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.Approve, decideAction(ctx, 'approve'));
   app.action(ActionId.Reject, decideAction(ctx, 'reject'));
   app.action(ActionId.Review, decideAction(ctx, 'review'));
+  app.action(ActionId.ValidateAgain, validateAgainAction(ctx));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));
