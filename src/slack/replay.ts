@@ -59,7 +59,7 @@ export function payloadMarks(body: Record<string, unknown>): string[] {
   return marks;
 }
 
-/** What a slash command's listener gets from the guard: the replay check, to run after its ack (one round trip). */
+/** What a slash command's listener gets from the guard: the replay check, to run with its rate limit (one round trip). */
 export interface CommandReplay {
   /** The command's marks as keys, for a script that checks them with the rate limit in the same step. */
   marks: SeenMarks;
@@ -111,8 +111,8 @@ function firstInputBlock(view: Interaction['view']): string | null {
  * user told to try again.
  *
  * Slash commands are not checked here: the guard hands the check to the command listener (`commandReplay` on the
- * context), which acks first and then runs it in one step with the rate limit, so the ack waits for no Redis round
- * trip. Clicks and form submits are checked here with the per-user interaction limit, in one step: over it, a
+ * context), which runs it in one Lua step with the command rate limit, so the ack waits for one Redis round trip,
+ * not two. Clicks and form submits are checked here with the per-user interaction limit, in one step: over it, a
  * click gets an ephemeral sentence and a submit keeps its form open with the sentence in it.
  */
 export function replayGuard(seen: SeenOnce, logger: Logger, opts: ReplayGuardOptions = {}): Middleware<AnyMiddlewareArgs> {

@@ -49,10 +49,10 @@ const ephemeral = (text: string): ResponseMessage => ({ response_type: 'ephemera
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /**
- * `/byoip <subcommand>`. The ack waits for no Redis round trip: the parse and a place in the work queue come first
- * (a refusal at either is the ack's own text, at once), then the ack, then the replay check and the rate limit
- * (per user and per workspace) in one Redis step (a replay is dropped; a slow-down is answered at the response_url
- * and audited). Then the work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
+ * `/byoip <subcommand>`. Before any work: the replay check and the rate limit (per user and per workspace) in one
+ * Redis step (one round trip: a replay is acked empty and dropped, a slow-down is the ack's text and audited), the
+ * parse, and a place in the work queue; a refusal at any of them is the ack's own text, at once. Then the ack, and
+ * the work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
  * for break glass), then help / status / intake + the request modal / break glass / preflight. Answers go to the
  * response_url (retried on 5xx and network errors).
  */
@@ -73,39 +73,41 @@ export function byoipCommand(ctx: ListenerContext) {
     } catch (err) {
       parseError = err;
     }
-    // Refusals that need no Redis are the ack's own text, at once: a line that does not parse, a full work queue.
-    // Break glass never waits behind other work (its own checks bound it: on call only, a few uses per hour).
-    const ticket = parsed && parsed.kind !== 'emergency' && ctx.work ? ctx.work.enter() : null;
-    let early: string | null = null;
+    // One Redis step before the ack: the replay check and the rate limit together (one round trip). A replay is
+    // acked empty and dropped; a slow-down is the ack's own text (no work, no response_url post) and audited.
+    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency', log);
+    if (admitted === 'seen') {
+      await ack();
+      return;
+    }
+    if (admitted !== 'run') {
+      await ack(ephemeral(admitted.text));
+      if (admitted.verdict) {
+        await ctx.service
+          .auditRefusal(command.user_id, { kind: parsed?.kind ?? 'unparsed', why: 'rate limited', scope: admitted.verdict.scope, count: admitted.verdict.count, message: admitted.text })
+          .catch((err: unknown) => log.warn({ err }, 'refusal not audited'));
+      }
+      return;
+    }
     if (!parsed) {
       if (!isBotError(parseError)) log.error({ err: parseError }, '/byoip could not be parsed');
-      early = `:warning: ${slackMessageOf(parseError)}`;
-    } else if (ctx.work && parsed.kind !== 'emergency' && !ticket) {
+      await ack(ephemeral(`:warning: ${slackMessageOf(parseError)}`));
+      return;
+    }
+    // Break glass never waits behind other work (its own checks bound it: on call only, a few uses per hour).
+    const ticket = parsed.kind === 'emergency' ? null : ctx.work ? ctx.work.enter() : null;
+    if (ctx.work && parsed.kind !== 'emergency' && !ticket) {
       log.info(ctx.work.stats, 'busy: command refused at the door');
-      early = `:hourglass: ${BUSY_TEXT}`;
+      await ack(ephemeral(`:hourglass: ${BUSY_TEXT}`));
+      return;
     }
     try {
-      await ack(early ? ephemeral(early) : undefined);
+      await ack();
     } catch (err) {
       ticket?.cancel();
       throw err;
     }
-    // Then, in one Redis step, the replay check and the rate limit (a refused command was acked empty: it is
-    // answered at the response_url, a replay is dropped). Counted even when the ack answered already.
     const responder = new Responder(command.response_url, log, { issuedAt });
-    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency', log);
-    if (early || !parsed || admitted !== 'run') {
-      ticket?.cancel();
-      if (early || !parsed) return;
-      if (admitted === 'seen' || admitted === 'run') return;
-      if (admitted.verdict) {
-        await ctx.service
-          .auditRefusal(command.user_id, { kind: parsed.kind, why: 'rate limited', scope: admitted.verdict.scope, count: admitted.verdict.count, message: admitted.text })
-          .catch((err: unknown) => log.warn({ err }, 'refusal not audited'));
-      }
-      await responder.send(ephemeral(admitted.text));
-      return;
-    }
     const work = (waitedMs: number) => runCommand(ctx, parsed, command, client, responder, log, { waitedMs, issuedAt });
     if (ticket) await ticket.run(work);
     else await work(0);
@@ -115,7 +117,7 @@ export function byoipCommand(ctx: ListenerContext) {
 type Admission = 'run' | 'seen' | { text: string; verdict?: Extract<RateVerdict, { allowed: false }> };
 
 /**
- * After the ack: whether the command was taken before (a replay: dropped) and whether its sender is over the rate
+ * Before the ack, in one round trip: whether the command was taken before (a replay: dropped) and whether its sender is over the rate
  * limit, in one atomic step. Fails closed when the replay check cannot run (Redis away: "try again"); with no
  * replay marks, the limit alone fails open (it protects the bot; the work fails on its own without Redis).
  */
