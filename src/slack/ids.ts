@@ -3,6 +3,8 @@ export const ActionId = {
   Approve: 'byoip_approve',
   Reject: 'byoip_reject',
   Review: 'byoip_review',
+  /** Approve and skip the change's gates (the staged withdraw's drain) through the audited override dialog. */
+  ApproveSkipGates: 'byoip_approve_skip_gates',
 } as const;
 
 export const CallbackId = {

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
-import { decideAction } from './actions/decide.js';
+import { decideAction, skipGatesAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
@@ -13,6 +13,7 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.Approve, decideAction(ctx, 'approve'));
   app.action(ActionId.Reject, decideAction(ctx, 'reject'));
   app.action(ActionId.Review, decideAction(ctx, 'review'));
+  app.action(ActionId.ApproveSkipGates, skipGatesAction(ctx));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));
