@@ -244,16 +244,22 @@ export class World {
         const route = { peer, prefix, origin: a.origin, asPath, since: a.start + rank * a.rampMs };
         if (rank < share) out.push(route);
         // A zombie peer keeps the route it had when the withdrawal began (unless it has a live one of that origin).
-        else if (stuck?.has(peer) && rank < this.shareAt(a, a.end!)) zombies.push(route);
+        else if (stuck?.has(peer) && rank < this.upShareAt(a, a.end!)) zombies.push(route);
       }
     }
     for (const z of zombies) if (!out.some((r) => r.peer === z.peer && r.origin === z.origin)) out.push(z);
     return out;
   }
 
+  /** The share of peers that had picked the announcement up by `at`, ignoring its withdrawal. */
+  private upShareAt(a: Announcement, at: number): number {
+    if (at < a.start) return 0;
+    return a.rampMs <= 0 ? a.reach : Math.min(1, (at - a.start) / a.rampMs) * a.reach;
+  }
+
   private shareAt(a: Announcement, at: number): number {
     if (at < a.start) return 0;
-    const up = a.rampMs <= 0 ? a.reach : Math.min(1, (at - a.start) / a.rampMs) * a.reach;
+    const up = this.upShareAt(a, at);
     if (a.end === null || at < a.end) return up;
     const down = a.decayMs <= 0 ? 0 : 1 - Math.min(1, (at - a.end) / a.decayMs);
     return Math.min(up, a.reach * down);
