@@ -183,6 +183,7 @@ export class Executor {
     const startedAt = found.stage?.startedAt ?? now;
     const latest = step.outcome === 'wait' ? step.latest : (step.latest ?? found.stage?.latest ?? null);
     let moved = false;
+    let notified = false;
     const res = await this.deps.store.update(found.id, (o) => {
       if (o.state !== 'executing' || o.cloudflare) {
         moved = true;
@@ -191,9 +192,11 @@ export class Executor {
       const waited = hasWaited(o) || step.outcome === 'wait';
       const stage = { startedAt, latest: step.outcome === 'ready' ? readyLatest(latest) : latest, data: { ...(o.stage?.data ?? {}), ...(step.data ?? {}), waited } };
       const changed = stage.latest !== (o.stage?.latest ?? null);
-      return { op: { ...o, stage, updatedAt: now }, notify: [...step.events.map(eventItem), ...(changed || step.events.length ? [CARD] : [])] };
+      const notify = [...step.events.map(eventItem), ...(changed || step.events.length ? [CARD] : [])];
+      notified = notify.length > 0;
+      return { op: { ...o, stage, updatedAt: now }, notify };
     });
-    await this.deps.dispatcher.deliver(found.id);
+    if (notified) await this.deps.dispatcher.deliver(found.id);
     if (moved) return null;
     if (step.outcome === 'wait') {
       this.deps.logger.debug({ operationId: found.id, until: new Date(step.untilMs).toISOString() }, 'a gate holds the change; execute job delayed');

@@ -82,6 +82,17 @@ describe('the staged withdraw', () => {
     expect(op.state).toBe('done');
   }, 60_000);
 
+  it('gives up honestly when the gate never passes within the maximum wait: Failed, nothing sent, prefix unlocked', async () => {
+    stack = await testStack({ withdrawPolicy: { drain: 'required' }, drainMinutes: { maxWait: 20 } });
+    const card = await fileRequest(stack, ALICE, 'withdraw', P.cidr, 'never announced');
+    await approve(stack, card.ts);
+    const last = await line(stack, card.ts, /^Failed:/);
+    expect(last.text).toMatch(/waited \d+ (ms|s) for its gates .* Nothing was sent to Cloudflare/);
+    expect(patchCalls(stack, P.bgpPrefixId)).toHaveLength(0);
+    expect(await stack.bot!.store.lockHolder(P.cidr)).toBeNull();
+    expect((await auditOf(stack)).audit.find((a) => a.type === 'failed')?.data).toMatchObject({ step: 'drain_timeout', sent: false });
+  }, 60_000);
+
   it('raises the AS-path prepend 1, 2, 3 with a pause each before the withdraw, and sets it back in the withdraw PATCH', async () => {
     stack = await testStack({ withdrawPolicy: { prepend: true } });
     announceOwn(stack);
@@ -158,7 +169,8 @@ describe('the staged withdraw', () => {
   }, 60_000);
 
   it('a worker killed mid-wait is replaced: the new one resumes the wait, never skips the gate, and sends once', async () => {
-    stack = await testStack({ role: 'web', withdrawPolicy: { drain: 'required' } });
+    // The gates may wait 10 simulated hours here (60 s real): starting worker processes takes seconds on a loaded machine.
+    stack = await testStack({ role: 'web', withdrawPolicy: { drain: 'required' }, drainMinutes: { maxWait: 600 } });
     children.push(await startWorkerProcess(stack.env));
     const card = await fileRequest(stack, ALICE, 'withdraw', P.cidr, 'restart mid-wait');
     await approve(stack, card.ts);
