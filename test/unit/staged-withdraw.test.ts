@@ -9,6 +9,9 @@ import type { AddressingApi, KindDeps, StageStep } from '../../src/kinds/types.j
 import { peerRoutes, type VisibilitySample } from '../../src/routing/looking-glass.js';
 import { SimClock } from '../../world/simulator/clock.js';
 import { World } from '../../world/simulator/world.js';
+import { ActionId } from '../../src/slack/ids.js';
+import { confirmApproveModal } from '../../src/slack/views/confirm-modals.js';
+import { cardGates, statusCard } from '../../src/slack/views/status-card.js';
 import { APPROVER, catchBotError, makeOperation, T0 } from './helpers.js';
 
 const OWN = 64500;
@@ -262,5 +265,30 @@ describe('peer routes from a looking-glass answer', () => {
     const routes = peerRoutes(body as never);
     expect(routes[0]).toEqual({ collector: 'RRC00', peer: '198.18.0.10', peerAsn: 174, origin: 13335, asPath: [174, 3356, 13335] });
     expect(routes[1]).toMatchObject({ collector: 'RRC00', peer: '198.18.0.11', peerAsn: 174, origin: null });
+  });
+});
+
+describe('the card and the confirm dialog of a staged withdraw', () => {
+  const planned = () =>
+    makeOperation({
+      checks: [{ id: 'withdraw:drain', result: 'fail', facts: { prefix: '203.0.113.0/24', ownAsn: OWN, prepend: true, gates: ['drain', 'prepend'], minPct: 80, convergenceMs: 10 * MIN, prependPauseMs: 2 * MIN, zombieAfterMs: 15 * MIN, mode: 'required', seen: 0, usual: 60, pct: 0 } }],
+    });
+  it('says what the gates wait for, offers "Approve, skip gates…", and the dialog names each gate it would skip', () => {
+    const op = planned();
+    const card = statusCard(op);
+    const text = JSON.stringify(card.blocks);
+    expect(text).toContain("Staged withdraw (Cloudflare's drain):* once approved, nothing is sent until AS64500 announcing 203.0.113.0/24 itself (same length) is seen on 80% of the usual peers for 10 min, then raises AS13335's AS-path prepend 1 → 3 with 2 min between steps. Now: seen on 0% (0/60).");
+    expect(cardGates(op)).toEqual(['drain', 'prepend']);
+    const actions = card.blocks.find((b) => (b as { type: string }).type === 'actions') as { elements: { action_id: string }[] };
+    expect(actions.elements.map((e) => e.action_id)).toEqual([ActionId.Approve, ActionId.Reject, ActionId.ApproveSkipGates]);
+    const modal = confirmApproveModal(op, 'C1', cardGates(op));
+    expect(JSON.parse(String(modal.private_metadata))).toMatchObject({ guards: ['drain', 'prepend'] });
+    expect(JSON.stringify(modal.blocks)).toContain('Skip gate `drain`');
+  });
+  it('shows the wait (countdown) while executing, and no skip button once approved', () => {
+    const op = { ...planned(), state: 'executing' as const, stage: { startedAt: T0, latest: 'Waiting to withdraw (Cloudflare\'s drain): AS64500 announcing 203.0.113.0/24 seen on 62% of usual peers (37/60); needs 80% (48) for 10 min.', data: { phase: 'own' } } };
+    const text = JSON.stringify(statusCard(op).blocks);
+    expect(text).toContain(':hourglass_flowing_sand: Waiting to withdraw');
+    expect(text).not.toContain(ActionId.ApproveSkipGates);
   });
 });
