@@ -5,6 +5,12 @@ export const ActionId = {
   Review: 'byoip_review',
   /** Approve and skip the change's gates (the staged withdraw's drain) through the audited override dialog. */
   ApproveSkipGates: 'byoip_approve_skip_gates',
+  /** Alert cards: the break-glass path (confirm step) and "someone is on it". */
+  AlertAdvertise: 'byoip_alert_advertise',
+  AlertWithdraw: 'byoip_alert_withdraw',
+  AlertAcknowledge: 'byoip_alert_acknowledge',
+  /** Drift: the normal request (with approval) that puts Cloudflare back as the bot last set it. */
+  AlertPutBack: 'byoip_alert_put_back',
 } as const;
 
 export const CallbackId = {
@@ -20,6 +26,7 @@ export const BlockId = {
   Checklist: 'checklist',
   CardActions: 'card_actions',
   Guards: 'guards',
+  AlertActions: 'alert_actions',
 } as const;
 
 export const InputActionId = {
