@@ -107,7 +107,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const cloudflare: AddressingApi = cloudflareClient;
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
   const lg = routingDeps.lookingGlass;
-  const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
+  const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p), routes: (p) => lg.routes(p) };
   const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome), logger);
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
   // BullMQ shares one client per process for its queues (workers duplicate it for their blocking reads).
@@ -143,6 +143,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     observations: new RedisObservations(redis, store.keyPrefix),
     bindingSettleMs: config.advertiseAfterBindingMs,
     bindingWatch: config.bindingWatch,
+    drain: config.drain,
     now: Date.now,
     addressSpace,
     watch: { pollIntervalMs: config.watch.pollIntervalMs, escalateAfterMs: { advertise: config.watch.escalateAdvertiseAfterMs, withdraw: config.watch.escalateWithdrawAfterMs } },

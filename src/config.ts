@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BotError, ErrorCode } from './errors.js';
 import { parseCidr } from './domain/cidr.js';
 import type { EnginePolicy } from './domain/policy.js';
+import type { DrainSettings } from './kinds/types.js';
 import { parseClusterNodes, type RedisNode } from './redis.js';
 import type { RoutingSettings } from './routing/preflight.js';
 import { routingSettingsFromEnv } from './routing/settings.js';
@@ -99,11 +100,21 @@ export const policySchema = z
           }),
           /** The team's own origin AS, announcing the prefix from its data centre when Cloudflare does not. */
           own_asn: z.number().int().min(1).max(4_294_967_295).optional(),
+          /** Gate 2 of the staged withdraw for this prefix (overrides `withdraw.prepend`). */
+          withdraw_prepend: z.boolean().optional(),
           /** The on-prem detector's attack start advertises this prefix at once through break glass (actor "detector"). */
           auto_advertise: z.boolean().optional(),
         }),
       )
       .default([]),
+    /** The staged withdraw (Cloudflare's drain guidance). Its timings are env settings (WITHDRAW_*_MS). */
+    withdraw: z
+      .object({
+        own_announcement_min_share: z.number().gt(0, 'own_announcement_min_share must be above 0 (e.g. 0.8)').max(1).default(0.8),
+        drain: z.enum(['required', 'when_announced']).default('required'),
+        prepend: z.boolean().default(false),
+      })
+      .default({ own_announcement_min_share: 0.8, drain: 'required', prepend: false }),
   })
   .superRefine((p, ctx) => {
     // Runs even when a field above failed: read defensively.
@@ -147,6 +158,16 @@ const envSchema = z.object({
   BINDING_WATCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(8 * 3_600_000),
   ESCALATE_ADVERTISE_AFTER_MS: z.coerce.number().int().min(10).default(20 * 60_000),
   ESCALATE_WITHDRAW_AFTER_MS: z.coerce.number().int().min(10).default(30 * 60_000),
+  /** Staged withdraw: how long our own same-length announcement must be seen before the withdraw (Cloudflare: 5-10 min). */
+  WITHDRAW_CONVERGENCE_MS: z.coerce.number().int().min(0).default(10 * 60_000),
+  /** How long an approved withdraw may wait for its gates before it closes as failed, nothing sent. */
+  WITHDRAW_GATE_MAX_WAIT_MS: z.coerce.number().int().min(10).default(60 * 60_000),
+  /** Gate 2: the pause after each AS-path prepend step. */
+  WITHDRAW_PREPEND_PAUSE_MS: z.coerce.number().int().min(0).default(2 * 60_000),
+  /** The zombie hunt: peers still seeing the route via AS13335 this long after the withdraw are stuck routes. */
+  WITHDRAW_ZOMBIE_AFTER_MS: z.coerce.number().int().min(0).default(15 * 60_000),
+  /** ...and at least this long after the route collectors showed it gone from most peers (the last ones dropping it). */
+  WITHDRAW_ZOMBIE_SETTLE_MS: z.coerce.number().int().min(0).default(5 * 60_000),
   USERGROUP_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(5).default(15_000),
   SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
@@ -192,6 +213,8 @@ export interface AppConfig {
   watch: { pollIntervalMs: number; timeoutMs: number; maxReadFailures: number; escalateAdvertiseAfterMs: number; escalateWithdrawAfterMs: number };
   /** The docs' wait between the default binding becoming active and the first advertise (5 h). */
   advertiseAfterBindingMs: number;
+  /** The staged withdraw's timings (WITHDRAW_*_MS). */
+  drain: DrainSettings;
   /** Following a service binding: between reads, and how long before `Not confirmed:` (Cloudflare: 4-6 h). */
   bindingWatch: { pollIntervalMs: number; timeoutMs: number };
   usergroupCacheTtlMs: number;
@@ -278,6 +301,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       escalateWithdrawAfterMs: e.ESCALATE_WITHDRAW_AFTER_MS,
     },
     advertiseAfterBindingMs: e.ADVERTISE_AFTER_BINDING_MS,
+    drain: {
+      convergenceMs: e.WITHDRAW_CONVERGENCE_MS,
+      maxWaitMs: e.WITHDRAW_GATE_MAX_WAIT_MS,
+      prependPauseMs: e.WITHDRAW_PREPEND_PAUSE_MS,
+      zombieAfterMs: e.WITHDRAW_ZOMBIE_AFTER_MS,
+      zombieSettleMs: e.WITHDRAW_ZOMBIE_SETTLE_MS,
+    },
     bindingWatch: { pollIntervalMs: e.BINDING_POLL_INTERVAL_MS, timeoutMs: e.BINDING_WATCH_TIMEOUT_MS },
     usergroupCacheTtlMs: e.USERGROUP_CACHE_TTL_MS,
     expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL_MS,

@@ -249,6 +249,16 @@ export class CloudflareClient {
     return this.updateBgpPrefix(accountId, prefixId, bgpPrefixId, { advertised });
   }
 
+  /** Sets how many times AS13335 is prepended to the BGP prefix's AS path (0-3): the staged withdraw's gate 2. */
+  async setBgpPrefixPrepend(accountId: string, prefixId: string, bgpPrefixId: string, count: number): Promise<BgpPrefix> {
+    return this.updateBgpPrefix(accountId, prefixId, bgpPrefixId, { asnPrependCount: count });
+  }
+
+  /** Withdraws a BGP prefix, setting its prepend count back in the same PATCH when `resetPrependTo` is a number. */
+  async withdrawBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string, resetPrependTo: number | null): Promise<BgpPrefix> {
+    return this.updateBgpPrefix(accountId, prefixId, bgpPrefixId, { advertised: false, ...(resetPrependTo !== null ? { asnPrependCount: resetPrependTo } : {}) });
+  }
+
   /** Deletes a BGP prefix; Cloudflare allows it only once withdrawn. */
   async deleteBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<void> {
     const op = this.op('delete BGP prefix', 'mutation', PERMISSIONS.bgpWrite, accountId, `BGP prefix ${bgpPrefixId} of prefix ${prefixId}`, {

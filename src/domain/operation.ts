@@ -136,6 +136,20 @@ export interface Operation {
   supersededBy: string | null;
   /** When the thread was told that the rate limit holds the change (said once per operation). */
   rateLimitNoticedAt?: number | null;
+  /**
+   * Gates a kind waits on inside `executing`, before its mutation (the staged withdraw's drain): when the wait began,
+   * the latest observation for the card, and the kind's own state. Kept in the record, so a restart resumes the wait
+   * where it was and never skips a gate. Null (or absent on older records) when nothing waited.
+   */
+  stage?: StageState | null;
+}
+
+/** A wait inside `executing` (see `Operation.stage`). */
+export interface StageState {
+  startedAt: number;
+  /** What the wait is waiting for, in one plain sentence (the card shows it). */
+  latest: string | null;
+  data: Record<string, unknown>;
 }
 
 /** What a new operation must be given; everything else starts empty. */
@@ -169,6 +183,7 @@ export function newOperation(fields: NewOperation, at: number): Operation {
     reviewedBy: null,
     supersededBy: null,
     rateLimitNoticedAt: null,
+    stage: null,
     ...fields,
   };
 }
@@ -206,7 +221,7 @@ export function approvalIsFresh(op: Operation, at: number): boolean {
 export function lapseApproval(op: Operation, at: number, expiresAfterMs: number): Operation {
   if (op.cloudflare !== null) throw new BotError(ErrorCode.InvalidInput, 'A call was already sent for this request, so its approval cannot lapse.');
   // The next approval enqueues its execute job under a fresh id (the finished one's id is retained by BullMQ).
-  return transition(op, 'awaiting_approval', at, { approvals: [], approvedAt: null, decidedBy: null, override: null, expiresAt: at + expiresAfterMs, jobs: { ...op.jobs, execute: op.jobs.execute + 1 } });
+  return transition(op, 'awaiting_approval', at, { approvals: [], approvedAt: null, decidedBy: null, override: null, stage: null, expiresAt: at + expiresAfterMs, jobs: { ...op.jobs, execute: op.jobs.execute + 1 } });
 }
 
 export type ApprovalDecision =
@@ -254,9 +269,12 @@ export function applyApproval(op: Operation, input: ApprovalInput): ApprovalDeci
     if (!override || override.reason.trim().length < 3) {
       throw new BotError(ErrorCode.InvalidInput, 'Say why you approve despite the warnings (a few words); the override is recorded in the audit.');
     }
+  } else if (override && override.guards.length > 0 && override.reason.trim().length < 3) {
+    // Skipping a gate (the staged withdraw's drain) with nothing to acknowledge is still an override: it needs a reason.
+    throw new BotError(ErrorCode.InvalidInput, 'Say why you skip the gates (a few words); the override is recorded in the audit.');
   }
   const approvals = [...op.approvals, { userId, at }];
-  const mergedOverride = pending.length > 0 ? override : op.override;
+  const mergedOverride = pending.length > 0 || (override && override.guards.length > 0) ? override : op.override;
   if (approvals.length >= op.approvalsRequired) {
     return { kind: 'approved', op: transition(op, 'approved', at, { approvals, decidedBy: userId, approvedAt: at, override: mergedOverride }) };
   }

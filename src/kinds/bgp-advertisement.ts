@@ -9,9 +9,9 @@ import { BotError, ErrorCode, InvalidInputError } from '../errors.js';
 import type { Operation } from '../domain/operation.js';
 import { ownAsnOf } from '../domain/policy.js';
 import type { VisibilitySample } from '../routing/looking-glass.js';
-import { evaluatePropagation, type PropagationReport } from '../routing/propagation.js';
+import { DEFAULT_EXPECTED_ORIGIN, evaluatePropagation, type PropagationReport } from '../routing/propagation.js';
 import { resolveBgpPrefix } from './lookup.js';
-import type { ApplyResult, ApplyTools, IntakeRequest, KindDeps, Target, VerifyStep } from './types.js';
+import { DEFAULT_DRAIN, type ApplyResult, type ApplyTools, type IntakeRequest, type KindDeps, type Target, type VerifyStep } from './types.js';
 
 export type Direction = 'advertise' | 'withdraw';
 
@@ -44,16 +44,22 @@ export async function applyAdvertisement(deps: KindDeps, direction: Direction, o
   const bgpPrefixId = op.bgpPrefixId;
   if (!bgpPrefixId) return { outcome: 'refused', step: 'no_bgp_prefix', facts: {} };
   const target = wanted(direction);
-  const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${bgpPrefixId} {"on_demand":{"advertised":${target}}}`;
   const current = await deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId);
   await tools.audit('cloudflare_read', { advertised: current.onDemand.advertised, locked: current.onDemand.locked });
+  // The staged withdraw's gate 2 raised the AS-path prepend: set it back in the same PATCH, so the next advertise
+  // is not prepended by surprise.
+  const resetPrepend = !target && typeof op.stage?.data.prependStep === 'number' && op.stage.data.prependStep > 0 && current.asnPrependCount > 0 && deps.cloudflare.withdrawBgpPrefix ? 0 : null;
+  const request = `PATCH /accounts/${op.accountId}/addressing/prefixes/${op.prefixId}/bgp/prefixes/${bgpPrefixId} {"on_demand":{"advertised":${target}}${resetPrepend !== null ? ',"asn_prepend_count":0' : ''}}`;
   const facts = (b: BgpPrefix) => ({ advertised: b.onDemand.advertised, modifiedAt: b.onDemand.advertisedModifiedAt ?? null });
   if (current.onDemand.advertised === target) {
     // Already true: either someone else did it, or our own earlier attempt went through before a crash.
     return { outcome: tools.calledBefore ? 'called' : 'skipped', request, result: facts(current), facts: facts(current) };
   }
   if (current.onDemand.locked) return { outcome: 'refused', step: 'locked', facts: { direction } };
-  const result = await tools.send(request, () => deps.cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, bgpPrefixId, target));
+  const withdrawReset = deps.cloudflare.withdrawBgpPrefix;
+  const result = await tools.send(request, () =>
+    resetPrepend !== null && withdrawReset ? withdrawReset.call(deps.cloudflare, op.accountId, op.prefixId, bgpPrefixId, resetPrepend) : deps.cloudflare.setBgpPrefixAdvertised(op.accountId, op.prefixId, bgpPrefixId, target),
+  );
   return { outcome: 'called', request, result: facts(result), facts: facts(result) };
 }
 
@@ -62,6 +68,8 @@ interface AdvertisementWatch {
   lastPostedPeers: number | null;
   lastVerdict: string | null;
   flaggedOrigins: number[];
+  /** Withdraw: when the route collectors first showed the route gone from most peers (the zombie hunt waits on). */
+  withdrawnAt: number | null;
 }
 
 function watchData(op: Operation): AdvertisementWatch {
@@ -71,6 +79,7 @@ function watchData(op: Operation): AdvertisementWatch {
     lastPostedPeers: typeof d.lastPostedPeers === 'number' ? d.lastPostedPeers : null,
     lastVerdict: typeof d.lastVerdict === 'string' ? d.lastVerdict : null,
     flaggedOrigins: Array.isArray(d.flaggedOrigins) ? (d.flaggedOrigins as number[]) : [],
+    withdrawnAt: typeof d.withdrawnAt === 'number' ? d.withdrawnAt : null,
   };
 }
 
@@ -126,6 +135,33 @@ export async function verifyAdvertisement(deps: KindDeps, direction: Direction, 
   }
   const reached = (direction === 'advertise' && report.verdict === 'propagated') || (direction === 'withdraw' && report.verdict === 'withdrawn');
   const result: VerifyStep = { events, data, latest: report.summary, sampled: true };
+  if (reached && direction === 'withdraw') {
+    // The zombie hunt: Cloudflare's route is gone from most peers; whoever still has it via AS13335 once the hunt's
+    // time has come is a stuck route.
+    const drain = deps.drain ?? DEFAULT_DRAIN;
+    const now = deps.now();
+    const withdrawnAt = w.withdrawnAt ?? now;
+    const huntAt = Math.max((op.watch?.startedAt ?? now) + drain.zombieAfterMs, withdrawnAt + drain.zombieSettleMs);
+    if (w.withdrawnAt === null) data.withdrawnAt = withdrawnAt;
+    if (now < huntAt) {
+      if (w.withdrawnAt === null) events.push({ type: 'progress', step: 'zombie_hunt', facts: { at: huntAt, peers: report.peersWithExpectedOrigin } });
+      result.latest = `${report.summary}; looking for stuck (zombie) routes via AS13335 at ${new Date(huntAt).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+      result.nextDelayMs = Math.max(1, Math.min(deps.watch.pollIntervalMs, huntAt - now));
+      return result;
+    }
+    const zombies = report.peersWithExpectedOrigin > 0 && deps.routing.routes ? (await deps.routing.routes(op.prefix)).filter((r) => r.origin === DEFAULT_EXPECTED_ORIGIN) : [];
+    if (zombies.length > 0) {
+      const list = zombies.slice(0, 20).map((z) => ({ collector: z.collector, peer: z.peer, peerAsn: z.peerAsn, neighbour: z.asPath.length >= 2 ? z.asPath[z.asPath.length - 2] : null, asPath: z.asPath }));
+      const facts = { count: zombies.length, collectors: [...new Set(zombies.map((z) => z.collector))], zombies: list, sinceMs: now - (op.watch?.startedAt ?? now) };
+      events.push({ type: 'progress', step: 'zombies', facts });
+      const base = verdictOf(direction, report, own);
+      result.verdict = base.verdict === 'contested' ? { ...base, facts: { ...base.facts, zombies: facts } } : { verdict: 'contested', step: 'withdrawn_zombie', facts: { ...base.facts, ...facts } };
+      return result;
+    }
+    result.verdict = verdictOf(direction, report, own);
+    result.verdict.facts = { ...result.verdict.facts, zombieCheckAfterMs: now - (op.watch?.startedAt ?? now) };
+    return result;
+  }
   if (reached) {
     result.verdict = verdictOf(direction, report, own);
     return result;

@@ -14,7 +14,7 @@ import type { EnginePolicy } from '../domain/policy.js';
 import type { AddressSpaceRules } from '../domain/special-prefixes.js';
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import type { PreflightReport } from '../routing/preflight.js';
-import type { VisibilitySample } from '../routing/looking-glass.js';
+import type { PeerRoute, VisibilitySample } from '../routing/looking-glass.js';
 
 /** The slice of Cloudflare's addressing API the kinds use (CloudflareClient implements it). */
 export interface AddressingApi {
@@ -30,6 +30,10 @@ export interface AddressingApi {
   createBgpPrefix(accountId: string, prefixId: string, cidr: string): Promise<BgpPrefix>;
   deleteBgpPrefix(accountId: string, prefixId: string, bgpPrefixId: string): Promise<void>;
   setBgpPrefixAdvertised(accountId: string, prefixId: string, bgpPrefixId: string, advertised: boolean): Promise<BgpPrefix>;
+  /** `PATCH .../bgp/prefixes/{id} {"asn_prepend_count": n}` (the staged withdraw's gate 2); optional for test fakes. */
+  setBgpPrefixPrepend?(accountId: string, prefixId: string, bgpPrefixId: string, count: number): Promise<BgpPrefix>;
+  /** The withdraw with the prepend count set back in the same PATCH (after gate 2 raised it). */
+  withdrawBgpPrefix?(accountId: string, prefixId: string, bgpPrefixId: string, resetPrependTo: number | null): Promise<BgpPrefix>;
   listServiceBindings(accountId: string, prefixId: string): Promise<ServiceBinding[]>;
   listDelegations(accountId: string, prefixId: string): Promise<Delegation[]>;
   listAddressMaps(accountId: string): Promise<AddressMap[]>;
@@ -61,7 +65,25 @@ export interface Observations {
 export interface RoutingView {
   sample(prefix: string): Promise<VisibilitySample>;
   usualPeerCount(prefix: string): Promise<number>;
+  /** Each collector peer's route for exactly `prefix` (the zombie hunt names them); optional for test fakes. */
+  routes?(prefix: string): Promise<PeerRoute[]>;
 }
+
+/** The staged withdraw's timings (env WITHDRAW_*_MS). */
+export interface DrainSettings {
+  /** Gate 1: how long our same-length announcement must be seen on enough peers. */
+  convergenceMs: number;
+  /** How long the gates may hold an approved withdraw before it closes as failed, nothing sent. */
+  maxWaitMs: number;
+  /** Gate 2: the pause after each prepend step. */
+  prependPauseMs: number;
+  /** Zombie hunt: this long after the withdraw was accepted... */
+  zombieAfterMs: number;
+  /** ...and this long after most peers dropped the route. */
+  zombieSettleMs: number;
+}
+
+export const DEFAULT_DRAIN: DrainSettings = { convergenceMs: 10 * 60_000, maxWaitMs: 60 * 60_000, prependPauseMs: 2 * 60_000, zombieAfterMs: 15 * 60_000, zombieSettleMs: 5 * 60_000 };
 
 /** Reads shared between callers and replicas for a while (CoalescedReader in Redis). */
 export interface SharedReader {
@@ -91,6 +113,8 @@ export interface KindDeps {
   bindingSettleMs?: number;
   /** Following a service binding (4-6 h at Cloudflare): between reads, and how long before `Not confirmed:`. */
   bindingWatch?: { pollIntervalMs: number; timeoutMs: number };
+  /** The staged withdraw's timings; DEFAULT_DRAIN when absent. */
+  drain?: DrainSettings;
 }
 
 export interface IntakeRequest {
@@ -154,6 +178,22 @@ export interface VerifyStep {
   nextDelayMs?: number;
 }
 
+/** Tools the engine gives a kind's gates (`stage`): audited reads and the gates' own idempotent calls. */
+export interface StageTools {
+  audit(type: string, data: Record<string, unknown>): Promise<void>;
+  /** A gate's own Cloudflare call (gate 2's prepend PATCH): audited as a call, its answer and its result. */
+  call<T>(request: string, call: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * One look at a kind's gates before its mutation, inside `executing`. `ready`: go on to the guards and the one call.
+ * `wait`: nothing sent; look again at `untilMs` (the job is delayed in Redis). `failed`: close, nothing sent.
+ */
+export type StageStep =
+  | { outcome: 'ready'; events: OpEvent[]; data?: Record<string, unknown>; latest?: string | null }
+  | { outcome: 'wait'; untilMs: number; events: OpEvent[]; data: Record<string, unknown>; latest: string }
+  | { outcome: 'failed'; step: string; facts: Record<string, unknown> };
+
 export interface ChangeKind {
   readonly kind: OperationKind;
   /** May be used through `/byoip emergency` (no approval, reviewed afterwards). */
@@ -168,4 +208,11 @@ export interface ChangeKind {
   verify(deps: KindDeps, op: Operation): Promise<VerifyStep>;
   /** How long the watch may take before `Not confirmed:` (default: WATCH_TIMEOUT_MS); bindings take hours. */
   watchTimeoutMs?(deps: KindDeps): number | undefined;
+  /**
+   * Gates the change waits on before its mutation (the staged withdraw's drain). Run on every execute attempt until
+   * `ready`; never for break glass (the engine says so on the card and in the audit). Absent: no gates.
+   */
+  stage?(deps: KindDeps, op: Operation, tools: StageTools): Promise<StageStep>;
+  /** Ids of the gates an approver may skip with an explicit, audited override (shown on the card as "skip"). */
+  gateIds?(deps: KindDeps, op: Operation): string[];
 }

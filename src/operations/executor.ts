@@ -54,7 +54,7 @@ export class RetryLater extends BotError {
 export class DelayExecution extends Error {
   constructor(
     readonly until: number,
-    readonly why: 'in_flight' | 'rate_limited',
+    readonly why: 'in_flight' | 'rate_limited' | 'staged',
   ) {
     super(`execution delayed until ${new Date(until).toISOString()} (${why})`);
     this.name = 'DelayExecution';
@@ -127,11 +127,88 @@ export class Executor {
     try {
       await this.run(op);
     } catch (err) {
+      if (err instanceof DelayExecution) throw err; // a gate waits: the job comes back later, no attempt spent
       await this.onError(op, err, attempt, started);
     }
   }
 
-  private async run(op: Operation): Promise<void> {
+  /**
+   * The kind's gates (the staged withdraw's drain), inside `executing`, before the guards and the one call. A wait
+   * stores what was seen on the record (a restart resumes it, never skips it) and delays the job; nothing is sent.
+   * The approval is checked fresh when the wait begins; the approved change then waits as long as its gates allow.
+   * Break glass never waits: the gates are skipped, and the card, the thread and the audit say so.
+   */
+  private async stage(found: Operation): Promise<Operation | null> {
+    const kind = kindOf(found.kind);
+    if (!kind.stage || found.cloudflare) return found;
+    if (found.breakGlass) {
+      if (found.stage) return found;
+      const gates = kind.gateIds?.(this.deps.kinds, found) ?? [];
+      if (gates.length === 0) return found;
+      const res = await this.deps.store.update(found.id, (o) =>
+        o.state !== 'executing' || o.stage
+          ? { op: o }
+          : {
+              op: { ...o, stage: { startedAt: this.now(), latest: `Break glass: the gates (${gates.join(', ')}) were skipped; sent at once.`, data: { phase: 'ready', breakGlass: true, skipped: gates } }, updatedAt: this.now() },
+              notify: [eventItem({ type: 'progress', step: 'gates_skipped_break_glass', facts: { gates } }), CARD],
+              audit: [{ type: 'gates_skipped', opId: o.id, actor: o.requestedBy, data: { gates, breakGlass: true } }],
+            },
+      );
+      await this.deps.dispatcher.deliver(found.id);
+      return res.op;
+    }
+    if (found.stage?.data.phase === 'ready') return found;
+    if (!hasWaited(found) && !approvalIsFresh(found, this.now())) {
+      await this.lapse(found);
+      return null;
+    }
+    const step = await kind.stage(this.deps.kinds, found, {
+      audit: (type, data) => this.deps.store.audit({ type, opId: found.id, actor: 'system', data }),
+      call: async (request, call) => {
+        await this.deps.store.audit({ type: 'cloudflare_call', opId: found.id, actor: 'system', data: { request, gate: true } });
+        const { answers, run } = await captureAnswers(call);
+        try {
+          const result = await run;
+          return result;
+        } finally {
+          await Promise.all(answers.map((a) => this.deps.store.audit({ type: 'cloudflare_answer', opId: found.id, actor: 'system', data: { request, status: a.status, body: a.body } })));
+        }
+      },
+    });
+    if (step.outcome === 'failed') {
+      await this.close(found, { type: 'verdict', verdict: 'failed', step: step.step, facts: { ...step.facts, sent: false } });
+      return null;
+    }
+    const now = this.now();
+    const startedAt = found.stage?.startedAt ?? now;
+    const latest = step.outcome === 'wait' ? step.latest : (step.latest ?? found.stage?.latest ?? null);
+    let moved = false;
+    let notified = false;
+    const res = await this.deps.store.update(found.id, (o) => {
+      if (o.state !== 'executing' || o.cloudflare) {
+        moved = true;
+        return { op: o };
+      }
+      const waited = hasWaited(o) || step.outcome === 'wait';
+      const stage = { startedAt, latest: step.outcome === 'ready' ? readyLatest(latest) : latest, data: { ...(o.stage?.data ?? {}), ...(step.data ?? {}), waited } };
+      const changed = stage.latest !== (o.stage?.latest ?? null);
+      const notify = [...step.events.map(eventItem), ...(changed || step.events.length ? [CARD] : [])];
+      notified = notify.length > 0;
+      return { op: { ...o, stage, updatedAt: now }, notify };
+    });
+    if (notified) await this.deps.dispatcher.deliver(found.id);
+    if (moved) return null;
+    if (step.outcome === 'wait') {
+      this.deps.logger.debug({ operationId: found.id, until: new Date(step.untilMs).toISOString() }, 'a gate holds the change; execute job delayed');
+      throw new DelayExecution(Math.max(step.untilMs, now + 1), 'staged');
+    }
+    return res.op;
+  }
+
+  private async run(found: Operation): Promise<void> {
+    const staged = await this.stage(found);
+    if (!staged) return;
+    const op = staged;
     const kind = kindOf(op.kind);
     const deps = this.deps.kinds;
     let guards: Guard[] = op.guards;
@@ -142,7 +219,8 @@ export class Executor {
       const seen = { guards, guardsAt: this.now(), ...(plan.blast ? { blast: plan.blast } : {}) };
       const blocked = unresolvedBlocks(guards, op.override);
       if (blocked.length > 0) return this.close(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: blocked } }, seen, { guards: blocked });
-      if (!approvalIsFresh(op, this.now())) return this.lapse(op); // the look-ups took long: still no stale change
+      // The look-ups took long: still no stale change. A change that waited on its gates started when the wait began.
+      if (!hasWaited(op) && !approvalIsFresh(op, this.now())) return this.lapse(op);
       const newWarnings = guards.filter((g) => g.status === 'warn' && !(op.override?.guards ?? []).includes(g.id));
       if (newWarnings.length) await this.note(op, { type: 'guards_warned', guards: newWarnings }, seen);
     }
@@ -322,6 +400,17 @@ export class Executor {
     );
     await this.deps.dispatcher.deliver(op.id);
   }
+}
+
+/** The change has waited on its gates (it started then: its approval is no longer re-checked for freshness). */
+function hasWaited(op: Operation): boolean {
+  return op.stage?.data.waited === true;
+}
+
+/** The card's gate line once the gates passed: what the last wait said, in the past. */
+function readyLatest(latest: string | null): string | null {
+  if (!latest) return null;
+  return latest.startsWith('Waiting to') ? 'Gates passed; the change was sent.' : latest;
 }
 
 function outcomeUnknown(err: unknown): boolean {

@@ -17,6 +17,18 @@ export interface VisibilitySample {
   byCollector?: Record<string, number>;
 }
 
+/** One collector peer's route for a prefix (the zombie hunt names who still has it, and through which path). */
+export interface PeerRoute {
+  /** The collector, e.g. `RRC00`. */
+  collector: string;
+  /** The peer's session address at the collector. */
+  peer: string;
+  /** The peer's own AS (the first hop of the path), when the path can be read. */
+  peerAsn: number | null;
+  origin: number | null;
+  asPath: number[];
+}
+
 const lgPeer = z.object({
   asn_origin: z.union([z.string(), z.number()]).optional(),
   as_path: z.union([z.string(), z.array(z.union([z.number(), z.string()]))]).optional(),
@@ -73,6 +85,29 @@ export class LookingGlassClient {
     );
     return summarise(cidr.text, body, this.now());
   }
+
+  /** Each peer's route for exactly `prefix`: collector, peer, AS path (bounded to the first 500 routes). */
+  async routes(prefix: string): Promise<PeerRoute[]> {
+    const cidr = parseCidr(prefix);
+    const body = await getJson(
+      ripestatUrl(this.baseUrl, 'looking-glass', { resource: cidr.text }, this.sourceApp),
+      lookingGlassResponse,
+      { timeoutMs: this.timeoutMs, label: { service: 'RIPEstat looking-glass', doing: `looking up the routes of ${cidr.text}` } },
+    );
+    return peerRoutes(body).slice(0, 500);
+  }
+}
+
+/** The routes of a looking-glass answer, one per collector peer. */
+export function peerRoutes(body: LookingGlassResponse): PeerRoute[] {
+  const out: PeerRoute[] = [];
+  for (const rrc of body.data.rrcs) {
+    for (const p of rrc.peers) {
+      const hops = p.as_path === undefined ? [] : (typeof p.as_path === 'string' ? p.as_path.trim().split(/\s+/) : p.as_path).map((h) => parseAsn(h)).filter((h): h is number => h !== undefined);
+      out.push({ collector: rrc.rrc, peer: p.peer ?? '?', peerAsn: hops[0] ?? null, origin: lastAsn(p.as_path) ?? parseAsn(p.asn_origin) ?? null, asPath: hops.slice(0, 32) });
+    }
+  }
+  return out;
 }
 
 /** Turns a looking-glass answer into counts; the origin is the last ASN of the AS path, else `asn_origin`. */

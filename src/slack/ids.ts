@@ -3,6 +3,8 @@ export const ActionId = {
   Approve: 'byoip_approve',
   Reject: 'byoip_reject',
   Review: 'byoip_review',
+  /** Approve and skip the change's gates (the staged withdraw's drain) through the audited override dialog. */
+  ApproveSkipGates: 'byoip_approve_skip_gates',
   /** Alert cards: the break-glass path (confirm step) and "someone is on it". */
   AlertAdvertise: 'byoip_alert_advertise',
   AlertWithdraw: 'byoip_alert_withdraw',

@@ -25,6 +25,9 @@ describe('npm run sandbox -- --script', () => {
     const { code, out } = await runSandbox('examples/withdraw.txt');
     expect(out).toContain('Done: 203.0.113.0/24 is withdrawn');
     expect(out).toContain('you cannot approve it');
+    // staged: the withdraw went out only after our own /24 had been seen for the convergence time
+    expect(out.indexOf('Gate 1 passed')).toBeGreaterThan(-1);
+    expect(out.indexOf('Cloudflare accepted the withdraw')).toBeGreaterThan(out.indexOf('Gate 1 passed'));
     expect(code).toBe(0);
   }, 120_000);
 

@@ -105,6 +105,13 @@ export interface StackOptions {
   ports?: Partial<SimulatorPorts>;
   /** Where the policy file goes (default: a new temporary directory). */
   policyPath?: string;
+  /**
+   * Policy `withdraw` (the staged withdraw). The sandbox default is `drain: when_announced`: its data centre announces
+   * only the covering /23, so a withdraw there goes ahead undrained unless the /24 is announced first (world announce).
+   */
+  withdrawPolicy?: { own_announcement_min_share?: number; drain?: 'required' | 'when_announced'; prepend?: boolean };
+  /** Simulated minutes of the staged withdraw's timings (converted to real ms at the time scale); Cloudflare's by default. */
+  drainMinutes?: { convergence?: number; maxWait?: number; prependPause?: number; zombieAfter?: number; zombieSettle?: number };
   /** Policy `prefixes[].auto_advertise: true` for these CIDRs (the detector's attack start advertises them at once). */
   autoAdvertise?: string[];
   /** Policy `slack.alerts_channel` (add it to `extraChannels` too). */
@@ -173,6 +180,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ]),
     ),
     break_glass: { max_uses: opts.breakGlassMaxUses ?? 2, window: '1h' },
+    withdraw: { drain: 'when_announced', ...(opts.withdrawPolicy ?? {}) },
     prefixes: [
       { cidr: DEFAULT_SCENARIO.prefixes.advertised.cidr, own_asn: CUSTOMER_ASN, ...(opts.autoAdvertise?.includes(DEFAULT_SCENARIO.prefixes.advertised.cidr) ? { auto_advertise: true } : {}) },
       { cidr: DEFAULT_SCENARIO.prefixes.withdrawn.cidr, own_asn: CUSTOMER_ASN, ...(opts.autoAdvertise?.includes(DEFAULT_SCENARIO.prefixes.withdrawn.cidr) ? { auto_advertise: true } : {}) },
@@ -206,6 +214,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     REDIS_CLUSTER_NODES: opts.redisClusterNodes ?? '',
     ESCALATE_ADVERTISE_AFTER_MS: String(Math.round(20 * simMinute)),
     ESCALATE_WITHDRAW_AFTER_MS: String(Math.round(30 * simMinute)),
+    // The staged withdraw's timings, in simulated minutes like Cloudflare's (10 min convergence, 15 min zombie hunt).
+    WITHDRAW_CONVERGENCE_MS: String(Math.round((opts.drainMinutes?.convergence ?? 10) * simMinute)),
+    WITHDRAW_GATE_MAX_WAIT_MS: String(Math.max(10, Math.round((opts.drainMinutes?.maxWait ?? 60) * simMinute))),
+    WITHDRAW_PREPEND_PAUSE_MS: String(Math.round((opts.drainMinutes?.prependPause ?? 2) * simMinute)),
+    WITHDRAW_ZOMBIE_AFTER_MS: String(Math.round((opts.drainMinutes?.zombieAfter ?? 15) * simMinute)),
+    WITHDRAW_ZOMBIE_SETTLE_MS: String(Math.round((opts.drainMinutes?.zombieSettle ?? 5) * simMinute)),
     USERGROUP_CACHE_TTL_MS: String(opts.usergroupCacheTtlMs ?? 1000),
     EXPIRY_SWEEP_INTERVAL_MS: String(opts.sweepIntervalMs ?? Math.max(100, poll)),
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),

@@ -6,7 +6,7 @@ import type { CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned]   (change the simulated Internet; notify: Cloudflare sends a notification)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world zombie <cidr> <peers> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned]   (change the simulated Internet; notify: Cloudflare sends a notification)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
@@ -69,6 +69,15 @@ export function worldCommand(
           }
           world.addRouteObject({ prefix: cidr, origin: asn, source: 'RADB', remarks: extra ? [`cf-validation: ${extra}`] : [], descr: [] });
           return `IRR: route ${cidr} origin AS${asn} (RADB)${extra ? ` with remarks: cf-validation: ${extra}` : ''} published.`;
+        }
+        if (verb === 'zombie') {
+          // Routers that miss Cloudflare's withdrawal: some peers keep the AS13335 route after it is withdrawn.
+          const cidr = parseCidr(cidrText).text;
+          const n = Number(asnText);
+          if (!Number.isInteger(n) || n < 0 || n > world.totalPeersFor(parseCidr(cidr).version)) return `? "${asnText}" is not a number of peers (0 to ${world.totalPeersFor(parseCidr(cidr).version)}); e.g. world zombie ${cidr} 3`;
+          const peers = world.plantZombie(cidr, n);
+          if (peers.length === 0) return `No stuck routes for ${cidr} any more.`;
+          return `${peers.length} peer(s) (${peers.map((p) => `${p.rrc} ${p.ip}`).join(', ')}) will keep the AS13335 route for ${cidr} after Cloudflare withdraws it (a simulated BGP zombie).`;
         }
         if (verb === 'show') {
           const cidr = parseCidr(cidrText).text;

@@ -51,6 +51,8 @@ export interface Announcement {
   /** Simulated ms when peers start losing it; null while announced. */
   end: number | null;
   decayMs: number;
+  /** Extra copies of the origin at the end of the AS path (Cloudflare's `asn_prepend_count`). */
+  prepend?: number;
 }
 
 export interface VisibleRoute {
@@ -96,6 +98,8 @@ export class World {
   dnsFailures = new Set<string>();
   private announcements: Announcement[] = [];
   private nextId = 1;
+  /** Stuck ("zombie") routes: `prefix|origin` -> peers that keep the origin's route after it is withdrawn. */
+  private zombies = new Map<string, Set<CollectorPeer>>();
 
   constructor(opts: WorldOptions = {}) {
     this.clock = opts.clock ?? new SimClock();
@@ -181,6 +185,31 @@ export class World {
     return live;
   }
 
+  /**
+   * Plants stuck ("zombie") routes: `peers` collector peers (those that saw the route first) keep `origin`'s route for
+   * `prefix` after it is withdrawn, as routers that missed the withdrawal do. 0 clears them. Returns the peers.
+   */
+  plantZombie(prefix: string, peers: number, origin: number = CLOUDFLARE_ASN): CollectorPeer[] {
+    const key = `${prefix}|${origin}`;
+    if (peers <= 0) {
+      this.zombies.delete(key);
+      return [];
+    }
+    const v6 = prefix.includes(':');
+    const chosen = this.peers
+      .filter((p) => (v6 ? p.rank6 : p.rank) !== undefined)
+      .sort((a, b) => (v6 ? a.rank6! - b.rank6! : a.rank - b.rank))
+      .slice(0, peers);
+    this.zombies.set(key, new Set(chosen));
+    return chosen;
+  }
+
+  /** Sets how often `origin` is prepended on its live announcement of `prefix` (Cloudflare's asn_prepend_count). */
+  setPrepend(prefix: string, origin: number, count: number): void {
+    const live = this.liveAnnouncement(prefix, origin);
+    if (live) live.prepend = Math.max(0, Math.floor(count));
+  }
+
   /** Is `origin` announcing `prefix` (or about to), i.e. an announcement with no end yet. */
   isAnnouncing(prefix: string, origin: number): boolean {
     return this.liveAnnouncement(prefix, origin) !== undefined;
@@ -200,24 +229,37 @@ export class World {
   visibleRoutes(prefix: string, at: number = this.clock.now()): VisibleRoute[] {
     const out: VisibleRoute[] = [];
     const v6 = prefix.includes(':');
+    const zombies: VisibleRoute[] = [];
     for (const a of this.announcements) {
       if (a.prefix !== prefix) continue;
       const share = this.shareAt(a, at);
-      if (share <= 0) continue;
+      const stuck = a.end !== null && at >= a.end ? this.zombies.get(`${prefix}|${a.origin}`) : undefined;
+      if (share <= 0 && !stuck) continue;
       for (const peer of this.peers) {
         const rank = v6 ? peer.rank6 : peer.rank;
-        if (rank === undefined || rank >= share) continue;
+        if (rank === undefined) continue;
         const transit = TRANSIT_ASNS[(peer.asn + a.origin) % TRANSIT_ASNS.length]!;
-        const asPath = peer.asn === transit ? [peer.asn, a.origin] : [peer.asn, transit, a.origin];
-        out.push({ peer, prefix, origin: a.origin, asPath, since: a.start + rank * a.rampMs });
+        const tail = Array.from({ length: 1 + (a.prepend ?? 0) }, () => a.origin);
+        const asPath = peer.asn === transit ? [peer.asn, ...tail] : [peer.asn, transit, ...tail];
+        const route = { peer, prefix, origin: a.origin, asPath, since: a.start + rank * a.rampMs };
+        if (rank < share) out.push(route);
+        // A zombie peer keeps the route it had when the withdrawal began (unless it has a live one of that origin).
+        else if (stuck?.has(peer) && rank < this.upShareAt(a, a.end!)) zombies.push(route);
       }
     }
+    for (const z of zombies) if (!out.some((r) => r.peer === z.peer && r.origin === z.origin)) out.push(z);
     return out;
+  }
+
+  /** The share of peers that had picked the announcement up by `at`, ignoring its withdrawal. */
+  private upShareAt(a: Announcement, at: number): number {
+    if (at < a.start) return 0;
+    return a.rampMs <= 0 ? a.reach : Math.min(1, (at - a.start) / a.rampMs) * a.reach;
   }
 
   private shareAt(a: Announcement, at: number): number {
     if (at < a.start) return 0;
-    const up = a.rampMs <= 0 ? a.reach : Math.min(1, (at - a.start) / a.rampMs) * a.reach;
+    const up = this.upShareAt(a, at);
     if (a.end === null || at < a.end) return up;
     const down = a.decayMs <= 0 ? 0 : 1 - Math.min(1, (at - a.end) / a.decayMs);
     return Math.min(up, a.reach * down);

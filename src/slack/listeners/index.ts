@@ -2,8 +2,8 @@ import type { App } from '@slack/bolt';
 import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
 import { alertAcknowledgeAction, alertEmergencyAction, alertPutBackAction } from './actions/alert.js';
-import { decideAction } from './actions/decide.js';
 import { validateAgainAction } from './actions/validate-again.js';
+import { decideAction, skipGatesAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
@@ -15,6 +15,7 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.Approve, decideAction(ctx, 'approve'));
   app.action(ActionId.Reject, decideAction(ctx, 'reject'));
   app.action(ActionId.Review, decideAction(ctx, 'review'));
+  app.action(ActionId.ApproveSkipGates, skipGatesAction(ctx));
   app.action(ActionId.AlertAdvertise, alertEmergencyAction(ctx, 'advertise'));
   app.action(ActionId.AlertWithdraw, alertEmergencyAction(ctx, 'withdraw'));
   app.action(ActionId.AlertAcknowledge, alertAcknowledgeAction(ctx));

@@ -7,6 +7,7 @@ import { isBroadcast, type OpEvent, type VerdictEvent } from '../../domain/event
 import type { Operation } from '../../domain/operation.js';
 import { humanDuration } from '../../domain/time.js';
 import { mention, userText } from '../views/blocks.js';
+import { cardGates } from '../views/status-card.js';
 import { guardText } from './guards.js';
 import { KIND_VIEWS } from './kinds.js';
 
@@ -17,6 +18,9 @@ export interface RenderedReply {
 
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+
+/** Gates an approver may skip (the staged withdraw's), as opposed to warnings acknowledged. */
+const GATE_IDS = new Set(['drain', 'prepend']);
 
 export const VERDICT_WORD: Record<VerdictEvent['verdict'], string> = { done: 'Done:', contested: 'Contested:', unconfirmed: 'Not confirmed:', failed: 'Failed:' };
 
@@ -29,10 +33,12 @@ export function eventText(op: Operation, event: OpEvent): string {
   switch (event.type) {
     case 'approval': {
       if (!event.quorum) return `:ballot_box_with_check: ${mention(event.by)} approved (${event.count} of ${event.required}).`;
-      const override = event.override
-        ? ` ${mention(event.by)} acknowledged the warnings (${event.override.guards.join(', ')}) and took responsibility: ${userText(event.override.reason, 300)}.`
-        : '';
-      return `:white_check_mark: Approved by ${mention(event.by)}. Sending the ${view.noun} to Cloudflare.${override}`;
+      const gates = event.override?.guards.filter((g) => GATE_IDS.has(g)) ?? [];
+      const warnings = event.override?.guards.filter((g) => !GATE_IDS.has(g)) ?? [];
+      const said = [...(warnings.length ? [`acknowledged the warnings (${warnings.join(', ')})`] : []), ...(gates.length ? [`skipped the gates (${gates.join(', ')}): the change does not wait for them`] : [])];
+      const override = event.override ? ` ${mention(event.by)} ${said.join(' and ')} and took responsibility: ${userText(event.override.reason, 300)}.` : '';
+      const waits = cardGates(op).some((g) => !gates.includes(g));
+      return `:white_check_mark: Approved by ${mention(event.by)}. ${waits ? `The ${view.noun} goes to Cloudflare once its gates pass (the card shows what it waits for).` : `Sending the ${view.noun} to Cloudflare.`}${override}`;
     }
     case 'rejected':
     case 'cancelled':

@@ -97,6 +97,15 @@ export function guardLine(g: Guard): string {
 
 export function checkLine(c: Check): string {
   const f = c.facts;
+  if (c.id === 'withdraw:drain') {
+    const conv = humanDuration(Number(f.convergenceMs ?? 0));
+    const gate2 = f.prepend ? `, then raises AS13335's AS-path prepend 1 → 3 with ${humanDuration(Number(f.prependPauseMs ?? 0))} between steps` : '';
+    const hunt = ` After the withdraw, routes still seen via AS13335 ${humanDuration(Number(f.zombieAfterMs ?? 0))} later are listed as stuck (zombie) routes.`;
+    if (!f.ownAsn) return `Staged withdraw: no own AS on record for ${s(f.prefix)}, so gate 1 (own announcement) cannot run${gate2 ? `; it only raises AS13335's AS-path prepend 1 → 3 first` : ''}.${hunt}`;
+    const now = f.error ? ` Now: the looking glass could not be read (${userText(s(f.error), 200)}).` : ` Now: seen on ${s(f.pct)}% (${s(f.seen)}/${s(f.usual)}).`;
+    const undrained = f.mode === 'when_announced' ? ' If AS' + s(f.ownAsn) + ' does not announce it at all, it goes ahead undrained (policy).' : '';
+    return `*Staged withdraw (Cloudflare's drain):* once approved, nothing is sent until AS${s(f.ownAsn)} announcing ${s(f.prefix)} itself (same length) is seen on ${s(f.minPct)}% of the usual peers for ${conv}${gate2}.${now}${undrained}${hunt} An approver may skip the gates (audited).`;
+  }
   if (c.id === 'bind:propagation') return 'Cloudflare takes 4-6 hours to provision a binding (and as long to delete one); traffic on these addresses may be disrupted meanwhile.';
   if (c.id === 'address-map:dns') {
     const zones = ((f.zones as string[] | undefined) ?? []).map((z) => `\`${inert(z, 40)}\``);

@@ -44,7 +44,7 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
       case 'sample':
         return `:satellite_antenna: ${s(f.summary)}`;
       default:
-        return null;
+        return drainProgress(op, step, f);
     }
   },
   ending(op, step, f) {
@@ -52,7 +52,13 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
       case 'propagated':
         return `${op.prefix} is propagated: ${s(f.peers)}/${s(f.usual)} peers see it from AS13335. Remove the announcement from your own data centre now.`;
       case 'withdrawn':
-        return `${op.prefix} is withdrawn from Cloudflare: ${s(f.peers)} peers still see it from AS13335 (under 10).`;
+        return `${op.prefix} is withdrawn from Cloudflare: ${s(f.peers)} peers still see it from AS13335 (under 10)${f.zombieCheckAfterMs !== undefined ? `, and no stuck (zombie) route via AS13335 was left ${humanDuration(Number(f.zombieCheckAfterMs))} after the withdraw` : ''}.`;
+      case 'withdrawn_zombie':
+        return `Cloudflare withdrew ${op.prefix} and most of the Internet agrees, but ${s(f.count)} peer(s) at ${((f.collectors as string[]) ?? []).join(', ')} still route it via AS13335 ${humanDuration(Number(f.sinceMs ?? 0))} after the withdraw: stuck ("zombie") routes, listed above. Traffic from those networks is dropped until they clear them; ${f.ownAsn ? `AS${s(f.ownAsn)}` : 'your own network'} serves everyone else. Ask those networks (listed above) to clear the route; do not treat this withdraw as clean until they have.`;
+      case 'drain_timeout':
+        return `the staged withdraw of ${op.prefix} waited ${humanDuration(Number(f.waitedMs ?? 0))} for its gates (the limit is ${humanDuration(Number(f.maxWaitMs ?? 0))}) and they never passed (last seen: ${s(f.latest) || 'nothing'}). Nothing was sent to Cloudflare; the request is closed and the prefix unlocked. Announce ${op.prefix} from your own network and file again, or have an approver skip the gate.`;
+      case 'prepend_unsupported':
+        return `this Cloudflare client cannot set \`asn_prepend_count\`, so gate 2 (prepend) cannot run. Nothing was sent; file again with the gate skipped by an approver.`;
       case 'propagated_contested':
         return `Cloudflare's route for ${op.prefix} is up (${s(f.peers)}/${s(f.usual)} peers see it from AS13335), but ${origins(f)} ${((f.origins as unknown[]) ?? []).length > 1 ? 'announce' : 'announces'} it too. *Do not remove your own announcement yet*: that would hand more traffic to the other origin. Contact that network, check that your ROA authorises only AS13335 and your own AS, and watch the looking glass until it is gone.`;
       case 'withdrawn_contested':
@@ -74,6 +80,40 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
       ? `:warning: ${op.prefix} is still not propagated ${humanDuration(elapsedMs)} after Cloudflare accepted the advertise (${summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
       : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsedMs)} after the withdraw (${summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
 });
+
+/** The staged withdraw's thread lines (src/kinds/drain.ts): gates, prepend steps, the zombie hunt. */
+function drainProgress(op: Operation, step: string, f: Facts): string | null {
+  switch (step) {
+    case 'drain_waiting':
+      if (f.met) return `:hourglass_flowing_sand: Gate 1 met: AS${s(f.ownAsn)} announcing ${op.prefix} is seen on ${s(f.pct)}% of the usual peers (${s(f.seen)}/${s(f.usual)}). Waiting ${humanDuration(Number(f.convergenceMs ?? 0))} for convergence before anything is sent; the card counts down.`;
+      return Number(f.seen) > 0
+        ? `:hourglass_flowing_sand: Waiting (Cloudflare's drain): AS${s(f.ownAsn)} announcing ${op.prefix} is seen on only ${s(f.pct)}% of the usual peers (${s(f.seen)}/${s(f.usual)}); the withdraw waits for ${s(f.minPct)}% for ${humanDuration(Number(f.convergenceMs ?? 0))}. Nothing is sent meanwhile.`
+        : `:hourglass_flowing_sand: Waiting (Cloudflare's drain): no route collector sees AS${s(f.ownAsn)} announcing ${op.prefix} itself. Announce it from your own network with the same length (${op.prefix}); the withdraw waits until ${s(f.minPct)}% of the usual peers see it for ${humanDuration(Number(f.convergenceMs ?? 0))}. Nothing is sent meanwhile.`;
+    case 'drain_converged':
+      return `:white_check_mark: Gate 1 passed: AS${s(f.ownAsn)} announcing ${op.prefix} seen on ${s(f.pct)}% of the usual peers for ${humanDuration(Number(f.forMs ?? 0))}: traffic has had time to move to your route.`;
+    case 'drain_not_staged':
+      return `:information_source: Not drained: AS${s(f.ownAsn)} does not announce ${op.prefix} at the same length, so traffic moves only when Cloudflare withdraws (the highest zombie risk, says Cloudflare). The policy (\`withdraw.drain: when_announced\`) lets it go ahead; the zombie hunt follows.`;
+    case 'gate_skipped':
+      return `:fast_forward: Gate \`${s(f.gate)}\` skipped by an approver's audited override${f.by ? ` (<@${s(f.by)}>)` : ''}: ${userText(s(f.reason), 300)}`;
+    case 'gates_skipped_break_glass':
+      return `:rotating_light: Break glass: the staged withdraw's gates (${((f.gates as string[]) ?? []).join(', ')}) are skipped; the withdraw is sent at once. Watch for stuck routes below.`;
+    case 'prepended':
+      return `:arrow_heading_down: Gate 2: AS13335 prepended ${s(f.count)} of ${s(f.of)} times on ${op.prefix}${f.already ? ' (Cloudflare already had it; no call was needed)' : ' (`asn_prepend_count`)'}, so traffic shifts to your route; ${Number(f.count) < Number(f.of) ? 'next step' : 'the withdraw'} after ${humanDuration(Number(f.pauseMs ?? 0))}.`;
+    case 'zombie_hunt':
+      return `:mag: ${op.prefix} is gone from most route collectors (${s(f.peers)} peers still see AS13335). Looking for stuck ("zombie") routes at ${new Date(Number(f.at)).toISOString().replace(/\.\d+Z$/, 'Z')}.`;
+    case 'zombies': {
+      const zs = (f.zombies as { collector: string; peer: string; peerAsn: number | null; neighbour: number | null; asPath: number[] }[]) ?? [];
+      const lines = zs.map((z) => `• ${escapeMrkdwn(z.collector)} peer ${escapeMrkdwn(z.peer)}${z.peerAsn ? ` (AS${z.peerAsn})` : ''}: path \`${z.asPath.join(' ')}\``);
+      const networks = [...new Set(zs.flatMap((z) => [z.peerAsn, z.neighbour].filter((a): a is number => typeof a === 'number' && a !== 13335)))];
+      return (
+        `:zombie: *Stuck routes*: ${s(f.count)} peer(s) still route ${op.prefix} via AS13335 ${humanDuration(Number(f.sinceMs ?? 0))} after the withdraw:\n${lines.join('\n')}${Number(f.count) > zs.length ? `\n…and ${Number(f.count) - zs.length} more` : ''}\n` +
+        `Ask ${networks.map((a) => `AS${a}`).join(', ') || 'those networks'} (their NOC, or via PeeringDB contacts) to check their table for ${op.prefix} via AS13335: Cloudflare no longer announces it, so the route is stale. A route refresh (soft reset) of the session it was learned on, or clearing that route, removes it; if the path goes through a transit, ask that transit too.`
+      );
+    }
+    default:
+      return null;
+  }
+}
 
 /** Onboard's LOA line: which document, how it was made, and what the manual path still needs (the docs). */
 function loaSentence(op: Operation, f: Facts): string {

@@ -13,13 +13,18 @@ export interface ConfirmApproveMetadata {
 }
 
 /** Quotes every warning and overridable block of the plan; the approver gives a reason to approve anyway. */
-export function confirmApproveModal(op: Operation, channel: string | null): Record<string, unknown> {
+export function confirmApproveModal(op: Operation, channel: string | null, skipGates: string[] = []): Record<string, unknown> {
   const pending = op.guards.filter((g) => g.status === 'warn' || (g.status === 'block' && g.overridable));
-  const meta: ConfirmApproveMetadata = { opId: op.id, guards: pending.map((g) => g.id), channel };
+  const meta: ConfirmApproveMetadata = { opId: op.id, guards: [...pending.map((g) => g.id), ...skipGates], channel };
   const blocks: Block[] = [
     section(`*${actionVerb(op.kind)} ${op.prefix}*, requested by <@${op.requestedBy}>: ${userText(op.reason, 300)}`),
     ...pending.map((g) => section(guardLine(g))),
-    context('Approving takes responsibility for the warnings above. The guards run again right before the change; your reason is recorded in the audit and shown on the card.'),
+    ...skipGates.map((id) => section(`:fast_forward: *Skip gate \`${id}\`*: ${GATE_TEXT[id] ?? 'the change does not wait for it.'}`)),
+    context(
+      skipGates.length
+        ? 'Approving skips the gates above: the change goes out without waiting for them. Your reason is recorded in the audit and shown on the card.'
+        : 'Approving takes responsibility for the warnings above. The guards run again right before the change; your reason is recorded in the audit and shown on the card.',
+    ),
     {
       type: 'input',
       block_id: BlockId.Reason,
@@ -31,12 +36,18 @@ export function confirmApproveModal(op: Operation, channel: string | null): Reco
     type: 'modal',
     callback_id: CallbackId.ConfirmApprove,
     private_metadata: JSON.stringify(meta),
-    title: { type: 'plain_text', text: 'Approve with warnings' },
+    title: { type: 'plain_text', text: skipGates.length ? 'Approve, skip gates' : 'Approve with warnings' },
     submit: { type: 'plain_text', text: 'Approve anyway' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: blocks.slice(0, 100),
   };
 }
+
+/** What skipping each gate means (the staged withdraw's). */
+const GATE_TEXT: Record<string, string> = {
+  drain: "the withdraw does not wait for your own same-length announcement to be seen and converged (Cloudflare's drain, step 1 and 2): traffic may be dropped if your route is not up.",
+  prepend: 'the AS-path prepend steps (1 to 3) before the withdraw are left out: traffic moves only when Cloudflare withdraws.',
+};
 
 export interface BreakGlassMetadata {
   kind: 'advertise' | 'withdraw';

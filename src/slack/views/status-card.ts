@@ -34,6 +34,12 @@ function validateAgainLabel(op: Operation): string | null {
   return null;
 }
 
+/** The gates an approver may skip (the staged withdraw's drain), as the plan's `withdraw:drain` line named them. */
+export function cardGates(op: Operation): string[] {
+  const gates = op.checks.find((c) => c.id === 'withdraw:drain')?.facts.gates;
+  return Array.isArray(gates) ? gates.filter((g): g is string => typeof g === 'string') : [];
+}
+
 /** The one status card at the top of a request's thread. Pure: operation in, Block Kit out. */
 export function statusCard(op: Operation): { text: string; blocks: Block[] } {
   const verb = actionVerb(op.kind);
@@ -56,6 +62,7 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
   for (const c of op.checks.slice(0, 5)) blocks.push(context(`:clipboard: ${checkLine(c)}`));
   if (op.blast) blocks.push(context(`:dart: *Also touches:* ${blastRadiusLines(op.blast).join(' · ')}`));
   if (op.override) blocks.push(context(`:memo: Override by ${mention(op.override.by)} (${op.override.guards.join(', ')}): ${userText(op.override.reason, 300)}`));
+  if (op.stage?.latest) blocks.push(context(`${op.state === 'executing' && op.stage.data.phase !== 'ready' ? ':hourglass_flowing_sand:' : ':vertical_traffic_light:'} ${op.stage.latest}`));
   if (op.watch?.latest) blocks.push(context(`:satellite_antenna: Latest: ${op.watch.latest}`));
   if (op.final) blocks.push(section(`*Outcome:* ${verdictText(op, op.final)}`));
   if (op.state === 'awaiting_approval') {
@@ -66,6 +73,7 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
       elements: [
         { type: 'button', action_id: ActionId.Approve, text: { type: 'plain_text', text: confirm ? 'Approve…' : 'Approve' }, style: 'primary', value: op.id },
         { type: 'button', action_id: ActionId.Reject, text: { type: 'plain_text', text: 'Reject' }, style: 'danger', value: op.id },
+        ...(cardGates(op).length ? [{ type: 'button', action_id: ActionId.ApproveSkipGates, text: { type: 'plain_text', text: 'Approve, skip gates…' }, value: op.id }] : []),
       ],
     });
     blocks.push(context(`Expires ${fmtTime(op.expiresAt)} · approvers only; the requester cannot approve${confirm ? ' · the warnings above need an explicit acknowledgement' : ''} · request \`${op.id}\``));

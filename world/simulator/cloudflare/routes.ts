@@ -142,7 +142,10 @@ export function addressingRoutes(): Router {
       fail(409, 1005, `on_demand_locked: the advertisement of ${b.cidr} is locked and cannot be changed; contact your Cloudflare account team`);
     }
     if (advertised !== undefined) setAdvertised(c, p, b, advertised);
-    if (prepend !== undefined) b.asnPrependCount = prepend as number;
+    if (prepend !== undefined) {
+      b.asnPrependCount = prepend as number;
+      c.world.setPrepend(b.cidr, CLOUDFLARE_ASN, b.asnPrependCount);
+    }
     if (auto !== undefined) b.autoAdvertiseWithdraw = auto as boolean;
     b.modifiedAt = c.now;
     return ok(bgpJson(b));

@@ -3,6 +3,7 @@ import { ErrorCode, isBotError } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { confirmApproveModal } from '../../views/confirm-modals.js';
+import { cardGates } from '../../views/status-card.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -36,5 +37,25 @@ export function decideAction(ctx: ListenerContext, decision: 'approve' | 'reject
         await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
       }
     }
+  };
+}
+
+/**
+ * "Approve, skip gates…": opens the confirm dialog naming the gates (and any warnings) the approval would skip. Only
+ * the dialog approves, through the engine's audited override; the click alone changes nothing.
+ */
+export function skipGatesAction(ctx: ListenerContext) {
+  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
+    await ack();
+    const user = body.user.id;
+    const channel = body.channel?.id ?? body.container?.channel_id ?? null;
+    const log = ctx.logger.child({ operationId: action.value, user, decision: 'skip_gates' });
+    const op = await ctx.service.get(action.value ?? '').catch(() => null);
+    const gates = op ? cardGates(op) : [];
+    if (!op || op.state !== 'awaiting_approval' || gates.length === 0) {
+      if (channel) await client.chat.postEphemeral({ channel, user, text: ':warning: This request is no longer waiting for approval, or has no gates to skip; nothing was changed.' }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+      return;
+    }
+    await client.views.open({ trigger_id: body.trigger_id, view: confirmApproveModal(op, channel, gates) as never }).catch((e: unknown) => log.warn({ err: e }, 'could not open the confirm dialog'));
   };
 }
