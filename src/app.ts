@@ -30,6 +30,11 @@ import { RedisObservations } from './operations/observations.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
+import { BgpStateClient } from './routing/bgp-state.js';
+import { AuditAlertSink } from './monitors/audit-sink.js';
+import type { AlertSink } from './monitors/findings.js';
+import { RoutingMonitor } from './monitors/routing-monitor.js';
+import { startRoutingMonitor, type RunningRoutingMonitor } from './jobs/routing-monitor.js';
 import { createRoutingDeps, runPreflight, type PreflightReport } from './routing/preflight.js';
 import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
@@ -55,6 +60,8 @@ export interface BotOptions {
   preflight?: ListenerContext['preflight'];
   /** The bot's metrics (a fresh Registry of its own when not given). */
   metrics?: BotMetrics;
+  /** Where the standing monitors' findings go (default: the audit stream and the log). */
+  alertSink?: AlertSink;
 }
 
 export interface RunningBot {
@@ -67,6 +74,8 @@ export interface RunningBot {
   metrics: BotMetrics;
   /** This process's worker heartbeat id (null for `--role web`). */
   heartbeatId: string | null;
+  /** The standing routing monitor (worker role, ROUTING_MONITOR=on), for tests and benchmarks. */
+  routingMonitor: { monitor: RoutingMonitor; jobs: RunningRoutingMonitor } | null;
   /**
    * Stops listening, lets running jobs finish for at most `graceMs` (SHUTDOWN_GRACE_MS), then drops the Redis
    * connections: it completes within about that bound whatever state Redis is in.
@@ -101,6 +110,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const cloudflare: AddressingApi = cloudflareClient;
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
   const lg = routingDeps.lookingGlass;
+  const bgpState = new BgpStateClient({ baseUrl: config.routing.ripestatUrl, ...(config.routing.timeoutMs ? { timeoutMs: config.routing.timeoutMs } : {}), ...(config.routing.sourceApp ? { sourceApp: config.routing.sourceApp } : {}) });
   const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p) };
   const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome), logger);
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
@@ -166,6 +176,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     });
 
   let workers: RunningWorkers | null = null;
+  let routingMonitor: { monitor: RoutingMonitor; jobs: RunningRoutingMonitor } | null = null;
   let app: App | null = null;
   let opsServer: http.Server | null = null;
   let stopping: Promise<void> | null = null;
@@ -177,6 +188,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       const deadline = Date.now() + (redisAnswers ? graceMs : 0);
       const left = () => Math.max(100, deadline - Date.now());
       if (app) await settledWithin(app.stop(), Math.min(left(), 2000));
+      if (routingMonitor) await settledWithin(routingMonitor.jobs.close(Math.min(left(), 2000)), Math.min(left(), 3000));
       if (opsServer) {
         const server = opsServer;
         server.closeAllConnections();
@@ -240,6 +252,35 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         lockDurationMs: opts.jobLockDurationMs ?? config.jobLockDurationMs,
         heartbeat: { heartbeats, role, intervalMs: config.heartbeatIntervalMs },
       });
+      const rm = config.routingMonitor;
+      if (rm.enabled) {
+        const monitor = new RoutingMonitor({
+          redis,
+          keyPrefix: store.keyPrefix,
+          policy: config.policy,
+          cloudflare,
+          reader,
+          routes: (p) => bgpState.routes(p),
+          rpki: routingDeps.rpki,
+          usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p),
+          sink: opts.alertSink ?? new AuditAlertSink(store, logger),
+          logger: logger.child({ component: 'routing-monitor' }),
+          ...(opts.routingNow ? { now: () => opts.routingNow!().getTime() } : {}),
+          settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },
+        });
+        const jobs = await startRoutingMonitor({
+          monitor,
+          redis,
+          keyPrefix: store.keyPrefix,
+          connection,
+          queuePrefix: names.prefix,
+          logger: logger.child({ component: 'routing-monitor' }),
+          risLive: rm.risLive,
+          pollIntervalMs: rm.pollIntervalMs,
+          leaseMs: rm.leaseMs,
+        });
+        routingMonitor = { monitor, jobs };
+      }
     }
 
     let url: string | null = null;
@@ -309,6 +350,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       reader,
       metrics,
       heartbeatId: workers?.heartbeatId ?? null,
+      routingMonitor,
       stop: (graceMs = config.shutdownGraceMs) => shutdown(graceMs),
     };
   } catch (err) {
