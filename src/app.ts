@@ -31,7 +31,6 @@ import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
 import { BgpStateClient } from './routing/bgp-state.js';
-import { AuditAlertSink } from './monitors/audit-sink.js';
 import type { AlertSink } from './monitors/findings.js';
 import { RoutingMonitor } from './monitors/routing-monitor.js';
 import { startRoutingMonitor, type RunningRoutingMonitor } from './jobs/routing-monitor.js';
@@ -63,7 +62,7 @@ export interface BotOptions {
   preflight?: ListenerContext['preflight'];
   /** The bot's metrics (a fresh Registry of its own when not given). */
   metrics?: BotMetrics;
-  /** Where the standing monitors' findings go (default: the audit stream and the log). */
+  /** Where the standing routing monitor's findings go (default: the AlertStore, one alert card each). */
   alertSink?: AlertSink;
 }
 
@@ -270,7 +269,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           routes: (p) => bgpState.routes(p),
           rpki: routingDeps.rpki,
           usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p),
-          sink: opts.alertSink ?? new AuditAlertSink(store, logger),
+          sink: opts.alertSink ?? alerts,
           logger: logger.child({ component: 'routing-monitor' }),
           ...(opts.routingNow ? { now: () => opts.routingNow!().getTime() } : {}),
           settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },

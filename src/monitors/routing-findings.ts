@@ -151,7 +151,8 @@ export function detectFindings(input: DetectionInput): Finding[] {
   const routes = input.routes.filter((r) => inside(root, r.prefix));
   const exact = new Set([root, ...m.bgp.map((b) => canonical(b.cidr)).filter((c): c is string => c !== null)]);
   const out: Finding[] = [];
-  const base = (prefix: string) => ({ source: 'routing' as const, prefix: root, accountId: m.accountId, observedAt: now, raw: { prefix, source: input.source } });
+  // The card's prefix (what its Emergency buttons act on): the BGP prefix covering what was seen, else ours.
+  const base = (prefix: string) => ({ source: 'routing' as const, prefix: coveringBgp(m, prefix)?.cidr ?? root, accountId: m.accountId, observedAt: now, raw: { prefix, source: input.source } });
   const usual = Math.max(1, input.usualPeers);
 
   for (const g of groups(routes)) {

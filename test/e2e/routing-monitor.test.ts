@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { worldCommand } from '../../world/sandbox/world-command.js';
 import { RecordingAlertSink } from '../helpers/recording-sink.js';
-import { testStack } from '../helpers/stack.js';
+import { ActionId } from '../../src/slack/ids.js';
+import { CHANNEL, testStack } from '../helpers/stack.js';
 
 /**
  * The standing routing monitor with no request open: `world ...` changes reach the bot as RIS Live messages and
@@ -127,5 +128,32 @@ describe('standing routing monitor (RIS Live, polling fallback)', () => {
     await wait(() => sink.resolved.find((r) => r.key === f.key), 10_000);
     sim.refuse(false);
     await wait(() => monitor().jobs.streamUp(), 15_000);
+  });
+});
+
+describe('standing routing monitor -> alert cards (the real AlertStore)', () => {
+  let stack: Awaited<ReturnType<typeof testStack>>;
+  const cards = () => stack.slack.messages(CHANNEL).filter((m) => !m.threadTs && JSON.stringify(m.blocks).includes('alert `'));
+
+  beforeAll(async () => {
+    stack = await testStack({ routingMonitor: true });
+    await stack.slack.waitFor(() => stack.bot!.routingMonitor!.jobs.streamUp(), 15_000);
+    await stack.slack.waitFor(() => stack.bot!.routingMonitor!.monitor.stats.evaluations >= 2, 10_000);
+  }, 30_000);
+  afterAll(async () => {
+    await stack?.cleanup();
+  });
+
+  it('`world hijack` with no request open: one alert card naming the hijacker, with Emergency withdraw; it says resolved when the hijack ends', async () => {
+    worldCommand(stack.world).run('hijack 203.0.113.0/24 64666');
+    const card = await stack.slack.waitFor(() => cards().find((m) => JSON.stringify(m.blocks).includes('AS64666')), 10_000);
+    expect(JSON.stringify(card.blocks)).toContain(ActionId.AlertWithdraw);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(cards()).toHaveLength(1);
+    const alert = await stack.bot!.alerts.openFor('routing:203.0.113.0/24:foreign_origin:203.0.113.0/24:64666');
+    expect(alert?.finding.type).toBe('foreign_origin');
+    worldCommand(stack.world).run('withdraw 203.0.113.0/24 64666');
+    await stack.slack.waitFor(() => (/[Rr]esolved/.test(JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks)) ? true : undefined), 10_000);
+    expect(cards()).toHaveLength(1);
   });
 });

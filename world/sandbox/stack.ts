@@ -108,7 +108,7 @@ export interface StackOptions {
    * the sandbox turns it on. RIS_LIVE_URL always points at the RIS Live simulator.
    */
   routingMonitor?: boolean;
-  /** Where the bot in this process sends its findings (default: the audit stream and the log). */
+  /** Where the bot in this process sends the routing monitor's findings (default: its AlertStore). */
   alertSink?: AlertSink;
 }
 
