@@ -157,6 +157,8 @@ export class RisLiveClient {
   private pingTimer: NodeJS.Timeout | null = null;
   private deadTimer: NodeJS.Timeout | null = null;
   private garbageLogged = 0;
+  /** Why the last connection was lost (the log says each one). */
+  lastDownWhy: string | null = null;
   /** Counters for tests, metrics and the bench. */
   readonly stats = { connects: 0, reconnects: 0, updates: 0, garbage: 0, errors: 0, deadFeeds: 0 };
 
@@ -301,6 +303,7 @@ export class RisLiveClient {
       ws.terminate();
     }
     if (this.stopped) return;
+    this.lastDownWhy = why;
     this.setUp(false, why);
     const delay = backoffDelay(this.attempt++, this.opts.backoff ?? { baseMs: 1000, maxMs: 60_000 }, this.opts.random);
     this.stats.reconnects++;
