@@ -29,6 +29,7 @@ import { OperationService } from './operations/service.js';
 import { RedisObservations } from './operations/observations.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
+import { StreamWatch } from './operations/stream-watch.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
 import { BgpStateClient } from './routing/bgp-state.js';
 import type { AlertSink } from './monitors/findings.js';
@@ -260,6 +261,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       });
       const rm = config.routingMonitor;
       if (rm.enabled) {
+        const streamWatch = new StreamWatch({ store, dispatcher, redis, keyPrefix: store.keyPrefix, logger });
         const monitor = new RoutingMonitor({
           redis,
           keyPrefix: store.keyPrefix,
@@ -284,6 +286,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           risLive: rm.risLive,
           pollIntervalMs: rm.pollIntervalMs,
           leaseMs: rm.leaseMs,
+          // The request watch hears the stream too: the first collector seeing an advertise / withdraw, in its thread.
+          onUpdate: (u) => streamWatch.onUpdate(u),
         });
         routingMonitor = { monitor, jobs };
       }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { worldCommand } from '../../world/sandbox/world-command.js';
 import { RecordingAlertSink } from '../helpers/recording-sink.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, testStack } from '../helpers/stack.js';
+import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
+import { CHANNEL, expectWithdrawDone, fileRequest, testStack } from '../helpers/stack.js';
 
 /**
  * The standing routing monitor with no request open: `world ...` changes reach the bot as RIS Live messages and
@@ -155,5 +156,27 @@ describe('standing routing monitor -> alert cards (the real AlertStore)', () => 
     worldCommand(stack.world).run('withdraw 203.0.113.0/24 64666');
     await stack.slack.waitFor(() => (/[Rr]esolved/.test(JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks)) ? true : undefined), 10_000);
     expect(cards()).toHaveLength(1);
+  });
+});
+
+describe('the request watch hears RIS Live', () => {
+  let stack: Awaited<ReturnType<typeof testStack>>;
+  beforeAll(async () => {
+    stack = await testStack({ routingMonitor: true, alertSink: new RecordingAlertSink() });
+    await stack.slack.waitFor(() => stack.bot!.routingMonitor!.jobs.streamUp(), 15_000);
+  }, 30_000);
+  afterAll(async () => {
+    await stack?.cleanup();
+  });
+
+  it('withdraw: one thread reply when the first collector peer withdraws it, before the looking glass says Done:', async () => {
+    const p = DEFAULT_SCENARIO.prefixes.advertised;
+    const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'maintenance CHG-77');
+    await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    const thread = await expectWithdrawDone(stack, card.ts, p);
+    const heard = thread.filter((t) => t.startsWith(':satellite: RIS Live:'));
+    expect(heard).toHaveLength(1);
+    expect(heard[0]).toMatch(/rrc\d\d peer \S+ \(AS\d+\) withdrew 203\.0\.113\.0\/24 at \d{4}-/);
+    expect(thread.findIndex((t) => t.startsWith(':satellite: RIS Live:'))).toBeGreaterThan(thread.findIndex((t) => /Cloudflare accepted/.test(t)));
   });
 });

@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import type { Operation } from '../domain/operation.js';
+import type { RedisClient } from '../redis.js';
+import type { RisUpdate } from '../routing/ris-live.js';
+import type { Dispatcher } from './ports.js';
+import { eventItem, type OperationStore } from './store.js';
+
+const CLOUDFLARE_ASN = 13335;
+/** How long the list of watched requests is reused between stream messages. */
+const ACTIVE_REFRESH_MS = 500;
+
+/**
+ * The request watch's ear on RIS Live: during an advertise or withdraw watch, the first collector peer that shows
+ * the change (an announcement of the prefix from AS13335, or its withdrawal) gets one thread reply within moments.
+ * It decides nothing: the watcher's looking-glass ticks still give the verdict (watcher.ts is unchanged).
+ */
+export class StreamWatch {
+  private active: Operation[] = [];
+  private activeAt = 0;
+  private loading: Promise<void> | null = null;
+  /** Replies posted by this instance (tests, bench). */
+  posted = 0;
+
+  constructor(
+    private deps: { store: OperationStore; dispatcher: Dispatcher; redis: RedisClient; keyPrefix: string; logger: Logger; now?: () => number },
+  ) {}
+
+  onUpdate(u: RisUpdate): void {
+    void this.handle(u).catch((err: unknown) => this.deps.logger.warn({ err }, 'stream watch: could not post the first sighting'));
+  }
+
+  private async watched(): Promise<Operation[]> {
+    if (Date.now() - this.activeAt > ACTIVE_REFRESH_MS) {
+      this.loading ??= this.deps.store
+        .active()
+        .then((ops) => {
+          this.active = ops.filter((o) => o.state === 'verifying' && (o.kind === 'advertise' || o.kind === 'withdraw'));
+          this.activeAt = Date.now();
+        })
+        .finally(() => (this.loading = null));
+      await this.loading;
+    }
+    return this.active;
+  }
+
+  private async handle(u: RisUpdate): Promise<void> {
+    const ops = await this.watched();
+    if (ops.length === 0) return;
+    for (const op of ops) {
+      const seen = op.kind === 'advertise' ? u.announced.includes(op.prefix) && u.origin === CLOUDFLARE_ASN : u.withdrawn.includes(op.prefix);
+      if (!seen) continue;
+      // Once per request, whichever replica holds the stream.
+      const first = await this.deps.redis.set(`${this.deps.keyPrefix}stream-first:${op.id}`, String(u.timestamp), 'PX', 86_400_000, 'NX');
+      if (first !== 'OK') continue;
+      const event = eventItem({
+        type: 'progress',
+        step: 'stream_seen',
+        facts: { collector: u.collector, peer: u.peer, peerAsn: u.peerAsn, path: u.path.map((h) => (h === null ? '{set}' : String(h))).join(' '), at: Math.round(u.timestamp * 1000) },
+      });
+      const now = this.deps.now?.() ?? Date.now();
+      await this.deps.store.update(op.id, (o) => (o.state !== 'verifying' ? { op: o } : { op: { ...o, updatedAt: now }, notify: [event] }));
+      await this.deps.dispatcher.deliver(op.id);
+      this.posted++;
+    }
+  }
+}
