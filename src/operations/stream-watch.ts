@@ -6,8 +6,6 @@ import type { Dispatcher } from './ports.js';
 import { eventItem, type OperationStore } from './store.js';
 
 const CLOUDFLARE_ASN = 13335;
-/** How long the list of watched requests is reused between stream messages. */
-const ACTIVE_REFRESH_MS = 500;
 
 /**
  * The request watch's ear on RIS Live: during an advertise or withdraw watch, the first collector peer that shows
@@ -15,9 +13,8 @@ const ACTIVE_REFRESH_MS = 500;
  * It decides nothing: the watcher's looking-glass ticks still give the verdict (watcher.ts is unchanged).
  */
 export class StreamWatch {
-  private active: Operation[] = [];
-  private activeAt = 0;
-  private loading: Promise<void> | null = null;
+  /** Requests this instance has already told (no Redis round trip for the rest of a burst). */
+  private told = new Set<string>();
   /** Replies posted by this instance (tests, bench). */
   posted = 0;
 
@@ -29,26 +26,23 @@ export class StreamWatch {
     void this.handle(u).catch((err: unknown) => this.deps.logger.warn({ err }, 'stream watch: could not post the first sighting'));
   }
 
-  private async watched(): Promise<Operation[]> {
-    if (Date.now() - this.activeAt > ACTIVE_REFRESH_MS) {
-      this.loading ??= this.deps.store
-        .active()
-        .then((ops) => {
-          this.active = ops.filter((o) => o.state === 'verifying' && (o.kind === 'advertise' || o.kind === 'withdraw'));
-          this.activeAt = Date.now();
-        })
-        .finally(() => (this.loading = null));
-      await this.loading;
-    }
-    return this.active;
+  /** The request holding `prefix` (its lock), when it is an advertise or withdraw being watched. */
+  private async watching(prefix: string): Promise<Operation | null> {
+    const id = await this.deps.store.lockHolder(prefix);
+    if (!id || this.told.has(id)) return null;
+    const op = await this.deps.store.get(id);
+    return op && op.state === 'verifying' && (op.kind === 'advertise' || op.kind === 'withdraw') ? op : null;
   }
 
   private async handle(u: RisUpdate): Promise<void> {
-    const ops = await this.watched();
-    if (ops.length === 0) return;
-    for (const op of ops) {
+    const prefixes = new Set([...(u.origin === CLOUDFLARE_ASN ? u.announced : []), ...u.withdrawn]);
+    for (const prefix of prefixes) {
+      const op = await this.watching(prefix);
+      if (!op) continue;
       const seen = op.kind === 'advertise' ? u.announced.includes(op.prefix) && u.origin === CLOUDFLARE_ASN : u.withdrawn.includes(op.prefix);
       if (!seen) continue;
+      this.told.add(op.id);
+      if (this.told.size > 10_000) this.told.clear();
       // Once per request, whichever replica holds the stream.
       const first = await this.deps.redis.set(`${this.deps.keyPrefix}stream-first:${op.id}`, String(u.timestamp), 'PX', 86_400_000, 'NX');
       if (first !== 'OK') continue;

@@ -35,6 +35,8 @@ export interface RisLiveSimulator {
   refuse(on: boolean): void;
   /** Runs one diff of the world now (tests that advance the clock by hand). */
   tick(): void;
+  /** Told of each ris_message as it is sent to the first subscriber (benchmarks time the path from here). */
+  onMessage: ((message: { type: 'ris_message'; data: Record<string, unknown> }) => void) | null;
   close(): Promise<void>;
 }
 
@@ -173,8 +175,15 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
     for (const key of seen.keys()) if (!next.has(key)) changes.push(change(world, key, null, now));
     seen = next;
     if (stalled || changes.length === 0) return;
-    for (const c of clients) {
-      for (const ch of changes) if (c.subs.some((s) => matches(s, ch))) send(c, risMessage(ch));
+    for (const ch of changes) {
+      const msg = risMessage(ch);
+      let told = false;
+      for (const c of clients) {
+        if (!c.subs.some((s) => matches(s, ch))) continue;
+        if (!told) sim.onMessage?.(msg);
+        told = true;
+        send(c, msg);
+      }
     }
   };
   const timer = setInterval(tick, opts.tickMs ?? 50);
@@ -185,7 +194,8 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
     server.listen(opts.port ?? 0, HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  return {
+  const sim: RisLiveSimulator = {
+    onMessage: null,
     url: `ws://${HOST}:${port}/v1/ws/?client=byoip-bot`,
     port,
     stats,
@@ -216,6 +226,7 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return sim;
 }
 
 /**
@@ -248,7 +259,7 @@ function change(world: World, key: string, route: RouteState | null, at: number)
   return { peer, prefix, route, at };
 }
 
-function risMessage(ch: PeerChange): Record<string, unknown> {
+function risMessage(ch: PeerChange): { type: 'ris_message'; data: Record<string, unknown> } {
   const v6 = ch.prefix.includes(':');
   const session = v6 ? (ch.peer.ip6 ?? ch.peer.ip) : ch.peer.ip;
   const ts = Math.round(ch.at) / 1000;
