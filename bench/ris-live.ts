@@ -93,7 +93,7 @@ async function findings(): Promise<Row[]> {
 }
 
 async function threadReplies(): Promise<Row[]> {
-  const stack = await benchStack('ris-live-watch', { routingMonitor: true, timeScale: 6000, pollIntervalMs: 20, breakGlassMaxUses: THREAD_RUNS });
+  const stack = await benchStack('ris-live-watch', { routingMonitor: true, timeScale: 6000, pollIntervalMs: 20, breakGlassMaxUses: THREAD_RUNS, env: { COMMAND_RATE_LIMIT_PER_USER: '1000' } });
   const stream: number[] = [];
   const lookingGlass: number[] = [];
   let misses = 0;
