@@ -2,10 +2,10 @@ import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
 import { benchStack, CHANNEL, latencies, nowMs, sleep, type Row } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_RIS_LIVE_RUNS ?? 100);
-const POLL_RUNS = Math.min(20, RUNS);
+const POLL_RUNS = Math.min(10, RUNS);
 /** Each break-glass change is followed to its end before the next (the prefix is locked meanwhile): slower runs. */
-const THREAD_RUNS = Number(process.env.BENCH_RIS_LIVE_THREAD_RUNS ?? Math.min(RUNS, 40));
-const POLL_MS = 1000;
+const THREAD_RUNS = Number(process.env.BENCH_RIS_LIVE_THREAD_RUNS ?? Math.min(RUNS, 20));
+const POLL_MS = 500;
 
 /**
  * The standing routing monitor and the request watch on RIS Live, beside the polling paths they shortcut:
@@ -13,7 +13,7 @@ const POLL_MS = 1000;
  * 1. A more-specific of our prefix announced (rampMs 0, so every reached peer at once): from the simulator sending
  *    the first `ris_message` to the alert card posted in Slack. Beside it, the same with the stream down: the
  *    monitor's poll (RIPEstat bgp-state on the scheduler's tick, POLL_MS here, 60 s by default) finds it.
- * 2. A break-glass withdraw / advertise (THREAD_RUNS, 40 by default: each is followed to its end first): from the first `ris_message` showing the change to the thread reply
+ * 2. A break-glass withdraw / advertise (THREAD_RUNS, 20 by default: each is followed to its end first, and `npm run bench` has 170 s for everything): from the first `ris_message` showing the change to the thread reply
  *    "RIS Live: ... withdrew / sees", beside the first looking-glass sample reply after that message (the watch's
  *    polling path, every 20 ms here and 30 s by default).
  */

@@ -53,12 +53,21 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
   let closing = false;
   let lastSubscribed = '';
 
+  let lastInventory: unknown = null;
   const subscribeAll = async (): Promise<void> => {
     const managed = await monitor.managed();
     const list = managed.map((m) => m.cidr).sort();
     if (list.join(',') !== lastSubscribed) {
+      const had = new Set(lastSubscribed.split(','));
       lastSubscribed = list.join(',');
       client?.setPrefixes(list);
+      // A prefix new to the stream starts from one full read, as the others did when the stream came up.
+      if (client?.isUp) for (const m of managed) if (!had.has(m.cidr)) void withRequestClass('background', () => monitor.refresh(m, 'RIPEstat bgp-state (new prefix)')).catch(() => undefined);
+    }
+    if (managed !== lastInventory && client?.isUp) {
+      lastInventory = managed;
+      // Cloudflare's side may have changed (advertised, withdrawn, settled): judge every prefix again, no read needed.
+      for (const m of managed) void monitor.schedule(m, 'RIS Live');
     }
   };
 
