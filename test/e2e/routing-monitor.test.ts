@@ -64,8 +64,29 @@ describe('standing routing monitor (RIS Live, polling fallback)', () => {
     expect(f.title).toContain('203.0.113.0/25');
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.of('more_specific')).toHaveLength(1);
+    expect(f.facts.find((x) => x.label === 'Source')?.value).toBe('RIS Live');
     world().run('withdraw 203.0.113.0/25 64666');
     await wait(() => sink.resolved.find((r) => r.key === f.key));
+  });
+
+  it('raised on the first stream message: a slow ramp reaches one peer at a time, the alert comes with the first', async () => {
+    const sim = stack.routing.sims.risLive;
+    let sent = 0;
+    sim.onMessage = (m) => {
+      if (JSON.stringify(m.data.announcements).includes('203.0.113.64/26')) sent++;
+    };
+    let sentAtRaise = -1;
+    sink.onRaise = (f) => {
+      if (f.key.includes('203.0.113.64/26')) sentAtRaise = sent;
+    };
+    // 24 peers over about 4 real seconds: one message every ~170 ms.
+    stack.world.announce('203.0.113.64/26', 64666, { rampMs: 6_000_000, reach: 0.4 });
+    await wait(() => sentAtRaise >= 0);
+    expect(sentAtRaise).toBe(1);
+    sim.onMessage = null;
+    sink.onRaise = null;
+    stack.world.withdraw('203.0.113.64/26', 64666, { decayMs: 0 });
+    await wait(() => sink.resolved.find((r) => r.key.includes('203.0.113.64/26')));
   });
 
   it('an RPKI-invalid announcement by our own AS: one rpki-invalid finding', async () => {
@@ -115,8 +136,17 @@ describe('standing routing monitor (RIS Live, polling fallback)', () => {
     sim.dropAll();
     await wait(() => !monitor().jobs.streamUp(), 10_000);
     const before = sink.of('foreign_origin').length;
+    const pollsBefore = monitor().monitor.stats.polls;
+    let pollsAtRaise = -1;
+    sink.onRaise = (x) => {
+      if (x.key.includes('64777')) pollsAtRaise = monitor().monitor.stats.polls;
+    };
     world().run('hijack 198.51.100.0/24 64777');
     const f = await wait(() => sink.of('foreign_origin').slice(before)[0], 10_000);
+    sink.onRaise = null;
+    // Found by the next tick (a tick already reading when the hijack began may come first, and see nothing yet).
+    expect(pollsAtRaise - pollsBefore).toBeGreaterThanOrEqual(1);
+    expect(pollsAtRaise - pollsBefore).toBeLessThanOrEqual(2);
     expect(f.key).toBe('routing:198.51.100.0/24:foreign_origin:198.51.100.0/24:64777');
     expect(f.facts.find((x) => x.label === 'Source')?.value).toBe('RIPEstat bgp-state');
     // Reads per prefix per tick stay at or under one (two managed prefixes; the scheduler's tick, coalesced).

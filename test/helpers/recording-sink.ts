@@ -8,10 +8,13 @@ export class RecordingAlertSink implements AlertSink {
   private n = 0;
   /** When each raise arrived (ms, performance.now()). */
   raisedAt: number[] = [];
+  /** Called on each raise, before it returns (tests take a reading at that moment). */
+  onRaise: ((finding: Finding) => void) | null = null;
 
   async raise(finding: Finding): Promise<{ alertId: string; created: boolean }> {
     this.raised.push(finding);
     this.raisedAt.push(performance.now());
+    this.onRaise?.(finding);
     const had = this.open.get(finding.key);
     if (had) return { alertId: had, created: false };
     const alertId = `A${++this.n}`;
