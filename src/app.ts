@@ -29,7 +29,12 @@ import { OperationService } from './operations/service.js';
 import { RedisObservations } from './operations/observations.js';
 import { OperationStore } from './operations/store.js';
 import { Watcher } from './operations/watcher.js';
+import { StreamWatch } from './operations/stream-watch.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
+import { BgpStateClient } from './routing/bgp-state.js';
+import type { AlertSink } from './monitors/findings.js';
+import { RoutingMonitor } from './monitors/routing-monitor.js';
+import { startRoutingMonitor, type RunningRoutingMonitor } from './jobs/routing-monitor.js';
 import { createRoutingDeps, runPreflight, type PreflightReport } from './routing/preflight.js';
 import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
@@ -59,6 +64,8 @@ export interface BotOptions {
   preflight?: ListenerContext['preflight'];
   /** The bot's metrics (a fresh Registry of its own when not given). */
   metrics?: BotMetrics;
+  /** Where the standing routing monitor's findings go (default: the AlertStore, one alert card each). */
+  alertSink?: AlertSink;
 }
 
 export interface RunningBot {
@@ -73,6 +80,8 @@ export interface RunningBot {
   metrics: BotMetrics;
   /** This process's worker heartbeat id (null for `--role web`). */
   heartbeatId: string | null;
+  /** The standing routing monitor (worker role, ROUTING_MONITOR=on), for tests and benchmarks. */
+  routingMonitor: { monitor: RoutingMonitor; jobs: RunningRoutingMonitor } | null;
   /**
    * Stops listening, lets running jobs finish for at most `graceMs` (SHUTDOWN_GRACE_MS), then drops the Redis
    * connections: it completes within about that bound whatever state Redis is in.
@@ -108,6 +117,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const routingDeps = createRoutingDeps({ ...config.routing, ...(opts.routingNow ? { now: opts.routingNow } : {}) });
   const lg = routingDeps.lookingGlass;
   const routing: RoutingView = { sample: (p) => lg.sample(p), usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p), routes: (p) => lg.routes(p) };
+  const bgpState = new BgpStateClient({ baseUrl: config.routing.ripestatUrl, ...(config.routing.timeoutMs ? { timeoutMs: config.routing.timeoutMs } : {}), ...(config.routing.sourceApp ? { sourceApp: config.routing.sourceApp } : {}) });
   const slackClient = SlackNotifier.client(config.slack.botToken, config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome), logger);
   const groups = new SlackGroupDirectory(slackClient, config.usergroupCacheTtlMs);
   // BullMQ shares one client per process for its queues (workers duplicate it for their blocking reads).
@@ -177,6 +187,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
   const webhooks = webhookRoutes({ alerts, kinds, service, logger, cloudflareSecret: config.webhooks.cloudflareSecret, detectorSecret: config.webhooks.detectorSecret });
 
   let workers: RunningWorkers | null = null;
+  let routingMonitor: { monitor: RoutingMonitor; jobs: RunningRoutingMonitor } | null = null;
   let app: App | null = null;
   let opsServer: http.Server | null = null;
   let stopping: Promise<void> | null = null;
@@ -188,6 +199,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       const deadline = Date.now() + (redisAnswers ? graceMs : 0);
       const left = () => Math.max(100, deadline - Date.now());
       if (app) await settledWithin(app.stop(), Math.min(left(), 2000));
+      if (routingMonitor) await settledWithin(routingMonitor.jobs.close(Math.min(left(), 2000)), Math.min(left(), 3000));
       if (opsServer) {
         const server = opsServer;
         server.closeAllConnections();
@@ -252,6 +264,38 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         heartbeat: { heartbeats, role, intervalMs: config.heartbeatIntervalMs },
         alerts: { store: alerts, deliverer: new AlertDeliverer({ alerts, store, notifier: new SlackAlertNotifier(slackClient), readContext: (a) => readAlertContext(kinds, a), logger }) },
       });
+      const rm = config.routingMonitor;
+      if (rm.enabled) {
+        const streamWatch = new StreamWatch({ store, dispatcher, redis, keyPrefix: store.keyPrefix, logger });
+        const monitor = new RoutingMonitor({
+          redis,
+          keyPrefix: store.keyPrefix,
+          policy: config.policy,
+          cloudflare,
+          reader,
+          routes: (p) => bgpState.routes(p),
+          rpki: routingDeps.rpki,
+          usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p),
+          sink: opts.alertSink ?? alerts,
+          logger: logger.child({ component: 'routing-monitor' }),
+          ...(opts.routingNow ? { now: () => opts.routingNow!().getTime() } : {}),
+          settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },
+        });
+        const jobs = await startRoutingMonitor({
+          monitor,
+          redis,
+          keyPrefix: store.keyPrefix,
+          connection,
+          queuePrefix: names.prefix,
+          logger: logger.child({ component: 'routing-monitor' }),
+          risLive: rm.risLive,
+          pollIntervalMs: rm.pollIntervalMs,
+          leaseMs: rm.leaseMs,
+          // The request watch hears the stream too: the first collector seeing an advertise / withdraw, in its thread.
+          onUpdate: (u) => streamWatch.onUpdate(u),
+        });
+        routingMonitor = { monitor, jobs };
+      }
     }
 
     let url: string | null = null;
@@ -333,6 +377,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       reader,
       metrics,
       heartbeatId: workers?.heartbeatId ?? null,
+      routingMonitor,
       stop: (graceMs = config.shutdownGraceMs) => shutdown(graceMs),
     };
   } catch (err) {

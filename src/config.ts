@@ -186,6 +186,20 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** The standing routing monitor (worker role): RIS Live, with RIPEstat polling while the stream is down. */
+  ROUTING_MONITOR: z.enum(['on', 'off']).default('on'),
+  RIS_LIVE_URL: z.string().regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL').default('wss://ris-live.ripe.net/v1/ws/?client=byoip-bot'),
+  RIS_LIVE_PING_INTERVAL_MS: z.coerce.number().int().min(50).default(5_000),
+  RIS_LIVE_DEAD_AFTER_MS: z.coerce.number().int().min(100).default(15_000),
+  RIS_LIVE_BACKOFF_MS: z.coerce.number().int().min(10).default(1_000),
+  RIS_LIVE_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
+  ROUTING_MONITOR_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(60_000),
+  ROUTING_MONITOR_INVENTORY_MS: z.coerce.number().int().min(50).default(300_000),
+  ROUTING_MONITOR_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
+  ROUTING_MONITOR_MIN_PEERS: z.coerce.number().int().min(1).default(1),
+  ROUTING_MONITOR_MIN_VISIBILITY: z.coerce.number().min(0).max(1).default(0.5),
+  /** On Cloudflare's clock: after an advertise or withdraw, how long before visibility / still-seen findings apply. */
+  ROUTING_MONITOR_SETTLE_MS: z.coerce.number().int().min(0).default(30 * 60_000),
   /** `POST /webhooks/cloudflare`: the secret Cloudflare sends in `cf-webhook-auth` (unset: the endpoint is off). */
   CLOUDFLARE_WEBHOOK_SECRET: z.string().optional(),
   /** `POST /webhooks/detector`: the bearer token of the on-prem DDoS detector (unset: the endpoint is off). */
@@ -236,6 +250,17 @@ export interface AppConfig {
   heartbeatIntervalMs: number;
   /** How long each start-up check (Redis, Slack, Cloudflare) may take before start-up fails. */
   startupTimeoutMs: number;
+  /** The standing routing monitor (src/monitors/routing-monitor.ts). */
+  routingMonitor: {
+    enabled: boolean;
+    risLive: { url: string; pingIntervalMs: number; deadAfterMs: number; backoff: { baseMs: number; maxMs: number } };
+    pollIntervalMs: number;
+    inventoryMs: number;
+    leaseMs: number;
+    minPeers: number;
+    minVisibilityShare: number;
+    settleMs: number;
+  };
   /** Incoming alert webhooks: each is off while its secret is unset. */
   webhooks: { cloudflareSecret?: string; detectorSecret?: string };
   policy: Policy;
@@ -327,6 +352,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
+    routingMonitor: {
+      enabled: e.ROUTING_MONITOR === 'on',
+      risLive: { url: e.RIS_LIVE_URL, pingIntervalMs: e.RIS_LIVE_PING_INTERVAL_MS, deadAfterMs: e.RIS_LIVE_DEAD_AFTER_MS, backoff: { baseMs: e.RIS_LIVE_BACKOFF_MS, maxMs: e.RIS_LIVE_BACKOFF_MAX_MS } },
+      pollIntervalMs: e.ROUTING_MONITOR_POLL_INTERVAL_MS,
+      inventoryMs: e.ROUTING_MONITOR_INVENTORY_MS,
+      leaseMs: e.ROUTING_MONITOR_LEASE_MS,
+      minPeers: e.ROUTING_MONITOR_MIN_PEERS,
+      minVisibilityShare: e.ROUTING_MONITOR_MIN_VISIBILITY,
+      settleMs: e.ROUTING_MONITOR_SETTLE_MS,
+    },
     webhooks: {
       ...(e.CLOUDFLARE_WEBHOOK_SECRET ? { cloudflareSecret: e.CLOUDFLARE_WEBHOOK_SECRET } : {}),
       ...(e.DETECTOR_WEBHOOK_SECRET ? { detectorSecret: e.DETECTOR_WEBHOOK_SECRET } : {}),

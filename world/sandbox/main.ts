@@ -99,7 +99,7 @@ async function main(): Promise<number> {
   }
   const prefix = `sandbox-${randomBytes(3).toString('hex')}`;
   say(`Starting simulators and the bot (time x${scale}, logs in ${values.log})…`);
-  const stack = await startStack({ redisUrl: redis.url, redisPrefix: prefix, timeScale: scale, pollIntervalMs: 250, channelIntervalMs: 1000, logger, scenario: values.scenario });
+  const stack = await startStack({ redisUrl: redis.url, redisPrefix: prefix, timeScale: scale, pollIntervalMs: 250, channelIntervalMs: 1000, logger, scenario: values.scenario, routingMonitor: true });
   say(`Ready. Channel #${SANDBOX_CHANNEL.name}. People: ${SANDBOX_USERS.map((u) => `${u.name} (${u.role})`).join(', ')}.`);
   const prefixes = [...stack.cloudflare.state.prefixes.values()].map((p) => {
     const bgp = [...stack.cloudflare.state.bgpPrefixes.values()].find((b) => b.prefixId === p.id);

@@ -7,6 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import type { Logger } from 'pino';
 import { startBot, type Role, type RunningBot } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { AlertSink } from '../../src/monitors/findings.js';
 import { SimClock } from '../simulator/clock.js';
 import { startCloudflareSimulator, type CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import { CUSTOMER_ASN, DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID, SANDBOX_CLOUDFLARE_TOKEN } from '../simulator/cloudflare/scenarios.js';
@@ -116,6 +117,13 @@ export interface StackOptions {
   autoAdvertise?: string[];
   /** Policy `slack.alerts_channel` (add it to `extraChannels` too). */
   alertsChannel?: string;
+  /**
+   * The standing routing monitor (ROUTING_MONITOR): off unless asked for, so other tests' read counts stay theirs;
+   * the sandbox turns it on. RIS_LIVE_URL always points at the RIS Live simulator.
+   */
+  routingMonitor?: boolean;
+  /** Where the bot in this process sends the routing monitor's findings (default: its AlertStore). */
+  alertSink?: AlertSink;
 }
 
 /** The ports of the simulated world, and the one the bot is told to listen on. */
@@ -239,6 +247,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // The alert webhooks (the Cloudflare simulator's notifications and `world notify` sign with these).
     CLOUDFLARE_WEBHOOK_SECRET: SANDBOX_CF_WEBHOOK_SECRET,
     DETECTOR_WEBHOOK_SECRET: SANDBOX_DETECTOR_TOKEN,
+    ROUTING_MONITOR: opts.routingMonitor ? 'on' : 'off',
+    // The monitor's poll tick and lease at the pace of the watch; Cloudflare's settle time is on its (simulated) clock.
+    ROUTING_MONITOR_POLL_INTERVAL_MS: String(Math.max(250, poll * 2)),
+    ROUTING_MONITOR_INVENTORY_MS: String(Math.max(500, poll * 5)),
+    ROUTING_MONITOR_LEASE_MS: String(3000),
+    RIS_LIVE_PING_INTERVAL_MS: String(500),
+    RIS_LIVE_DEAD_AFTER_MS: String(2000),
+    RIS_LIVE_BACKOFF_MS: String(100),
+    RIS_LIVE_BACKOFF_MAX_MS: String(2000),
+    ROUTING_MONITOR_SETTLE_MS: String(30 * 60_000),
     ...(opts.env ?? {}),
   };
 
@@ -253,6 +271,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       logger: opts.logger,
       role,
       routingNow: () => clock.nowDate(),
+      ...(opts.alertSink ? { alertSink: opts.alertSink } : {}),
     });
     // The simulated Cloudflare's notification destination: this bot's webhook, with its secret.
     if (bot.url) cloudflare.setWebhook({ url: `${bot.url}/webhooks/cloudflare`, secret: env.CLOUDFLARE_WEBHOOK_SECRET ?? SANDBOX_CF_WEBHOOK_SECRET });

@@ -120,7 +120,7 @@ export async function startStandalone(s: StandaloneSettings, logger: Logger): Pr
   const cleared = await deleteStackKeys(s.redisUrl, s.redisPrefix).catch(() => null);
   let stack: Stack;
   try {
-    stack = await startStack({ redisUrl: s.redisUrl, redisPrefix: s.redisPrefix, timeScale: s.scale, pollIntervalMs: 250, channelIntervalMs: 1000, role: 'none', logger, scenario: s.scenario, ports: s.ports, policyPath });
+    stack = await startStack({ redisUrl: s.redisUrl, redisPrefix: s.redisPrefix, timeScale: s.scale, pollIntervalMs: 250, channelIntervalMs: 1000, role: 'none', logger, scenario: s.scenario, ports: s.ports, policyPath, routingMonitor: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') throw new Error(`${e.port ? `Port ${e.port}` : 'A port'} is already in use (another npm run simulator?); stop it or choose other ports (--help).`);

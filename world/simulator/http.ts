@@ -66,6 +66,8 @@ export interface RunningServer {
   url: string;
   port: number;
   server: http.Server;
+  /** TCP connections accepted so far (clients that reuse connections keep this small). */
+  connections: { count: number };
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function startHttpServer(
   port = 0,
   host = '127.0.0.1',
 ): Promise<RunningServer> {
+  const connections = { count: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -84,7 +87,11 @@ export async function startHttpServer(
         .catch((err: unknown) => writeResponse(res, { status: 500, body: { error: String(err) } }));
     });
   });
-  server.keepAliveTimeout = 1000;
+  // A realistic keep-alive (Node's clients keep 2 s of margin below the server's hint, so 1 s meant a new TCP
+  // connection for every request): idle connections live 65 s, like a typical load balancer's.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.on('connection', () => (connections.count += 1));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -94,6 +101,7 @@ export async function startHttpServer(
     url: `http://${host}:${actual}`,
     port: actual,
     server,
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

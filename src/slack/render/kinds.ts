@@ -43,6 +43,14 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
         return `:white_check_mark: Cloudflare reports ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}${f.since ? ` since ${s(f.since)}` : ''}. Watching route collectors for the Internet to follow.`;
       case 'sample':
         return `:satellite_antenna: ${s(f.summary)}`;
+      case 'stream_seen': {
+        // From the RIS Live stream: text from the network, escaped like user input.
+        const who = `${userText(s(f.collector), 40)} peer ${userText(s(f.peer), 60)}${f.peerAsn ? ` (AS${s(f.peerAsn)})` : ''}`;
+        const at = typeof f.at === 'number' ? ` at ${new Date(f.at).toISOString().replace(/\.\d+Z$/, 'Z')}` : '';
+        return direction === 'advertise'
+          ? `:satellite: RIS Live: ${who} sees ${op.prefix} from AS13335${at} (path ${userText(s(f.path), 120)}): the Internet is starting to pick it up. The looking glass decides when it has propagated.`
+          : `:satellite: RIS Live: ${who} withdrew ${op.prefix}${at}: the withdraw is reaching the Internet. The looking glass decides when it is gone.`;
+      }
       default:
         return drainProgress(op, step, f);
     }

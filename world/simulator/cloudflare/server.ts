@@ -69,6 +69,8 @@ export interface CloudflareSimulator {
   controlUrl: string;
   state: CloudflareState;
   world: World;
+  /** TCP connections accepted so far (a client that reuses connections keeps this small). */
+  connections: { count: number };
   rateLimit: RateLimitSettings;
   faults: Fault[];
   addFault(spec: FaultSpec): Fault;
@@ -336,6 +338,7 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     controlUrl: `${server.url}${CONTROL_PREFIX}`,
     state,
     world,
+    connections: server.connections,
     rateLimit,
     faults,
     addFault,

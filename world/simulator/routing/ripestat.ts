@@ -4,6 +4,7 @@ import { validateRouteOrigin } from '../../../src/domain/route-origin-validation
 import { Router, startHttpServer, toSimRequest, type SimRequest, type SimResponse } from '../http.js';
 import type { VisibleRoute, World } from '../world.js';
 import { FaultSwitch, type SimFault } from './faults.js';
+import { snapshot } from './ris-live.js';
 
 /**
  * RIPEstat Data API simulator over the shared World: `looking-glass` (live), `routing-status`
@@ -25,6 +26,8 @@ export interface RipestatSimulator {
   setFault(fault: SimFault): void;
   /** Requests served, by endpoint name, for tests. */
   calls: Record<string, number>;
+  /** TCP connections accepted so far. */
+  connections: { count: number };
 }
 
 const RIB_DUMP_MS = 8 * 3600_000;
@@ -39,6 +42,7 @@ export async function startRipestatSimulator(opts: RipestatSimulatorOptions): Pr
     .on('GET', '/data/routing-status/data.json', (req) =>
       routingStatus(world, req, opts.routingStatusTime === 'live' ? world.clock.now() : ribDumpTime(world.clock.now())),
     )
+    .on('GET', '/data/bgp-state/data.json', (req) => bgpState(world, req))
     .on('GET', '/data/rpki-validation/data.json', (req) => rpkiValidation(world, req, opts.rpkiInvalidSpelling ?? 'detailed'));
 
   const server = await startHttpServer(async (raw, body) => {
@@ -51,7 +55,7 @@ export async function startRipestatSimulator(opts: RipestatSimulatorOptions): Pr
     calls[name] = (calls[name] ?? 0) + 1;
     return faults.apply(() => m.handler({ ...req, params: m.params }));
   }, opts.port ?? 0);
-  return { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls };
+  return { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections };
 }
 
 /** The most recent RIS RIB dump (00:00, 08:00, 16:00 UTC) at or before `at`. */
@@ -159,6 +163,28 @@ function safeContains(outer: string, inner: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * `bgp-state`: the routes RIS peers hold now for the resource and every more-specific of it (the latest RIB dump
+ * plus the updates since, so current), one per peer and prefix: `source_id` is `<RRC number>-<peer IP>`, `path`
+ * ends with the origin.
+ */
+function bgpState(world: World, req: SimRequest): SimResponse {
+  const resource = (req.query.get('resource') ?? '').trim();
+  const prefix = tryCidr(resource);
+  if (!prefix) return badParam('bgp-state', `Invalid resource '${resource}': expected a prefix`);
+  const now = world.clock.now();
+  const peers = new Map(world.peers.map((p) => [p.ip, p]));
+  const state: { target_prefix: string; source_id: string; path: number[]; community: string[] }[] = [];
+  for (const [key, route] of snapshot(world, now)) {
+    const [ip, target] = key.split('|') as [string, string];
+    if (!safeContains(prefix, target)) continue;
+    const peer = peers.get(ip)!;
+    const session = target.includes(':') ? (peer.ip6 ?? peer.ip) : peer.ip;
+    state.push({ target_prefix: target, source_id: `${peer.rrc.replace(/^RRC/i, '')}-${session}`, path: route.path, community: [`${peer.asn}:100`] });
+  }
+  return { status: 200, body: envelope('bgp-state', { resource: prefix, query_starttime: ripeSecond(now), query_endtime: ripeSecond(now), bgp_state: state, nr_routes: state.length }) };
 }
 
 function routingStatus(world: World, req: SimRequest, at: number): SimResponse {
