@@ -15,6 +15,9 @@ import { opsRoutes, readiness, READY_CHECK_TIMEOUT_MS, RoutingProbe, startOpsSer
 import { Heartbeats } from './jobs/heartbeats.js';
 import { JobDispatcher, queueNames } from './jobs/queues.js';
 import { startWorkers, type RunningWorkers } from './jobs/workers.js';
+import { startDrift, type RunningDrift } from './jobs/drift.js';
+import { DriftMonitor } from './monitors/drift.js';
+import type { AlertSink } from './monitors/findings.js';
 import { scrubSecrets } from './logger.js';
 import { BotMetrics, type BudgetLeft } from './metrics.js';
 import { CoalescedReader } from './operations/coalesce.js';
@@ -55,6 +58,8 @@ export interface BotOptions {
   preflight?: ListenerContext['preflight'];
   /** The bot's metrics (a fresh Registry of its own when not given). */
   metrics?: BotMetrics;
+  /** Where monitors (drift) send their findings; a sink that only logs them when not given. */
+  alertSink?: AlertSink;
 }
 
 export interface RunningBot {
@@ -67,6 +72,8 @@ export interface RunningBot {
   metrics: BotMetrics;
   /** This process's worker heartbeat id (null for `--role web`). */
   heartbeatId: string | null;
+  /** The drift check (null for `--role web`, or with DRIFT_INTERVAL_MS=0). */
+  drift: DriftMonitor | null;
   /**
    * Stops listening, lets running jobs finish for at most `graceMs` (SHUTDOWN_GRACE_MS), then drops the Redis
    * connections: it completes within about that bound whatever state Redis is in.
@@ -166,6 +173,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     });
 
   let workers: RunningWorkers | null = null;
+  let drift: RunningDrift | null = null;
+  let driftMonitor: DriftMonitor | null = null;
   let app: App | null = null;
   let opsServer: http.Server | null = null;
   let stopping: Promise<void> | null = null;
@@ -182,6 +191,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         server.closeAllConnections();
         await settledWithin(new Promise<void>((resolve) => server.close(() => resolve())), 1000);
       }
+      await drift?.close(left());
       await workers?.close(left());
       await Promise.all([dispatcher.close(left()), queueView.close(Math.min(left(), 500))]);
       const quit = Promise.allSettled([redis.quit(), queueRedis.quit(), opsRedis.quit()]);
@@ -200,6 +210,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     problems.filter((p) => !fatal.includes(p)).forEach((p) => logger.warn(p));
 
     if (role !== 'web') {
+      const sink = opts.alertSink ?? loggingSink(logger);
+      const monitor = new DriftMonitor({ redis, keyPrefix: store.keyPrefix, kinds, store, sink, logger: logger.child({ monitor: 'drift' }) });
+      driftMonitor = config.driftIntervalMs > 0 ? monitor : null;
       const executor = new Executor({
         store,
         kinds,
@@ -217,6 +230,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         pollIntervalMs: config.watch.pollIntervalMs,
         timeoutMs: config.watch.timeoutMs,
         maxReadFailures: config.watch.maxReadFailures,
+        // What Cloudflare shows once a request has its verdict is what the bot set: the drift check's baseline.
+        onFinished: (op) => monitor.recordFinished(op),
       });
       const deliverer = new Deliverer({
         store,
@@ -240,6 +255,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         lockDurationMs: opts.jobLockDurationMs ?? config.jobLockDurationMs,
         heartbeat: { heartbeats, role, intervalMs: config.heartbeatIntervalMs },
       });
+      if (config.driftIntervalMs > 0) drift = await startDrift({ connection, names, monitor, everyMs: config.driftIntervalMs, logger });
     }
 
     let url: string | null = null;
@@ -309,12 +325,27 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       reader,
       metrics,
       heartbeatId: workers?.heartbeatId ?? null,
+      drift: driftMonitor,
       stop: (graceMs = config.shutdownGraceMs) => shutdown(graceMs),
     };
   } catch (err) {
     await shutdown(0);
     throw err;
   }
+}
+
+/** Until alert cards exist, a finding is a log line (warn when raised, info when resolved). */
+function loggingSink(logger: Logger): AlertSink {
+  return {
+    raise: async (f) => {
+      logger.warn({ key: f.key, prefix: f.prefix, facts: f.facts }, `finding: ${f.title}`);
+      return { alertId: f.key, created: true };
+    },
+    resolve: async (key, why) => {
+      logger.info({ key }, `finding resolved: ${why}`);
+      return { alertId: key };
+    },
+  };
 }
 
 /** A port someone else holds, said as what to do. */

@@ -7,6 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import type { Logger } from 'pino';
 import { startBot, type Role, type RunningBot } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { AlertSink } from '../../src/monitors/findings.js';
 import { SimClock } from '../simulator/clock.js';
 import { startCloudflareSimulator, type CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import { CUSTOMER_ASN, DEFAULT_SCENARIO, SANDBOX_ACCOUNT_ID, SANDBOX_CLOUDFLARE_TOKEN } from '../simulator/cloudflare/scenarios.js';
@@ -102,6 +103,10 @@ export interface StackOptions {
   ports?: Partial<SimulatorPorts>;
   /** Where the policy file goes (default: a new temporary directory). */
   policyPath?: string;
+  /** DRIFT_INTERVAL_MS: the drift check's interval (default 5 simulated minutes; 0 = off, as in FAST_STACK). */
+  driftIntervalMs?: number;
+  /** Where the bot's monitors send findings (tests record them); the bot's own when absent. */
+  alertSink?: AlertSink;
 }
 
 /** The ports of the simulated world, and the one the bot is told to listen on. */
@@ -204,6 +209,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
+    DRIFT_INTERVAL_MS: String(opts.driftIntervalMs ?? Math.round(5 * simMinute)),
     ...(opts.heartbeatIntervalMs ? { HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs) } : {}),
     ...(opts.shutdownGraceMs !== undefined ? { SHUTDOWN_GRACE_MS: String(opts.shutdownGraceMs) } : {}),
     LOG_LEVEL: opts.logger.level,
@@ -229,6 +235,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       logger: opts.logger,
       role,
       routingNow: () => clock.nowDate(),
+      ...(opts.alertSink ? { alertSink: opts.alertSink } : {}),
     });
     if (socket) socketSender = new SocketModeSender({ socket, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
     else if (bot.url) sender = new SlackRequestSender({ eventsUrl: `${bot.url}/slack/events`, signingSecret: SANDBOX_SIGNING_SECRET, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
@@ -254,12 +261,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 }
 
 /** Fast settings for tests and benchmarks: simulated time x600, 100 ms ticks, no Slack pacing or rate limit. */
-export const FAST_STACK: Pick<StackOptions, 'timeScale' | 'pollIntervalMs' | 'channelIntervalMs' | 'slackRateLimit' | 'jobLockDurationMs'> = {
+export const FAST_STACK: Pick<StackOptions, 'timeScale' | 'pollIntervalMs' | 'channelIntervalMs' | 'slackRateLimit' | 'jobLockDurationMs' | 'driftIntervalMs'> = {
   timeScale: 600,
   pollIntervalMs: 100,
   channelIntervalMs: 0,
   slackRateLimit: false,
   jobLockDurationMs: 2000,
+  // Off: a story's Cloudflare call counts stay its own; test/e2e/drift.test.ts turns it on.
+  driftIntervalMs: 0,
 };
 
 /**

@@ -1,20 +1,44 @@
 import { parseCidr } from '../../src/domain/cidr.js';
 import { userMessageOf } from '../../src/errors.js';
+import type { DirectChange } from '../simulator/cloudflare/direct.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value>   (change the simulated Internet)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world cf advertise|withdraw|bind|unbind|delegate|undelegate <cidr> [service|account]   (change the simulated Internet; cf: Cloudflare, outside the bot)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
  * team's own data centre announce or withdraw, or see what route collectors see now.
  */
-export function worldCommand(world: World, cloudflareTokens: (cidr: string) => string | undefined = () => undefined): { usage: string; run: (args: string) => string } {
+export function worldCommand(
+  world: World,
+  cloudflareTokens: (cidr: string) => string | undefined = () => undefined,
+  cloudflareDirect?: (change: DirectChange) => string,
+): { usage: string; run: (args: string) => string } {
   return {
     usage: WORLD_USAGE,
     run(args: string): string {
       const [verb = '', cidrText = '', asnText = '', extra = ''] = args.trim().split(/\s+/);
       try {
+        if (verb === 'cf') {
+          // A change at Cloudflare nobody makes through the bot (the dashboard, the account team): drift.
+          const [, what = '', cidr = '', arg = ''] = args.trim().split(/\s+/);
+          if (!cloudflareDirect) return '? This world has no simulated Cloudflare to change.';
+          const change: DirectChange | null =
+            what === 'advertise' || what === 'withdraw'
+              ? { op: 'advertise', cidr, advertised: what === 'advertise' }
+              : what === 'bind' && arg
+                ? { op: 'add-binding', cidr, service: args.trim().split(/\s+/).slice(3).join(' ') }
+                : what === 'unbind'
+                  ? { op: 'remove-binding', cidr }
+                  : what === 'delegate' && arg
+                    ? { op: 'add-delegation', cidr, account: arg }
+                    : what === 'undelegate'
+                      ? { op: 'remove-delegation', cidr }
+                      : null;
+          if (!change || !cidr) return `? ${WORLD_USAGE}`;
+          return `Cloudflare: ${cloudflareDirect(change)}.`;
+        }
         if (verb === 'txt') {
           const value = args.trim().split(/\s+/).slice(2).join(' ').replace(/^"|"$/g, '');
           if (!cidrText || !value) return `? ${WORLD_USAGE}`;

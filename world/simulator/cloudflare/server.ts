@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Logger } from '../../../src/logger.js';
 import { Router, startHttpServer, toSimRequest, type SimRequest, type SimResponse } from '../http.js';
 import type { World } from '../world.js';
+import { applyDirectChange, type DirectChange } from './direct.js';
 import { addressingRoutes, ApiFailure, type Ctx } from './routes.js';
 import { SANDBOX_ACCOUNT_ID, seedScenario } from './scenarios.js';
 import { emptyState, type CloudflareState, type Permission, type SimCall } from './state.js';
@@ -249,6 +250,8 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
       if (b.consume) sim.consume(b.consume.token, b.consume.count);
       return { status: 200, body: rateLimit };
     });
+    // A change made outside the bot (dashboard, account team): state only, no API call recorded.
+    r.on('POST', '/direct', (req) => ({ status: 200, body: { ok: true, said: applyDirectChange(state, world, parseJson(req) as DirectChange) } }));
     r.on('POST', '/tokens', (req) => {
       const b = parseJson(req) as { token: string; accounts?: string[]; permissions?: Permission[] };
       sim.addToken(b.token, b.accounts ?? [SANDBOX_ACCOUNT_ID], b.permissions ?? []);
