@@ -38,6 +38,9 @@ import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
 import { SlackNotifier, slackLogger } from './slack/notifier.js';
+import { SlackAlertNotifier } from './slack/alert-notifier.js';
+import { AlertDeliverer, AlertStore } from './monitors/alert-store.js';
+import { readAlertContext } from './monitors/alert-context.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
 import { WorkQueue } from './slack/work-queue.js';
@@ -67,6 +70,8 @@ export interface RunningBot {
   url: string | null;
   store: OperationStore;
   service: OperationService;
+  /** Alerts: the AlertSink monitors raise findings into (one card per alert in the alerts channel). */
+  alerts: AlertStore;
   dispatcher: JobDispatcher;
   reader: CoalescedReader;
   metrics: BotMetrics;
@@ -151,6 +156,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     ownAnnouncement: (prefix, asn) => checkOwnAnnouncement(prefix, asn, lg, { routingStatus: routingDeps.routingStatus }),
   };
   const service = new OperationService({ store, kinds, groups, dispatcher, logger });
+  const alerts = new AlertStore({ store, policy: config.policy, logger, dispatch: (id) => dispatcher.deliverAlert(id), retentionMs: config.retention.operationMs });
   // `/byoip preflight`: refused for space nobody can hold (private, documentation, multicast...); the ownership token
   // comes from Cloudflare when the prefix is already on an account, and the report says why when there is none.
   const preflight: ListenerContext['preflight'] =
@@ -254,6 +260,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         sweepIntervalMs: config.expirySweepIntervalMs,
         lockDurationMs: opts.jobLockDurationMs ?? config.jobLockDurationMs,
         heartbeat: { heartbeats, role, intervalMs: config.heartbeatIntervalMs },
+        alerts: { store: alerts, deliverer: new AlertDeliverer({ alerts, store, notifier: new SlackAlertNotifier(slackClient), readContext: (a) => readAlertContext(kinds, a), logger }) },
       });
       if (config.driftIntervalMs > 0) drift = await startDrift({ connection, names, monitor, everyMs: config.driftIntervalMs, logger });
     }
@@ -268,6 +275,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         rateLimit: new CommandRateLimit(redis, store.keyPrefix, { perUser: config.commands.perUser, perWorkspace: config.commands.perWorkspace, windowMs: config.commands.windowMs }),
         work: new WorkQueue(config.commands.concurrency, config.commands.maxWaiting),
         onCommandAck: (command, seconds) => metrics.commandAcked(command, seconds),
+        alerts,
       };
       const clientOptions = { slackApiUrl: config.slack.apiUrl };
       // When the request reached the bot, for the ack-latency histogram.
@@ -321,6 +329,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       url,
       store,
       service,
+      alerts,
       dispatcher,
       reader,
       metrics,

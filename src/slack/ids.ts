@@ -3,6 +3,10 @@ export const ActionId = {
   Approve: 'byoip_approve',
   Reject: 'byoip_reject',
   Review: 'byoip_review',
+  /** Alert cards: the break-glass path (confirm step) and "someone is on it". */
+  AlertAdvertise: 'byoip_alert_advertise',
+  AlertWithdraw: 'byoip_alert_withdraw',
+  AlertAcknowledge: 'byoip_alert_acknowledge',
 } as const;
 
 export const CallbackId = {
@@ -18,6 +22,7 @@ export const BlockId = {
   Checklist: 'checklist',
   CardActions: 'card_actions',
   Guards: 'guards',
+  AlertActions: 'alert_actions',
 } as const;
 
 export const InputActionId = {
