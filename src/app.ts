@@ -61,7 +61,7 @@ export interface BotOptions {
   preflight?: ListenerContext['preflight'];
   /** The bot's metrics (a fresh Registry of its own when not given). */
   metrics?: BotMetrics;
-  /** Where monitors (drift) send their findings; a sink that only logs them when not given. */
+  /** Where monitors (drift) send their findings; the AlertStore (alert cards) when not given. */
   alertSink?: AlertSink;
 }
 
@@ -216,8 +216,10 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     problems.filter((p) => !fatal.includes(p)).forEach((p) => logger.warn(p));
 
     if (role !== 'web') {
-      const sink = opts.alertSink ?? loggingSink(logger);
-      const monitor = new DriftMonitor({ redis, keyPrefix: store.keyPrefix, kinds, store, sink, logger: logger.child({ monitor: 'drift' }) });
+      const sink = opts.alertSink ?? alerts;
+      const shareMs = Math.max(1, Math.min(1000, Math.floor(config.driftIntervalMs / 2)));
+      const finishedMarginMs = Math.min(2000, Math.floor(config.driftIntervalMs / 2));
+      const monitor = new DriftMonitor({ redis, keyPrefix: store.keyPrefix, kinds, store, sink, shareMs, finishedMarginMs, logger: logger.child({ monitor: 'drift' }) });
       driftMonitor = config.driftIntervalMs > 0 ? monitor : null;
       const executor = new Executor({
         store,
@@ -341,20 +343,6 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     await shutdown(0);
     throw err;
   }
-}
-
-/** Until alert cards exist, a finding is a log line (warn when raised, info when resolved). */
-function loggingSink(logger: Logger): AlertSink {
-  return {
-    raise: async (f) => {
-      logger.warn({ key: f.key, prefix: f.prefix, facts: f.facts }, `finding: ${f.title}`);
-      return { alertId: f.key, created: true };
-    },
-    resolve: async (key, why) => {
-      logger.info({ key }, `finding resolved: ${why}`);
-      return { alertId: key };
-    },
-  };
 }
 
 /** A port someone else holds, said as what to do. */

@@ -8,11 +8,11 @@
  */
 import type { Logger } from 'pino';
 import { withRequestClass } from '../cloudflare/request-class.js';
-import type { BgpPrefix, Prefix } from '../domain/addressing.js';
+import type { Prefix } from '../domain/addressing.js';
 import { compareState, driftTitle, rebase, sameItem, sectionsOf, type DriftItem, type DriftSection, type PrefixState } from '../domain/drift.js';
 import { TERMINAL_STATES, type Operation } from '../domain/operation.js';
 import { userMessageOf } from '../errors.js';
-import { canonical, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
+import { canonical, listPrefixes } from '../kinds/lookup.js';
 import type { KindDeps } from '../kinds/types.js';
 import type { OperationStore } from '../operations/store.js';
 import type { RedisClient } from '../redis.js';
@@ -29,9 +29,15 @@ export interface DriftDeps {
   now?: () => number;
   /**
    * A request that finished this long before the previous tick still explains a difference on its prefix (its own
-   * hook may have failed; replicas' clocks differ a little). 2 s.
+   * hook may have failed; replicas' clocks differ a little). 2 s. A change made outside the bot within this margin
+   * of a request on the same part of the prefix is taken as the request's.
    */
   finishedMarginMs?: number;
+  /**
+   * How long the drift check's own reads are shared (through the coalesced reader) with other readers: under the
+   * tick interval, so every tick sees Cloudflare as it is. 1 s.
+   */
+  shareMs?: number;
 }
 
 /** What one tick did (the job's return value, and what tests look at). */
@@ -203,7 +209,13 @@ export class DriftMonitor {
     }
   }
 
-  /** The findings open now (for status and tests): prefix id -> drift ids. */
+  /** The last tick that finished: its number and when it started (null before the first). */
+  async lastTick(): Promise<{ n: number; at: number } | null> {
+    const h = await this.deps.redis.hgetall(this.key('tick'));
+    return h.n ? { n: Number(h.n), at: Number(h.at) } : null;
+  }
+
+  /** The differences open now on one prefix (for status and tests). */
   async openDrift(prefixId: string): Promise<DriftItem[]> {
     const stored = await this.deps.redis.hgetall(this.key('open', prefixId));
     return Object.values(stored).map((raw) => (JSON.parse(raw) as OpenDrift).item);
@@ -250,10 +262,11 @@ export class DriftMonitor {
   private async readState(accountId: string, prefix: Prefix, fresh = false): Promise<PrefixState> {
     const { reader, cloudflare } = this.deps.kinds;
     if (fresh) await reader.invalidate(`bgp-prefixes:${prefix.id}`, `bindings:${prefix.id}`, `drift-delegations:${prefix.id}`);
+    const ttl = Math.max(1, this.deps.shareMs ?? 1000);
     const [bgp, bindings, delegations] = await Promise.all([
-      listBgpPrefixes(this.deps.kinds as KindDeps, accountId, prefix.id),
-      reader.read(`bindings:${prefix.id}`, 1000, () => cloudflare.listServiceBindings(accountId, prefix.id)),
-      reader.read(`drift-delegations:${prefix.id}`, 1000, () => cloudflare.listDelegations(accountId, prefix.id)),
+      reader.read(`bgp-prefixes:${prefix.id}`, ttl, () => cloudflare.listBgpPrefixes(accountId, prefix.id)),
+      reader.read(`bindings:${prefix.id}`, ttl, () => cloudflare.listServiceBindings(accountId, prefix.id)),
+      reader.read(`drift-delegations:${prefix.id}`, ttl, () => cloudflare.listDelegations(accountId, prefix.id)),
     ]);
     const c = (cidr: string) => canonical(cidr) ?? cidr;
     const sort = <T extends { cidr: string }>(xs: T[]) => xs.sort((a, b) => a.cidr.localeCompare(b.cidr));
@@ -261,7 +274,7 @@ export class DriftMonitor {
       prefixId: prefix.id,
       accountId,
       cidr: c(prefix.cidr),
-      bgp: sort((bgp as BgpPrefix[]).map((b) => ({ cidr: c(b.cidr), advertised: b.onDemand.advertised, prepend: b.asnPrependCount }))),
+      bgp: sort(bgp.map((b) => ({ cidr: c(b.cidr), advertised: b.onDemand.advertised, prepend: b.asnPrependCount }))),
       bindings: sort(bindings.map((b) => ({ cidr: c(b.cidr), service: b.serviceName }))),
       delegations: sort(delegations.map((d) => ({ cidr: c(d.cidr), account: d.delegatedAccountId.toLowerCase() }))),
     };

@@ -7,6 +7,8 @@ export const ActionId = {
   AlertAdvertise: 'byoip_alert_advertise',
   AlertWithdraw: 'byoip_alert_withdraw',
   AlertAcknowledge: 'byoip_alert_acknowledge',
+  /** Drift cards: the usual request form of the change that puts Cloudflare back. */
+  AlertPutBack: 'byoip_alert_put_back',
 } as const;
 
 export const CallbackId = {

@@ -3,6 +3,7 @@ import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
 import { alertAcknowledgeAction, alertEmergencyAction } from './actions/alert.js';
 import { decideAction } from './actions/decide.js';
+import { alertPutBackAction } from './actions/put-back.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
@@ -17,6 +18,7 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.AlertAdvertise, alertEmergencyAction(ctx, 'advertise'));
   app.action(ActionId.AlertWithdraw, alertEmergencyAction(ctx, 'withdraw'));
   app.action(ActionId.AlertAcknowledge, alertAcknowledgeAction(ctx));
+  app.action(ActionId.AlertPutBack, alertPutBackAction(ctx));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));

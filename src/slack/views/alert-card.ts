@@ -39,10 +39,11 @@ const TYPE_LABEL: Partial<Record<Alert['finding']['type'], string>> = {
   drift: 'Drift',
 };
 
-const BUTTON: Record<Exclude<AlertAction, 'put_back'>, { text: string; id: string; style?: 'danger' | 'primary' }> = {
+const BUTTON: Record<AlertAction, { text: string; id: string; style?: 'danger' | 'primary' }> = {
   emergency_advertise: { text: 'Emergency advertise', id: ActionId.AlertAdvertise, style: 'danger' },
   emergency_withdraw: { text: 'Emergency withdraw', id: ActionId.AlertWithdraw, style: 'danger' },
   acknowledge: { text: 'Acknowledge', id: ActionId.AlertAcknowledge },
+  put_back: { text: 'Put back', id: ActionId.AlertPutBack, style: 'primary' },
 };
 
 /** The card's fallback text (notifications, screen readers): the headline with the state. */
@@ -80,14 +81,16 @@ export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
     blocks.push(context(':hourglass_flowing_sand: Reading the blast radius and the routing view…'));
   }
   for (const n of alert.notes.slice(-5)) blocks.push(context(`:memo: ${userText(n, 500)}`));
-  const buttons = alert.state === 'resolved' ? [] : f.actions.filter((a): a is Exclude<AlertAction, 'put_back'> => a !== 'put_back' && (a === 'acknowledge' ? alert.state === 'open' : f.prefix !== null));
+  const buttons = alert.state === 'resolved' ? [] : f.actions.filter((a) => (a === 'acknowledge' ? alert.state === 'open' : a === 'put_back' ? f.putBack !== undefined : f.prefix !== null));
   if (buttons.length) {
     blocks.push({
       type: 'actions',
       block_id: BlockId.AlertActions,
       elements: buttons.map((a) => ({ type: 'button', action_id: BUTTON[a].id, text: { type: 'plain_text', text: BUTTON[a].text }, value: alert.id, ...(BUTTON[a].style ? { style: BUTTON[a].style } : {}) })),
     });
-    blocks.push(context(`Emergency buttons: on call only, with the same confirm step as /byoip emergency · Acknowledge: approvers and on call · alert \`${alert.id}\``));
+    const putBack = buttons.includes('put_back') && f.putBack ? `Put back: the usual ${f.putBack.kind} request form, approved as usual · ` : '';
+    const emergency = buttons.some((b) => b.startsWith('emergency_')) ? 'Emergency buttons: on call only, with the same confirm step as /byoip emergency · ' : '';
+    blocks.push(context(`${putBack}${emergency}Acknowledge: approvers and on call · alert \`${alert.id}\``));
   } else {
     blocks.push(context(`alert \`${alert.id}\``));
   }
