@@ -16,9 +16,12 @@ export interface PrefixState {
   delegations: { cidr: string; account: string }[];
 }
 
-/** The parts of a prefix's state a change kind touches (a finished request re-baselines only those). */
-export type DriftSection = 'bgp' | 'bindings' | 'delegations';
-export const ALL_SECTIONS: readonly DriftSection[] = ['bgp', 'bindings', 'delegations'];
+/**
+ * The parts of a prefix's state a change kind touches (a request being carried out hides only those from the
+ * comparison; a finished one re-baselines only those): a BGP prefix's advertisement, its prepend, which BGP prefixes
+ * exist, the bindings, the delegations.
+ */
+export type DriftSection = 'advertised' | 'prepend' | 'bgp_prefix' | 'binding' | 'delegation';
 
 /** What the request that would put one difference back is: a normal change kind, with approval. */
 export interface PutBack {
@@ -32,7 +35,7 @@ export interface DriftItem {
   /** Unique within the prefix, e.g. `advertised:203.0.113.0/24`, `binding:203.0.113.8/29:CDN`. */
   id: string;
   section: DriftSection;
-  what: 'advertised' | 'prepend' | 'bgp_prefix' | 'binding' | 'delegation';
+  what: DriftSection;
   /** The CIDR it is about (the BGP prefix, the binding's, the delegation's). */
   cidr: string;
   /** Plain text, e.g. `advertised`, `withdrawn`, `prepend 0`, `none`, `CDN on 203.0.113.8/29`. */
@@ -47,15 +50,18 @@ export function sectionsOf(kind: OperationKind): DriftSection[] {
   switch (kind) {
     case 'advertise':
     case 'withdraw':
+      // A staged withdraw raises asn_prepend_count before the withdraw.
+      return ['advertised', 'prepend'];
     case 'bgp_create':
     case 'bgp_delete':
-      return ['bgp'];
+      return ['bgp_prefix'];
     case 'bind':
     case 'unbind':
-      return ['bindings'];
+      // Cloudflare creates the prefix's BGP prefix with its default binding.
+      return ['binding', 'bgp_prefix'];
     case 'delegate':
     case 'undelegate':
-      return ['delegations'];
+      return ['delegation'];
     // Onboarding creates the prefix (a first baseline); validate and address maps touch none of these.
     default:
       return [];
@@ -72,41 +78,41 @@ const delText = (d: { cidr: string; account: string }) => `${d.cidr} delegated t
  */
 export function compareState(base: PrefixState, now: PrefixState, skip: readonly DriftSection[] = []): DriftItem[] {
   const items: DriftItem[] = [];
-  if (!skip.includes('bgp')) {
+  {
     const before = new Map(base.bgp.map((b) => [b.cidr, b]));
     const after = new Map(now.bgp.map((b) => [b.cidr, b]));
     for (const [cidr, b] of before) {
       const a = after.get(cidr);
       if (!a) {
-        items.push({ id: `bgp:${cidr}`, section: 'bgp', what: 'bgp_prefix', cidr, before: `BGP prefix ${cidr} (${advText(b.advertised)})`, after: 'none', putBack: null });
+        items.push({ id: `bgp:${cidr}`, section: 'bgp_prefix', what: 'bgp_prefix', cidr, before: `BGP prefix ${cidr} (${advText(b.advertised)})`, after: 'none', putBack: null });
         continue;
       }
       if (a.advertised !== b.advertised) {
         const putBack: PutBack | null = b.advertised === true ? { kind: 'advertise', cidr } : b.advertised === false ? { kind: 'withdraw', cidr } : null;
-        items.push({ id: `advertised:${cidr}`, section: 'bgp', what: 'advertised', cidr, before: advText(b.advertised), after: advText(a.advertised), putBack });
+        items.push({ id: `advertised:${cidr}`, section: 'advertised', what: 'advertised', cidr, before: advText(b.advertised), after: advText(a.advertised), putBack });
       }
       if (a.prepend !== b.prepend) {
-        items.push({ id: `prepend:${cidr}`, section: 'bgp', what: 'prepend', cidr, before: `asn_prepend_count ${b.prepend}`, after: `asn_prepend_count ${a.prepend}`, putBack: null });
+        items.push({ id: `prepend:${cidr}`, section: 'prepend', what: 'prepend', cidr, before: `asn_prepend_count ${b.prepend}`, after: `asn_prepend_count ${a.prepend}`, putBack: null });
       }
     }
     for (const [cidr, a] of after) {
-      if (!before.has(cidr)) items.push({ id: `bgp:${cidr}`, section: 'bgp', what: 'bgp_prefix', cidr, before: 'none', after: `BGP prefix ${cidr} (${advText(a.advertised)})`, putBack: null });
+      if (!before.has(cidr)) items.push({ id: `bgp:${cidr}`, section: 'bgp_prefix', what: 'bgp_prefix', cidr, before: 'none', after: `BGP prefix ${cidr} (${advText(a.advertised)})`, putBack: null });
     }
   }
-  if (!skip.includes('bindings')) {
+  {
     const k = (b: { cidr: string; service: string }) => `${b.cidr}:${b.service}`;
     const before = new Set(base.bindings.map(k));
     const after = new Set(now.bindings.map(k));
     for (const b of base.bindings) {
       if (after.has(k(b))) continue;
-      items.push({ id: `binding:${k(b)}`, section: 'bindings', what: 'binding', cidr: b.cidr, before: bindText(b), after: 'none', putBack: { kind: 'bind', cidr: base.cidr } });
+      items.push({ id: `binding:${k(b)}`, section: 'binding', what: 'binding', cidr: b.cidr, before: bindText(b), after: 'none', putBack: { kind: 'bind', cidr: base.cidr } });
     }
     for (const b of now.bindings) {
       if (before.has(k(b))) continue;
-      items.push({ id: `binding:${k(b)}`, section: 'bindings', what: 'binding', cidr: b.cidr, before: 'none', after: bindText(b), putBack: { kind: 'unbind', cidr: base.cidr, args: { target: b.cidr } } });
+      items.push({ id: `binding:${k(b)}`, section: 'binding', what: 'binding', cidr: b.cidr, before: 'none', after: bindText(b), putBack: { kind: 'unbind', cidr: base.cidr, args: { target: b.cidr } } });
     }
   }
-  if (!skip.includes('delegations')) {
+  {
     const k = (d: { cidr: string; account: string }) => `${d.cidr}:${d.account}`;
     const before = new Set(base.delegations.map(k));
     const after = new Set(now.delegations.map(k));
@@ -114,7 +120,7 @@ export function compareState(base: PrefixState, now: PrefixState, skip: readonly
       if (after.has(k(d))) continue;
       items.push({
         id: `delegation:${k(d)}`,
-        section: 'delegations',
+        section: 'delegation',
         what: 'delegation',
         cidr: d.cidr,
         before: delText(d),
@@ -124,20 +130,31 @@ export function compareState(base: PrefixState, now: PrefixState, skip: readonly
     }
     for (const d of now.delegations) {
       if (before.has(k(d))) continue;
-      items.push({ id: `delegation:${k(d)}`, section: 'delegations', what: 'delegation', cidr: d.cidr, before: 'none', after: delText(d), putBack: { kind: 'undelegate', cidr: base.cidr, args: { target: d.cidr } } });
+      items.push({ id: `delegation:${k(d)}`, section: 'delegation', what: 'delegation', cidr: d.cidr, before: 'none', after: delText(d), putBack: { kind: 'undelegate', cidr: base.cidr, args: { target: d.cidr } } });
     }
   }
-  return items;
+  return items.filter((i) => !skip.includes(i.section));
 }
 
 /** The baseline after a request finished: the sections it may have changed taken from what Cloudflare shows now. */
 export function rebase(base: PrefixState, now: PrefixState, sections: readonly DriftSection[]): PrefixState {
+  const was = new Map(base.bgp.map((b) => [b.cidr, b]));
+  const is = new Map(now.bgp.map((b) => [b.cidr, b]));
+  // Which BGP prefixes exist follows `bgp_prefix`; each one's advertisement and prepend follow their own sections.
+  const cidrs = sections.includes('bgp_prefix') ? now.bgp.map((b) => b.cidr) : base.bgp.map((b) => b.cidr);
+  const bgp = cidrs.map((cidr) => {
+    const b = was.get(cidr);
+    const n = is.get(cidr);
+    if (!b) return n!;
+    if (!n) return b;
+    return { cidr, advertised: sections.includes('advertised') ? n.advertised : b.advertised, prepend: sections.includes('prepend') ? n.prepend : b.prepend };
+  });
   return {
     ...base,
     cidr: now.cidr,
-    bgp: sections.includes('bgp') ? now.bgp : base.bgp,
-    bindings: sections.includes('bindings') ? now.bindings : base.bindings,
-    delegations: sections.includes('delegations') ? now.delegations : base.delegations,
+    bgp,
+    bindings: sections.includes('binding') ? now.bindings : base.bindings,
+    delegations: sections.includes('delegation') ? now.delegations : base.delegations,
   };
 }
 

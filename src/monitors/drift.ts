@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { withRequestClass } from '../cloudflare/request-class.js';
 import type { Prefix } from '../domain/addressing.js';
-import { compareState, driftTitle, rebase, sameItem, sectionsOf, type DriftItem, type DriftSection, type PrefixState } from '../domain/drift.js';
+import { compareState, driftTitle, rebase, sameItem, sectionsOf, type DriftItem, type PrefixState } from '../domain/drift.js';
 import { TERMINAL_STATES, type Operation } from '../domain/operation.js';
 import { userMessageOf } from '../errors.js';
 import { canonical, listPrefixes } from '../kinds/lookup.js';
@@ -292,4 +292,3 @@ export class DriftMonitor {
   }
 }
 
-export type { DriftSection };

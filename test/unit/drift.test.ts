@@ -25,7 +25,7 @@ describe('drift comparison', () => {
     now.bgp[0]!.advertised = false;
     const items = compareState(base, now);
     expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ id: 'advertised:203.0.113.0/24', section: 'bgp', before: 'advertised', after: 'withdrawn', putBack: { kind: 'advertise', cidr: '203.0.113.0/24' } });
+    expect(items[0]).toMatchObject({ id: 'advertised:203.0.113.0/24', section: 'advertised', before: 'advertised', after: 'withdrawn', putBack: { kind: 'advertise', cidr: '203.0.113.0/24' } });
     expect(driftTitle(items[0]!, base.cidr)).toContain('203.0.113.0/24 is withdrawn at Cloudflare, but the bot last left it advertised');
 
     const adv = clone();
@@ -72,8 +72,13 @@ describe('drift comparison', () => {
     const now = clone();
     now.bgp[0]!.advertised = false;
     now.delegations = [];
-    expect(compareState(base, now, ['bgp']).map((i) => i.section)).toEqual(['delegations']);
-    expect(compareState(base, now, ['bgp', 'delegations'])).toEqual([]);
+    expect(compareState(base, now, sectionsOf('withdraw')).map((i) => i.section)).toEqual(['delegation']);
+    expect(compareState(base, now, ['advertised', 'delegation'])).toEqual([]);
+    // A bind being provisioned hides new BGP prefixes (Cloudflare makes one with the default binding), not advertisements.
+    const bound = clone();
+    bound.bgp.push({ cidr: '203.0.113.0/26', advertised: false, prepend: 0 });
+    bound.bgp[0]!.advertised = false;
+    expect(compareState(base, bound, sectionsOf('bind')).map((i) => i.id)).toEqual(['advertised:203.0.113.0/24']);
   });
 
   it('a finished request re-baselines only the sections its kind touches', () => {
@@ -83,8 +88,15 @@ describe('drift comparison', () => {
     const next = rebase(base, now, sectionsOf('withdraw'));
     expect(next.bgp[0]!.advertised).toBe(false);
     expect(compareState(next, now).map((i) => i.id)).toEqual(['binding:203.0.113.8/29:CDN']);
-    expect(sectionsOf('bind')).toEqual(['bindings']);
-    expect(sectionsOf('undelegate')).toEqual(['delegations']);
+    expect(sectionsOf('bind')).toEqual(['binding', 'bgp_prefix']);
+    expect(sectionsOf('undelegate')).toEqual(['delegation']);
+    // A bgp create takes the new BGP prefix as it is, and leaves the others' advertisement alone.
+    const created = clone();
+    created.bgp.push({ cidr: '203.0.113.0/26', advertised: false, prepend: 0 });
+    created.bgp[0]!.advertised = false;
+    const after = rebase(base, created, sectionsOf('bgp_create'));
+    expect(after.bgp.map((b) => `${b.cidr} ${b.advertised}`)).toEqual(['203.0.113.0/24 true', '203.0.113.0/25 false', '203.0.113.0/26 false']);
+    expect(compareState(after, created).map((i) => i.id)).toEqual(['advertised:203.0.113.0/24']);
     expect(sectionsOf('validate')).toEqual([]);
   });
 
