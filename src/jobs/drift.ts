@@ -31,6 +31,7 @@ export async function startDrift(deps: { connection: ConnectionOptions; names: Q
     DRIFT_QUEUE,
     async () => {
       const report = await deps.monitor.tick();
+      if (!report) return { skipped: 'the previous tick is still running' };
       deps.onTick?.(report);
       return { tick: report.tick, prefixes: report.prefixes, raised: report.raised.length, resolved: report.resolved.length, skipped: report.skipped.length };
     },

@@ -67,6 +67,10 @@ interface Versioned {
 
 const MOVING = new Set(['approved', 'executing', 'verifying']);
 
+/** Longest a tick holds the lock (a replica that died mid-tick frees it by then). */
+const TICK_LOCK_MS = 10 * 60_000;
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /** Writes the baseline if its version is still the one read (or none was there): no lost update between replicas. */
 const CAS = `local v = redis.call('HGET', KEYS[1], 'v')
 if (v or '') ~= ARGV[1] then return 0 end
@@ -84,9 +88,22 @@ export class DriftMonitor {
     return `${this.deps.keyPrefix}drift:${parts.join(':')}`;
   }
 
-  /** One comparison of every managed prefix; its Cloudflare reads are `background` in the budget. */
-  tick(): Promise<DriftTickReport> {
-    return withRequestClass('background', () => this.tickOnce(), { maxWaitMs: 5000 });
+  /**
+   * One comparison of every managed prefix; its Cloudflare reads are `background` in the budget. A tick that outlasts
+   * the interval is not run twice at once by two replicas: the later one finds the lock held and does nothing (null).
+   */
+  async tick(): Promise<DriftTickReport | null> {
+    const lock = this.key('lock');
+    const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+    if ((await this.deps.redis.set(lock, token, 'PX', TICK_LOCK_MS, 'NX')) !== 'OK') {
+      this.deps.logger.info('drift: the previous tick is still running; skipping this one');
+      return null;
+    }
+    try {
+      return await withRequestClass('background', () => this.tickOnce(), { maxWaitMs: 5000 });
+    } finally {
+      await this.deps.redis.eval(UNLOCK, 1, lock, token);
+    }
   }
 
   private async tickOnce(): Promise<DriftTickReport> {
