@@ -41,6 +41,7 @@ import { SlackNotifier, slackLogger } from './slack/notifier.js';
 import { SlackAlertNotifier } from './slack/alert-notifier.js';
 import { AlertDeliverer, AlertStore } from './monitors/alert-store.js';
 import { readAlertContext } from './monitors/alert-context.js';
+import { webhookRoutes } from './monitors/webhooks.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
 import { WorkQueue } from './slack/work-queue.js';
@@ -178,6 +179,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       return preflightBlocks(tokenSkipped ? { ...report, tokenSkipped } : report);
     });
 
+  // Cloudflare notifications and the DDoS detector: on the HTTP receiver's port, or on the ops server's.
+  const webhooks = webhookRoutes({ alerts, kinds, service, logger, cloudflareSecret: config.webhooks.cloudflareSecret, detectorSecret: config.webhooks.detectorSecret });
+
   let workers: RunningWorkers | null = null;
   let drift: RunningDrift | null = null;
   let driftMonitor: DriftMonitor | null = null;
@@ -299,7 +303,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           signingSecret: config.slack.signingSecret,
           endpoints: '/slack/events',
           logger: boltLogger(logger),
-          customRoutes: opsRoutes(ops),
+          customRoutes: [...opsRoutes(ops), ...webhooks],
           // When it reached the bot (metrics), and the verified signature and timestamp for the replay guard.
           customPropertiesExtractor: (req) => ({ ...customPropertiesExtractor(), ...signedRequestProps(req) }),
         });
@@ -321,7 +325,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     }
     if (!url) {
       // No HTTP receiver (Socket Mode, or a worker process): a small server answers the same probes on the same port.
-      const server = await startOpsServer(config.slack.port, ops).catch((err: unknown) => Promise.reject(portProblem(err, config.slack.port)));
+      const server = await startOpsServer(config.slack.port, ops, webhooks).catch((err: unknown) => Promise.reject(portProblem(err, config.slack.port)));
       opsServer = server;
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     }

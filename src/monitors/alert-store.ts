@@ -312,7 +312,8 @@ export class AlertDeliverer {
       return false;
     }
     const maxAge = this.deps.contextMaxAgeMs ?? 60_000;
-    if (this.deps.readContext && alert.finding.prefix && alert.state !== 'resolved' && (!alert.context || Date.now() - alert.context.readAt > maxAge)) {
+    // Incident time first: the card goes out at once; its blast radius and routing view follow as an update.
+    if (alert.cardTs && this.deps.readContext && alert.finding.prefix && alert.state !== 'resolved' && (!alert.context || Date.now() - alert.context.readAt > maxAge)) {
       const context = await this.deps.readContext(alert).catch((err: unknown) => ({ blast: null, routing: null, readAt: Date.now(), error: String(err) }) as AlertContext);
       await alerts.setContext(id, context);
       alert = (await alerts.get(id)) ?? alert;
@@ -356,6 +357,8 @@ export class AlertDeliverer {
       throw err;
     }
     const now = await alerts.get(id);
+    // Just posted without its context: another pass reads it and updates the card.
+    if (now && !JSON.parse(seen).cardTs && now.cardTs && this.deps.readContext && now.finding.prefix && now.state !== 'resolved' && !now.context) return true;
     const { cardTs: _a, context: _b, ...a } = now ?? ({} as Alert);
     const { cardTs: _c, context: _d, ...b } = JSON.parse(seen) as Alert;
     if (now && JSON.stringify(a) !== JSON.stringify(b)) return true;

@@ -20,6 +20,7 @@ export function chatOptions(
       world: worldCommand(
         stack.world,
         (cidr) => [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === cidr)?.ownershipValidationToken ?? undefined,
+        (spec, o) => stack.cloudflare.notify(spec, o),
         (change) => applyDirectChange(stack.cloudflare.state, stack.world, change),
       ),
     },

@@ -1,10 +1,13 @@
 import { parseCidr } from '../../src/domain/cidr.js';
 import { userMessageOf } from '../../src/errors.js';
+import { randomUUID } from 'node:crypto';
 import type { DirectChange } from '../simulator/cloudflare/direct.js';
+import { NOTIFICATION_KINDS, type NotificationKind } from '../simulator/cloudflare/notifications.js';
+import type { CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world cf advertise|withdraw|bind|unbind|delegate|undelegate <cidr> [service|account]   (change the simulated Internet; cf: Cloudflare, outside the bot)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned] | world cf advertise|withdraw|bind|unbind|delegate|undelegate <cidr> [service|account]   (change the simulated Internet; notify: a Cloudflare notification; cf: a Cloudflare change outside the bot)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
@@ -13,11 +16,15 @@ export const WORLD_USAGE =
 export function worldCommand(
   world: World,
   cloudflareTokens: (cidr: string) => string | undefined = () => undefined,
+  /** The simulated Cloudflare's notifications to the bot's webhook (`world notify …`). */
+  notify?: CloudflareSimulator['notify'],
+  /** A change at the simulated Cloudflare outside the bot (`world cf …`). */
   cloudflareDirect?: (change: DirectChange) => string,
-): { usage: string; run: (args: string) => string } {
+): { usage: string; run: (args: string) => string | Promise<string> } {
+  const correlation = new Map<string, string>();
   return {
     usage: WORLD_USAGE,
-    run(args: string): string {
+    run(args: string): string | Promise<string> {
       const [verb = '', cidrText = '', asnText = '', extra = ''] = args.trim().split(/\s+/);
       try {
         if (verb === 'cf') {
@@ -38,6 +45,24 @@ export function worldCommand(
                       : null;
           if (!change || !cidr) return `? ${WORLD_USAGE}`;
           return `Cloudflare: ${cloudflareDirect(change)}.`;
+        }
+        if (verb === 'notify') {
+          if (!notify) return '? Notifications need the simulated Cloudflare of this sandbox.';
+          const kind = cidrText as NotificationKind;
+          if (!NOTIFICATION_KINDS.includes(kind)) return `? world notify ${NOTIFICATION_KINDS.join('|')} <cidr> [end] [unsigned]`;
+          const flags = args.trim().split(/\s+/).slice(2);
+          const prefix = kind === 'test' ? undefined : flags.find((f) => /[./:]/.test(f));
+          if (kind !== 'test' && !prefix) return `? Which prefix? e.g. world notify ${kind} 203.0.113.0/24`;
+          const cidr = prefix ? parseCidr(prefix).text : '';
+          const id = `${kind}:${cidr}`;
+          const end = flags.includes('end');
+          const correlationId = correlation.get(id) ?? randomUUID().replace(/-/g, '');
+          if (end) correlation.delete(id);
+          else correlation.set(id, correlationId);
+          return notify({ kind, ...(cidr ? { prefix: cidr } : {}), event: end ? 'end' : 'start', correlationId }, { signed: !flags.includes('unsigned') }).then(
+            (r) => `Cloudflare sent ${kind}${cidr ? ` ${cidr}` : ''}${end ? ' (end)' : ''}${flags.includes('unsigned') ? ' unsigned' : ''}: the bot answered HTTP ${r.status} ${r.body.slice(0, 200)}`,
+            (err: unknown) => `? ${(err as Error).message}`,
+          );
         }
         if (verb === 'txt') {
           const value = args.trim().split(/\s+/).slice(2).join(' ').replace(/^"|"$/g, '');

@@ -58,7 +58,7 @@ export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
   const blocks: Block[] = [header(`${alert.state === 'resolved' ? 'RESOLVED: ' : ':rotating_light: '}${TYPE_LABEL[f.type] ?? 'Alert'}${f.prefix ? ` · ${f.prefix}` : ''}`), section(`*${userText(f.title, 500)}*`)];
   blocks.push(
     fields([
-      `*Prefix*\n${f.prefix ? `\`${userText(f.prefix, 50)}\`` : 'not one of ours (no managed prefix covers it)'}`,
+      `*Prefix*\n${f.prefix ? `\`${userText(f.prefix, 50)}\`` : f.facts.some((x) => x.label === 'Cloudflare unreadable') ? 'unknown: Cloudflare could not be read to tell whether it is ours' : 'not one of ours (no managed prefix covers it)'}`,
       `*From*\n${SOURCE[f.source]} · \`${userText(f.type, 60)}\``,
       `*Seen*\n${fmtTime(f.observedAt)}${alert.raises > 1 ? ` · ${alert.raises} reports` : ''}`,
       `*State*\n${stateLine(alert)}`,
