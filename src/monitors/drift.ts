@@ -11,7 +11,7 @@ import { withRequestClass } from '../cloudflare/request-class.js';
 import type { Prefix } from '../domain/addressing.js';
 import { compareState, driftTitle, rebase, sameItem, sectionsOf, type DriftItem, type PrefixState } from '../domain/drift.js';
 import { TERMINAL_STATES, type Operation } from '../domain/operation.js';
-import { userMessageOf } from '../errors.js';
+import { ErrorCode, isBotError, userMessageOf } from '../errors.js';
 import { canonical, listPrefixes } from '../kinds/lookup.js';
 import type { KindDeps } from '../kinds/types.js';
 import type { OperationStore } from '../operations/store.js';
@@ -114,13 +114,16 @@ export class DriftMonitor {
     const tick = (prev.n ? Number(prev.n) : 0) + 1;
     const report: DriftTickReport = { tick, at, prefixes: 0, skipped: [], raised: [], resolved: [], baselined: [] };
     const [active, recent] = await Promise.all([this.deps.store.active(), this.deps.store.recent(200)]);
-    for (const account of this.deps.kinds.policy.cloudflare.accounts) {
+    // The budget's background share used up: the rest of this tick waits for the next one (said once per tick).
+    const outOfBudget = (err: unknown) => isBotError(err) && err.code === ErrorCode.CloudflareRateLimited;
+    accounts: for (const account of this.deps.kinds.policy.cloudflare.accounts) {
       let prefixes: Prefix[];
       try {
         prefixes = await listPrefixes(this.deps.kinds as KindDeps, account.id);
       } catch (err) {
-        logger.warn({ account: account.id, err: userMessageOf(err) }, 'drift: the prefixes of an account could not be read; retrying next tick');
+        logger.warn({ account: account.id, why: userMessageOf(err) }, 'drift: the prefixes of an account could not be read; retrying next tick');
         report.skipped.push({ prefix: `account ${account.name}`, why: userMessageOf(err) });
+        if (outOfBudget(err)) break;
         continue;
       }
       for (const prefix of prefixes) {
@@ -128,8 +131,9 @@ export class DriftMonitor {
         try {
           await this.checkPrefix(account.id, prefix, { at, tick, previousTickAt, active, recent }, report);
         } catch (err) {
-          logger.warn({ prefix: prefix.cidr, err: userMessageOf(err) }, 'drift: a prefix could not be read; no comparison this tick, retrying next tick');
+          logger.warn({ prefix: prefix.cidr, why: userMessageOf(err) }, 'drift: a prefix could not be read; no comparison this tick, retrying next tick');
           report.skipped.push({ prefix: prefix.cidr, why: userMessageOf(err) });
+          if (outOfBudget(err)) break accounts;
         }
       }
     }
@@ -222,7 +226,7 @@ export class DriftMonitor {
         if (await this.writeBase(op.prefixId, base?.v ?? null, next)) return;
       }
     } catch (err) {
-      this.deps.logger.warn({ operationId: op.id, err: userMessageOf(err) }, 'drift: baseline not updated after the request; the next tick does it');
+      this.deps.logger.warn({ operationId: op.id, why: userMessageOf(err) }, 'drift: baseline not updated after the request; the next tick does it');
     }
   }
 
