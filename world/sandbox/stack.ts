@@ -106,7 +106,7 @@ export interface StackOptions {
   ports?: Partial<SimulatorPorts>;
   /** Where the policy file goes (default: a new temporary directory). */
   policyPath?: string;
-  /** DRIFT_INTERVAL_MS: the drift check's interval (default 5 simulated minutes, at least 2 s; 0 = off, as in FAST_STACK). */
+  /** DRIFT_INTERVAL_MS: the drift check's interval (default 5 simulated minutes, at least 15 s, well inside the background share of the budget for the sandbox's prefixes; 0 = off, as in FAST_STACK). */
   driftIntervalMs?: number;
   /** Where the bot's monitors send findings (tests record them); the bot's own when absent. */
   alertSink?: AlertSink;
@@ -216,7 +216,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
-    DRIFT_INTERVAL_MS: String(opts.driftIntervalMs ?? Math.max(2000, Math.round(5 * simMinute))),
+    DRIFT_INTERVAL_MS: String(opts.driftIntervalMs ?? Math.max(15_000, Math.round(5 * simMinute))),
     ...(opts.heartbeatIntervalMs ? { HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs) } : {}),
     ...(opts.shutdownGraceMs !== undefined ? { SHUTDOWN_GRACE_MS: String(opts.shutdownGraceMs) } : {}),
     LOG_LEVEL: opts.logger.level,
