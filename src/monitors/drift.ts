@@ -282,11 +282,12 @@ export class DriftMonitor {
   /** Cloudflare's state of one prefix, through the shared reader (`fresh`: just after a change, skip shared answers). */
   private async readState(accountId: string, prefix: Prefix, fresh = false): Promise<PrefixState> {
     const { reader, cloudflare } = this.deps.kinds;
-    if (fresh) await reader.invalidate(`bgp-prefixes:${prefix.id}`, `bindings:${prefix.id}`, `drift-delegations:${prefix.id}`);
+    // Keys of its own: a tick's answer read just before a change must never be what a request's watch reads after it.
+    if (fresh) await reader.invalidate(`drift-bgp:${prefix.id}`, `drift-bindings:${prefix.id}`, `drift-delegations:${prefix.id}`);
     const ttl = Math.max(1, this.deps.shareMs ?? 1000);
     const [bgp, bindings, delegations] = await Promise.all([
-      reader.read(`bgp-prefixes:${prefix.id}`, ttl, () => cloudflare.listBgpPrefixes(accountId, prefix.id)),
-      reader.read(`bindings:${prefix.id}`, ttl, () => cloudflare.listServiceBindings(accountId, prefix.id)),
+      reader.read(`drift-bgp:${prefix.id}`, ttl, () => cloudflare.listBgpPrefixes(accountId, prefix.id)),
+      reader.read(`drift-bindings:${prefix.id}`, ttl, () => cloudflare.listServiceBindings(accountId, prefix.id)),
       reader.read(`drift-delegations:${prefix.id}`, ttl, () => cloudflare.listDelegations(accountId, prefix.id)),
     ]);
     const c = (cidr: string) => canonical(cidr) ?? cidr;
