@@ -60,11 +60,19 @@ export async function run(): Promise<Row[]> {
       );
     }
     await Promise.all(pending);
-    const answered = () => results.filter((r) => r.answered || (r.id && stack.slack.responsePosts(r.id).length > 0)).length;
+    // The first post at each response_url, indexed once per look (a scan per command would make the wait itself
+    // quadratic and steal the CPU the bot needs: most refusals are answered at the response_url, not in the ack).
+    const firstPosts = () => {
+      const byId = new Map<string, { at: number }>();
+      for (const post of stack.slack.responsePosts()) if (!byId.has(post.id)) byId.set(post.id, post);
+      return byId;
+    };
+    const answered = (posts = firstPosts()) => results.filter((r) => r.answered || (r.id && posts.has(r.id))).length;
     await stack.slack.waitFor(() => answered() === BURST || undefined, 60_000).catch(() => undefined);
+    const posts = firstPosts();
     const answerMs = results.flatMap((r) => {
       if (r.answered) return [r.ms];
-      const post = r.id ? stack.slack.responsePosts(r.id)[0] : undefined;
+      const post = r.id ? posts.get(r.id) : undefined;
       return post ? [post.at - r.at] : [];
     });
     const n = answered();

@@ -37,11 +37,11 @@ import { createRoutingDeps, runPreflight, type PreflightReport } from './routing
 import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
-import { SlackNotifier, slackLogger } from './slack/notifier.js';
 import { SlackAlertNotifier } from './slack/alert-notifier.js';
 import { AlertDeliverer, AlertStore } from './monitors/alert-store.js';
 import { readAlertContext } from './monitors/alert-context.js';
 import { webhookRoutes } from './monitors/webhooks.js';
+import { countingFetch, SlackNotifier, slackLogger } from './slack/notifier.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
 import { WorkQueue } from './slack/work-queue.js';
@@ -283,7 +283,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         onCommandAck: (command, seconds) => metrics.commandAcked(command, seconds),
         alerts,
       };
-      const clientOptions = { slackApiUrl: config.slack.apiUrl };
+      // Bolt's own clients (the `client` of every listener) are counted in the metrics like the bot's, through fetch.
+      const countSlack = countingFetch(config.slack.apiUrl, (method, outcome) => metrics.slackCall(method, outcome));
+      const clientOptions = { slackApiUrl: config.slack.apiUrl, fetch: countSlack };
       // When the request reached the bot, for the ack-latency histogram.
       const customPropertiesExtractor = () => ({ receivedAt: performance.now() });
       if (config.slack.appToken) {
@@ -294,7 +296,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         const receiver = new SocketModeReceiver({
           appToken: config.slack.appToken,
           logger: boltLogger(logger),
-          installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl } },
+          installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl, fetch: countSlack } },
           customPropertiesExtractor,
         });
         app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, receiver, clientOptions, logger: boltLogger(logger) });
@@ -312,7 +314,15 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         app = new App({ token: config.slack.botToken, receiver, clientOptions, logger: boltLogger(logger) });
       }
       // Nothing is taken twice: a replayed or redelivered request is acknowledged and dropped.
-      app.use(replayGuard(new SeenOnce(redis, store.keyPrefix, REPLAY_WINDOW_MS), logger));
+      // Clicks and submits are limited per user in the same step (never per workspace: nobody's flood starves another's
+      // approval, break glass or alert button); slash commands run the check after their ack (the listener).
+      const interactions = new CommandRateLimit(redis, `${store.keyPrefix}ui:`, { perUser: config.commands.interactionsPerUser, perWorkspace: Number.MAX_SAFE_INTEGER, windowMs: config.commands.windowMs });
+      app.use(
+        replayGuard(new SeenOnce(redis, store.keyPrefix, REPLAY_WINDOW_MS), logger, {
+          interactions,
+          onRefused: (r) => service.auditRefusal(r.userId, { kind: 'interaction', why: 'rate limited', what: r.what, count: r.count, message: r.message }),
+        }),
+      );
       registerListeners(app, ctx);
       app.error(async (err) => {
         logger.error({ err }, 'unhandled Slack listener error');

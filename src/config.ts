@@ -159,6 +159,8 @@ const envSchema = z.object({
   COMMAND_RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).default(20),
   COMMAND_RATE_LIMIT_PER_WORKSPACE: z.coerce.number().int().min(1).default(300),
   COMMAND_RATE_WINDOW_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** Clicks and form submits per user and window (per user only: approvals and break glass are never starved by others). */
+  INTERACTION_RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).default(60),
   INTERACTIVE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   INTERACTIVE_QUEUE_MAX: z.coerce.number().int().min(0).max(100_000).default(200),
   LOG_LEVEL: z.string().default('info'),
@@ -205,7 +207,7 @@ export interface AppConfig {
   /** How long finished operations and audit lines are kept in Redis. */
   retention: { operationMs: number; auditMs: number };
   /** Slash commands: the rate limit (per user and per workspace, in Redis) and the in-process work queue. */
-  commands: { perUser: number; perWorkspace: number; windowMs: number; concurrency: number; maxWaiting: number };
+  commands: { perUser: number; perWorkspace: number; windowMs: number; concurrency: number; maxWaiting: number; interactionsPerUser: number };
   logLevel: string;
   /** The drift check's interval (DRIFT_INTERVAL_MS); 0 = off. */
   driftIntervalMs: number;
@@ -294,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       windowMs: e.COMMAND_RATE_WINDOW_MS,
       concurrency: e.INTERACTIVE_CONCURRENCY,
       maxWaiting: e.INTERACTIVE_QUEUE_MAX,
+      interactionsPerUser: e.INTERACTION_RATE_LIMIT_PER_USER,
     },
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

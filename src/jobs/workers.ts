@@ -117,6 +117,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       await Promise.allSettled(pending.map((id) => deps.deliverer.drain(id)));
       if (deps.alerts) {
         const alerts = deps.alerts;
+        await alerts.store.prune();
         await Promise.allSettled((await alerts.store.pending()).map((id) => deps.dispatcher.deliverAlert(id)));
       }
       return { expired, pending: pending.length, ...recovered };

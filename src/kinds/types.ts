@@ -21,6 +21,8 @@ export interface AddressingApi {
   listPrefixes(accountId: string): Promise<Prefix[]>;
   getPrefix(accountId: string, prefixId: string): Promise<Prefix>;
   validatePrefix(accountId: string, prefixId: string): Promise<Prefix>;
+  /** PATCH .../prefixes/{id}: the only editable field is the description (the own-LOA path's PATCH once approved). */
+  updatePrefixDescription(accountId: string, prefixId: string, description: string): Promise<Prefix>;
   createPrefix(accountId: string, input: { cidr: string; asn: number; description?: string; loaDocumentId?: string | null; delegateLoaCreation?: boolean }): Promise<Prefix>;
   uploadLoaDocument(accountId: string, input: { filename: string; content: Uint8Array }): Promise<LoaDocument>;
   listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]>;

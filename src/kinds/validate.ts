@@ -1,14 +1,34 @@
-/** Validate: ask Cloudflare to run its IRR / RPKI / ownership checks (POST .../validate) and follow them to the end. */
+/**
+ * Validate: ask Cloudflare to run its IRR / RPKI / ownership checks (POST .../validate) and follow them to the end.
+ *
+ * The own-LOA path (`delegate_loa_creation: false`): the docs say it "also needs a PATCH request once the prefix is
+ * approved" and link Edit Prefix (`PATCH .../prefixes/{id}`, whose only field is the description). Approval happens
+ * at the end of this watch, so the PATCH is its last step: sent by the engine when the watch reads `approved: V`,
+ * with the prefix's current description (nothing else is editable, nothing else changes; no traffic is touched),
+ * so it needs no approval of its own: the onboard and validate requests it finishes were approved. Read before
+ * write: the bot remembers (observations) that it sent it, so a later tick or request does not send it again; a
+ * crash between the PATCH and that note re-sends the same description, which changes nothing.
+ */
 import type { Prefix } from '../domain/addressing.js';
 import { explainFailingChecks, FAILED_VALIDATION_STATES } from '../domain/validation-explained.js';
 import { InvalidInputError } from '../errors.js';
 import { canonical, findAccountPrefix } from './lookup.js';
 import { preflightChecks } from './preflight-checks.js';
-import type { ChangeKind } from './types.js';
+import type { ChangeKind, KindDeps } from './types.js';
 
 const FAILED_VALIDATION = FAILED_VALIDATION_STATES;
 
 const statesOf = (p: Prefix) => ({ irr: p.irrValidationState, rpki: p.rpkiValidationState, ownership: p.ownershipValidationState });
+
+/** The own-LOA path's PATCH once approved (see above); what was sent, or when it was sent before. */
+async function ownLoaPatch(deps: KindDeps, accountId: string, p: Prefix): Promise<{ request: string; sent: 'now' | 'before'; loaDocumentId: string | null }> {
+  const request = `PATCH /accounts/${accountId}/addressing/prefixes/${p.id}`;
+  const key = `loa-patch:${accountId}:${p.id}`;
+  if (await deps.observations?.get(key)) return { request, sent: 'before', loaDocumentId: p.loaDocumentId };
+  await deps.cloudflare.updatePrefixDescription(accountId, p.id, p.description);
+  await deps.observations?.setOnce(key, String(deps.now()));
+  return { request, sent: 'now', loaDocumentId: p.loaDocumentId };
+}
 
 export const validate: ChangeKind = {
   kind: 'validate',
@@ -51,7 +71,10 @@ export const validate: ChangeKind = {
     const p = await deps.reader.read<Prefix>(`cf-prefix:${op.prefixId}`, ttl, () => deps.cloudflare.getPrefix(op.accountId, op.prefixId));
     const states = statesOf(p);
     const summary = `IRR ${states.irr}, RPKI ${states.rpki}, ownership ${states.ownership}`;
-    if (p.approved === 'V') return { events: [], latest: summary, verdict: { verdict: 'done', step: 'validated', facts: { summary } } };
+    if (p.approved === 'V') {
+      const loaPatch = p.delegateLoaCreation || !p.loaDocumentId ? null : await ownLoaPatch(deps, op.accountId, p);
+      return { events: [], latest: summary, verdict: { verdict: 'done', step: 'validated', facts: { summary, ...(loaPatch ? { loaPatch } : {}) } } };
+    }
     const failing = Object.entries(states).filter(([, v]) => FAILED_VALIDATION.has(v));
     const pending = Object.values(states).some((v) => v === 'pending' || v === '');
     if (failing.length && !pending) {

@@ -257,6 +257,11 @@ export class AlertStore implements AlertSink {
     await this.dispatch(id).catch((err: unknown) => this.deps.logger.warn({ err, alertId: id }, 'alert delivery not enqueued; the sweep delivers it'));
   }
 
+  /** Drops index entries of alerts past retention (their records expire on their own). */
+  async prune(): Promise<void> {
+    await this.redis.zremrangebyscore(this.recentKey(), 0, this.now() - (this.deps.retentionMs ?? 90 * 86_400_000));
+  }
+
   async pending(): Promise<string[]> {
     return this.redis.smembers(this.pendingKey());
   }

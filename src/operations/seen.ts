@@ -30,10 +30,15 @@ export class SeenOnce {
     this.redis = redis as ScriptRedis;
   }
 
+  /** The Redis keys of `marks` (for a script that checks them in the same step as something else). */
+  keysOf(marks: string[]): string[] {
+    return marks.map((m) => `${this.keyPrefix}seen:${createHash('sha256').update(m).digest('hex').slice(0, 40)}`);
+  }
+
   /** True when none of `marks` was seen within the TTL (and records them all); false for a repeat. */
   async first(marks: string[]): Promise<boolean> {
     if (marks.length === 0) return true;
-    const keys = marks.map((m) => `${this.keyPrefix}seen:${createHash('sha256').update(m).digest('hex').slice(0, 40)}`);
+    const keys = this.keysOf(marks);
     return (await this.redis.byoipSeenFirst(keys.length, ...keys, this.ttlMs)) === 1;
   }
 }

@@ -163,6 +163,11 @@ export class OperationService {
     return { lines: matches.slice(start, start + pageSize), more: matches.length > start + pageSize, found: matches.length > 0 };
   }
 
+  /** A refusal at the door that no other check records (a command or click over the rate limit): into the audit. */
+  async auditRefusal(userId: string, data: { kind: string; why: string; message: string } & Record<string, unknown>): Promise<void> {
+    await this.deps.store.audit({ type: 'request_refused', opId: '-', actor: userId, data: { prefix: null, ...data } });
+  }
+
   async authorizeRead(userId: string, command: 'status' | 'preflight' | 'audit' | 'home' | 'address-map show' | 'delegations' | 'loa', prefix?: string): Promise<void> {
     if (await this.isAllowed(userId, 'viewer')) return;
     const err = new BotError(

@@ -9,6 +9,8 @@ export const ActionId = {
   AlertAcknowledge: 'byoip_alert_acknowledge',
   /** Drift cards: the usual request form of the change that puts Cloudflare back. */
   AlertPutBack: 'byoip_alert_put_back',
+  /** On a failed validation (or an onboard) card: files a new validate request for the prefix (value: its CIDR). */
+  ValidateAgain: 'byoip_validate_again',
 } as const;
 
 export const CallbackId = {

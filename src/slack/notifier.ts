@@ -1,4 +1,4 @@
-import { LogLevel, WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock, type Logger as SlackLogger, type WebAPICallResult, type WebClientOptions } from '@slack/web-api';
+import { LogLevel, WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type ChatPostMessageArguments, type KnownBlock, type Logger as SlackLogger, type WebAPICallResult, type WebClientOptions, type FetchFunction } from '@slack/web-api';
 import type { Logger as PinoLogger } from 'pino';
 import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
@@ -50,6 +50,42 @@ class CountingWebClient extends WebClient {
       throw err;
     }
   }
+}
+
+/**
+ * A `fetch` for a WebClient that reports every Web API call it carries (Bolt builds its own clients, the `client`
+ * every listener gets: views.open, chat.postEphemeral, views.publish...; it takes `clientOptions.fetch`, not a
+ * client). Only calls under `slackApiUrl` are reported, by method: HTTP 429 is `rate_limited`, an answer without
+ * `ok: true` or no answer at all is `error`.
+ */
+export function countingFetch(slackApiUrl: string | undefined, onCall: (method: string, outcome: 'ok' | 'rate_limited' | 'error') => void, base: FetchFunction = fetch as unknown as FetchFunction): FetchFunction {
+  const api = new URL(slackApiUrl ?? 'https://slack.com/api/');
+  const apiPath = api.pathname.endsWith('/') ? api.pathname : `${api.pathname}/`;
+  const methodOf = (url: string | URL): string | null => {
+    const u = typeof url === 'string' ? new URL(url, api) : url;
+    if (u.origin !== api.origin || !u.pathname.startsWith(apiPath)) return null;
+    return u.pathname.slice(apiPath.length) || null;
+  };
+  return async (url, init) => {
+    const method = methodOf(url);
+    if (!method) return base(url, init);
+    let res: Awaited<ReturnType<FetchFunction>>;
+    try {
+      res = await base(url, init);
+    } catch (err) {
+      onCall(method, 'error');
+      throw err;
+    }
+    if (res.status === 429) onCall(method, 'rate_limited');
+    else {
+      const ok = await (res as unknown as Response)
+        .clone()
+        .json()
+        .then((b: unknown) => (b as { ok?: unknown } | null)?.ok === true, () => false);
+      onCall(method, ok ? 'ok' : 'error');
+    }
+    return res;
+  };
 }
 
 /** Posts cards and thread replies. Never retries by itself: the deliver queue decides (in order, paced). */

@@ -77,6 +77,65 @@ describe('/byoip address-map', () => {
     expect(mutations(stack).map((c) => c.method)).toEqual(['PUT', 'PATCH']);
   }, 60_000);
 
+  it('every other edit, one change per request, each approved by a second person: remove-ip, add-zone, remove-zone, add-account, remove-account, enable, delete', async () => {
+    stack = await testStack({ scenario: 'services' });
+    const s = stack;
+    const map = () => s.cloudflare.state.addressMaps.get(MAP);
+    const memberships = () => (map()?.memberships ?? []).map((m) => `${m.kind}:${m.identifier}`).sort();
+    const last = () => mutations(s).at(-1)!;
+
+    const removeIp = await fileAndApprove(s, `address-map remove-ip ${MAP} ${S.addressMap.ip}`);
+    expect(JSON.stringify(removeIp.card.blocks)).toContain(S.addressMap.zoneId); // the member zone's answers change
+    expect(removeIp.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'DELETE' });
+    expect(last().path).toContain(`/address_maps/${MAP}/ips/${S.addressMap.ip}`);
+    expect(map()!.ips).toHaveLength(0);
+
+    const addZone = await fileAndApprove(s, `address-map add-zone ${MAP} ${ZONE}`);
+    expect(JSON.stringify(addZone.card.blocks)).toContain(ZONE);
+    expect(addZone.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'PUT' });
+    expect(last().path).toContain(`/address_maps/${MAP}/zones/${ZONE}`);
+    expect(memberships()).toEqual([`zone:${S.addressMap.zoneId}`, `zone:${ZONE}`].sort());
+
+    const removeZone = await fileAndApprove(s, `address-map remove-zone ${MAP} ${S.addressMap.zoneId}`);
+    expect(removeZone.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'DELETE' });
+    expect(last().path).toContain(`/address_maps/${MAP}/zones/${S.addressMap.zoneId}`);
+    expect(memberships()).toEqual([`zone:${ZONE}`]);
+
+    const addAccount = await fileAndApprove(s, `address-map add-account ${MAP}`);
+    expect(JSON.stringify(addAccount.card.blocks)).toMatch(/outrank|zone membership/); // a zone membership outranks the account's
+    expect(addAccount.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'PUT' });
+    expect(last().path).toContain(`/address_maps/${MAP}/accounts/${S.accountId}`);
+    expect(memberships()).toEqual([`account:${S.accountId}`, `zone:${ZONE}`].sort());
+
+    const removeAccount = await fileAndApprove(s, `address-map remove-account ${MAP}`);
+    expect(removeAccount.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'DELETE' });
+    expect(last().path).toContain(`/address_maps/${MAP}/accounts/${S.accountId}`);
+    expect(memberships()).toEqual([`zone:${ZONE}`]);
+
+    // enabled maps are refused a delete at the command: disable, enable again (both change DNS answers), disable, delete
+    expect(await refusedAtCommand(s, `address-map delete ${MAP}`)).toMatch(/disable/i);
+    await fileAndApprove(s, `address-map disable ${MAP}`);
+    expect(map()!.enabled).toBe(false);
+    const enable = await fileAndApprove(s, `address-map enable ${MAP}`);
+    expect(JSON.stringify(enable.card.blocks)).toContain('DNS answers change');
+    expect(enable.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'PATCH', body: { enabled: true } });
+    expect(map()!.enabled).toBe(true);
+    await fileAndApprove(s, `address-map disable ${MAP}`);
+    const del = await fileAndApprove(s, `address-map delete ${MAP}`);
+    expect(del.done.text).toMatch(/^Done:/);
+    expect(last()).toMatchObject({ method: 'DELETE' });
+    expect(last().path).toMatch(new RegExp(`/address_maps/${MAP}$`));
+    expect(map()).toBeUndefined();
+    // one mutation per request, nothing else
+    expect(mutations(s).map((c) => c.method)).toEqual(['DELETE', 'PUT', 'DELETE', 'PUT', 'DELETE', 'PATCH', 'PATCH', 'PATCH', 'DELETE']);
+  }, 120_000);
+
   it('refusals at the command, each a sentence, nothing filed or sent: an IP outside every prefix, an immutable map, a can_delete:false delete', async () => {
     stack = await testStack({ scenario: 'services' });
     expect(await refusedAtCommand(stack, `address-map add-ip ${MAP} 198.51.100.7`)).toMatch(/not inside any prefix of the account/);

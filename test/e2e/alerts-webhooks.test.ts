@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { AlertStore } from '../../src/monitors/alert-store.js';
 import type { Finding } from '../../src/monitors/findings.js';
 import { ActionId } from '../../src/slack/ids.js';
 import { DEFAULT_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
-import { CHANNEL, patchCalls, redisModes, testStack } from '../helpers/stack.js';
+import { CHANNEL, checklist, patchCalls, reason, redisModes, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const CAROL = 'U0CAROL'; // on call
@@ -15,6 +18,8 @@ const ADV = DEFAULT_SCENARIO.prefixes.advertised;
 function alertCards(stack: TestStack) {
   return stack.slack.messages(CHANNEL).filter((m) => !m.threadTs && JSON.stringify(m.blocks).includes('alert `'));
 }
+
+const leakCard = (stack: TestStack) => alertCards(stack).find((m) => JSON.stringify(m.blocks).includes('seen from AS64666'));
 
 const leak = (over: Partial<Finding> = {}): Finding => ({
   key: 'test:leak-1',
@@ -46,8 +51,16 @@ describe.each(redisModes())('alert cards on $name: one per alert, updated in pla
     expect(alertCards(stack)).toHaveLength(1);
   });
 
+  it('an alert recorded without its delivery job (a crash in between) is delivered by the maintenance sweep', async () => {
+    const bare = new AlertStore({ store: stack.bot!.store, policy: loadConfig(stack.env).policy, logger: createLogger({ level: 'silent' }) }); // no dispatch: as if the process died after recording
+    const { alertId } = await bare.raise(leak({ key: 'test:crash-1', title: 'Recorded before a crash' }));
+    const card = await stack.slack.waitFor(() => alertCards(stack).find((m) => JSON.stringify(m.blocks).includes('Recorded before a crash')), 10_000);
+    expect(JSON.stringify(card.blocks)).toContain(alertId);
+    await bare.resolve('test:crash-1', 'done', Date.now());
+  });
+
   it('Acknowledge: refused for alice, taken for bob, and the card shows who', async () => {
-    const card = alertCards(stack)[0]!;
+    const card = leakCard(stack)!;
     const before = stack.slack.ephemerals(ALICE).length;
     await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.AlertAcknowledge });
     expect((await stack.slack.waitFor(() => stack.slack.ephemerals(ALICE).at(before), 5000)).text).toMatch(/Only approvers and the on-call/);
@@ -56,7 +69,7 @@ describe.each(redisModes())('alert cards on $name: one per alert, updated in pla
   });
 
   it('Emergency withdraw: refused for alice (a sentence, nothing sent), opens the confirm step for carol, Send now PATCHes once', async () => {
-    const card = alertCards(stack)[0]!;
+    const card = leakCard(stack)!;
     const before = stack.slack.ephemerals(ALICE).length;
     await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.AlertWithdraw });
     expect((await stack.slack.waitFor(() => stack.slack.ephemerals(ALICE).at(before), 5000)).text).toMatch(/Only the on-call \(break-glass\) group/);
@@ -74,7 +87,7 @@ describe.each(redisModes())('alert cards on $name: one per alert, updated in pla
   });
 
   it('an Emergency click on a prefix that has moved on gets a clear answer, nothing sent', async () => {
-    const card = alertCards(stack)[0]!;
+    const card = leakCard(stack)!;
     const calls = stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH').length;
     const before = stack.slack.ephemerals(CAROL).length;
     await stack.sender!.clickButton(CAROL, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.AlertWithdraw });
@@ -85,11 +98,34 @@ describe.each(redisModes())('alert cards on $name: one per alert, updated in pla
   });
 
   it('resolve updates the same card: resolved, no buttons', async () => {
-    const card = alertCards(stack)[0]!;
+    const card = leakCard(stack)!;
     await stack.bot!.alerts.resolve('test:leak-1', 'the leak is gone', Date.now());
     await stack.slack.waitFor(() => (JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks).includes('RESOLVED') ? true : undefined), 5000);
     expect(JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks)).not.toContain(ActionId.AlertWithdraw);
-    expect(alertCards(stack)).toHaveLength(1);
+    expect(alertCards(stack).filter((m) => JSON.stringify(m.blocks).includes('seen from AS64666'))).toHaveLength(1);
+  });
+
+  it('drift: Put back opens the normal request form (with approval); submitted, it files the request', async () => {
+    for (let i = 0; i < 300 && (await stack.bot!.store.lockHolder(ADV.cidr)); i++) await new Promise((r) => setTimeout(r, 50));
+    await stack.bot!.alerts.raise({
+      key: `drift:${ADV.id}:advertised`,
+      source: 'drift',
+      type: 'drift',
+      prefix: ADV.cidr,
+      title: `${ADV.cidr} was withdrawn outside the bot`,
+      facts: [{ label: 'Bot last set', value: 'advertised' }],
+      observedAt: Date.now(),
+      actions: ['put_back', 'acknowledge'],
+      putBack: { kind: 'advertise', cidr: ADV.cidr },
+    });
+    const card = await stack.slack.waitFor(() => alertCards(stack).find((m) => JSON.stringify(m.blocks).includes(ActionId.AlertPutBack)), 5000);
+    await stack.sender!.clickButton(ALICE, { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.AlertPutBack });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal(ALICE), 5000);
+    expect(JSON.stringify(modal.view.blocks)).toContain(`Advertise ${ADV.cidr}`);
+    const res = await stack.sender!.submitView(ALICE, modal.id, { ...reason('put back after drift'), ...checklist });
+    expect((res.json as { errors?: unknown } | undefined)?.errors).toBeUndefined();
+    const request = await stack.slack.waitFor(() => stack.slack.messages(CHANNEL).find((m) => !m.threadTs && JSON.stringify(m.blocks).includes(ActionId.Approve) && JSON.stringify(m.blocks).includes(ADV.cidr)), 20_000);
+    expect(JSON.stringify(request.blocks)).toContain('put back after drift');
   });
 });
 
@@ -294,5 +330,14 @@ describe('Socket Mode: the webhooks are on the ops server of the same port', () 
     expect((await cf(stack, { alert_type: 'x' }, 'wrong')).status).toBe(401);
     expect((await fetch(`${stack.bot!.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${stack.bot!.url}/webhooks/cloudflare`)).status).toBe(404);
+  });
+
+  it("the simulator's control API sends a notification to the bot (what the sandbox drives)", async () => {
+    const res = await fetch(`${stack.cloudflare.controlUrl}/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'dosd', prefix: ADV.cidr }) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { status: number }).status).toBe(200);
+    await stack.slack.waitFor(() => cardsWith(stack, 'DoS attack on 203.0.113.0/24')[0], 5000);
+    const bad = await fetch(`${stack.cloudflare.controlUrl}/notifications`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'nope' }) });
+    expect(bad.status).toBe(400);
   });
 });

@@ -77,7 +77,8 @@ describe('GET /metrics: one registry per bot', () => {
     expect(value(text, 'byoip_cloudflare_call_seconds_count')).toBe(value(text, 'byoip_cloudflare_calls_total'));
     expect(value(text, 'byoip_slack_calls_total', { method: 'chat.postMessage', outcome: 'ok' })).toBeGreaterThanOrEqual(5);
     expect(value(text, 'byoip_slack_calls_total', { method: 'chat.update', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
-    expect(value(text, 'byoip_slack_calls_total', { method: 'auth.test', outcome: 'ok' })).toBe(1);
+    // the bot's start-up token check and Bolt's own (its client is counted too)
+    expect(value(text, 'byoip_slack_calls_total', { method: 'auth.test', outcome: 'ok' })).toBe(a.slack.callsOf('auth.test').length);
     expect(value(text, 'byoip_slack_delivery_lag_seconds_count', { item: 'event' })).toBeGreaterThanOrEqual(5);
     expect(value(text, 'byoip_slack_delivery_lag_seconds_count', { item: 'card' })).toBeGreaterThanOrEqual(1);
     expect(samples(text, 'process_cpu_user_seconds_total')).toHaveLength(1); // prom-client's process metrics, per registry
@@ -107,6 +108,47 @@ describe('GET /metrics: one registry per bot', () => {
     expect(value(text, 'byoip_metrics_source_errors_total', { source: 'queues' })).toBe(1);
     expect(value(text, 'byoip_metrics_source_errors_total', { source: 'budget' })).toBe(1);
   });
+});
+
+describe("Bolt's own Slack client is counted", () => {
+  it("counts the calls made through Bolt's own client (the listeners'): views.open, chat.postEphemeral, a failure and a 429", async () => {
+    const a = await testStack();
+    try {
+    const W = DEFAULT_SCENARIO.prefixes.withdrawn;
+    const before = await scrape(a);
+    const opened = value(before, 'byoip_slack_calls_total', { method: 'views.open', outcome: 'ok' });
+    // a request form opens through the listener's client
+    await a.sender!.command('U0ALICE', `advertise ${W.cidr}`, { channel: CHANNEL });
+    const modal = await a.slack.waitFor(() => a.slack.openModal('U0ALICE'), 5000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; alice was told: ${a.slack.ephemerals('U0ALICE').map((e) => e.text).join(' | ')}`);
+    });
+    await a.sender!.closeView('U0ALICE', modal.id);
+    // a refusal on a click is an ephemeral through the listener's client: answered invalid once, rate limited once, then ok
+    const card = await fileRequest(a, 'U0ALICE', 'withdraw', P.cidr, 'metrics drill: bolt client');
+    a.slack.failNext('chat.postEphemeral', { error: 'channel_not_found' });
+    await a.sender!.clickButton('U0ALICE', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    a.slack.failNext('chat.postEphemeral', { status: 429, retryAfterSec: 0 });
+    await a.sender!.clickButton('U0ALICE', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    await a.sender!.clickButton('U0ALICE', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
+    await a.slack.waitFor(() => a.slack.ephemerals('U0ALICE').find((e) => e.text.includes('cannot approve')), 10_000);
+    const sim = (method: string, ok: (c: { ok: boolean; status: number }) => boolean) => a.slack.callsOf(method).filter(ok).length;
+    let text = '';
+    for (let i = 0; i < 100; i++) {
+      text = await scrape(a);
+      if (value(text, 'byoip_slack_calls_total', { method: 'chat.postEphemeral' }) >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(value(text, 'byoip_slack_calls_total', { method: 'views.open', outcome: 'ok' })).toBe(opened + 2);
+    expect(value(text, 'byoip_slack_calls_total', { method: 'views.open', outcome: 'ok' })).toBe(sim('views.open', (c) => c.ok));
+    expect(value(text, 'byoip_slack_calls_total', { method: 'chat.postEphemeral', outcome: 'error' })).toBe(1);
+    expect(value(text, 'byoip_slack_calls_total', { method: 'chat.postEphemeral', outcome: 'rate_limited' })).toBe(1);
+    expect(value(text, 'byoip_slack_rate_limited_total', { method: 'chat.postEphemeral' })).toBe(1);
+    expect(value(text, 'byoip_slack_calls_total', { method: 'chat.postEphemeral', outcome: 'ok' })).toBe(sim('chat.postEphemeral', (c) => c.ok));
+    } finally {
+      await a.cleanup();
+    }
+  }, 60_000);
+
 });
 
 describe('Socket Mode serves /metrics and /readyz on its health server', () => {

@@ -103,3 +103,88 @@ describe('onboard: to the right account', () => {
     expect(prefixCreates()[0]!.path).toContain(`/accounts/${OTHER_ACCOUNT_ID}/`);
   });
 });
+
+type ViewBlock = { type: string; block_id?: string; label?: { text: string }; element?: { type: string; action_id: string; options?: { text: { text: string }; value: string }[] } };
+
+/** Fills an input of the form as a user would: found by its label in the view as rendered, by the ids it carries. */
+function fill(viewId: string, blocks: ViewBlock[], label: RegExp, answer: string) {
+  const b = blocks.find((x) => x.type === 'input' && label.test(x.label?.text ?? ''));
+  if (!b?.block_id || !b.element) throw new Error(`the form has no input labelled ${label}`);
+  const el = b.element;
+  if (el.type === 'plain_text_input') return stack.slack.setViewValue(viewId, b.block_id, el.action_id, { type: el.type, value: answer });
+  const option = el.options?.find((o) => o.value === answer || o.text.text === answer);
+  if (!option) throw new Error(`no option ${answer} in ${label}`);
+  stack.slack.setViewValue(viewId, b.block_id, el.action_id, { type: el.type, selected_option: option });
+}
+
+describe('onboard with our own LOA to another account, end to end through the form as rendered', () => {
+  it('account and LOA chosen in the form, the letter uploaded there, then "Validate" on the card, and the PATCH the docs ask for once approved', async () => {
+    stack = await testStack({ scenario: 'fresh', extraAccounts: [{ name: 'other', id: OTHER_ACCOUNT_ID }] });
+    stack.cloudflare.state.tokens.get(SANDBOX_CLOUDFLARE_TOKEN)!.accounts.push(OTHER_ACCOUNT_ID);
+    await stack.sender!.command('U0ALICE', `onboard ${CIDR} 13335`, { channel: CHANNEL });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+    const blocks = modal.view.blocks as ViewBlock[];
+    fill(modal.id, blocks, /^Cloudflare account$/, 'other');
+    fill(modal.id, blocks, /^Letter of Agency$/, 'own');
+    fill(modal.id, blocks, /^Company/, 'Example Networks Ltd');
+    fill(modal.id, blocks, /^Signer's name/, 'Dana Scully');
+    fill(modal.id, blocks, /^Signer's title/, 'Head of Network');
+    fill(modal.id, blocks, /^Reason|Why/i, 'new anycast block, CHG-9');
+    const checklistBlock = blocks.find((b) => b.block_id === 'checklist')!;
+    stack.slack.setViewValue(modal.id, 'checklist', checklistBlock.element!.action_id, { type: 'checkboxes', selected_options: checklistBlock.element!.options!.slice(0, 1) });
+    const submitted = await stack.sender!.submitView('U0ALICE', modal.id);
+    expect((submitted.json as { response_action?: string } | undefined)?.response_action).toBeUndefined();
+    const card = await stack.slack.waitFor(() => cardFor(stack, CIDR), 20_000);
+    expect(JSON.stringify(card.blocks)).toContain('account *other*');
+    const added = await approve(card.ts);
+    expect(added.text).toMatch(/PATCH once it is approved/);
+    const prefix = [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === CIDR)!;
+    expect(prefix.accountId).toBe(OTHER_ACCOUNT_ID);
+    expect(prefix.delegateLoaCreation).toBe(false);
+    expect(loaUploads()[0]!.path).toContain(`/accounts/${OTHER_ACCOUNT_ID}/`);
+
+    // the world is put right (ROA, route object with the token), then "Validate" on the onboard card
+    stack.world.addRoa({ prefix: CIDR, asn: 13335, maxLength: 24 });
+    stack.world.addRouteObject({ prefix: CIDR, origin: 13335, source: 'RADB', remarks: [`cf-validation: ${prefix.ownershipValidationToken}`], descr: [] });
+    const onboardCard = await stack.slack.waitFor(() => {
+      const m = stack.slack.message(CHANNEL, card.ts);
+      return m && JSON.stringify(m.blocks).includes('"Validate"') ? m : undefined;
+    }, 10_000);
+    await stack.sender!.clickButtonByText('U0ALICE', { channel: CHANNEL, messageTs: onboardCard.ts }, 'Validate');
+    const form = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+    await stack.sender!.submitView('U0ALICE', form.id, { ...reason('ROA, route and token published'), ...checklist });
+    const validateCard = await stack.slack.waitFor(() => {
+      const c = cardFor(stack, CIDR);
+      return c && c.ts !== card.ts ? c : undefined;
+    }, 20_000);
+    const done = await approve(validateCard.ts);
+    expect(done.text).toContain(`validated and approved ${CIDR}`);
+    expect(done.text).toContain('sent the PATCH the docs ask for once the prefix is approved');
+    const patches = stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/prefixes/${prefix.id}`));
+    expect(patches).toHaveLength(1);
+    expect(patches[0]!.path).toContain(`/accounts/${OTHER_ACCOUNT_ID}/`);
+    expect(patches[0]!.body).toEqual({ description: prefix.description });
+  }, 60_000);
+
+  it('Cloudflare-generated LOA: validation sends no PATCH', async () => {
+    stack = await testStack({ scenario: 'fresh' });
+    const { modal } = await submitOnboard('13335', {});
+    expect(modal.id).toBeTruthy();
+    const card = await stack.slack.waitFor(() => cardFor(stack, CIDR), 20_000);
+    await approve(card.ts);
+    const prefix = [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === CIDR)!;
+    stack.world.addRoa({ prefix: CIDR, asn: 13335, maxLength: 24 });
+    stack.world.addRouteObject({ prefix: CIDR, origin: 13335, source: 'RADB', remarks: [`cf-validation: ${prefix.ownershipValidationToken}`], descr: [] });
+    await stack.sender!.clickButtonByText('U0ALICE', { channel: CHANNEL, messageTs: card.ts }, 'Validate');
+    const form = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+    await stack.sender!.submitView('U0ALICE', form.id, { ...reason('ROA, route and token published'), ...checklist });
+    const validateCard = await stack.slack.waitFor(() => {
+      const c = cardFor(stack, CIDR);
+      return c && c.ts !== card.ts ? c : undefined;
+    }, 20_000);
+    const done = await approve(validateCard.ts);
+    expect(done.text).toContain(`validated and approved ${CIDR}`);
+    expect(done.text).not.toContain('PATCH');
+    expect(stack.cloudflare.state.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/prefixes/${prefix.id}`))).toHaveLength(0);
+  }, 60_000);
+});

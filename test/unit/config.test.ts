@@ -193,7 +193,7 @@ describe('loadConfig', () => {
     expect(c.channelIntervalMs).toBe(1000);
     expect(c.jobLockDurationMs).toBe(30_000);
     expect(c.logLevel).toBe('info');
-    expect(c.commands).toEqual({ perUser: 20, perWorkspace: 300, windowMs: 60_000, concurrency: 16, maxWaiting: 200 });
+    expect(c.commands).toEqual({ perUser: 20, perWorkspace: 300, windowMs: 60_000, concurrency: 16, maxWaiting: 200, interactionsPerUser: 60 });
     expect(c.policy).toBe(policy);
   });
 

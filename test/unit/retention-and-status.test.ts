@@ -99,6 +99,7 @@ describe('/byoip status shares Cloudflare reads for a moment (LIST_SHARE_MS)', (
       removeAddressMapZone: unused,
       addAddressMapAccount: unused,
       removeAddressMapAccount: unused,
+      updatePrefixDescription: unused,
     } satisfies AddressingApi;
     const policy = parsePolicy({
       cloudflare: { accounts: [{ name: 'a', id: '0'.repeat(32) }] },

@@ -4,6 +4,7 @@ import { ActionId, CallbackId } from '../ids.js';
 import { alertAcknowledgeAction, alertEmergencyAction } from './actions/alert.js';
 import { decideAction } from './actions/decide.js';
 import { alertPutBackAction } from './actions/put-back.js';
+import { validateAgainAction } from './actions/validate-again.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
@@ -19,6 +20,7 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.AlertWithdraw, alertEmergencyAction(ctx, 'withdraw'));
   app.action(ActionId.AlertAcknowledge, alertAcknowledgeAction(ctx));
   app.action(ActionId.AlertPutBack, alertPutBackAction(ctx));
+  app.action(ActionId.ValidateAgain, validateAgainAction(ctx));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));

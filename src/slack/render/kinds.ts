@@ -292,7 +292,15 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
       return null;
     },
     ending(op, step, f) {
-      if (step === 'validated') return `Cloudflare validated and approved ${op.prefix} (${s(f.summary)}). Next: the default service binding, then the BGP prefix.`;
+      if (step === 'validated') {
+        const patch = f.loaPatch as { request?: string; sent?: string; loaDocumentId?: string | null } | undefined;
+        const loa = !patch
+          ? ''
+          : patch.sent === 'now'
+            ? ` Our own LOA (document \`${s(patch.loaDocumentId)}\`): the bot sent the PATCH the docs ask for once the prefix is approved (\`${s(patch.request)}\`); now tell your Cloudflare account team the prefix is approved with your own LOA.`
+            : ` Our own LOA (document \`${s(patch.loaDocumentId)}\`): the PATCH the docs ask for once approved was sent before; tell your Cloudflare account team if you have not.`;
+        return `Cloudflare validated and approved ${op.prefix} (${s(f.summary)}).${loa} Next: the default service binding, then the BGP prefix.`;
+      }
       if (step === 'checks_failed') {
         const failing = Object.entries((f.failing as Record<string, string>) ?? {})
           .map(([k, v]) => `${k === 'irr' ? 'IRR' : k === 'rpki' ? 'RPKI' : k} ${v}`)

@@ -23,6 +23,17 @@ export const STATE_ICON: Record<Operation['state'], string> = {
 
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
+/**
+ * Re-validation one button away: a validation that failed (or was not confirmed) offers "Validate again"; an
+ * onboard that added the prefix offers its next step, "Validate". The click files a new validate request through
+ * the same gates as `/byoip validate` (requesters, the lock, intake, the request form, approval).
+ */
+function validateAgainLabel(op: Operation): string | null {
+  if (op.kind === 'validate' && (op.state === 'failed' || op.state === 'unconfirmed')) return 'Validate again';
+  if (op.kind === 'onboard' && op.state === 'done' && op.final?.facts?.approved !== 'V') return 'Validate';
+  return null;
+}
+
 /** The one status card at the top of a request's thread. Pure: operation in, Block Kit out. */
 export function statusCard(op: Operation): { text: string; blocks: Block[] } {
   const verb = actionVerb(op.kind);
@@ -67,6 +78,14 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
       });
     }
     if (op.breakGlass && op.reviewedBy) blocks.push(context(`:mag: Reviewed by ${mention(op.reviewedBy)}`));
+    const again = validateAgainLabel(op);
+    if (again) {
+      blocks.push({
+        type: 'actions',
+        block_id: BlockId.CardActions,
+        elements: [{ type: 'button', action_id: ActionId.ValidateAgain, text: { type: 'plain_text', text: again }, value: op.prefix }],
+      });
+    }
     blocks.push(divider());
     // No "updated at" while open: an unchanged card then renders the same, and the bot skips the chat.update.
     blocks.push(context(`${isTerminal(op.state) ? `Closed ${fmtTime(op.updatedAt)} · ` : ''}request \`${op.id}\``));

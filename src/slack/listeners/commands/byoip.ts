@@ -5,6 +5,7 @@ import { isBotError } from '../../../errors.js';
 import type { RateVerdict } from '../../../operations/rate-limit.js';
 import { parseCommand, USAGE, type ParsedCommand } from '../../command-parser.js';
 import type { ListenerContext, ReceivedAt } from '../../context.js';
+import type { CommandReplay, ReplayContext } from '../../replay.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
 import { clip, userText } from '../../views/blocks.js';
@@ -48,9 +49,10 @@ const ephemeral = (text: string): ResponseMessage => ({ response_type: 'ephemera
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /**
- * `/byoip <subcommand>`. Before any work, in this order: the rate limit (per user and per workspace), the parse,
- * and a place in the work queue; a refusal at any of them is the ack's own text, at once. Then the ack, and the
- * work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
+ * `/byoip <subcommand>`. Before any work: the replay check and the rate limit (per user and per workspace) in one
+ * Redis step (one round trip: a replay is acked empty and dropped, a slow-down is the ack's text and audited), the
+ * parse, and a place in the work queue; a refusal at any of them is the ack's own text, at once. Then the ack, and
+ * the work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
  * for break glass), then help / status / intake + the request modal / break glass / preflight. Answers go to the
  * response_url (retried on 5xx and network errors).
  */
@@ -71,17 +73,21 @@ export function byoipCommand(ctx: ListenerContext) {
     } catch (err) {
       parseError = err;
     }
-    if (ctx.rateLimit) {
-      const verdict = await ctx.rateLimit.take(command.team_id, command.user_id, { skipWorkspace: parsed?.kind === 'emergency' }).catch((err: unknown) => {
-        // The limit protects the bot; it is not an authorization. Without Redis the work below fails on its own.
-        log.warn({ err }, 'rate limit could not be checked; command let through');
-        return { allowed: true } as const;
-      });
-      if (!verdict.allowed) {
-        log.info({ scope: verdict.scope, count: verdict.count }, 'command rate limited');
-        await ack(ephemeral(`:hourglass: ${slowDownText(verdict)}`));
-        return;
+    // One Redis step before the ack: the replay check and the rate limit together (one round trip). A replay is
+    // acked empty and dropped; a slow-down is the ack's own text (no work, no response_url post) and audited.
+    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency', log);
+    if (admitted === 'seen') {
+      await ack();
+      return;
+    }
+    if (admitted !== 'run') {
+      await ack(ephemeral(admitted.text));
+      if (admitted.verdict) {
+        await ctx.service
+          .auditRefusal(command.user_id, { kind: parsed?.kind ?? 'unparsed', why: 'rate limited', scope: admitted.verdict.scope, count: admitted.verdict.count, message: admitted.text })
+          .catch((err: unknown) => log.warn({ err }, 'refusal not audited'));
       }
+      return;
     }
     if (!parsed) {
       if (!isBotError(parseError)) log.error({ err: parseError }, '/byoip could not be parsed');
@@ -106,6 +112,40 @@ export function byoipCommand(ctx: ListenerContext) {
     if (ticket) await ticket.run(work);
     else await work(0);
   };
+}
+
+type Admission = 'run' | 'seen' | { text: string; verdict?: Extract<RateVerdict, { allowed: false }> };
+
+/**
+ * Before the ack, in one round trip: whether the command was taken before (a replay: dropped) and whether its sender is over the rate
+ * limit, in one atomic step. Fails closed when the replay check cannot run (Redis away: "try again"); with no
+ * replay marks, the limit alone fails open (it protects the bot; the work fails on its own without Redis).
+ */
+async function admit(ctx: ListenerContext, command: CommandArgs['command'], replay: CommandReplay | undefined, emergency: boolean, log: Logger): Promise<Admission> {
+  try {
+    if (ctx.rateLimit) {
+      const verdict = await ctx.rateLimit.takeFirst(command.team_id, command.user_id, replay?.marks ?? null, { skipWorkspace: emergency });
+      if (verdict === 'seen') {
+        log.warn('command seen before (a replay or a redelivery); ignored');
+        return 'seen';
+      }
+      if (verdict.allowed) return 'run';
+      log.info({ scope: verdict.scope, count: verdict.count }, 'command rate limited');
+      return { text: `:hourglass: ${slowDownText(verdict)}`, verdict };
+    }
+    if (replay && !(await replay.first())) {
+      log.warn('command seen before (a replay or a redelivery); ignored');
+      return 'seen';
+    }
+    return 'run';
+  } catch (err) {
+    if (!replay) {
+      log.warn({ err }, 'rate limit could not be checked; command let through');
+      return 'run';
+    }
+    log.warn({ err }, 'replay check failed; command dropped');
+    return { text: ':warning: The bot cannot reach its database right now, so nothing was done. Try again in a moment.' };
+  }
 }
 
 async function runCommand(
