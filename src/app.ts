@@ -15,6 +15,9 @@ import { opsRoutes, readiness, READY_CHECK_TIMEOUT_MS, RoutingProbe, startOpsSer
 import { Heartbeats } from './jobs/heartbeats.js';
 import { JobDispatcher, queueNames } from './jobs/queues.js';
 import { startWorkers, type RunningWorkers } from './jobs/workers.js';
+import { startDrift, type RunningDrift } from './jobs/drift.js';
+import { DriftMonitor } from './monitors/drift.js';
+import type { AlertSink } from './monitors/findings.js';
 import { scrubSecrets } from './logger.js';
 import { BotMetrics, type BudgetLeft } from './metrics.js';
 import { CoalescedReader } from './operations/coalesce.js';
@@ -32,7 +35,6 @@ import { Watcher } from './operations/watcher.js';
 import { StreamWatch } from './operations/stream-watch.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
 import { BgpStateClient } from './routing/bgp-state.js';
-import type { AlertSink } from './monitors/findings.js';
 import { RoutingMonitor } from './monitors/routing-monitor.js';
 import { startRoutingMonitor, type RunningRoutingMonitor } from './jobs/routing-monitor.js';
 import { createRoutingDeps, runPreflight, type PreflightReport } from './routing/preflight.js';
@@ -64,7 +66,7 @@ export interface BotOptions {
   preflight?: ListenerContext['preflight'];
   /** The bot's metrics (a fresh Registry of its own when not given). */
   metrics?: BotMetrics;
-  /** Where the standing routing monitor's findings go (default: the AlertStore, one alert card each). */
+  /** Where monitors (the standing routing monitor, drift) send their findings; the AlertStore (alert cards) when not given. */
   alertSink?: AlertSink;
 }
 
@@ -82,6 +84,8 @@ export interface RunningBot {
   heartbeatId: string | null;
   /** The standing routing monitor (worker role, ROUTING_MONITOR=on), for tests and benchmarks. */
   routingMonitor: { monitor: RoutingMonitor; jobs: RunningRoutingMonitor } | null;
+  /** The drift check (null for `--role web`, or with DRIFT_INTERVAL_MS=0). */
+  drift: DriftMonitor | null;
   /**
    * Stops listening, lets running jobs finish for at most `graceMs` (SHUTDOWN_GRACE_MS), then drops the Redis
    * connections: it completes within about that bound whatever state Redis is in.
@@ -188,6 +192,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
 
   let workers: RunningWorkers | null = null;
   let routingMonitor: { monitor: RoutingMonitor; jobs: RunningRoutingMonitor } | null = null;
+  let drift: RunningDrift | null = null;
+  let driftMonitor: DriftMonitor | null = null;
   let app: App | null = null;
   let opsServer: http.Server | null = null;
   let stopping: Promise<void> | null = null;
@@ -205,6 +211,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         server.closeAllConnections();
         await settledWithin(new Promise<void>((resolve) => server.close(() => resolve())), 1000);
       }
+      await drift?.close(left());
       await workers?.close(left());
       await Promise.all([dispatcher.close(left()), queueView.close(Math.min(left(), 500))]);
       const quit = Promise.allSettled([redis.quit(), queueRedis.quit(), opsRedis.quit()]);
@@ -223,6 +230,11 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     problems.filter((p) => !fatal.includes(p)).forEach((p) => logger.warn(p));
 
     if (role !== 'web') {
+      const sink = opts.alertSink ?? alerts;
+      const shareMs = Math.max(1, Math.min(1000, Math.floor(config.driftIntervalMs / 2)));
+      const finishedMarginMs = Math.min(2000, Math.floor(config.driftIntervalMs / 2));
+      const monitor = new DriftMonitor({ redis, keyPrefix: store.keyPrefix, kinds, store, sink, shareMs, finishedMarginMs, logger: logger.child({ monitor: 'drift' }) });
+      driftMonitor = config.driftIntervalMs > 0 ? monitor : null;
       const executor = new Executor({
         store,
         kinds,
@@ -240,6 +252,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         pollIntervalMs: config.watch.pollIntervalMs,
         timeoutMs: config.watch.timeoutMs,
         maxReadFailures: config.watch.maxReadFailures,
+        // What Cloudflare shows once a request has its verdict is what the bot set: the drift check's baseline.
+        onFinished: (op) => monitor.recordFinished(op),
       });
       const deliverer = new Deliverer({
         store,
@@ -296,6 +310,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         });
         routingMonitor = { monitor, jobs };
       }
+      if (config.driftIntervalMs > 0) drift = await startDrift({ connection, names, monitor, everyMs: config.driftIntervalMs, logger });
     }
 
     let url: string | null = null;
@@ -378,6 +393,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       metrics,
       heartbeatId: workers?.heartbeatId ?? null,
       routingMonitor,
+      drift: driftMonitor,
       stop: (graceMs = config.shutdownGraceMs) => shutdown(graceMs),
     };
   } catch (err) {

@@ -173,6 +173,8 @@ const envSchema = z.object({
   SLACK_CHANNEL_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   JOB_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
   EXECUTE_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  /** How often the drift check compares Cloudflare with what the bot last set (one tick per deployment); 0 = off. */
+  DRIFT_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   OPERATION_RETENTION_DAYS: z.coerce.number().min(1).default(90),
   AUDIT_RETENTION_DAYS: z.coerce.number().min(1).default(400),
   COMMAND_RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).default(20),
@@ -244,6 +246,8 @@ export interface AppConfig {
   /** Slash commands: the rate limit (per user and per workspace, in Redis) and the in-process work queue. */
   commands: { perUser: number; perWorkspace: number; windowMs: number; concurrency: number; maxWaiting: number; interactionsPerUser: number };
   logLevel: string;
+  /** The drift check's interval (DRIFT_INTERVAL_MS); 0 = off. */
+  driftIntervalMs: number;
   /** How long stop() lets running jobs finish before it drops the Redis connections. */
   shutdownGraceMs: number;
   /** How often a worker process writes its heartbeat (kept for three intervals). */
@@ -339,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     channelIntervalMs: e.SLACK_CHANNEL_INTERVAL_MS,
     jobLockDurationMs: e.JOB_LOCK_DURATION_MS,
     executeAttempts: e.EXECUTE_ATTEMPTS,
+    driftIntervalMs: e.DRIFT_INTERVAL_MS,
     retention: { operationMs: e.OPERATION_RETENTION_DAYS * 86_400_000, auditMs: e.AUDIT_RETENTION_DAYS * 86_400_000 },
     commands: {
       perUser: e.COMMAND_RATE_LIMIT_PER_USER,

@@ -55,8 +55,11 @@ export interface Finding {
   observedAt: number;
   /** The buttons to offer. */
   actions: AlertAction[];
-  /** Drift: the normal request (with approval) that puts Cloudflare back as the bot last set it. */
-  putBack?: { kind: 'advertise' | 'withdraw'; cidr: string };
+  /**
+   * Drift: the normal request (with approval) that puts Cloudflare back as the bot last set it: the kind, the prefix
+   * and what the command names after it (unbind / undelegate: `target`; delegate: `target`, `account`).
+   */
+  putBack?: { kind: 'advertise' | 'withdraw' | 'bind' | 'unbind' | 'delegate' | 'undelegate'; cidr: string; args?: Record<string, string> };
   /** The source's own payload, kept in the audit (never rendered). */
   raw?: unknown;
 }

@@ -19,6 +19,8 @@ export interface WatcherDeps {
   /** Consecutive ticks whose reads fail before the watch closes as not confirmed (a revoked token, say). */
   maxReadFailures: number;
   now?: () => number;
+  /** Told once a verdict is recorded (the drift check takes what Cloudflare shows then as what the bot set). */
+  onFinished?: (op: Operation) => Promise<void>;
 }
 
 export type TickResult = { done: true } | { done: false; nextDelayMs: number };
@@ -99,7 +101,7 @@ export class Watcher {
   }
 
   private async finish(op: Operation, verdict: VerdictEvent, before: OutboxItem[] = []): Promise<void> {
-    await this.deps.store.update(op.id, (o) =>
+    const res = await this.deps.store.update(op.id, (o) =>
       o.state !== 'verifying'
         ? { op: o }
         : {
@@ -110,5 +112,8 @@ export class Watcher {
     );
     await this.deps.kinds.reader.invalidate(...listKeysOf(op));
     await this.deps.dispatcher.deliver(op.id);
+    if (res.op.state === STATE_OF[verdict.verdict] && this.deps.onFinished) {
+      await this.deps.onFinished(res.op).catch((err: unknown) => this.deps.logger.warn({ operationId: op.id, err }, 'the finished-request hook failed'));
+    }
   }
 }

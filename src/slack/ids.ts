@@ -9,7 +9,7 @@ export const ActionId = {
   AlertAdvertise: 'byoip_alert_advertise',
   AlertWithdraw: 'byoip_alert_withdraw',
   AlertAcknowledge: 'byoip_alert_acknowledge',
-  /** Drift: the normal request (with approval) that puts Cloudflare back as the bot last set it. */
+  /** Drift cards: the usual request form of the change that puts Cloudflare back. */
   AlertPutBack: 'byoip_alert_put_back',
   /** On a failed validation (or an onboard) card: files a new validate request for the prefix (value: its CIDR). */
   ValidateAgain: 'byoip_validate_again',

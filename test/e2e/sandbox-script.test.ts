@@ -59,6 +59,15 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 150_000);
 
+  it('runs the drift story: a withdraw made outside the bot is a card, Put back files an advertise, approved, the card resolves', async () => {
+    const { code, out } = await runSandbox('examples/drift.txt');
+    expect(out).toContain('withdrawn at Cloudflare outside the bot');
+    expect(out).toContain('Drift · 203.0.113.0/24');
+    expect(out).toContain('Done: 203.0.113.0/24 is propagated');
+    expect(out).toMatch(/RESOLVED: Drift · 203\.0\.113\.0\/24/);
+    expect(code).toBe(0);
+  }, 120_000);
+
   it('runs the onboarding story from an empty account to a validated prefix', async () => {
     const { code, out } = await runSandbox('examples/onboard.txt', '300', ['--scenario', 'fresh', '--wait-timeout', '60s']);
     expect(out).toContain('Next, publish the ownership token');

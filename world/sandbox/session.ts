@@ -1,3 +1,4 @@
+import { applyDirectChange } from '../simulator/cloudflare/direct.js';
 import { SlackRequestSender } from '../simulator/slack/index.js';
 import type { ChatOptions } from './chat.js';
 import { SANDBOX_CHANNEL, SANDBOX_SIGNING_SECRET, SANDBOX_USERS, type Stack } from './stack.js';
@@ -16,7 +17,12 @@ export function chatOptions(
     defaultUser: 'alice',
     channel: SANDBOX_CHANNEL.id,
     extraCommands: {
-      world: worldCommand(stack.world, (cidr) => [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === cidr)?.ownershipValidationToken ?? undefined, (spec, o) => stack.cloudflare.notify(spec, o)),
+      world: worldCommand(
+        stack.world,
+        (cidr) => [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === cidr)?.ownershipValidationToken ?? undefined,
+        (spec, o) => stack.cloudflare.notify(spec, o),
+        (change) => applyDirectChange(stack.cloudflare.state, stack.world, change),
+      ),
     },
     ...io,
   };

@@ -113,6 +113,10 @@ export interface StackOptions {
   withdrawPolicy?: { own_announcement_min_share?: number; drain?: 'required' | 'when_announced'; prepend?: boolean };
   /** Simulated minutes of the staged withdraw's timings (converted to real ms at the time scale); Cloudflare's by default. */
   drainMinutes?: { convergence?: number; maxWait?: number; prependPause?: number; zombieAfter?: number; zombieSettle?: number };
+  /** DRIFT_INTERVAL_MS: the drift check's interval (default 5 simulated minutes, at least 15 s, well inside the background share of the budget for the sandbox's prefixes; 0 = off, as in FAST_STACK). */
+  driftIntervalMs?: number;
+  /** Where the bot's monitors send findings (tests record them); the bot's own when absent. */
+  alertSink?: AlertSink;
   /** Policy `prefixes[].auto_advertise: true` for these CIDRs (the detector's attack start advertises them at once). */
   autoAdvertise?: string[];
   /** Policy `slack.alerts_channel` (add it to `extraChannels` too). */
@@ -122,8 +126,6 @@ export interface StackOptions {
    * the sandbox turns it on. RIS_LIVE_URL always points at the RIS Live simulator.
    */
   routingMonitor?: boolean;
-  /** Where the bot in this process sends the routing monitor's findings (default: its AlertStore). */
-  alertSink?: AlertSink;
 }
 
 /** The ports of the simulated world, and the one the bot is told to listen on. */
@@ -233,6 +235,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     SLACK_CHANNEL_INTERVAL_MS: String(opts.channelIntervalMs ?? 1000),
     JOB_LOCK_DURATION_MS: String(opts.jobLockDurationMs ?? 30_000),
     EXECUTE_ATTEMPTS: String(opts.executeAttempts ?? 12),
+    DRIFT_INTERVAL_MS: String(opts.driftIntervalMs ?? Math.max(15_000, Math.round(5 * simMinute))),
     ...(opts.heartbeatIntervalMs ? { HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs) } : {}),
     ...(opts.shutdownGraceMs !== undefined ? { SHUTDOWN_GRACE_MS: String(opts.shutdownGraceMs) } : {}),
     LOG_LEVEL: opts.logger.level,
@@ -299,12 +302,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 }
 
 /** Fast settings for tests and benchmarks: simulated time x600, 100 ms ticks, no Slack pacing or rate limit. */
-export const FAST_STACK: Pick<StackOptions, 'timeScale' | 'pollIntervalMs' | 'channelIntervalMs' | 'slackRateLimit' | 'jobLockDurationMs'> = {
+export const FAST_STACK: Pick<StackOptions, 'timeScale' | 'pollIntervalMs' | 'channelIntervalMs' | 'slackRateLimit' | 'jobLockDurationMs' | 'driftIntervalMs'> = {
   timeScale: 600,
   pollIntervalMs: 100,
   channelIntervalMs: 0,
   slackRateLimit: false,
   jobLockDurationMs: 2000,
+  // Off: a story's Cloudflare call counts stay its own; test/e2e/drift.test.ts turns it on.
+  driftIntervalMs: 0,
 };
 
 /**

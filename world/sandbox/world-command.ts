@@ -1,12 +1,13 @@
 import { parseCidr } from '../../src/domain/cidr.js';
 import { userMessageOf } from '../../src/errors.js';
 import { randomUUID } from 'node:crypto';
+import type { DirectChange } from '../simulator/cloudflare/direct.js';
 import { NOTIFICATION_KINDS, type NotificationKind } from '../simulator/cloudflare/notifications.js';
 import type { CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world zombie <cidr> <peers> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned]   (change the simulated Internet; notify: Cloudflare sends a notification)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world zombie <cidr> <peers> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned] | world cf advertise|withdraw|bind|unbind|delegate|undelegate <cidr> [service|account]   (change the simulated Internet; notify: a Cloudflare notification; cf: a Cloudflare change outside the bot)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
@@ -17,6 +18,8 @@ export function worldCommand(
   cloudflareTokens: (cidr: string) => string | undefined = () => undefined,
   /** The simulated Cloudflare's notifications to the bot's webhook (`world notify …`). */
   notify?: CloudflareSimulator['notify'],
+  /** A change at the simulated Cloudflare outside the bot (`world cf …`). */
+  cloudflareDirect?: (change: DirectChange) => string,
 ): { usage: string; run: (args: string) => string | Promise<string> } {
   const correlation = new Map<string, string>();
   return {
@@ -24,6 +27,25 @@ export function worldCommand(
     run(args: string): string | Promise<string> {
       const [verb = '', cidrText = '', asnText = '', extra = ''] = args.trim().split(/\s+/);
       try {
+        if (verb === 'cf') {
+          // A change at Cloudflare nobody makes through the bot (the dashboard, the account team): drift.
+          const [, what = '', cidr = '', arg = ''] = args.trim().split(/\s+/);
+          if (!cloudflareDirect) return '? This world has no simulated Cloudflare to change.';
+          const change: DirectChange | null =
+            what === 'advertise' || what === 'withdraw'
+              ? { op: 'advertise', cidr, advertised: what === 'advertise' }
+              : what === 'bind' && arg
+                ? { op: 'add-binding', cidr, service: args.trim().split(/\s+/).slice(3).join(' ') }
+                : what === 'unbind'
+                  ? { op: 'remove-binding', cidr }
+                  : what === 'delegate' && arg
+                    ? { op: 'add-delegation', cidr, account: arg }
+                    : what === 'undelegate'
+                      ? { op: 'remove-delegation', cidr }
+                      : null;
+          if (!change || !cidr) return `? ${WORLD_USAGE}`;
+          return `Cloudflare: ${cloudflareDirect(change)}.`;
+        }
         if (verb === 'notify') {
           if (!notify) return '? Notifications need the simulated Cloudflare of this sandbox.';
           const kind = cidrText as NotificationKind;

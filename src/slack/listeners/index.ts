@@ -1,7 +1,8 @@
 import type { App } from '@slack/bolt';
 import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
-import { alertAcknowledgeAction, alertEmergencyAction, alertPutBackAction } from './actions/alert.js';
+import { alertAcknowledgeAction, alertEmergencyAction } from './actions/alert.js';
+import { alertPutBackAction } from './actions/put-back.js';
 import { validateAgainAction } from './actions/validate-again.js';
 import { decideAction, skipGatesAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';

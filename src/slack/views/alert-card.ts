@@ -40,10 +40,10 @@ const TYPE_LABEL: Partial<Record<Alert['finding']['type'], string>> = {
 };
 
 const BUTTON: Record<AlertAction, { text: string; id: string; style?: 'danger' | 'primary' }> = {
-  put_back: { text: 'Put back…', id: ActionId.AlertPutBack, style: 'primary' },
   emergency_advertise: { text: 'Emergency advertise', id: ActionId.AlertAdvertise, style: 'danger' },
   emergency_withdraw: { text: 'Emergency withdraw', id: ActionId.AlertWithdraw, style: 'danger' },
   acknowledge: { text: 'Acknowledge', id: ActionId.AlertAcknowledge },
+  put_back: { text: 'Put back', id: ActionId.AlertPutBack, style: 'primary' },
 };
 
 /** The card's fallback text (notifications, screen readers): the headline with the state. */
@@ -88,7 +88,9 @@ export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
       block_id: BlockId.AlertActions,
       elements: buttons.map((a) => ({ type: 'button', action_id: BUTTON[a].id, text: { type: 'plain_text', text: BUTTON[a].text }, value: alert.id, ...(BUTTON[a].style ? { style: BUTTON[a].style } : {}) })),
     });
-    blocks.push(context(`Emergency buttons: on call only, with the same confirm step as /byoip emergency · Acknowledge: approvers and on call${f.putBack ? ` · Put back: a normal request (${f.putBack.kind} ${userText(f.putBack.cidr, 50)}) with approval` : ''} · alert \`${alert.id}\``));
+    const putBack = buttons.includes('put_back') && f.putBack ? `Put back: the usual ${f.putBack.kind} request form, approved as usual · ` : '';
+    const emergency = buttons.some((b) => b.startsWith('emergency_')) ? 'Emergency buttons: on call only, with the same confirm step as /byoip emergency · ' : '';
+    blocks.push(context(`${putBack}${emergency}Acknowledge: approvers and on call · alert \`${alert.id}\``));
   } else {
     blocks.push(context(`alert \`${alert.id}\``));
   }

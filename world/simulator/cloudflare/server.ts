@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Logger } from '../../../src/logger.js';
 import { Router, startHttpServer, toSimRequest, type SimRequest, type SimResponse } from '../http.js';
 import type { World } from '../world.js';
+import { applyDirectChange, type DirectChange } from './direct.js';
 import { addressingRoutes, ApiFailure, type Ctx } from './routes.js';
 import { SANDBOX_ACCOUNT_ID, seedScenario } from './scenarios.js';
 import { emptyState, type CloudflareState, type Permission, type SimCall } from './state.js';
@@ -256,6 +257,8 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
       if (b.consume) sim.consume(b.consume.token, b.consume.count);
       return { status: 200, body: rateLimit };
     });
+    // A change made outside the bot (dashboard, account team): state only, no API call recorded.
+    r.on('POST', '/direct', (req) => ({ status: 200, body: { ok: true, said: applyDirectChange(state, world, parseJson(req) as DirectChange) } }));
     // Notifications: POST /notifications/destination {url, secret?}; POST /notifications {kind, prefix, event, correlationId, status, signed}.
     r.on('POST', '/notifications/destination', (req) => {
       const b = (parseJson(req) ?? {}) as { url?: string; secret?: string };

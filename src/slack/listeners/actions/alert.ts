@@ -4,7 +4,6 @@ import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
-import { requestModal } from '../../views/request-modal.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -71,34 +70,6 @@ export function alertAcknowledgeAction(ctx: ListenerContext) {
       await ctx.alerts.acknowledge(alertId, user);
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'acknowledge failed');
-      if (channel) await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
-    }
-  };
-}
-
-
-/**
- * Put back (drift): the ordinary request that puts Cloudflare back as the bot last set it, with its approval: the
- * same intake and request form as `/byoip advertise|withdraw <prefix>` (requesters and up; refusals ephemeral).
- */
-export function alertPutBackAction(ctx: ListenerContext) {
-  return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
-    await ack();
-    const user = body.user.id;
-    const alertId = action.value ?? '';
-    const channel = body.channel?.id ?? body.container?.channel_id ?? null;
-    const log = ctx.logger.child({ alertId, user, action: 'alert_put_back' });
-    try {
-      const alert = ctx.alerts ? await ctx.alerts.get(alertId) : null;
-      const pb = alert?.finding.putBack;
-      if (!alert || !pb) throw new BotError(ErrorCode.InvalidInput, 'This alert has nothing to put back (or no longer exists); nothing was filed.');
-      const target = await ctx.service.intake(pb.kind, pb.cidr, user);
-      await client.views.open({
-        trigger_id: body.trigger_id,
-        view: requestModal({ kind: pb.kind, cidr: pb.cidr, channel: channel ?? alert.channel }, `Put back after drift (alert ${alert.id}): ${alert.finding.title}`.slice(0, 500), { checkedLater: target === null }) as never,
-      });
-    } catch (err) {
-      if (!isBotError(err)) log.error({ err }, 'put back failed');
       if (channel) await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
     }
   };
