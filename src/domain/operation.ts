@@ -136,6 +136,11 @@ export interface Operation {
   supersededBy: string | null;
   /** When the thread was told that the rate limit holds the change (said once per operation). */
   rateLimitNoticedAt?: number | null;
+  /**
+   * A multi-prefix emergency (`/byoip emergency withdraw a,b,c`): the id of the batch this change is one prefix of.
+   * Its card and thread are the batch's (src/domain/batch.ts); absent or null for a change of its own.
+   */
+  batch?: string | null;
 }
 
 /** What a new operation must be given; everything else starts empty. */

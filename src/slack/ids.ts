@@ -11,6 +11,8 @@ export const CallbackId = {
   ConfirmApprove: 'byoip_confirm_approve',
   /** The on-call engineer's confirm step of a break-glass change ("Send now"). */
   BreakGlass: 'byoip_break_glass',
+  /** The confirm step of a multi-prefix emergency (one Send now for every prefix listed). */
+  BreakGlassBatch: 'byoip_break_glass_batch',
 } as const;
 
 export const BlockId = {

@@ -4,6 +4,9 @@ import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 import { confirmApproveModal } from '../../views/confirm-modals.js';
 
+/** A button on a multi-prefix emergency's card carries `batch:<id>` (src/slack/views/batch-card.ts). */
+export const BATCH_VALUE = 'batch:';
+
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
 /**
@@ -21,6 +24,7 @@ export function decideAction(ctx: ListenerContext, decision: 'approve' | 'reject
     try {
       if (decision === 'approve') await ctx.service.approve(opId, user, Number.isFinite(clickedAt) && clickedAt > 0 ? { clickedAt } : {});
       else if (decision === 'reject') await ctx.service.reject(opId, user);
+      else if (opId.startsWith(BATCH_VALUE)) await ctx.service.reviewBatch(opId.slice(BATCH_VALUE.length), user);
       else await ctx.service.review(opId, user);
     } catch (err) {
       if (isBotError(err) && err.code === ErrorCode.ConfirmationRequired) {
