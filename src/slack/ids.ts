@@ -26,3 +26,6 @@ export const InputActionId = {
   Reason: 'reason_input',
   Checklist: 'checklist_input',
 } as const;
+
+/** The value of a button on a multi-prefix emergency's card: `batch:<id>` (src/slack/views/batch-card.ts). */
+export const BATCH_VALUE = 'batch:';

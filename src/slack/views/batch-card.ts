@@ -5,8 +5,7 @@
  */
 import { batchOutcome, batchPrefixState, MAX_BATCH_PREFIXES, type BatchPrefixState, type BatchSkip, type EmergencyBatch } from '../../domain/batch.js';
 import type { BlastRadiusFacts, Operation } from '../../domain/operation.js';
-import { BATCH_VALUE } from '../listeners/actions/decide.js';
-import { ActionId, BlockId, CallbackId, InputActionId } from '../ids.js';
+import { ActionId, BATCH_VALUE, BlockId, CallbackId, InputActionId } from '../ids.js';
 import type { BatchLine } from '../../operations/deliverer.js';
 import { verdictText } from '../render/events.js';
 import { blastRadiusLines } from '../render/guards.js';

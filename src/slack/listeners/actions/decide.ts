@@ -2,10 +2,8 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import { ErrorCode, isBotError } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
+import { BATCH_VALUE } from '../../ids.js';
 import { confirmApproveModal } from '../../views/confirm-modals.js';
-
-/** A button on a multi-prefix emergency's card carries `batch:<id>` (src/slack/views/batch-card.ts). */
-export const BATCH_VALUE = 'batch:';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
