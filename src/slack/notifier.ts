@@ -84,7 +84,10 @@ export class SlackNotifier implements Notifier {
   }
 
   async post(op: Operation, event: OpEvent, seq: number): Promise<string> {
-    const { text, broadcast } = renderEvent(op, event);
+    const rendered = renderEvent(op, event);
+    // A prefix of a multi-prefix emergency speaks in the batch's thread: each of its lines names the prefix first.
+    const text = op.batch ? `\`${op.prefix}\`: ${rendered.text}` : rendered.text;
+    const broadcast = rendered.broadcast;
     const threadTs = op.cardTs ?? undefined;
     const res = await this.call(() =>
       this.client.chat.postMessage({
