@@ -541,6 +541,7 @@ export class OperationService {
     for (const [i, cidr] of cidrs.entries()) {
       const res = resolved[i]!;
       if (!res.ok) {
+        if (isBotError(res.err) && res.err.code !== ErrorCode.InvalidInput) await refuse('target', res.err);
         if (isBotError(res.err)) await refuse('target', new BotError(ErrorCode.InvalidInput, `${res.err.template} (${cidr} was one of the prefixes listed.) Nothing was sent for any of them; fix the list and run the command again.`, false, { texts: res.err.texts, people: res.err.people }));
         throw res.err;
       }
