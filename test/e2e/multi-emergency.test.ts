@@ -9,6 +9,7 @@ const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 const F = FLEET_SCENARIO.fleet;
 const WITHDRAWN = FLEET_SCENARIO.prefixes.withdrawn;
+const DEFAULT_ADVERTISED = FLEET_SCENARIO.prefixes.advertised;
 
 async function say(stack: TestStack, user: string, text: string): Promise<string> {
   const before = stack.slack.ephemerals(user).length;
@@ -131,4 +132,31 @@ describe('many prefixes at once: one confirm step, one card, parallel PATCHes, o
     expect(allPatches(stack)).toHaveLength(before);
     expect(await stack.bot!.store.breakGlassUses(3_600_000)).toBe(2);
   });
+});
+
+describe('Slack pacing never delays a PATCH', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    // One post per 2 s per channel (the bot's pacing), and Slack itself allows one post per 5 s after a burst of 1.
+    stack = await testStack({ scenario: 'fleet', breakGlassMaxUses: 5, channelIntervalMs: 2000 });
+    stack.slack.setPostMessageRateLimit({ perSecond: 0.2, burst: 1 });
+  });
+  afterAll(async () => {
+    await stack.cleanup();
+  });
+
+  it('10 prefixes and a single break glass reach Cloudflare in seconds while the channel has a backlog of tens of seconds', async () => {
+    const fleet = F;
+    const started = Date.now();
+    const { sent } = await emergency(stack, `emergency withdraw ${fleet.map((f) => f.cidr).join(',')} DC1 on fire`);
+    expect(sent).toMatch(/withdraw of 10 prefixes/);
+    const single = DEFAULT_ADVERTISED;
+    await stack.bot!.service.breakGlass({ kind: 'withdraw', cidr: single.cidr, userId: CAROL, reason: 'and this one' });
+    await stack.slack.waitFor(() => (fleet.every((f) => patchCalls(stack, f.bgpPrefixId).length === 1) && patchCalls(stack, single.bgpPrefixId).length === 1 ? true : undefined), 8000);
+    const patchedWithin = Date.now() - started;
+    // The Slack side is far behind: at one post per 2 s, at most a few of the thread lines are out yet.
+    const posted = stack.slack.messages(CHANNEL).length + stack.slack.messages(CHANNEL).reduce((n, m) => n + stack.slack.thread(CHANNEL, m.ts).length, 0);
+    expect(posted, `${posted} messages posted within ${patchedWithin} ms`).toBeLessThanOrEqual(Math.ceil(patchedWithin / 2000) + 2);
+    expect(patchedWithin).toBeLessThan(8000);
+  }, 30_000);
 });
