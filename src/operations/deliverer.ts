@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { OpEvent } from '../domain/events.js';
+import { isThreadWorthy, type OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import { batchOutcome, batchThreadWorthy, type EmergencyBatch } from '../domain/batch.js';
 import type { OperationStore, OutboxItem } from './store.js';
@@ -296,6 +296,16 @@ export class Deliverer {
           }
           return;
         case 'event': {
+          if (!isThreadWorthy(item.event)) {
+            // Progress only: the card's "Latest" line shows it (same fingerprint check as a card item), no reply.
+            if (!op.cardTs) return;
+            const key = store.cardShownKey(op.id);
+            const print = createHash('sha1').update(notifier.cardFingerprint(op)).digest('hex');
+            if ((await store.redis.get(key)) === print) return;
+            await notifier.updateCard(op);
+            await store.redis.set(key, print, 'PX', 7 * 86_400_000);
+            return;
+          }
           await this.pace(op.channel);
           await store.redis.set(attemptKey, String(seq), 'PX', 7 * 86_400_000);
           await delivered(await notifier.post(op, item.event, seq));

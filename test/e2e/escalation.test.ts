@@ -43,7 +43,8 @@ describe('when the Internet does not follow Cloudflare', () => {
     const cidr = DEFAULT_SCENARIO.prefixes.advertised.cidr;
     const card = await approveAndAccept(stack, 'withdraw', cidr);
     // A stuck route: peers keep it although Cloudflare withdrew.
-    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Cloudflare reports')), 10_000);
+    // Cloudflare's own confirmation is on the card's Latest line (progress only: no thread reply).
+    await stack.slack.waitFor(() => (JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks ?? []).includes('Cloudflare reports') ? true : undefined), 10_000);
     for (const a of stack.world.announcementsOf(cidr)) if (a.origin === 13335) a.end = null;
     const warning = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('still visible from AS13335')), 15_000);
     expect(warning.text).toMatch(/still visible from AS13335 \d+ (s|min) after the withdraw/);

@@ -26,7 +26,8 @@ describe.each(redisModes())('a worker killed while watching ($name)', ({ redisCl
 
     const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'restart drill');
     await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
-    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Cloudflare reports')), 15_000);
+    // Cloudflare's own confirmation is on the card's Latest line (progress only: no thread reply).
+    await stack.slack.waitFor(() => (JSON.stringify(stack.slack.message(CHANNEL, card.ts)?.blocks ?? []).includes('Cloudflare reports') ? true : undefined), 15_000);
 
     first.kill('SIGKILL'); // mid-watch: Cloudflare has withdrawn, the Internet has not caught up yet
     await new Promise((r) => first.once('exit', r));
