@@ -145,13 +145,16 @@ describe('Slack pacing never delays a PATCH', () => {
     await stack.cleanup();
   });
 
-  it('10 prefixes and a single break glass reach Cloudflare in seconds while the channel has a backlog of tens of seconds', async () => {
+  it('a single break glass and `--all` (10 prefixes) reach Cloudflare in seconds while the channel has a backlog of tens of seconds', async () => {
     const fleet = F;
     const started = Date.now();
-    const { sent } = await emergency(stack, `emergency withdraw ${fleet.map((f) => f.cidr).join(',')} DC1 on fire`);
-    expect(sent).toMatch(/withdraw of 10 prefixes/);
     const single = DEFAULT_ADVERTISED;
-    await stack.bot!.service.breakGlass({ kind: 'withdraw', cidr: single.cidr, userId: CAROL, reason: 'and this one' });
+    await stack.bot!.service.breakGlass({ kind: 'withdraw', cidr: single.cidr, userId: CAROL, reason: 'this one first' });
+    // --all: every prefix of every account still advertised; the one just sent is locked (or already withdrawn)
+    const { modal, sent } = await emergency(stack, `emergency withdraw --all DC1 on fire`);
+    for (const f of fleet) expect(modal).toContain(`\`${f.cidr}\``);
+    expect(modal).not.toContain(`\`${WITHDRAWN.cidr}\`:`);
+    expect(sent).toMatch(/withdraw of 10 prefixes/);
     await stack.slack.waitFor(() => (fleet.every((f) => patchCalls(stack, f.bgpPrefixId).length === 1) && patchCalls(stack, single.bgpPrefixId).length === 1 ? true : undefined), 8000);
     const patchedWithin = Date.now() - started;
     // The Slack side is far behind: at one post per 2 s, at most a few of the thread lines are out yet.
