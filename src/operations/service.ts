@@ -86,6 +86,15 @@ export interface BatchItem {
   blast?: BlastRadius;
 }
 
+export interface BatchInput {
+  kind: 'advertise' | 'withdraw';
+  selection: BatchSelection;
+  userId: string;
+  reason: string;
+  /** What the confirm step listed as skipped (kept on the card). */
+  skipped?: BatchSkip[];
+}
+
 export interface BatchIntake {
   items: BatchItem[];
   skipped: BatchSkip[];
@@ -576,17 +585,20 @@ export class OperationService {
    * open), then every operation, every lock and ONE break-glass use in one atomic step, then every execute job at
    * once: the PATCHes go out in parallel in the budget's `emergency` class, and nothing here waits on Slack.
    */
-  async breakGlassBatch(input: { kind: 'advertise' | 'withdraw'; selection: BatchSelection; userId: string; reason: string }): Promise<{ batch: EmergencyBatch; ops: Operation[] }> {
+  async breakGlassBatch(input: BatchInput): Promise<{ batch: EmergencyBatch; ops: Operation[] }> {
     return withRequestClass('emergency', () => this.sendBatch(input));
   }
 
-  private async sendBatch(input: { kind: 'advertise' | 'withdraw'; selection: BatchSelection; userId: string; reason: string }): Promise<{ batch: EmergencyBatch; ops: Operation[] }> {
+  private async sendBatch(input: BatchInput): Promise<{ batch: EmergencyBatch; ops: Operation[] }> {
     const reason = input.reason.trim();
     if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: /byoip emergency ${input.kind} <cidr>,<cidr>… <reason> (the incident, in a few words).`);
     if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the incident instead.');
     const policy = this.policy;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const { items, skipped } = await this.batchTargets(input.kind, input.selection, input.userId);
+      const found = await this.batchTargets(input.kind, input.selection, input.userId);
+      const { items } = found;
+      // What the confirm step already showed as skipped stays on the card (its prefixes are not in the selection).
+      const skipped = [...(input.skipped ?? []).filter((x) => !found.skipped.some((y) => y.cidr === x.cidr) && !items.some((i) => i.cidr === x.cidr)), ...found.skipped];
       if (items.length === 0) {
         await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: null, why: 'nothing to do', skipped } });
         throw new InvalidInputError(`Every prefix listed is skipped (${skipped.map((s) => `${s.cidr}: ${s.why === 'already' ? `already ${input.kind === 'advertise' ? 'advertised' : 'withdrawn'}` : s.why === 'locked' ? `request ${s.holder ?? '?'} holds it` : 'locked at Cloudflare'}`).join('; ')}); nothing was sent and no use was spent.`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLEET_SCENARIO } from '../../world/simulator/cloudflare/scenarios.js';
 import { ActionId } from '../../src/slack/ids.js';
-import { CHANNEL, patchCalls, testStack } from '../helpers/stack.js';
+import { CHANNEL, fileRequest, patchCalls, testStack } from '../helpers/stack.js';
 
 type TestStack = Awaited<ReturnType<typeof testStack>>;
 const CAROL = 'U0CAROL'; // on call
@@ -38,7 +38,7 @@ async function emergency(stack: TestStack, text: string): Promise<{ modal: strin
 describe('many prefixes at once: one confirm step, one card, parallel PATCHes, one break-glass use', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await testStack({ scenario: 'fleet', breakGlassMaxUses: 2 });
+    stack = await testStack({ scenario: 'fleet', breakGlassMaxUses: 3 });
   });
   afterAll(async () => {
     await stack.cleanup();
@@ -124,13 +124,29 @@ describe('many prefixes at once: one confirm step, one card, parallel PATCHes, o
     stack.cloudflare.faults.splice(0);
   }, 90_000);
 
-  it('the cap: a third emergency in the window is refused with when the next use frees up, nothing sent', async () => {
+  it('a prefix held by a normal request is listed as skipped (with the request), the others go', async () => {
+    const [held, free] = [F[8]!, F[9]!];
+    await fileRequest(stack, ALICE, 'withdraw', held.cidr, 'planned maintenance');
+    const pending = (await stack.bot!.store.lockHolder(held.cidr))!;
+    const cards = batchCards(stack).length;
+    const { modal, sent } = await emergency(stack, `emergency withdraw ${held.cidr},${free.cidr} DC2 down`);
+    expect(modal).toContain(`Skipped: \`${held.cidr}\` has an open request (\`${pending}\`): use /byoip emergency withdraw ${held.cidr} on its own to take it over`);
+    expect(sent).toMatch(/withdraw of 1 prefix is being sent/);
+    await stack.slack.waitFor(() => (patchCalls(stack, free.bgpPrefixId).length === 1 ? true : undefined), 5000);
+    expect(patchCalls(stack, held.bgpPrefixId)).toHaveLength(0);
+    expect((await stack.bot!.store.get(pending))!.state).toBe('awaiting_approval'); // untouched
+    const card = await stack.slack.waitFor(() => batchCards(stack).at(cards), 5000);
+    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.startsWith('Done: the 1 prefix withdrawn')), 30_000);
+    expect(JSON.stringify(stack.slack.message(CHANNEL, card.ts)!.blocks)).toContain(`Skipped: \`${held.cidr}\` has an open request`);
+  });
+
+  it('the cap: an emergency past the uses of the window is refused with when the next use frees up, nothing sent', async () => {
     const before = allPatches(stack).length;
     const { sent } = await emergency(stack, `emergency withdraw ${F[6]!.cidr},${F[7]!.cidr} more trouble`);
-    expect(sent).toMatch(/Break glass has been used 2 time\(s\) in the last 60 minutes.*counts as one use/);
+    expect(sent).toMatch(/Break glass has been used 3 time\(s\) in the last 60 minutes.*counts as one use/);
     expect(sent).toContain('Nothing was sent');
     expect(allPatches(stack)).toHaveLength(before);
-    expect(await stack.bot!.store.breakGlassUses(3_600_000)).toBe(2);
+    expect(await stack.bot!.store.breakGlassUses(3_600_000)).toBe(3);
   });
 });
 

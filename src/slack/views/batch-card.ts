@@ -14,6 +14,7 @@ import { clip, context, divider, fields, header, mention, section, userText, typ
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 const past = (kind: 'advertise' | 'withdraw') => (kind === 'advertise' ? 'advertised' : 'withdrawn');
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 'es'}`;
+const prefixes = (n: number) => (n === 1 ? 'the 1 prefix' : `all ${n} prefixes`);
 const list = (cidrs: string[], max = 50) => `${cidrs.slice(0, max).map((c) => `\`${c}\``).join(', ')}${cidrs.length > max ? `, and ${cidrs.length - max} more` : ''}`;
 
 export function skipText(kind: 'advertise' | 'withdraw', s: BatchSkip): string {
@@ -26,6 +27,8 @@ export interface BatchModalMetadata {
   kind: 'advertise' | 'withdraw';
   /** The prefixes named (null: `--all`, read again at Send now). */
   cidrs: string[] | null;
+  /** What the confirm step showed as skipped (kept on the card). */
+  skipped?: BatchSkip[];
   channel: string;
   responseUrl?: string;
   issuedAt?: number;
@@ -51,8 +54,10 @@ export function batchModal(meta: BatchModalMetadata, reason: string, items: { ci
     element: { type: 'plain_text_input', action_id: InputActionId.Reason, multiline: true, min_length: 3, max_length: 500, ...(reason ? { initial_value: clip(reason, 500) } : {}) },
   });
   blocks.push(context('The whole list counts as ONE break-glass use, spent only once it is sent; one card and one thread follow every prefix; reviewed afterwards by an approver.'));
+  // private_metadata is capped at 3000 characters: the skipped list goes first, then the response_url.
   let metadata = JSON.stringify(meta);
-  if (metadata.length > 3000) metadata = JSON.stringify({ ...meta, responseUrl: undefined });
+  if (metadata.length > 3000) metadata = JSON.stringify({ ...meta, skipped: [] });
+  if (metadata.length > 3000) metadata = JSON.stringify({ ...meta, skipped: [], responseUrl: undefined });
   return {
     type: 'modal',
     callback_id: CallbackId.BreakGlassBatch,
@@ -115,7 +120,7 @@ export function batchCard(batch: EmergencyBatch, children: Operation[]): { text:
 export function batchVerdictText(batch: EmergencyBatch, children: Operation[]): string {
   const out = batchOutcome(children);
   const n = children.length;
-  if (out.verdict === 'done') return `Done: all ${n} prefixes ${past(batch.kind)}: ${list(out.done)}.`;
+  if (out.verdict === 'done') return `Done: ${prefixes(n)} ${past(batch.kind)}: ${list(out.done)}.`;
   const word = out.verdict === 'failed' ? 'Failed:' : out.verdict === 'contested' ? 'Contested:' : 'Not confirmed:';
   const parts = [`${out.done.length} of ${n} ${past(batch.kind)}${out.done.length ? ` (${list(out.done)})` : ''}`];
   if (out.failed.length) parts.push(`failed: ${list(out.failed)}`);
@@ -137,7 +142,7 @@ export function batchLineText(batch: EmergencyBatch, children: Operation[], line
       const sent = children.filter((c) => c.cloudflare !== null).map((c) => c.prefix);
       const notSent = children.filter((c) => c.cloudflare === null).map((c) => c.prefix);
       return {
-        text: `:cloud: Cloudflare has the ${batch.kind} of ${sent.length === n ? `all ${n} prefixes` : `${sent.length} of ${n} prefixes`}${notSent.length ? ` (not sent: ${list(notSent)}, see the card)` : ''}. ${batch.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; the card follows each prefix until the Internet agrees.`,
+        text: `:cloud: Cloudflare has the ${batch.kind} of ${sent.length === n ? prefixes(n) : `${sent.length} of ${n} prefixes`}${notSent.length ? ` (not sent: ${list(notSent)}, see the card)` : ''}. ${batch.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; the card follows each prefix until the Internet agrees.`,
         broadcast: false,
       };
     }

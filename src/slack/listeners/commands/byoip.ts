@@ -207,7 +207,7 @@ async function runCommand(
           await respond({ response_type: 'ephemeral', text: `:information_source: Nothing to send: ${skipped.map((x) => skipText(parsed.action, x)).join('; ')}. Nothing was sent and no break-glass use was spent.` });
           return;
         }
-        const meta: BatchModalMetadata = { kind: parsed.action, cidrs: parsed.cidrs === 'all' ? null : items.map((i) => i.cidr), ...origin };
+        const meta: BatchModalMetadata = { kind: parsed.action, cidrs: parsed.cidrs === 'all' ? null : items.map((i) => i.cidr), skipped, ...origin };
         const opened = await client.views.open({ trigger_id: command.trigger_id, view: batchModal(meta, parsed.reason, items, skipped, { checking: true }) as never });
         const viewId = (opened.view as { id?: string } | undefined)?.id;
         const withBlast = await ctx.service.breakGlassBatchBlast(items).catch((err: unknown) => {

@@ -25,6 +25,7 @@ const breakGlassMeta = z.object({
 const batchMeta = z.object({
   kind: z.enum(['advertise', 'withdraw']),
   cidrs: z.array(z.string().max(60)).min(1).max(MAX_BATCH_PREFIXES).nullable(),
+  skipped: z.array(z.object({ cidr: z.string().max(60), why: z.enum(['already', 'locked', 'cloudflare_locked']), holder: z.string().max(64).nullable().optional() })).max(MAX_BATCH_PREFIXES).optional(),
   channel: z.string().max(30),
   responseUrl: z.string().url().max(2000).optional(),
   issuedAt: z.number().optional(),
@@ -95,12 +96,12 @@ export function breakGlassBatchSubmit(ctx: ListenerContext) {
     }
     try {
       const selection = meta.data.cidrs ? { cidrs: meta.data.cidrs } : ({ all: true } as const);
-      const { batch, ops } = await ctx.service.breakGlassBatch({ kind: meta.data.kind, selection, userId: body.user.id, reason });
+      const { batch, ops } = await ctx.service.breakGlassBatch({ kind: meta.data.kind, selection, userId: body.user.id, reason, ...(meta.data.skipped ? { skipped: meta.data.skipped } : {}) });
       await ack();
       const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
       // The link goes to the batch's card: the first prefix's record carries its channel; the card ts is the batch's.
       const first = { ...ops[0]!, cardTs: null };
-      await tellWhere(ctx, client, first, body.user.id, origin, `:rotating_light: Break glass: ${batch.kind} of ${ops.length} prefixes is being sent to Cloudflare now (emergency \`${batch.id}\`). Follow them on the one card and its thread`, {
+      await tellWhere(ctx, client, first, body.user.id, origin, `:rotating_light: Break glass: ${batch.kind} of ${ops.length === 1 ? '1 prefix' : `${ops.length} prefixes`} is being sent to Cloudflare now (emergency \`${batch.id}\`). Follow them on the one card and its thread`, {
         always: true,
         cardTs: () => ctx.service.store.getBatch(batch.id).then((b) => b?.cardTs ?? null),
       });
