@@ -296,16 +296,8 @@ export class Deliverer {
           }
           return;
         case 'event': {
-          if (!isThreadWorthy(item.event)) {
-            // Progress only: the card's "Latest" line shows it (same fingerprint check as a card item), no reply.
-            if (!op.cardTs) return;
-            const key = store.cardShownKey(op.id);
-            const print = createHash('sha1').update(notifier.cardFingerprint(op)).digest('hex');
-            if ((await store.redis.get(key)) === print) return;
-            await notifier.updateCard(op);
-            await store.redis.set(key, print, 'PX', 7 * 86_400_000);
-            return;
-          }
+          // Progress only: no reply. The card item recorded with it (every event is followed by one) shows it.
+          if (!isThreadWorthy(item.event)) return;
           await this.pace(op.channel);
           await store.redis.set(attemptKey, String(seq), 'PX', 7 * 86_400_000);
           await delivered(await notifier.post(op, item.event, seq));
