@@ -74,7 +74,10 @@ describe.each(redisModes())('withdraw and advertise, end to end through signed S
     expect(thread.filter((t) => t.includes(':satellite_antenna:'))).toHaveLength(0); // samples: on the card only
     const op = (await stack.bot!.store.recent(5)).find((o) => o.prefix === p.cidr && o.kind === 'advertise')!;
     const samples = (await stack.bot!.store.auditTrail(op.id)).filter((a) => a.type === 'sample').map((a) => Number(/(\d+)\/\d+ peers/.exec(String(a.data?.latest))?.[1] ?? NaN));
-    expect(samples.at(-1)!).toBeGreaterThan(samples[0]!);
+    // the samples the watch saw (audit), then the verdict's own sample: peers climbed
+    const final = (await stack.bot!.store.get(op.id))!.final!;
+    expect(samples.length).toBeGreaterThanOrEqual(1);
+    expect(Number(final.facts.peers)).toBeGreaterThan(samples[0]!);
     await stack.slack.waitFor(() => /done/.test(stack.slack.message(CHANNEL, card.ts)?.text ?? '') || undefined, 5000);
     expect(stack.slack.message(CHANNEL, card.ts)!.text).toBe(`Advertise ${p.cidr}: done`);
   });
