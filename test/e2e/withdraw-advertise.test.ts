@@ -49,8 +49,8 @@ describe.each(redisModes())('withdraw and advertise, end to end through signed S
     const op = ops.find((o) => o.prefix === p.cidr)!;
     // The looking glass losing peers, sample by sample (the card's Latest line followed them; the audit has each).
     const samples = (await stack.bot!.store.auditTrail(op.id)).filter((a) => a.type === 'sample').map((a) => Number(/(\d+)\/\d+ peers/.exec(String(a.data?.latest))?.[1] ?? NaN));
-    expect(samples.length).toBeGreaterThanOrEqual(2);
-    expect(samples[0]).toBeGreaterThan(samples.at(-1)!);
+    expect(samples.length).toBeGreaterThanOrEqual(1);
+    expect(samples[0]).toBeGreaterThan(Number(op.final!.facts.peers)); // down to the verdict's own sample
     expect(op.state).toBe('done');
     const audit = (await stack.bot!.store.auditTrail(op.id)).map((a) => `${a.type}:${a.actor}`);
     expect(audit).toEqual(
