@@ -115,6 +115,7 @@ describe('many prefixes at once: one confirm step, one card, parallel PATCHes, o
     const thread = stack.slack.thread(CHANNEL, card.ts).map((m) => m.text);
     expect(thread.some((t) => t.startsWith(`\`${bad.cidr}\`: Failed: Cloudflare refused`))).toBe(true);
     expect(thread.at(-1)).toBe(verdict.text);
+    expect(thread.find((t) => t.startsWith(':cloud:'))).toMatch(new RegExp(`of 2 of 3 prefixes \\(not accepted: \`${bad.cidr.replace(/\./g, '\\.')}\``));
     expect(verdict.text).toMatch(/^Failed: 2 of 3 withdrawn/);
     expect(verdict.text).toContain(`failed: \`${bad.cidr}\``);
     const blocks = JSON.stringify(stack.slack.message(CHANNEL, card.ts)!.blocks);

@@ -139,10 +139,12 @@ export function batchLineText(batch: EmergencyBatch, children: Operation[], line
         broadcast: true,
       };
     case 'sent': {
-      const sent = children.filter((c) => c.cloudflare !== null).map((c) => c.prefix);
-      const notSent = children.filter((c) => c.cloudflare === null).map((c) => c.prefix);
+      // Accepted by Cloudflare (or already true): the prefix reached the watch. A refused or failed call is not "sent".
+      const accepted = (c: Operation) => !['sending', 'failed'].includes(batchPrefixState(c));
+      const sent = children.filter(accepted).map((c) => c.prefix);
+      const notSent = children.filter((c) => !accepted(c)).map((c) => c.prefix);
       return {
-        text: `:cloud: Cloudflare has the ${batch.kind} of ${sent.length === n ? prefixes(n) : `${sent.length} of ${n} prefixes`}${notSent.length ? ` (not sent: ${list(notSent)}, see the card)` : ''}. ${batch.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; the card follows each prefix until the Internet agrees.`,
+        text: `:cloud: Cloudflare has the ${batch.kind} of ${sent.length === n ? prefixes(n) : `${sent.length} of ${n} prefixes`}${notSent.length ? ` (not accepted: ${list(notSent)}, see the card)` : ''}. ${batch.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; the card follows each prefix until the Internet agrees.`,
         broadcast: false,
       };
     }
