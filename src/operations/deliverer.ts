@@ -245,8 +245,10 @@ export class Deliverer {
         continue;
       }
       try {
+        const folded = head.item.kind === 'event' && !op.batch && !isThreadWorthy(head.item.event);
         await this.deliverOne(op, head.seq, head.item, () => store.redis.pexpire(lockKey, LEASE_MS).then(() => undefined));
-        if (head.recordedAt !== undefined) this.deps.onDelivered?.(head.item.kind, Date.now() - head.recordedAt);
+        // A folded progress event was never sent to Slack: not a delivery for the lag metric.
+        if (head.recordedAt !== undefined && !folded) this.deps.onDelivered?.(head.item.kind, Date.now() - head.recordedAt);
       } catch (err) {
         if (err instanceof DeliveryError && err.permanent) {
           logger.error({ operationId: opId, err, item: head.item.kind }, 'Slack refused a message for good; dropping it');
