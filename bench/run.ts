@@ -15,6 +15,7 @@ const BENCHES: Bench[] = [
   { name: 'withdraw', about: 'end-to-end withdraw at time scale 600', load: () => import('./withdraw.js') },
   { name: 'break-glass', about: 'emergency command -> confirm step -> Send now -> PATCH, 100 runs', load: () => import('./break-glass.js') },
   { name: 'multi-emergency', about: 'a 10-prefix emergency: command -> one confirm step -> Send now -> last PATCH, 12 runs', load: () => import('./multi-emergency.js') },
+  { name: 'alerts', about: 'Cloudflare webhook in -> alert card posted, 120 runs', load: () => import('./alerts.js') },
   { name: 'store', about: 'OperationStore create + 10 updates', load: () => import('./store.js') },
   { name: 'coalesce', about: '500 watchers of one prefix through CoalescedReader', load: () => import('./coalesce.js') },
   { name: 'budget', about: 'CloudflareClient reads under a shared RequestBudget', load: () => import('./budget.js') },

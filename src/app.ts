@@ -35,6 +35,10 @@ import { preflightBlocks } from './slack/views/preflight.js';
 import type { ListenerContext } from './slack/context.js';
 import { registerListeners } from './slack/listeners/index.js';
 import { SlackNotifier, slackLogger } from './slack/notifier.js';
+import { SlackAlertNotifier } from './slack/alert-notifier.js';
+import { AlertDeliverer, AlertStore } from './monitors/alert-store.js';
+import { readAlertContext } from './monitors/alert-context.js';
+import { webhookRoutes } from './monitors/webhooks.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
 import { WorkQueue } from './slack/work-queue.js';
@@ -62,6 +66,8 @@ export interface RunningBot {
   url: string | null;
   store: OperationStore;
   service: OperationService;
+  /** Alerts: the AlertSink monitors raise findings into (one card per alert in the alerts channel). */
+  alerts: AlertStore;
   dispatcher: JobDispatcher;
   reader: CoalescedReader;
   metrics: BotMetrics;
@@ -144,6 +150,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     ownAnnouncement: (prefix, asn) => checkOwnAnnouncement(prefix, asn, lg, { routingStatus: routingDeps.routingStatus }),
   };
   const service = new OperationService({ store, kinds, groups, dispatcher, logger });
+  const alerts = new AlertStore({ store, policy: config.policy, logger, dispatch: (id) => dispatcher.deliverAlert(id), retentionMs: config.retention.operationMs });
   // `/byoip preflight`: refused for space nobody can hold (private, documentation, multicast...); the ownership token
   // comes from Cloudflare when the prefix is already on an account, and the report says why when there is none.
   const preflight: ListenerContext['preflight'] =
@@ -164,6 +171,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       const report = await runPreflight({ cidr, ...(asn ? { asn } : {}), ...(token ? { ownershipToken: token } : {}) }, routingDeps);
       return preflightBlocks(tokenSkipped ? { ...report, tokenSkipped } : report);
     });
+
+  // Cloudflare notifications and the DDoS detector: on the HTTP receiver's port, or on the ops server's.
+  const webhooks = webhookRoutes({ alerts, kinds, service, logger, cloudflareSecret: config.webhooks.cloudflareSecret, detectorSecret: config.webhooks.detectorSecret });
 
   let workers: RunningWorkers | null = null;
   let app: App | null = null;
@@ -239,6 +249,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         sweepIntervalMs: config.expirySweepIntervalMs,
         lockDurationMs: opts.jobLockDurationMs ?? config.jobLockDurationMs,
         heartbeat: { heartbeats, role, intervalMs: config.heartbeatIntervalMs },
+        alerts: { store: alerts, deliverer: new AlertDeliverer({ alerts, store, notifier: new SlackAlertNotifier(slackClient), readContext: (a) => readAlertContext(kinds, a), logger }) },
       });
     }
 
@@ -252,6 +263,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
         rateLimit: new CommandRateLimit(redis, store.keyPrefix, { perUser: config.commands.perUser, perWorkspace: config.commands.perWorkspace, windowMs: config.commands.windowMs }),
         work: new WorkQueue(config.commands.concurrency, config.commands.maxWaiting),
         onCommandAck: (command, seconds) => metrics.commandAcked(command, seconds),
+        alerts,
       };
       const clientOptions = { slackApiUrl: config.slack.apiUrl };
       // When the request reached the bot, for the ack-latency histogram.
@@ -273,7 +285,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           signingSecret: config.slack.signingSecret,
           endpoints: '/slack/events',
           logger: boltLogger(logger),
-          customRoutes: opsRoutes(ops),
+          customRoutes: [...opsRoutes(ops), ...webhooks],
           // When it reached the bot (metrics), and the verified signature and timestamp for the replay guard.
           customPropertiesExtractor: (req) => ({ ...customPropertiesExtractor(), ...signedRequestProps(req) }),
         });
@@ -295,7 +307,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
     }
     if (!url) {
       // No HTTP receiver (Socket Mode, or a worker process): a small server answers the same probes on the same port.
-      const server = await startOpsServer(config.slack.port, ops).catch((err: unknown) => Promise.reject(portProblem(err, config.slack.port)));
+      const server = await startOpsServer(config.slack.port, ops, webhooks).catch((err: unknown) => Promise.reject(portProblem(err, config.slack.port)));
       opsServer = server;
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     }
@@ -305,6 +317,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       url,
       store,
       service,
+      alerts,
       dispatcher,
       reader,
       metrics,

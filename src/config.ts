@@ -52,6 +52,8 @@ export const policySchema = z
     slack: z.object({
       /** Channel where every card goes, wherever the command was typed (unless the action names its own). */
       channel: channelId,
+      /** Where alert cards (Cloudflare notifications, the detector, the routing monitor, drift) go; default: `channel`. */
+      alerts_channel: channelId.optional(),
     }),
     groups: z
       .object({
@@ -97,6 +99,8 @@ export const policySchema = z
           }),
           /** The team's own origin AS, announcing the prefix from its data centre when Cloudflare does not. */
           own_asn: z.number().int().min(1).max(4_294_967_295).optional(),
+          /** The on-prem detector's attack start advertises this prefix at once through break glass (actor "detector"). */
+          auto_advertise: z.boolean().optional(),
         }),
       )
       .default([]),
@@ -159,6 +163,10 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   STARTUP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** `POST /webhooks/cloudflare`: the secret Cloudflare sends in `cf-webhook-auth` (unset: the endpoint is off). */
+  CLOUDFLARE_WEBHOOK_SECRET: z.string().optional(),
+  /** `POST /webhooks/detector`: the bearer token of the on-prem DDoS detector (unset: the endpoint is off). */
+  DETECTOR_WEBHOOK_SECRET: z.string().optional(),
 });
 
 export interface AppConfig {
@@ -203,6 +211,8 @@ export interface AppConfig {
   heartbeatIntervalMs: number;
   /** How long each start-up check (Redis, Slack, Cloudflare) may take before start-up fails. */
   startupTimeoutMs: number;
+  /** Incoming alert webhooks: each is off while its secret is unset. */
+  webhooks: { cloudflareSecret?: string; detectorSecret?: string };
   policy: Policy;
 }
 
@@ -284,6 +294,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     startupTimeoutMs: e.STARTUP_TIMEOUT_MS,
+    webhooks: {
+      ...(e.CLOUDFLARE_WEBHOOK_SECRET ? { cloudflareSecret: e.CLOUDFLARE_WEBHOOK_SECRET } : {}),
+      ...(e.DETECTOR_WEBHOOK_SECRET ? { detectorSecret: e.DETECTOR_WEBHOOK_SECRET } : {}),
+    },
     policy: policyOverride ?? loadPolicyFile(e.BYOIP_CONFIG),
   };
 }

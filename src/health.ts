@@ -186,18 +186,18 @@ export function opsRoutes(h: OpsHandlers): { path: string; method: string[]; han
   ];
 }
 
-/** The same routes on a server of their own: Socket Mode (no HTTP receiver) and worker processes. */
-export async function startOpsServer(port: number, h: OpsHandlers): Promise<http.Server> {
-  const routes = new Map(opsRoutes(h).map((r) => [r.path, r.handler]));
+/** The same routes on a server of their own: Socket Mode (no HTTP receiver) and worker processes; `extra`: the webhooks. */
+export async function startOpsServer(port: number, h: OpsHandlers, extra: ReturnType<typeof opsRoutes> = []): Promise<http.Server> {
+  const routes = new Map([...opsRoutes(h), ...extra].map((r) => [r.path, r]));
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const route = routes.get(path);
-    if (!route || req.method !== 'GET') {
+    if (!route || !route.method.includes(req.method ?? '')) {
       res.writeHead(404);
       res.end();
       return;
     }
-    route(req, res);
+    route.handler(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

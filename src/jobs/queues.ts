@@ -9,10 +9,12 @@ export interface QueueNames {
   watch: string;
   deliver: string;
   maintenance: string;
+  /** Alert cards: a queue of their own, ahead of the operations' paced deliveries. */
+  alerts: string;
 }
 
 export function queueNames(prefix: string): QueueNames {
-  return { prefix: `{${prefix}}:bull`, execute: 'execute', watch: 'watch', deliver: 'deliver', maintenance: 'maintenance' };
+  return { prefix: `{${prefix}}:bull`, execute: 'execute', watch: 'watch', deliver: 'deliver', maintenance: 'maintenance', alerts: 'alerts' };
 }
 
 export interface QueueDepth {
@@ -33,7 +35,7 @@ const jobId = (queue: 'execute' | 'watch', opId: string, gen: number) => `${queu
  * generation is a no-op, and recovery re-arms under the next generation. Deliver jobs are deduplicated per operation.
  */
 export class JobDispatcher implements Dispatcher {
-  readonly queues: { execute: Queue; watch: Queue; deliver: Queue; maintenance: Queue };
+  readonly queues: { execute: Queue; watch: Queue; deliver: Queue; maintenance: Queue; alerts: Queue };
 
   constructor(
     connection: ConnectionOptions,
@@ -48,6 +50,7 @@ export class JobDispatcher implements Dispatcher {
       watch: new Queue(names.watch, opts),
       deliver: new Queue(names.deliver, opts),
       maintenance: new Queue(names.maintenance, opts),
+      alerts: new Queue(names.alerts, opts),
     };
     for (const q of Object.values(this.queues)) q.on('error', onError);
   }
@@ -71,6 +74,11 @@ export class JobDispatcher implements Dispatcher {
   async deliver(opId: string): Promise<void> {
     // One pending deliver job per operation: the drainer empties the whole outbox in order, so more would only wait.
     await this.queues.deliver.add('deliver', { opId }, { deduplication: { id: opId }, attempts: 50, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: RETAIN_FAILED });
+  }
+
+  /** One pending delivery per alert: the drainer posts or updates the card to what the record says at that moment. */
+  async deliverAlert(alertId: string): Promise<void> {
+    await this.queues.alerts.add('alert', { alertId }, { deduplication: { id: `alert-${alertId}` }, attempts: 50, backoff: { type: 'exponential', delay: 300 }, removeOnComplete: true, removeOnFail: RETAIN_FAILED });
   }
 
   async jobState(queue: 'execute' | 'watch', opId: string, gen: number): Promise<JobState> {

@@ -6,6 +6,7 @@ import { DelayExecution, NotRetryable, type Executor } from '../operations/execu
 import type { OperationService } from '../operations/service.js';
 import type { OperationStore } from '../operations/store.js';
 import type { Watcher } from '../operations/watcher.js';
+import type { AlertDeliverer, AlertStore } from '../monitors/alert-store.js';
 import { Heartbeats } from './heartbeats.js';
 import type { JobDispatcher, QueueNames } from './queues.js';
 import { type RedisClient, isConnectionError, settledWithin, withTimeout } from '../redis.js';
@@ -27,6 +28,8 @@ export interface WorkerDeps {
   redis?: RedisClient;
   /** This process's heartbeat in Redis (seen by `/readyz` on every replica); also re-asserts the sweep's schedule. */
   heartbeat?: { heartbeats: Heartbeats; role: string; intervalMs: number };
+  /** Alert cards (src/monitors/alert-store.ts): their own queue, and the sweep re-delivers what is pending. */
+  alerts?: { store: AlertStore; deliverer: AlertDeliverer };
 }
 
 export interface RunningWorkers {
@@ -113,10 +116,32 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       const pending = await deps.store.pendingOutboxes();
       // A drain that Slack asked to wait is picked up again by a later sweep or its own delayed job.
       await Promise.allSettled(pending.map((id) => deps.deliverer.drain(id)));
+      if (deps.alerts) {
+        const alerts = deps.alerts;
+        await alerts.store.prune();
+        await Promise.allSettled((await alerts.store.pending()).map((id) => deps.dispatcher.deliverAlert(id)));
+      }
       return { expired, pending: pending.length, ...recovered };
     },
     { ...common, concurrency: 1, removeOnComplete: SWEEPS_KEPT.removeOnComplete, removeOnFail: SWEEPS_KEPT.removeOnFail },
   );
+  const alertsWorker = deps.alerts
+    ? new Worker<{ alertId: string }>(
+        names.alerts,
+        async (job: Job<{ alertId: string }>, token?: string) => {
+          try {
+            await deps.alerts!.deliverer.drain(job.data.alertId);
+          } catch (err) {
+            if (err instanceof DeliveryBackoff) {
+              await job.moveToDelayed(err.untilMs, token);
+              throw new DelayedError();
+            }
+            throw err;
+          }
+        },
+        { ...common, concurrency: 16 },
+      )
+    : null;
   let closing = false;
   let reasserting = false;
   // A Redis that comes back empty (restarted without persistence, flushed) has lost the sweep's schedule, and with it
@@ -139,8 +164,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const onReady = (): void => void reassert('reconnect');
   deps.redis?.on('ready', onReady);
 
-  const all = [execute, watch, deliver, maintenance];
-  for (const [name, w] of Object.entries({ execute, watch, deliver, maintenance })) {
+  const all = [execute, watch, deliver, maintenance, ...(alertsWorker ? [alertsWorker] : [])];
+  for (const [name, w] of Object.entries({ execute, watch, deliver, maintenance, ...(alertsWorker ? { alerts: alertsWorker } : {}) })) {
     w.on('failed', (job, err) => logger.warn({ queue: name, jobId: job?.id, operationId: (job?.data as OpJob | undefined)?.opId, attempts: job?.attemptsMade, err }, 'job failed'));
     // While Redis is away every reconnect attempt fails; the connection's own log says so once (app.ts).
     w.on('error', (err) => (isConnectionError(err) ? logger.debug({ queue: name, err }, 'worker connection error') : logger.error({ queue: name, err }, 'worker error')));

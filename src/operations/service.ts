@@ -50,6 +50,11 @@ export interface BreakGlassInput {
   /** The guards the on-call engineer saw in the confirm step (empty when the look-ups had not finished). */
   guards?: Guard[];
   guardsAt?: number | null;
+  /**
+   * A system actor (the DDoS detector under policy `auto_advertise`), not a person: no on-call membership to check;
+   * everything else (the cap, the lock, the audit, the review afterwards) is the same.
+   */
+  system?: boolean;
 }
 
 export interface ServiceDeps {
@@ -395,13 +400,13 @@ export class OperationService {
     return withRequestClass('emergency', () => this.breakGlassTarget(kind, cidrText, userId));
   }
 
-  private async breakGlassTarget(kind: 'advertise' | 'withdraw', cidrText: string, userId: string): Promise<{ target: Target; holder: Operation | null }> {
+  private async breakGlassTarget(kind: 'advertise' | 'withdraw', cidrText: string, userId: string, system = false): Promise<{ target: Target; holder: Operation | null }> {
     const cidr = parseCidr(cidrText).text;
     const refuse = async (why: string, err: BotError): Promise<never> => {
       await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: userId, data: { kind, prefix: cidr, why, message: err.userMessage } });
       throw err;
     };
-    if (!(await this.isAllowed(userId, 'break_glass'))) {
+    if (!system && !(await this.isAllowed(userId, 'break_glass'))) {
       await refuse('not on call', new BotError(ErrorCode.NotAuthorized, `Only the on-call (break-glass) group can act without approval. File a normal request with /byoip ${kind} ${cidr}, or page the on-call engineer.`));
     }
     let target: Target;
@@ -441,7 +446,7 @@ export class OperationService {
     const cidr = parseCidr(input.cidr).text;
     if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: /byoip emergency ${input.kind} ${cidr} <reason> (the incident, in a few words).`);
     if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the incident instead.');
-    const { target } = await this.breakGlassTarget(input.kind, cidr, input.userId);
+    const { target } = await this.breakGlassTarget(input.kind, cidr, input.userId, input.system === true);
     const policy = this.policy;
     const id = newId();
     const now = this.now();

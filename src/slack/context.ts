@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AlertStore } from '../monitors/alert-store.js';
 import type { CommandRateLimit } from '../operations/rate-limit.js';
 import type { OperationService } from '../operations/service.js';
 import type { WorkQueue } from './work-queue.js';
@@ -19,6 +20,8 @@ export interface ListenerContext {
   cardWaitMs?: number;
   /** Told how long a slash command took from reaching the bot to its ack (metrics). */
   onCommandAck?: (command: string, seconds: number) => void;
+  /** Alert cards (acknowledge, emergency buttons); absent = no alert buttons are handled. */
+  alerts?: AlertStore;
 }
 
 /** Set by the receivers (customPropertiesExtractor) on every request's context: when it reached the bot. */

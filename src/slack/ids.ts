@@ -3,6 +3,12 @@ export const ActionId = {
   Approve: 'byoip_approve',
   Reject: 'byoip_reject',
   Review: 'byoip_review',
+  /** Alert cards: the break-glass path (confirm step) and "someone is on it". */
+  AlertAdvertise: 'byoip_alert_advertise',
+  AlertWithdraw: 'byoip_alert_withdraw',
+  AlertAcknowledge: 'byoip_alert_acknowledge',
+  /** Drift: the normal request (with approval) that puts Cloudflare back as the bot last set it. */
+  AlertPutBack: 'byoip_alert_put_back',
 } as const;
 
 export const CallbackId = {
@@ -20,6 +26,7 @@ export const BlockId = {
   Checklist: 'checklist',
   CardActions: 'card_actions',
   Guards: 'guards',
+  AlertActions: 'alert_actions',
 } as const;
 
 export const InputActionId = {

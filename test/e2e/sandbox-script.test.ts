@@ -37,6 +37,14 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 120_000);
 
+  it('runs the alert story: world notify route-leak makes a card, Emergency withdraw on it runs break glass to Done, END resolves the card', async () => {
+    const { code, out } = await runSandbox('examples/alert.txt');
+    expect(out).toContain('Only the on-call (break-glass) group');
+    expect(out).toContain('Done: 203.0.113.0/24 is withdrawn');
+    expect(out).toContain('RESOLVED: Route leak · 203.0.113.0/24');
+    expect(code).toBe(0);
+  }, 120_000);
+
   it('runs the hijack story: the advertise thread flags the other origin loudly and ends Contested, never Done', async () => {
     const { code, out } = await runSandbox('examples/hijack.txt', '300');
     expect(out).toMatch(/Unexpected origin for 198\.51\.100\.0\/24: AS64666/);

@@ -16,7 +16,7 @@ export function chatOptions(
     defaultUser: 'alice',
     channel: SANDBOX_CHANNEL.id,
     extraCommands: {
-      world: worldCommand(stack.world, (cidr) => [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === cidr)?.ownershipValidationToken ?? undefined),
+      world: worldCommand(stack.world, (cidr) => [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === cidr)?.ownershipValidationToken ?? undefined, (spec, o) => stack.cloudflare.notify(spec, o)),
     },
     ...io,
   };

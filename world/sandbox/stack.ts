@@ -33,6 +33,9 @@ export const SANDBOX_CHANNEL = { id: 'C0NETOPS', name: 'netops' };
 export const SANDBOX_SIGNING_SECRET = 'sandbox-signing-secret';
 export const SANDBOX_BOT_TOKEN = 'xoxb-sandbox-bot-token';
 /** The app-level token for Socket Mode (`socketMode: true`). */
+/** The secret the simulated Cloudflare sends in `cf-webhook-auth`, and the DDoS detector's bearer token. */
+export const SANDBOX_CF_WEBHOOK_SECRET = 'sandbox-cf-webhook-secret';
+export const SANDBOX_DETECTOR_TOKEN = 'sandbox-detector-token';
 export const SANDBOX_APP_TOKEN = 'xapp-1-A0SIMAPP01-sandbox-app-token';
 
 export interface StackOptions {
@@ -102,6 +105,10 @@ export interface StackOptions {
   ports?: Partial<SimulatorPorts>;
   /** Where the policy file goes (default: a new temporary directory). */
   policyPath?: string;
+  /** Policy `prefixes[].auto_advertise: true` for these CIDRs (the detector's attack start advertises them at once). */
+  autoAdvertise?: string[];
+  /** Policy `slack.alerts_channel` (add it to `extraChannels` too). */
+  alertsChannel?: string;
 }
 
 /** The ports of the simulated world, and the one the bot is told to listen on. */
@@ -157,7 +164,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const expires = opts.expiresAfter ?? '30m';
   const policy = {
     cloudflare: { accounts: [{ name: 'sandbox', id: SANDBOX_ACCOUNT_ID }, ...(opts.extraAccounts ?? [])] },
-    slack: { channel: SANDBOX_CHANNEL.id },
+    slack: { channel: SANDBOX_CHANNEL.id, ...(opts.alertsChannel ? { alerts_channel: opts.alertsChannel } : {}) },
     groups: { requesters: [SANDBOX_GROUPS.requesters.id], approvers: [SANDBOX_GROUPS.approvers.id], break_glass: [SANDBOX_GROUPS.breakGlass.id] },
     actions: Object.fromEntries(
       (['advertise', 'withdraw', 'onboard', 'validate', 'bind', 'unbind', 'delegate', 'undelegate', 'address-map', 'bgp_create', 'bgp_delete'] as const).map((k) => [
@@ -167,8 +174,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ),
     break_glass: { max_uses: opts.breakGlassMaxUses ?? 2, window: '1h' },
     prefixes: [
-      { cidr: DEFAULT_SCENARIO.prefixes.advertised.cidr, own_asn: CUSTOMER_ASN },
-      { cidr: DEFAULT_SCENARIO.prefixes.withdrawn.cidr, own_asn: CUSTOMER_ASN },
+      { cidr: DEFAULT_SCENARIO.prefixes.advertised.cidr, own_asn: CUSTOMER_ASN, ...(opts.autoAdvertise?.includes(DEFAULT_SCENARIO.prefixes.advertised.cidr) ? { auto_advertise: true } : {}) },
+      { cidr: DEFAULT_SCENARIO.prefixes.withdrawn.cidr, own_asn: CUSTOMER_ASN, ...(opts.autoAdvertise?.includes(DEFAULT_SCENARIO.prefixes.withdrawn.cidr) ? { auto_advertise: true } : {}) },
     ],
   };
   const policyPath = opts.policyPath ?? join(mkdtempSync(join(tmpdir(), 'byoip-sandbox-')), 'policy.yml');
@@ -215,6 +222,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...(opts.cloudflareBudget?.perSecond !== undefined ? { CLOUDFLARE_BUDGET_PER_SECOND: String(opts.cloudflareBudget.perSecond) } : {}),
     ...(opts.rateLimitNoticeMs !== undefined ? { RATE_LIMIT_NOTICE_AFTER_MS: String(opts.rateLimitNoticeMs) } : {}),
     ...(socket ? { SLACK_APP_TOKEN: SANDBOX_APP_TOKEN } : {}),
+    // The alert webhooks (the Cloudflare simulator's notifications and `world notify` sign with these).
+    CLOUDFLARE_WEBHOOK_SECRET: SANDBOX_CF_WEBHOOK_SECRET,
+    DETECTOR_WEBHOOK_SECRET: SANDBOX_DETECTOR_TOKEN,
     ...(opts.env ?? {}),
   };
 
@@ -230,6 +240,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       role,
       routingNow: () => clock.nowDate(),
     });
+    // The simulated Cloudflare's notification destination: this bot's webhook, with its secret.
+    if (bot.url) cloudflare.setWebhook({ url: `${bot.url}/webhooks/cloudflare`, secret: env.CLOUDFLARE_WEBHOOK_SECRET ?? SANDBOX_CF_WEBHOOK_SECRET });
     if (socket) socketSender = new SocketModeSender({ socket, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
     else if (bot.url) sender = new SlackRequestSender({ eventsUrl: `${bot.url}/slack/events`, signingSecret: SANDBOX_SIGNING_SECRET, sim: slack, defaultChannel: SANDBOX_CHANNEL.id });
   }

@@ -134,6 +134,8 @@ export async function startStandalone(s: StandaloneSettings, logger: Logger): Pr
   mkdirSync(dirname(envFile), { recursive: true });
   writeFileSync(envFile, `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
   const botUrl = `http://127.0.0.1:${s.ports.bot}`;
+  // The simulated Cloudflare's notifications go to the bot started on its own, on the port this environment names.
+  stack.cloudflare.setWebhook({ url: `${botUrl}/webhooks/cloudflare`, secret: stack.env.CLOUDFLARE_WEBHOOK_SECRET ?? '' });
   let chat: net.Server;
   try {
     chat = await serveRemoteChats(stack, botUrl, s.ports.chat);

@@ -1,20 +1,47 @@
 import { parseCidr } from '../../src/domain/cidr.js';
 import { userMessageOf } from '../../src/errors.js';
+import { randomUUID } from 'node:crypto';
+import { NOTIFICATION_KINDS, type NotificationKind } from '../simulator/cloudflare/notifications.js';
+import type { CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value>   (change the simulated Internet)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned]   (change the simulated Internet; notify: Cloudflare sends a notification)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
  * team's own data centre announce or withdraw, or see what route collectors see now.
  */
-export function worldCommand(world: World, cloudflareTokens: (cidr: string) => string | undefined = () => undefined): { usage: string; run: (args: string) => string } {
+export function worldCommand(
+  world: World,
+  cloudflareTokens: (cidr: string) => string | undefined = () => undefined,
+  /** The simulated Cloudflare's notifications to the bot's webhook (`world notify …`). */
+  notify?: CloudflareSimulator['notify'],
+): { usage: string; run: (args: string) => string | Promise<string> } {
+  const correlation = new Map<string, string>();
   return {
     usage: WORLD_USAGE,
-    run(args: string): string {
+    run(args: string): string | Promise<string> {
       const [verb = '', cidrText = '', asnText = '', extra = ''] = args.trim().split(/\s+/);
       try {
+        if (verb === 'notify') {
+          if (!notify) return '? Notifications need the simulated Cloudflare of this sandbox.';
+          const kind = cidrText as NotificationKind;
+          if (!NOTIFICATION_KINDS.includes(kind)) return `? world notify ${NOTIFICATION_KINDS.join('|')} <cidr> [end] [unsigned]`;
+          const flags = args.trim().split(/\s+/).slice(2);
+          const prefix = kind === 'test' ? undefined : flags.find((f) => /[./:]/.test(f));
+          if (kind !== 'test' && !prefix) return `? Which prefix? e.g. world notify ${kind} 203.0.113.0/24`;
+          const cidr = prefix ? parseCidr(prefix).text : '';
+          const id = `${kind}:${cidr}`;
+          const end = flags.includes('end');
+          const correlationId = correlation.get(id) ?? randomUUID().replace(/-/g, '');
+          if (end) correlation.delete(id);
+          else correlation.set(id, correlationId);
+          return notify({ kind, ...(cidr ? { prefix: cidr } : {}), event: end ? 'end' : 'start', correlationId }, { signed: !flags.includes('unsigned') }).then(
+            (r) => `Cloudflare sent ${kind}${cidr ? ` ${cidr}` : ''}${end ? ' (end)' : ''}${flags.includes('unsigned') ? ' unsigned' : ''}: the bot answered HTTP ${r.status} ${r.body.slice(0, 200)}`,
+            (err: unknown) => `? ${(err as Error).message}`,
+          );
+        }
         if (verb === 'txt') {
           const value = args.trim().split(/\s+/).slice(2).join(' ').replace(/^"|"$/g, '');
           if (!cidrText || !value) return `? ${WORLD_USAGE}`;

@@ -1,6 +1,7 @@
 import type { App } from '@slack/bolt';
 import type { ListenerContext } from '../context.js';
 import { ActionId, CallbackId } from '../ids.js';
+import { alertAcknowledgeAction, alertEmergencyAction, alertPutBackAction } from './actions/alert.js';
 import { decideAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
@@ -13,6 +14,10 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.action(ActionId.Approve, decideAction(ctx, 'approve'));
   app.action(ActionId.Reject, decideAction(ctx, 'reject'));
   app.action(ActionId.Review, decideAction(ctx, 'review'));
+  app.action(ActionId.AlertAdvertise, alertEmergencyAction(ctx, 'advertise'));
+  app.action(ActionId.AlertWithdraw, alertEmergencyAction(ctx, 'withdraw'));
+  app.action(ActionId.AlertAcknowledge, alertAcknowledgeAction(ctx));
+  app.action(ActionId.AlertPutBack, alertPutBackAction(ctx));
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));

@@ -5,6 +5,7 @@ import type { World } from '../world.js';
 import { addressingRoutes, ApiFailure, type Ctx } from './routes.js';
 import { SANDBOX_ACCOUNT_ID, seedScenario } from './scenarios.js';
 import { emptyState, type CloudflareState, type Permission, type SimCall } from './state.js';
+import { NOTIFICATION_KINDS, notificationBody, sendNotification, type NotificationSpec, type WebhookDestination } from './notifications.js';
 
 /**
  * The simulated Cloudflare addressing API: `/client/v4/accounts/:account_id/addressing/...` with the v4 envelope,
@@ -78,6 +79,10 @@ export interface CloudflareSimulator {
   /** Counts `count` requests against a token's window, as the dashboard or another tool using it would. */
   consume(token: string, count: number): void;
   addToken(token: string, accounts: string[], permissions: Permission[]): void;
+  /** Where notifications go (a webhook destination: URL and secret). */
+  setWebhook(dest: WebhookDestination | null): void;
+  /** Sends one notification to the destination (unsigned with `signed: false`); the receiver's answer. */
+  notify(spec: NotificationSpec, opts?: { signed?: boolean; secret?: string }): Promise<{ status: number; body: string; payload: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -249,6 +254,18 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
       if (b.consume) sim.consume(b.consume.token, b.consume.count);
       return { status: 200, body: rateLimit };
     });
+    // Notifications: POST /notifications/destination {url, secret?}; POST /notifications {kind, prefix, event, correlationId, status, signed}.
+    r.on('POST', '/notifications/destination', (req) => {
+      const b = (parseJson(req) ?? {}) as { url?: string; secret?: string };
+      sim.setWebhook(b.url ? { url: b.url, ...(b.secret ? { secret: b.secret } : {}) } : null);
+      return { status: 200, body: { url: b.url ?? null, signed: Boolean(b.secret) } };
+    });
+    r.on('POST', '/notifications', async (req) => {
+      const b = (parseJson(req) ?? {}) as NotificationSpec & { signed?: boolean };
+      if (!NOTIFICATION_KINDS.includes(b.kind)) return { status: 400, body: { error: `kind must be one of ${NOTIFICATION_KINDS.join(', ')}` } };
+      if (!webhook) return { status: 409, body: { error: 'no webhook destination: POST /__control/notifications/destination first' } };
+      return { status: 200, body: await sim.notify(b, { signed: b.signed !== false }) };
+    });
     r.on('POST', '/tokens', (req) => {
       const b = parseJson(req) as { token: string; accounts?: string[]; permissions?: Permission[] };
       sim.addToken(b.token, b.accounts ?? [SANDBOX_ACCOUNT_ID], b.permissions ?? []);
@@ -305,7 +322,16 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     return res;
   }, opts.port ?? 0);
 
+  let webhook: WebhookDestination | null = null;
   const sim: CloudflareSimulator = {
+    setWebhook: (dest) => {
+      webhook = dest;
+    },
+    notify: async (spec, o = {}) => {
+      if (!webhook) throw new Error('no webhook destination configured');
+      const payload = notificationBody({ accountId: SANDBOX_ACCOUNT_ID, ...spec });
+      return { ...(await sendNotification(webhook, payload, o)), payload };
+    },
     url: `${server.url}${API_PREFIX}`,
     controlUrl: `${server.url}${CONTROL_PREFIX}`,
     state,
