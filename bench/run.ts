@@ -14,6 +14,7 @@ const BENCHES: Bench[] = [
   { name: 'approve', about: '50 approvers clicking Approve at once', load: () => import('./approve.js') },
   { name: 'withdraw', about: 'end-to-end withdraw at time scale 600', load: () => import('./withdraw.js') },
   { name: 'break-glass', about: 'emergency command -> confirm step -> Send now -> PATCH, 100 runs', load: () => import('./break-glass.js') },
+  { name: 'multi-emergency', about: 'a 10-prefix emergency: command -> one confirm step -> Send now -> last PATCH, 12 runs', load: () => import('./multi-emergency.js') },
   { name: 'alerts', about: 'Cloudflare webhook in -> alert card posted, 120 runs', load: () => import('./alerts.js') },
   { name: 'ris-live', about: 'RIS Live message -> alert card / thread reply, beside the polling paths', load: () => import('./ris-live.js') },
   { name: 'store', about: 'OperationStore create + 10 updates', load: () => import('./store.js') },

@@ -50,3 +50,17 @@ export type VerdictEvent = Extract<OpEvent, { type: 'verdict' }>;
 export function isBroadcast(event: OpEvent): boolean {
   return event.type === 'break_glass' || event.type === 'unexpected_origin' || event.type === 'escalated' || (event.type === 'verdict' && event.verdict === 'contested');
 }
+
+/**
+ * Progress that only moves the picture along (Cloudflare confirms its own state, a looking-glass sample, a binding
+ * still provisioning or deleting, validation checks still running): folded into the card's "Latest" line, no thread
+ * reply. The thread keeps what changed the picture: the request, approvals, the call sent (`accepted` /
+ * `already_true`), warnings, unexpected origins, escalations, errors and the verdict. A withdraw's thread goes from
+ * 6-7 replies to 3, so a busy channel's one-post-per-second pacing has that much less to queue.
+ */
+export const CARD_ONLY_PROGRESS: ReadonlySet<string> = new Set(['cloudflare_confirmed', 'sample', 'provisioning', 'deleting', 'checks']);
+
+/** Whether an event earns a thread reply (otherwise the card alone shows it). */
+export function isThreadWorthy(event: OpEvent): boolean {
+  return !(event.type === 'progress' && CARD_ONLY_PROGRESS.has(event.step));
+}

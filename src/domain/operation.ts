@@ -142,6 +142,11 @@ export interface Operation {
    * where it was and never skips a gate. Null (or absent on older records) when nothing waited.
    */
   stage?: StageState | null;
+  /**
+   * A multi-prefix emergency (`/byoip emergency withdraw a,b,c`): the id of the batch this change is one prefix of.
+   * Its card and thread are the batch's (src/domain/batch.ts); absent or null for a change of its own.
+   */
+  batch?: string | null;
 }
 
 /** A wait inside `executing` (see `Operation.stage`). */

@@ -74,7 +74,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         throw err;
       }
     },
-    { ...common, concurrency: 8 },
+    // 16: a multi-prefix emergency (up to 50 prefixes) sends its PATCHes in parallel; a job mostly waits on Cloudflare.
+    { ...common, concurrency: 16 },
   );
 
   const watch = new Worker<OpJob>(

@@ -96,8 +96,11 @@ export async function verifyAdvertisement(deps: KindDeps, direction: Direction, 
     const bgpPrefixId = op.bgpPrefixId ?? '';
     const bgp = await deps.reader.read<BgpPrefix>(`cf-bgp:${bgpPrefixId}`, ttl, () => deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId));
     if (bgp.onDemand.advertised !== target) return { events: [] };
+    const since = bgp.onDemand.advertisedModifiedAt ?? null;
     return {
-      events: [{ type: 'progress', step: 'cloudflare_confirmed', facts: { advertised: target, since: bgp.onDemand.advertisedModifiedAt ?? null } }],
+      events: [{ type: 'progress', step: 'cloudflare_confirmed', facts: { advertised: target, since } }],
+      // The card's line (the event itself is card-only): Cloudflare agrees, the collectors are next.
+      latest: `Cloudflare reports ${op.prefix} ${target ? 'advertised' : 'withdrawn'}${since ? ` since ${since}` : ''}; watching route collectors.`,
       data: { phase: 'routing' },
       nextDelayMs: 0,
     };

@@ -22,7 +22,8 @@ import {
 import { cardChannel, type EnginePolicy } from '../domain/policy.js';
 import { BotError, ErrorCode, GuardBlockedError, InvalidInputError, isBotError, userMessageOf } from '../errors.js';
 import { kindOf, type KindDeps } from '../kinds/index.js';
-import { covers, listBgpPrefixes, listPrefixes } from '../kinds/lookup.js';
+import { covers, listBgpPrefixes, listPrefixes, resolveBgpPrefix } from '../kinds/lookup.js';
+import { MAX_BATCH_PREFIXES, type BatchSkip, type EmergencyBatch } from '../domain/batch.js';
 import { addressMapReport, locateMap, type MapShape } from '../kinds/address-map.js';
 import { readBlastRadius } from '../kinds/blast-radius.js';
 import type { BlastRadius, Plan, Target } from '../kinds/types.js';
@@ -78,6 +79,30 @@ export interface DelegationsReport {
   accountId: string;
   prefix: Prefix;
   delegations: Delegation[];
+}
+
+/** `/byoip emergency withdraw|advertise a,b,c|--all <reason>`: which prefixes. */
+export type BatchSelection = { cidrs: string[] } | { all: true };
+
+/** One prefix the batch will change: the target intake found and, for the confirm step, its blast radius. */
+export interface BatchItem {
+  cidr: string;
+  target: Target;
+  blast?: BlastRadius;
+}
+
+export interface BatchInput {
+  kind: 'advertise' | 'withdraw';
+  selection: BatchSelection;
+  userId: string;
+  reason: string;
+  /** What the confirm step listed as skipped (kept on the card). */
+  skipped?: BatchSkip[];
+}
+
+export interface BatchIntake {
+  items: BatchItem[];
+  skipped: BatchSkip[];
 }
 
 /** `viewer`: read-only commands (status, preflight); `requester`: file requests; `approver`; `break_glass`: on call. */
@@ -329,6 +354,23 @@ export class OperationService {
   }
 
   /**
+   * Mark reviewed on a multi-prefix emergency's card: reviews every prefix of it (one decision), with the same rules
+   * as one break-glass change (an approver, never the person who broke the glass). The first refusal stops it.
+   */
+  async reviewBatch(batchId: string, userId: string): Promise<Operation[]> {
+    const batch = await this.deps.store.getBatch(batchId);
+    if (!batch) throw new BotError(ErrorCode.OperationNotFound, 'That emergency no longer exists (it may have been cleaned up); nothing was changed.');
+    const out: Operation[] = [];
+    for (const c of batch.children) {
+      const op = await this.deps.store.get(c.opId);
+      if (!op || op.reviewedBy) continue;
+      out.push(await this.review(c.opId, userId));
+    }
+    if (out.length === 0) throw new BotError(ErrorCode.OperationFinished, 'This emergency was already reviewed; nothing was changed.');
+    return out;
+  }
+
+  /**
    * A click by `userId` on a card, authorized live against the approver groups: applies `decision` atomically with its
    * thread reply, card update and audit line; a refusal is audited as `refusedType` and rethrown for the ephemeral.
    */
@@ -472,6 +514,140 @@ export class OperationService {
       // Lost a race with a new request or a state change of the holder: read again and supersede that.
     }
     throw new BotError(ErrorCode.PrefixLocked, `${cidr} is changing too fast to take over right now; nothing was sent and no use was spent. Try again in a moment.`, true);
+  }
+
+  /**
+   * A multi-prefix emergency, step 1 (the command): on call (live membership), then every prefix named (or, with
+   * `--all`, every BGP prefix of every account in the opposite state). A prefix not on the accounts refuses the whole
+   * command with a sentence naming it (nothing is sent); one already in the wanted state, locked at Cloudflare or held
+   * by another request is listed as skipped. Look-ups are `emergency`. See src/domain/batch.ts for the rules.
+   */
+  async breakGlassBatchIntake(kind: 'advertise' | 'withdraw', selection: BatchSelection, userId: string): Promise<BatchIntake> {
+    return withRequestClass('emergency', () => this.batchTargets(kind, selection, userId));
+  }
+
+  private async batchTargets(kind: 'advertise' | 'withdraw', selection: BatchSelection, userId: string): Promise<BatchIntake> {
+    const what = 'all' in selection ? '--all' : selection.cidrs.join(',');
+    const refuse = async (why: string, err: BotError): Promise<never> => {
+      await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: userId, data: { kind, prefix: null, prefixes: what.slice(0, 2000), why, message: err.userMessage } });
+      throw err;
+    };
+    if (!(await this.isAllowed(userId, 'break_glass'))) {
+      await refuse('not on call', new BotError(ErrorCode.NotAuthorized, `Only the on-call (break-glass) group can act without approval, so nothing was sent. File normal requests with /byoip ${kind} <cidr>, or page the on-call engineer.`));
+    }
+    const want = kind === 'advertise';
+    const deps = this.deps.kinds;
+    let cidrs: string[];
+    if ('all' in selection) {
+      cidrs = [];
+      for (const account of this.policy.cloudflare.accounts) {
+        const prefixes = (await listPrefixes(deps, account.id)).filter((p) => p.approved === 'V');
+        const lists = await Promise.all(prefixes.map((p) => listBgpPrefixes(deps, account.id, p.id)));
+        for (const list of lists) for (const b of list) if (b.onDemand.advertised !== want && !b.onDemand.locked) cidrs.push(parseCidr(b.cidr).text);
+      }
+      if (cidrs.length === 0) {
+        await refuse('nothing to do', new InvalidInputError(`No BGP prefix on the accounts this bot manages is ${want ? 'withdrawn' : 'advertised'} (and unlocked) right now, so there is nothing to ${kind}; nothing was sent.`));
+      }
+    } else {
+      cidrs = [...new Set(selection.cidrs.map((c) => parseCidr(c).text))];
+    }
+    if (cidrs.length > MAX_BATCH_PREFIXES) {
+      await refuse('too many', new InvalidInputError(`That is ${cidrs.length} prefixes; one emergency takes at most ${MAX_BATCH_PREFIXES} (what one confirm step and one card can list). Split it into several commands; nothing was sent.`));
+    }
+    const items: BatchItem[] = [];
+    const skipped: BatchSkip[] = [];
+    const resolved = await Promise.all(cidrs.map((cidr) => resolveBgpPrefix(deps, cidr).then((r) => ({ ok: true as const, r }), (err: unknown) => ({ ok: false as const, err }))));
+    for (const [i, cidr] of cidrs.entries()) {
+      const res = resolved[i]!;
+      if (!res.ok) {
+        if (isBotError(res.err) && res.err.code !== ErrorCode.InvalidInput) await refuse('target', res.err);
+        if (isBotError(res.err)) await refuse('target', new BotError(ErrorCode.InvalidInput, `${res.err.template} (${cidr} was one of the prefixes listed.) Nothing was sent for any of them; fix the list and run the command again.`, false, { texts: res.err.texts, people: res.err.people }));
+        throw res.err;
+      }
+      const { r } = res;
+      if (r.bgp.onDemand.advertised === want) {
+        skipped.push({ cidr, why: 'already' });
+        continue;
+      }
+      if (r.bgp.onDemand.locked) {
+        skipped.push({ cidr, why: 'cloudflare_locked' });
+        continue;
+      }
+      const holder = await this.deps.store.lockHolder(cidr);
+      if (holder) {
+        skipped.push({ cidr, why: 'locked', holder });
+        continue;
+      }
+      items.push({ cidr, target: { accountId: r.accountId, prefixId: r.prefix.id, bgpPrefixId: r.bgp.id, params: { accountPrefix: r.prefix.cidr }, before: { advertised: r.bgp.onDemand.advertised } } });
+    }
+    return { items, skipped };
+  }
+
+  /** The blast radius of each prefix of a batch, for the one confirm step (shared reads, in parallel). */
+  async breakGlassBatchBlast(items: BatchItem[]): Promise<BatchItem[]> {
+    return withRequestClass('emergency', () =>
+      Promise.all(items.map(async (it) => ({ ...it, blast: (await readBlastRadius(this.deps.kinds, it.target.accountId, it.target.prefixId, it.cidr, it.target.bgpPrefixId)).blast }))),
+    );
+  }
+
+  /**
+   * A multi-prefix emergency, step 2 ("Send now"): intake again (the picture may have moved while the dialog was
+   * open), then every operation, every lock and ONE break-glass use in one atomic step, then every execute job at
+   * once: the PATCHes go out in parallel in the budget's `emergency` class, and nothing here waits on Slack.
+   */
+  async breakGlassBatch(input: BatchInput): Promise<{ batch: EmergencyBatch; ops: Operation[] }> {
+    return withRequestClass('emergency', () => this.sendBatch(input));
+  }
+
+  private async sendBatch(input: BatchInput): Promise<{ batch: EmergencyBatch; ops: Operation[] }> {
+    const reason = input.reason.trim();
+    if (reason.length < 3) throw new InvalidInputError(`Say why in the same line: /byoip emergency ${input.kind} <cidr>,<cidr>… <reason> (the incident, in a few words).`);
+    if (reason.length > 500) throw new InvalidInputError('The reason is longer than 500 characters; shorten it and link the incident instead.');
+    const policy = this.policy;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = await this.batchTargets(input.kind, input.selection, input.userId);
+      const { items } = found;
+      // What the confirm step already showed as skipped stays on the card (its prefixes are not in the selection).
+      const skipped = [...(input.skipped ?? []).filter((x) => !found.skipped.some((y) => y.cidr === x.cidr) && !items.some((i) => i.cidr === x.cidr)), ...found.skipped];
+      if (items.length === 0) {
+        await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: null, why: 'nothing to do', skipped } });
+        throw new InvalidInputError(`Every prefix listed is skipped (${skipped.map((s) => `${s.cidr}: ${s.why === 'already' ? `already ${input.kind === 'advertise' ? 'advertised' : 'withdrawn'}` : s.why === 'locked' ? `request ${s.holder ?? '?'} holds it` : 'locked at Cloudflare'}`).join('; ')}); nothing was sent and no use was spent.`);
+      }
+      const now = this.now();
+      const batch: EmergencyBatch = { id: newId(), kind: input.kind, requestedBy: input.userId, reason, channel: cardChannel(policy, input.kind), cardTs: null, createdAt: now, all: 'all' in input.selection, children: [], skipped };
+      const ops = items.map((it) =>
+        newOperation(
+          { ...fromTarget(input.kind, it.cidr, it.target), id: newId(), requestedBy: input.userId, reason, channel: batch.channel, state: 'approved', expiresAt: now, approvalsRequired: 0, decidedBy: input.userId, approvedAt: now, breakGlass: true, batch: batch.id },
+          now,
+        ),
+      );
+      batch.children = ops.map((o) => ({ opId: o.id, prefix: o.prefix }));
+      const children = ops.map((op, i) => ({
+        op,
+        // The batch's card and its one alarm line: the first child carries the alarm for all of them.
+        notify: i === 0 ? [CARD, eventItem({ type: 'break_glass', by: input.userId, reason, supersedes: null })] : [CARD],
+        audit: { type: 'break_glass', opId: op.id, actor: input.userId, data: { kind: input.kind, prefix: op.prefix, reason, before: items[i]!.target.before, supersedes: null, batch: batch.id, batchSize: ops.length, guards: [] } },
+      }));
+      const res = await this.deps.store.createBatch(batch, children, { maxUses: policy.break_glass.max_uses, windowMs: policy.break_glass.window });
+      if (res.created) {
+        this.deps.logger.warn({ batch: batch.id, prefixes: batch.children.map((c) => c.prefix), user: input.userId, kind: input.kind, skipped: skipped.length }, 'break glass (batch)');
+        // Every execute job first (the PATCHes), then the deliveries: Slack never stands in front of Cloudflare.
+        await Promise.all(ops.map((o) => this.deps.dispatcher.execute(o.id, 0)));
+        await Promise.all(ops.map((o) => this.deps.dispatcher.deliver(o.id)));
+        return { batch, ops };
+      }
+      if ('noUseLeft' in res) {
+        await this.deps.store.audit({ type: 'break_glass_refused', opId: '-', actor: input.userId, data: { kind: input.kind, prefix: null, why: 'limit reached', used: res.noUseLeft.used, batch: true } });
+        const when = new Date(res.noUseLeft.nextFreeAt).toISOString().replace(/\.\d+Z$/, 'Z');
+        throw new BotError(
+          ErrorCode.NotAuthorized,
+          `Break glass has been used ${res.noUseLeft.used} time(s) in the last ${Math.round(policy.break_glass.window / 60_000)} minutes, the policy's limit (a multi-prefix emergency counts as one use); the next use frees up at ${when}. Nothing was sent. File normal requests and ask an approver.`,
+        );
+      }
+      // A lock was taken between the intake and the atomic step: nothing was created; read again (it is skipped now).
+      this.deps.logger.info({ prefix: res.prefix, holder: res.lockedBy }, 'batch lost a lock race; reading again');
+    }
+    throw new BotError(ErrorCode.PrefixLocked, 'These prefixes are changing too fast to take over right now; nothing was sent and no use was spent. Try again in a moment.', true);
   }
 
   /** What `/byoip status` shows: every prefix with its BGP prefixes, and the open requests. */

@@ -3,11 +3,12 @@ import type { RedisClient } from '../redis.js';
 import type { OpEvent } from '../domain/events.js';
 import { BotError, ErrorCode } from '../errors.js';
 import { isTerminal, type Operation } from '../domain/operation.js';
+import type { EmergencyBatch } from '../domain/batch.js';
 
 export type { RedisClient };
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-const SCRIPTS = { byoipCreate: lua('create'), byoipCas: lua('cas'), byoipAckOutbox: lua('ack-outbox') } as const;
+const SCRIPTS = { byoipCreate: lua('create'), byoipCas: lua('cas'), byoipAckOutbox: lua('ack-outbox'), byoipCreateBatch: lua('create-batch') } as const;
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 type WithScripts = RedisClient & Record<keyof typeof SCRIPTS, ScriptFn>;
@@ -50,6 +51,8 @@ export interface UpdateResult {
 }
 
 export type CreateResult = { created: true } | { created: false; lockedBy: string } | { created: false; noUseLeft: { used: number; nextFreeAt: number } };
+
+export type CreateBatchResult = { created: true } | { created: false; lockedBy: string; prefix: string } | { created: false; noUseLeft: { used: number; nextFreeAt: number } };
 
 export interface CreateOptions {
   /** Break glass: take one use of the sliding window in the same step (a lost race spends nothing). */
@@ -155,6 +158,51 @@ export class OperationStore {
       default:
         return { created: false, lockedBy: String(res[1]) };
     }
+  }
+
+  private batchKey = (id: string) => this.key('batch', id);
+
+  /**
+   * A multi-prefix emergency: every operation, every prefix lock and ONE break-glass use in one atomic step (all or
+   * nothing: a lock held by anyone or no use left creates nothing and spends nothing). See src/domain/batch.ts.
+   */
+  async createBatch(
+    batch: EmergencyBatch,
+    children: { op: Operation; notify: OutboxItem[]; audit: AuditEntry }[],
+    use: { maxUses: number; windowMs: number },
+  ): Promise<CreateBatchResult> {
+    const keys: string[] = [this.breakGlassUsesKey(), this.recentKey(), this.auditKey(), this.activeKey(), this.pendingKey(), this.batchKey(batch.id)];
+    const args: string[] = [String(use.maxUses), String(this.now()), String(use.windowMs), batch.id, JSON.stringify(batch), String(this.retention.operationMs), String(children.length)];
+    for (const c of children) {
+      keys.push(this.lockKey(c.op.prefix), this.opKey(c.op.id), this.outboxKey(c.op.id), this.seqKey(c.op.id));
+      args.push(c.op.id, JSON.stringify(c.op), String(c.op.createdAt), String(c.notify.length), ...c.notify.map((n) => this.stamp(n)));
+    }
+    for (const c of children) {
+      const f = this.auditFields(c.audit);
+      args.push(String(f.length), ...f);
+    }
+    const res = (await this.scripts.byoipCreateBatch(keys.length, ...keys, ...args)) as [number, string | number, string?];
+    if (res[0] === 1) {
+      for (const c of children) this.onStateChange?.(c.op.kind, c.op.state);
+      return { created: true };
+    }
+    if (res[0] === 2) return { created: false, noUseLeft: { used: Number(res[1]), nextFreeAt: Number(res[2]) + use.windowMs } };
+    return { created: false, lockedBy: String(res[2] ?? ''), prefix: children[Number(res[1]) - 1]?.op.prefix ?? '' };
+  }
+
+  async getBatch(id: string): Promise<EmergencyBatch | null> {
+    const json = await this.redis.get(this.batchKey(id));
+    return json ? (JSON.parse(json) as EmergencyBatch) : null;
+  }
+
+  /** Records the batch card's ts (once: a second post's ts never replaces the first). */
+  async setBatchCardTs(id: string, ts: string): Promise<EmergencyBatch | null> {
+    const batch = await this.getBatch(id);
+    if (!batch) return null;
+    if (batch.cardTs) return batch;
+    const next = { ...batch, cardTs: ts };
+    await this.redis.set(this.batchKey(id), JSON.stringify(next), 'PX', this.retention.operationMs);
+    return next;
   }
 
   async get(id: string): Promise<Operation | null> {

@@ -1,5 +1,5 @@
 import { parseCidr } from '../domain/cidr.js';
-import { InvalidInputError } from '../errors.js';
+import { BotError, InvalidInputError } from '../errors.js';
 import { ADDRESS_MAP_ACTIONS, isAddressMapAction, type AddressMapAction } from '../kinds/address-map.js';
 
 export type ParsedCommand =
@@ -12,6 +12,8 @@ export type ParsedCommand =
   | { kind: 'delegations'; cidr: string }
   | { kind: 'bgp_create' | 'bgp_delete'; prefix: string; cidr: string; reason: string }
   | { kind: 'emergency'; action: 'advertise' | 'withdraw'; cidr: string; reason: string }
+  /** Several prefixes at once (`a,b,c`) or `--all`: one confirm step, one card, one break-glass use. */
+  | { kind: 'emergency-batch'; action: 'advertise' | 'withdraw'; cidrs: string[] | 'all'; reason: string }
   | { kind: 'preflight'; cidr: string; asn?: number }
   | { kind: 'address-map'; action: 'create'; cidr: string; reason: string }
   | { kind: 'address-map'; action: Exclude<AddressMapAction, 'create'>; mapId: string; value: string; reason: string }
@@ -29,10 +31,24 @@ export const USAGE = [
   '`/byoip delegate <prefix> <cidr> <account-id>` · `undelegate <prefix> <cidr>` · `delegations <prefix>`',
   '`/byoip address-map create <prefix>` · `<action> <map-id> [value]` · `show <map-id|prefix>`',
   '`/byoip bgp create|delete <prefix> <bgp-prefix>` — more-specific BGP prefixes (created withdrawn; needs approval)',
-  '`/byoip emergency withdraw|advertise <cidr> <reason>` — on call only, no approval, reviewed afterwards',
+  '`/byoip emergency withdraw|advertise <cidr>[,<cidr>…]|--all <reason>` — on call only, no approval, reviewed afterwards',
   '`/byoip audit <prefix|request id> [page]` — the audit trail · `/byoip loa <prefix>` — its LOA',
   '`/byoip preflight <cidr> [asn]` — ROA, IRR and ownership token before onboarding',
 ].join('\n');
+
+/** `a,b,c` (no spaces): each a CIDR; a bad one is named by its place in the list, and nothing else is looked at. */
+function parseCidrList(text: string): string[] {
+  const items = text.split(',');
+  return items.map((item, i) => {
+    if (!item.trim()) throw new InvalidInputError(`Item ${i + 1} of the list \`{list}\` is empty: separate the prefixes with single commas and no spaces, e.g. \`203.0.113.0/24,198.51.100.0/24\`. Nothing was sent.`, { list: text.slice(0, 200) });
+    try {
+      return parseCidr(item).text;
+    } catch (err) {
+      if (err instanceof BotError) throw new BotError(err.code, `Item ${i + 1} of the list: ${err.template} Nothing was sent for any prefix of the list.`, false, { texts: err.texts, people: err.people });
+      throw err;
+    }
+  });
+}
 
 /** Parses the text after `/byoip`. Throws InvalidInputError with a sentence saying what to type instead. */
 export function parseCommand(text: string): ParsedCommand {
@@ -84,7 +100,10 @@ export function parseCommand(text: string): ParsedCommand {
       if ((action !== 'withdraw' && action !== 'advertise') || !rest[1]) {
         throw new InvalidInputError('Break glass takes the action, the prefix and the reason in one line: `/byoip emergency withdraw <cidr> <reason>` (on-call group only).');
       }
-      return { kind: 'emergency', action, cidr: parseCidr(rest[1]).text, reason: rest.slice(2).join(' ') };
+      const reason = rest.slice(2).join(' ');
+      if (rest[1].toLowerCase() === '--all') return { kind: 'emergency-batch', action, cidrs: 'all', reason };
+      if (rest[1].includes(',')) return { kind: 'emergency-batch', action, cidrs: parseCidrList(rest[1]), reason };
+      return { kind: 'emergency', action, cidr: parseCidr(rest[1]).text, reason };
     }
     case 'onboard': {
       if (!rest[0] || !rest[1]) throw new InvalidInputError('Say which prefix and the ASN it is announced under: `/byoip onboard <cidr> <asn>`, e.g. `/byoip onboard 192.0.2.0/24 13335`.');

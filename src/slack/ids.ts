@@ -21,6 +21,8 @@ export const CallbackId = {
   ConfirmApprove: 'byoip_confirm_approve',
   /** The on-call engineer's confirm step of a break-glass change ("Send now"). */
   BreakGlass: 'byoip_break_glass',
+  /** The confirm step of a multi-prefix emergency (one Send now for every prefix listed). */
+  BreakGlassBatch: 'byoip_break_glass_batch',
 } as const;
 
 export const BlockId = {
@@ -35,3 +37,6 @@ export const InputActionId = {
   Reason: 'reason_input',
   Checklist: 'checklist_input',
 } as const;
+
+/** The value of a button on a multi-prefix emergency's card: `batch:<id>` (src/slack/views/batch-card.ts). */
+export const BATCH_VALUE = 'batch:';

@@ -2,7 +2,9 @@ import { LogLevel, WebClient, WebAPIPlatformError, WebAPIRateLimitedError, type 
 import type { Logger as PinoLogger } from 'pino';
 import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
-import { DeliveryError, type Notifier } from '../operations/deliverer.js';
+import type { EmergencyBatch } from '../domain/batch.js';
+import { DeliveryError, type BatchLine, type Notifier } from '../operations/deliverer.js';
+import { batchCard, batchLineText } from './views/batch-card.js';
 import { renderEvent } from './render/events.js';
 import { statusCard } from './views/status-card.js';
 
@@ -118,7 +120,10 @@ export class SlackNotifier implements Notifier {
   }
 
   async post(op: Operation, event: OpEvent, seq: number): Promise<string> {
-    const { text, broadcast } = renderEvent(op, event);
+    const rendered = renderEvent(op, event);
+    // A prefix of a multi-prefix emergency speaks in the batch's thread: each of its lines names the prefix first.
+    const text = op.batch ? `\`${op.prefix}\`: ${rendered.text}` : rendered.text;
+    const broadcast = rendered.broadcast;
     const threadTs = op.cardTs ?? undefined;
     const res = await this.call(() =>
       this.client.chat.postMessage({
@@ -127,6 +132,33 @@ export class SlackNotifier implements Notifier {
         metadata: outboxMetadata(op, seq),
         ...(threadTs ? { thread_ts: threadTs, reply_broadcast: broadcast } : {}),
       } as ChatPostMessageArguments),
+    );
+    return String(res.ts ?? '');
+  }
+
+  async postBatchCard(batch: EmergencyBatch, children: Operation[]): Promise<string> {
+    const card = batchCard(batch, children);
+    const res = await this.call(() =>
+      this.client.chat.postMessage({ channel: batch.channel, text: card.text, blocks: card.blocks as unknown as KnownBlock[], metadata: { event_type: METADATA_TYPE, event_payload: { op: batch.id, seq: 0 } } } as ChatPostMessageArguments),
+    );
+    if (!res.ts) throw new DeliveryError('chat.postMessage returned no ts', null, false);
+    return res.ts as string;
+  }
+
+  batchCardFingerprint(batch: EmergencyBatch, children: Operation[]): string {
+    return JSON.stringify(batchCard(batch, children));
+  }
+
+  async updateBatchCard(batch: EmergencyBatch, children: Operation[]): Promise<void> {
+    if (!batch.cardTs) return;
+    const card = batchCard(batch, children);
+    await this.call(() => this.client.chat.update({ channel: batch.channel, ts: batch.cardTs!, text: card.text, blocks: card.blocks as unknown as KnownBlock[] }));
+  }
+
+  async postBatchLine(batch: EmergencyBatch, children: Operation[], line: BatchLine): Promise<string> {
+    const { text, broadcast } = batchLineText(batch, children, line);
+    const res = await this.call(() =>
+      this.client.chat.postMessage({ channel: batch.channel, text, ...(batch.cardTs ? { thread_ts: batch.cardTs, reply_broadcast: broadcast } : {}) } as ChatPostMessageArguments),
     );
     return String(res.ts ?? '');
   }

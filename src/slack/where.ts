@@ -14,11 +14,11 @@ export interface Origin {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The card's ts once the deliverer has posted it, or null after `waitMs`. */
-async function cardTsOf(ctx: ListenerContext, opId: string, waitMs: number): Promise<string | null> {
+async function cardTsOf(ctx: ListenerContext, opId: string, waitMs: number, lookup?: () => Promise<string | null>): Promise<string | null> {
   const until = Date.now() + waitMs;
   for (;;) {
-    const op = await ctx.service.get(opId).catch(() => null);
-    if (op?.cardTs) return op.cardTs;
+    const ts = lookup ? await lookup().catch(() => null) : ((await ctx.service.get(opId).catch(() => null))?.cardTs ?? null);
+    if (ts) return ts;
     if (Date.now() >= until) return null;
     await sleep(100);
   }
@@ -29,12 +29,12 @@ async function cardTsOf(ctx: ListenerContext, opId: string, waitMs: number): Pro
  * once posted, else the channel. `lead` is the sentence before ("Your withdraw request for 203.0.113.0/24").
  * Nothing is said when the command was typed in the card's channel (the card appears there) unless `always`.
  */
-export async function tellWhere(ctx: ListenerContext, client: WebClient, op: Operation, user: string, origin: Origin, lead: string, opts: { always?: boolean } = {}): Promise<void> {
+export async function tellWhere(ctx: ListenerContext, client: WebClient, op: Operation, user: string, origin: Origin, lead: string, opts: { always?: boolean; /** Where the card's ts is read (a multi-prefix emergency's card is the batch's). */ cardTs?: () => Promise<string | null> } = {}): Promise<void> {
   const elsewhere = origin.channel !== op.channel;
   if (!elsewhere && !opts.always) return;
   let text = `${lead}.`;
   if (elsewhere) {
-    const ts = await cardTsOf(ctx, op.id, ctx.cardWaitMs ?? 10_000);
+    const ts = await cardTsOf(ctx, op.id, ctx.cardWaitMs ?? 10_000, opts.cardTs);
     const permalink = ts
       ? await client.chat
           .getPermalink({ channel: op.channel, message_ts: ts })

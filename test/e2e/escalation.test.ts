@@ -43,7 +43,14 @@ describe('when the Internet does not follow Cloudflare', () => {
     const cidr = DEFAULT_SCENARIO.prefixes.advertised.cidr;
     const card = await approveAndAccept(stack, 'withdraw', cidr);
     // A stuck route: peers keep it although Cloudflare withdrew.
-    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Cloudflare reports')), 10_000);
+    // Cloudflare has confirmed its own state: the watch is on the route collectors (progress only: no thread reply;
+    // the card's Latest line may already show the next sample).
+    for (let i = 0; i < 10_000 / 50; i++) {
+      const op = (await stack.bot!.store.recent(5)).find((o) => o.prefix === cidr);
+      if (op?.watch?.data.phase === 'routing') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await stack.bot!.store.recent(5)).find((o) => o.prefix === cidr)?.watch?.data.phase).toBe('routing');
     for (const a of stack.world.announcementsOf(cidr)) if (a.origin === 13335) a.end = null;
     const warning = await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('still visible from AS13335')), 15_000);
     expect(warning.text).toMatch(/still visible from AS13335 \d+ (s|min) after the withdraw/);

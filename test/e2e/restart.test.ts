@@ -26,7 +26,14 @@ describe.each(redisModes())('a worker killed while watching ($name)', ({ redisCl
 
     const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'restart drill');
     await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
-    await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, card.ts).find((m) => m.text.includes('Cloudflare reports')), 15_000);
+    // Cloudflare has confirmed its own state: the watch is on the route collectors (progress only: no thread reply;
+    // the card's Latest line may already show the next sample).
+    for (let i = 0; i < 15_000 / 50; i++) {
+      const op = (await stack.bot!.store.recent(5)).find((o) => o.prefix === p.cidr);
+      if (op?.watch?.data.phase === 'routing') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await stack.bot!.store.recent(5)).find((o) => o.prefix === p.cidr)?.watch?.data.phase).toBe('routing');
 
     first.kill('SIGKILL'); // mid-watch: Cloudflare has withdrawn, the Internet has not caught up yet
     await new Promise((r) => first.once('exit', r));

@@ -31,6 +31,15 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 120_000);
 
+  it('runs the multi-prefix emergency: one command, one confirm step, one card for four prefixes, one review', async () => {
+    const { code, out } = await runSandbox('examples/multi-emergency.txt', '600', ['--scenario', 'fleet']);
+    expect(out).toContain('Only the on-call');
+    expect(out).toContain('Skipped: `198.51.100.0/24` is already withdrawn');
+    expect(out).toContain('Done: all 4 prefixes withdrawn');
+    expect(out).toContain('Reviewed by @bob');
+    expect(code).toBe(0);
+  }, 120_000);
+
   it('runs the alert story: world notify route-leak makes a card, Emergency withdraw on it runs break glass to Done, END resolves the card', async () => {
     const { code, out } = await runSandbox('examples/alert.txt');
     expect(out).toContain('Only the on-call (break-glass) group');

@@ -554,7 +554,7 @@ describe('OperationStore scripts', () => {
       const first = new OperationStore(fresh, prefix, () => clock);
       new OperationStore(fresh, uniquePrefix());
       new OperationStore(fresh, prefix);
-      expect(defined.sort()).toEqual(['byoipAckOutbox', 'byoipCas', 'byoipCreate']);
+      expect(defined.sort()).toEqual(['byoipAckOutbox', 'byoipCas', 'byoipCreate', 'byoipCreateBatch']);
       const op = makeOperation();
       expect(await first.create(op, [card], requested(op))).toEqual({ created: true });
     } finally {

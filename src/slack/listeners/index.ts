@@ -8,7 +8,7 @@ import { decideAction, skipGatesAction } from './actions/decide.js';
 import { byoipCommand } from './commands/byoip.js';
 import { appHomeOpened } from './events/home.js';
 import { subteamMembersChanged } from './events/subteam.js';
-import { breakGlassSubmit, confirmApproveSubmit } from './views/confirm-submit.js';
+import { breakGlassBatchSubmit, breakGlassSubmit, confirmApproveSubmit } from './views/confirm-submit.js';
 import { requestSubmit } from './views/request-submit.js';
 
 export function registerListeners(app: App, ctx: ListenerContext, command = '/byoip'): void {
@@ -25,6 +25,7 @@ export function registerListeners(app: App, ctx: ListenerContext, command = '/by
   app.view(CallbackId.RequestChange, requestSubmit(ctx));
   app.view(CallbackId.ConfirmApprove, confirmApproveSubmit(ctx));
   app.view(CallbackId.BreakGlass, breakGlassSubmit(ctx));
+  app.view(CallbackId.BreakGlassBatch, breakGlassBatchSubmit(ctx));
   app.event('subteam_members_changed', subteamMembersChanged(ctx));
   app.event('app_home_opened', appHomeOpened(ctx));
 }

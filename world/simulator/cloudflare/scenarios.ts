@@ -32,7 +32,7 @@ export const SERVICES = [
   { id: SERVICE_IDS.spectrum, name: 'Spectrum' },
 ];
 
-export const SCENARIO_NAMES = ['default', 'fresh', 'onboarding', 'deployed', 'services', 'locked'] as const;
+export const SCENARIO_NAMES = ['default', 'fresh', 'onboarding', 'deployed', 'services', 'locked', 'fleet'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** `default`: one advertised and one withdrawn prefix, both approved with an active Magic Transit binding. */
@@ -57,6 +57,27 @@ export const DEFAULT_SCENARIO = {
   },
   /** The customer's covering announcement. */
   customerAggregate: '203.0.112.0/23',
+} as const;
+
+/** A 32-hex id made from a tag and a number (deterministic, like the scenarios' other ids). */
+const fleetId = (tag: string, i: number) => `${tag}${i.toString(16).padStart(2, '0')}`.padEnd(32, '0').slice(0, 32);
+
+/**
+ * `fleet`: `default` plus ten more advertised /24s (198.18.0.0/24 … 198.18.9.0/24, each with its Magic Transit
+ * binding, fully visible from AS13335, covered by the customer's own 198.18.0.0/15 announcement): a data-centre
+ * failover or a large attack that touches many prefixes at once (`/byoip emergency withdraw a,b,c…|--all`).
+ */
+export const FLEET_SCENARIO = {
+  ...DEFAULT_SCENARIO,
+  fleet: Array.from({ length: 10 }, (_, i) => ({
+    id: fleetId('f1ee7a', i),
+    cidr: `198.18.${i}.0/24`,
+    bgpPrefixId: fleetId('f1ee7b', i),
+    bindingId: fleetId('f1ee7c', i),
+    ownershipToken: fleetId('f1ee7d', i),
+  })),
+  /** The customer's covering announcement of the fleet. */
+  fleetAggregate: '198.18.0.0/15',
 } as const;
 
 /** `onboarding`: a prefix added but not yet approved; IRR and RPKI are in place, the ownership token is not published. */
@@ -204,6 +225,20 @@ export function seedScenario(name: string, state: CloudflareState, world: World)
       registry(w.cidr, w.ownershipToken);
       visible(a.cidr);
       customerAggregate();
+      break;
+    }
+    case 'fleet': {
+      seedScenario('default', state, world);
+      for (const f of FLEET_SCENARIO.fleet) {
+        prefix(f);
+        binding(f.bindingId, f.id, f.cidr, SERVICE_IDS.magicTransit);
+        bgp(f.bgpPrefixId, f.id, f.cidr, true);
+        registry(f.cidr, f.ownershipToken);
+        visible(f.cidr);
+      }
+      const agg = FLEET_SCENARIO.fleetAggregate;
+      world.announce(agg, CUSTOMER_ASN, { delayMs: 0, rampMs: 0 });
+      if (!world.roas.some((r) => r.prefix === agg)) world.addRoa({ prefix: agg, maxLength: 24, asn: CUSTOMER_ASN });
       break;
     }
     case 'fresh':

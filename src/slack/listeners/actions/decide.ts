@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewar
 import { ErrorCode, isBotError } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
+import { BATCH_VALUE } from '../../ids.js';
 import { confirmApproveModal } from '../../views/confirm-modals.js';
 import { cardGates } from '../../views/status-card.js';
 
@@ -22,6 +23,7 @@ export function decideAction(ctx: ListenerContext, decision: 'approve' | 'reject
     try {
       if (decision === 'approve') await ctx.service.approve(opId, user, Number.isFinite(clickedAt) && clickedAt > 0 ? { clickedAt } : {});
       else if (decision === 'reject') await ctx.service.reject(opId, user);
+      else if (opId.startsWith(BATCH_VALUE)) await ctx.service.reviewBatch(opId.slice(BATCH_VALUE.length), user);
       else await ctx.service.review(opId, user);
     } catch (err) {
       if (isBotError(err) && err.code === ErrorCode.ConfirmationRequired) {

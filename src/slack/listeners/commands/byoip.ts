@@ -11,6 +11,7 @@ import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
 import { clip, userText } from '../../views/blocks.js';
 import type { MapShape } from '../../../kinds/address-map.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
+import { batchModal, skipText, type BatchModalMetadata } from '../../views/batch-card.js';
 import { requestModal } from '../../views/request-modal.js';
 import { auditBlocks } from '../../views/audit.js';
 import { delegationsBlocks } from '../../views/delegations.js';
@@ -75,7 +76,7 @@ export function byoipCommand(ctx: ListenerContext) {
     }
     // One Redis step before the ack: the replay check and the rate limit together (one round trip). A replay is
     // acked empty and dropped; a slow-down is the ack's own text (no work, no response_url post) and audited.
-    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency', log);
+    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency' || parsed?.kind === 'emergency-batch', log);
     if (admitted === 'seen') {
       await ack();
       return;
@@ -95,8 +96,9 @@ export function byoipCommand(ctx: ListenerContext) {
       return;
     }
     // Break glass never waits behind other work (its own checks bound it: on call only, a few uses per hour).
-    const ticket = parsed.kind === 'emergency' ? null : ctx.work ? ctx.work.enter() : null;
-    if (ctx.work && parsed.kind !== 'emergency' && !ticket) {
+    const urgent = parsed.kind === 'emergency' || parsed.kind === 'emergency-batch';
+    const ticket = urgent ? null : ctx.work ? ctx.work.enter() : null;
+    if (ctx.work && !urgent && !ticket) {
       log.info(ctx.work.stats, 'busy: command refused at the door');
       await ack(ephemeral(`:hourglass: ${BUSY_TEXT}`));
       return;
@@ -229,6 +231,33 @@ async function runCommand(
           await client.views
             .update({ view_id: viewId, view: breakGlassModal(filled, parsed.reason, { checking: false, supersedesBy: holder?.requestedBy ?? null }) as never })
             .catch((err: unknown) => log.info({ err }, 'break-glass modal not updated (already submitted or closed)'));
+        }
+        return;
+      }
+      case 'emergency-batch': {
+        const listed = parsed.cidrs === 'all' ? '--all' : parsed.cidrs.join(',');
+        if (parsed.reason.trim().length < 3) {
+          await respond({ response_type: 'ephemeral', text: `:warning: Say why in the same line: \`/byoip emergency ${parsed.action} ${userText(listed, 300)} <reason>\` (the incident, in a few words).` });
+          return;
+        }
+        // On call, every prefix known: refusals here, before anything opens. The blast radius fills in while it is open.
+        const selection = parsed.cidrs === 'all' ? ({ all: true } as const) : { cidrs: parsed.cidrs };
+        const { items, skipped } = await ctx.service.breakGlassBatchIntake(parsed.action, selection, command.user_id);
+        if (items.length === 0) {
+          await respond({ response_type: 'ephemeral', text: `:information_source: Nothing to send: ${skipped.map((x) => skipText(parsed.action, x)).join('; ')}. Nothing was sent and no break-glass use was spent.` });
+          return;
+        }
+        const meta: BatchModalMetadata = { kind: parsed.action, cidrs: parsed.cidrs === 'all' ? null : items.map((i) => i.cidr), skipped, ...origin };
+        const opened = await client.views.open({ trigger_id: command.trigger_id, view: batchModal(meta, parsed.reason, items, skipped, { checking: true }) as never });
+        const viewId = (opened.view as { id?: string } | undefined)?.id;
+        const withBlast = await ctx.service.breakGlassBatchBlast(items).catch((err: unknown) => {
+          log.warn({ err }, 'batch blast radius could not be read');
+          return null;
+        });
+        if (viewId && withBlast) {
+          await client.views
+            .update({ view_id: viewId, view: batchModal(meta, parsed.reason, withBlast, skipped, { checking: false }) as never })
+            .catch((err: unknown) => log.info({ err }, 'batch modal not updated (already submitted or closed)'));
         }
         return;
       }
