@@ -36,6 +36,7 @@ import { StreamWatch } from './operations/stream-watch.js';
 import { checkOwnAnnouncement } from './routing/pre-withdraw.js';
 import { BgpStateClient } from './routing/bgp-state.js';
 import { RoutingMonitor } from './monitors/routing-monitor.js';
+import { inside } from './monitors/routing-findings.js';
 import { startRoutingMonitor, type RunningRoutingMonitor } from './jobs/routing-monitor.js';
 import { createRoutingDeps, runPreflight, type PreflightReport } from './routing/preflight.js';
 import { preflightBlocks } from './slack/views/preflight.js';
@@ -291,6 +292,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           rpki: routingDeps.rpki,
           usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p),
           sink: opts.alertSink ?? alerts,
+          // A request on the prefix (approved, being sent or followed) is what moves its routes: no state finding then.
+          busy: async (cidr) => (await store.active()).some((o) => ['approved', 'executing', 'verifying'].includes(o.state) && (inside(cidr, o.prefix) || inside(o.prefix, cidr))),
           logger: logger.child({ component: 'routing-monitor' }),
           ...(opts.routingNow ? { now: () => opts.routingNow!().getTime() } : {}),
           settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },

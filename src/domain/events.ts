@@ -58,7 +58,7 @@ export function isBroadcast(event: OpEvent): boolean {
  * `already_true`), warnings, unexpected origins, escalations, errors and the verdict. A withdraw's thread goes from
  * 6-7 replies to 3, so a busy channel's one-post-per-second pacing has that much less to queue.
  */
-export const CARD_ONLY_PROGRESS: ReadonlySet<string> = new Set(['cloudflare_confirmed', 'sample', 'provisioning', 'deleting', 'checks']);
+export const CARD_ONLY_PROGRESS: ReadonlySet<string> = new Set(['cloudflare_confirmed', 'sample', 'provisioning', 'deleting', 'checks', 'zombie_hunt']);
 
 /** Whether an event earns a thread reply (otherwise the card alone shows it). */
 export function isThreadWorthy(event: OpEvent): boolean {

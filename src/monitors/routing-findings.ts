@@ -79,7 +79,8 @@ function canonical(cidr: string): string | null {
   }
 }
 
-function inside(outer: string, inner: string): boolean {
+/** Whether `inner` lies within `outer` (false for text that is no CIDR). */
+export function inside(outer: string, inner: string): boolean {
   try {
     return cidrContains(outer, inner);
   } catch {

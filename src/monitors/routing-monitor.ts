@@ -15,7 +15,7 @@
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { withRequestClass } from '../cloudflare/request-class.js';
-import { cidrContains, parseCidr } from '../domain/cidr.js';
+import { parseCidr } from '../domain/cidr.js';
 import type { EnginePolicy } from '../domain/policy.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { userMessageOf } from '../errors.js';
@@ -24,7 +24,7 @@ import type { PeerRoute } from '../routing/bgp-state.js';
 import type { RpkiValidator } from '../routing/rpki.js';
 import type { RisUpdate, StreamState } from '../routing/ris-live.js';
 import type { AlertSink, Finding } from './findings.js';
-import { detectFindings, type DetectionSettings, type ManagedPrefix, type RpkiState, type SeenRoute } from './routing-findings.js';
+import { detectFindings, inside, type DetectionSettings, type ManagedPrefix, type RpkiState, type SeenRoute } from './routing-findings.js';
 
 /** What the monitor reads Cloudflare and the routing view through. */
 export interface RoutingMonitorDeps {
@@ -40,6 +40,12 @@ export interface RoutingMonitorDeps {
   usualPeerCount(prefix: string): Promise<number>;
   sink: AlertSink;
   logger: Logger;
+  /**
+   * Whether a bot request is changing this prefix right now (its lock is held): findings that compare the routes with
+   * Cloudflare's advertisement (low visibility, seen while withdrawn) wait until it is over, since the routes are
+   * moving because of it.
+   */
+  busy?: (cidr: string) => Promise<boolean>;
   /** The clock of Cloudflare's timestamps (the simulated one in the sandbox). */
   now?: () => number;
   settings: RoutingMonitorSettings;
@@ -67,13 +73,6 @@ function canonical(cidr: string): string | null {
   }
 }
 
-function inside(outer: string, inner: string): boolean {
-  try {
-    return cidrContains(outer, inner);
-  } catch {
-    return false;
-  }
-}
 
 const routeKey = (r: SeenRoute) => `${r.collector}|${r.peer}|${r.prefix}`;
 
@@ -245,18 +244,39 @@ export class RoutingMonitor {
     } catch (err) {
       this.deps.logger.debug({ err }, 'routing monitor: usual peer count unknown');
     }
-    const findings = detectFindings({
-      managed: m,
-      routes,
-      rpki,
-      // Unknown usual count: no visibility finding (a threshold of 0 peers), never a false alarm.
-      usualPeers,
-      now: this.now(),
-      settings: usualPeers > 0 ? this.deps.settings : { ...this.deps.settings, minVisibilityShare: 0 },
-      source,
-    });
+    const detect = (managed: ManagedPrefix) =>
+      detectFindings({
+        managed,
+        routes,
+        rpki,
+        // Unknown usual count: no visibility finding (a threshold of 0 peers), never a false alarm.
+        usualPeers,
+        now: this.now(),
+        settings: usualPeers > 0 ? this.deps.settings : { ...this.deps.settings, minVisibilityShare: 0 },
+        source,
+      });
+    let findings = detect(m);
+    findings = await this.confirmStateFindings(m, findings, detect);
     await this.reconcile(m.cidr, findings);
     return findings;
+  }
+
+  /**
+   * A finding that compares the routes with Cloudflare's advertisement is only as true as the advertisement it read:
+   * before a new one is raised, a request changing the prefix holds it back (the routes move because of it), and a
+   * stale inventory is read again (a withdraw the bot just made would otherwise look like low visibility).
+   */
+  private async confirmStateFindings(m: ManagedPrefix, findings: Finding[], detect: (m: ManagedPrefix) => Finding[]): Promise<Finding[]> {
+    const isState = (f: Finding) => f.type === 'low_visibility' || f.type === 'seen_while_withdrawn';
+    const open = await this.deps.redis.hgetall(this.openKey(m.cidr));
+    const fresh = findings.filter((f) => isState(f) && open[f.key] === undefined);
+    if (!fresh.length) return findings;
+    const busy = await this.deps.busy?.(m.cidr).catch(() => true);
+    if (busy) return findings.filter((f) => !fresh.includes(f));
+    if (Date.now() - this.inventoryAt <= 2 * LIST_SHARE_MS) return findings;
+    const reread = (await this.managed(true)).find((x) => x.cidr === m.cidr);
+    if (!reread) return findings.filter((f) => !isState(f) || open[f.key] !== undefined);
+    return detect(reread);
   }
 
   /** Raises the findings not open yet, resolves the open ones that are gone. */

@@ -75,7 +75,7 @@ describe('seeded scenarios', () => {
   it('an unknown scenario is refused with the list of known ones', async () => {
     h = await harness('fresh');
     expect(() => h.sim.seed('nope')).toThrow(/known: default, fresh, onboarding, deployed, services, locked/);
-    expect(SCENARIO_NAMES).toHaveLength(6);
+    expect(SCENARIO_NAMES).toHaveLength(7);
   });
 });
 

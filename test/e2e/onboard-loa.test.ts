@@ -150,6 +150,7 @@ describe('onboard with our own LOA to another account, end to end through the fo
       const m = stack.slack.message(CHANNEL, card.ts);
       return m && JSON.stringify(m.blocks).includes('"Validate"') ? m : undefined;
     }, 10_000);
+    await stack.slack.waitFor(() => (JSON.stringify(stack.slack.messages(CHANNEL).find((m) => m.ts === onboardCard.ts)?.blocks ?? []).includes('"Validate"') ? true : undefined), 10_000);
     await stack.sender!.clickButtonByText('U0ALICE', { channel: CHANNEL, messageTs: onboardCard.ts }, 'Validate');
     const form = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
     await stack.sender!.submitView('U0ALICE', form.id, { ...reason('ROA, route and token published'), ...checklist });
@@ -175,6 +176,8 @@ describe('onboard with our own LOA to another account, end to end through the fo
     const prefix = [...stack.cloudflare.state.prefixes.values()].find((p) => p.cidr === CIDR)!;
     stack.world.addRoa({ prefix: CIDR, asn: 13335, maxLength: 24 });
     stack.world.addRouteObject({ prefix: CIDR, origin: 13335, source: 'RADB', remarks: [`cf-validation: ${prefix.ownershipValidationToken}`], descr: [] });
+    // The card's update (with its Validate button) may land a moment after the thread's Done: line.
+    await stack.slack.waitFor(() => (JSON.stringify(stack.slack.messages(CHANNEL).find((m) => m.ts === card.ts)?.blocks ?? []).includes('"Validate"') ? true : undefined), 10_000);
     await stack.sender!.clickButtonByText('U0ALICE', { channel: CHANNEL, messageTs: card.ts }, 'Validate');
     const form = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
     await stack.sender!.submitView('U0ALICE', form.id, { ...reason('ROA, route and token published'), ...checklist });
