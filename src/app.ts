@@ -49,7 +49,10 @@ import { webhookRoutes } from './monitors/webhooks.js';
 import { countingFetch, SlackNotifier, slackLogger } from './slack/notifier.js';
 import { refuseFutureTimestamps, REPLAY_WINDOW_MS, replayGuard, signedRequestProps } from './slack/replay.js';
 import { SlackGroupDirectory } from './slack/usergroups.js';
-import { WorkQueue } from './slack/work-queue.js';
+import { AckGate, WorkQueue } from './slack/work-queue.js';
+
+/** Work after a slash command's ack waits at most this long for the other acks in flight (acks first). */
+const ACKS_FIRST_MAX_WAIT_MS = 100;
 
 export type Role = 'all' | 'web' | 'worker';
 
@@ -318,7 +321,9 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
 
     let url: string | null = null;
     if (role !== 'worker') {
+      const ackGate = new AckGate(ACKS_FIRST_MAX_WAIT_MS);
       const ctx: ListenerContext = {
+        acks: ackGate,
         service,
         logger,
         preflight,
@@ -344,7 +349,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           installerOptions: { clientOptions: { slackApiUrl: config.slack.apiUrl, fetch: countSlack } },
           customPropertiesExtractor,
         });
-        app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, receiver, clientOptions, logger: boltLogger(logger) });
+        app = new App({ token: config.slack.botToken, appToken: config.slack.appToken, socketMode: true, receiver, clientOptions, logger: boltLogger(logger), convoStore: false });
       } else {
         const receiver = new HTTPReceiver({
           signingSecret: config.slack.signingSecret,
@@ -355,8 +360,8 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           customPropertiesExtractor: (req) => ({ ...customPropertiesExtractor(), ...signedRequestProps(req) }),
         });
         // Bolt refuses timestamps more than 5 minutes old; ones more than 60 s ahead are refused before it.
-        receiver.requestListener = refuseFutureTimestamps(receiver.requestListener, logger);
-        app = new App({ token: config.slack.botToken, receiver, clientOptions, logger: boltLogger(logger) });
+        receiver.requestListener = ackGate.wrap(refuseFutureTimestamps(receiver.requestListener, logger));
+        app = new App({ token: config.slack.botToken, receiver, clientOptions, logger: boltLogger(logger), convoStore: false });
       }
       // Nothing is taken twice: a replayed or redelivered request is acknowledged and dropped.
       // Clicks and submits are limited per user in the same step (never per workspace: nobody's flood starves another's

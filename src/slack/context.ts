@@ -18,6 +18,8 @@ export interface ListenerContext {
   preflight?: (cidr: string, asn?: number) => Promise<{ text: string; blocks: unknown[] }>;
   /** How long to wait for a card to be posted before telling the user where it is (default 10 s). */
   cardWaitMs?: number;
+  /** Acks first: work after an ack waits (bounded) until the acks in flight are out; absent = starts at once. */
+  acks?: { idle(): Promise<void> };
   /** Told how long a slash command took from reaching the bot to its ack (metrics). */
   onCommandAck?: (command: string, seconds: number) => void;
   /** Alert cards (acknowledge, emergency buttons); absent = no alert buttons are handled. */

@@ -63,3 +63,70 @@ export class WorkQueue {
     else this.running--;
   }
 }
+
+/**
+ * Acks first: counts the Slack requests this process has received but not answered yet (HTTP level: a response not
+ * yet finished), so work that runs after an ack can wait until the acks in flight are out. Slack gives every
+ * request 3 s for its ack and then retries or shows "operation_timeout"; the work after an ack (respond(), a modal,
+ * a card) has no such deadline, so under a burst it goes after the acks instead of between them. `idle()` is bounded:
+ * under a steady stream the work still starts within `maxWaitMs`.
+ */
+export class AckGate {
+  private pending = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly maxWaitMs: number) {}
+
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  /** Wraps an HTTP request listener: a request counts from arrival until its response finishes or the socket closes. */
+  wrap(listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void {
+    return (req, res) => {
+      this.pending++;
+      let done = false;
+      const settle = (): void => {
+        if (done) return;
+        done = true;
+        this.pending--;
+        if (this.pending === 0) this.wake();
+      };
+      res.once('finish', settle);
+      res.once('close', settle);
+      try {
+        listener(req, res);
+      } catch (err) {
+        settle();
+        throw err;
+      }
+    };
+  }
+
+  /** Resolves once no request waits for its answer, or after `maxWaitMs` at most. */
+  idle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      const go = (): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(go, this.maxWaitMs);
+      this.waiters.push(go);
+    });
+  }
+
+  private wake(): void {
+    // After the current turn (the ack just written still has to reach the socket), and only if no new request came
+    // in meanwhile: a burst arrives over several turns, and its late acks must not wait behind the early ones' work.
+    setImmediate(() => {
+      if (this.pending > 0) return;
+      const ws = this.waiters;
+      this.waiters = [];
+      for (const w of ws) w();
+    });
+  }
+}

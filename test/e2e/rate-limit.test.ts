@@ -36,13 +36,16 @@ describe('command rate limit: 20 per user and 300 per workspace a minute (the de
 
     const results = await Promise.all(Array.from({ length: 60 }, () => stack.sender!.command(ALICE, `preflight ${p.cidr} 13335`, { channel: CHANNEL })));
     expect(results.every((r) => r.status === 200)).toBe(true);
-    // the refusals are the acks themselves: no response_url, no work (the replay check and the limit are one Redis step before the ack)
-    const slowed = results.filter((r) => SLOW_DOWN.test((JSON.parse(r.body || '{}') as { text?: string }).text ?? ''));
+    // every ack is at once and empty (nothing before it waits for Redis); the refusals come at the response_url
+    expect(results.every((r) => r.body === '')).toBe(true);
+    const slowDowns = () => stack.slack.ephemerals(ALICE).slice(b).filter((e) => SLOW_DOWN.test(e.text));
+    await stack.slack.waitFor(() => (slowDowns().length >= 40 ? true : undefined), 20_000);
+    const slowed = slowDowns();
     expect(slowed).toHaveLength(40);
-    const counts = slowed.map((r) => Number(SLOW_DOWN.exec((JSON.parse(r.body) as { text: string }).text)![1]));
+    const counts = slowed.map((e) => Number(SLOW_DOWN.exec(e.text)![1]));
     expect(Math.min(...counts)).toBe(21);
     expect(Math.max(...counts)).toBe(60);
-    for (const r of slowed) expect(Number(SLOW_DOWN.exec((JSON.parse(r.body) as { text: string }).text)![2])).toBeLessThanOrEqual(60);
+    for (const e of slowed) expect(Number(SLOW_DOWN.exec(e.text)![2])).toBeLessThanOrEqual(60);
     // each refusal is in the audit, with who and why
     const refused = async () => (await stack.bot!.store.auditTrail()).filter((r) => r.type === 'request_refused' && r.actor === ALICE && r.data?.why === 'rate limited');
     for (let i = 0; i < 100 && (await refused()).length < 40; i++) await new Promise((r) => setTimeout(r, 50));

@@ -45,6 +45,23 @@ describe('npm run sandbox -- --script', () => {
     expect(out).toContain('Only the on-call (break-glass) group');
     expect(out).toContain('Done: 203.0.113.0/24 is withdrawn');
     expect(out).toContain('RESOLVED: Route leak · 203.0.113.0/24');
+    // The bot's own withdraw is no routing finding: no "low visibility" card beside it.
+    expect(out).not.toContain('Low visibility');
+    expect(code).toBe(0);
+  }, 120_000);
+
+  it('runs the incident drill: a route-leak webhook (sent twice, one card), Emergency withdraw from the card, a zombie found, Contested, reviewed, resolved', async () => {
+    const { code, out } = await runSandbox('examples/incident-drill.txt');
+    expect(out.match(/^bot: == .*Route leak · 203\.0\.113\.0\/24 ==/gm) ?? []).toHaveLength(1);
+    expect(out).toContain('"created":false');
+    expect(out).toContain('Only the on-call (break-glass) group');
+    expect(out).toMatch(/Acknowledged by @carol/);
+    expect(out).toContain("the staged withdraw's gates (drain) are skipped");
+    expect(out).toMatch(/Stuck routes: 3 peer\(s\) still route 203\.0\.113\.0\/24 via AS13335/);
+    expect(out).toContain('Contested: Cloudflare withdrew 203.0.113.0/24');
+    expect(out).not.toContain('Done: 203.0.113.0/24 is withdrawn');
+    expect(out).toContain('Reviewed by @bob');
+    expect(out).toContain('RESOLVED: Route leak · 203.0.113.0/24');
     expect(code).toBe(0);
   }, 120_000);
 

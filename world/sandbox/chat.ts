@@ -108,6 +108,9 @@ function errMessage(err: unknown): string {
  * The sandbox's terminal chat: type slash commands, click buttons, fill and submit modals as any sandbox user,
  * and watch what the bot posts (from the Slack simulator's events). Returns the exit code.
  */
+const SCRIPT_END_QUIET_MS = 1_500;
+const SCRIPT_END_MAX_WAIT_MS = 10_000;
+
 export async function runChat(opts: ChatOptions): Promise<number> {
   const chat = new Chat(opts);
   return chat.run();
@@ -123,6 +126,8 @@ class Chat {
   private readonly script: boolean;
   private readonly waitTimeoutMs: number;
   private readonly ctx: RenderContext;
+  /** When the bot last posted or updated anything: a script's end waits for it to go quiet. */
+  private lastEventAt = Date.now();
   /** Set while a `wait` runs: ends it early (Ctrl-C). */
   private cancelWait: (() => void) | undefined;
 
@@ -141,7 +146,10 @@ class Chat {
   }
 
   async run(): Promise<number> {
-    const unsubscribe = this.o.sim.subscribe((e) => this.onEvent(e));
+    const unsubscribe = this.o.sim.subscribe((e) => {
+      this.lastEventAt = Date.now();
+      this.onEvent(e);
+    });
     const tty = !this.script && (this.o.input as { isTTY?: boolean }).isTTY === true && (this.o.output as { isTTY?: boolean }).isTTY === true;
     const rl = tty
       ? readline.createInterface({
@@ -203,12 +211,21 @@ class Chat {
         }
         if (!this.script) this.prompt();
       }
+      // A script's last line may have started work whose thread replies are still paced out (one a second per
+      // channel): show them before leaving, up to a bound, so the transcript ends with what the bot said.
+      if (this.script && code === 0) await this.quiet(SCRIPT_END_QUIET_MS, SCRIPT_END_MAX_WAIT_MS);
     } finally {
       unsubscribe();
       process.removeListener('SIGINT', onSigint);
       rl.close();
     }
     return code;
+  }
+
+  /** Resolves once the bot has sent nothing for `quietMs`, or after `maxMs` at most. */
+  private async quiet(quietMs: number, maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (Date.now() < until && Date.now() - this.lastEventAt < quietMs) await new Promise((r) => setTimeout(r, 100));
   }
 
   /** Ctrl-C: stops a running `wait` and says so; false when nothing was waiting. */

@@ -114,7 +114,7 @@ function drainProgress(op: Operation, step: string, f: Facts): string | null {
       const lines = zs.map((z) => `• ${escapeMrkdwn(z.collector)} peer ${escapeMrkdwn(z.peer)}${z.peerAsn ? ` (AS${z.peerAsn})` : ''}: path \`${z.asPath.join(' ')}\``);
       const networks = [...new Set(zs.flatMap((z) => [z.peerAsn, z.neighbour].filter((a): a is number => typeof a === 'number' && a !== 13335)))];
       return (
-        `:zombie: *Stuck routes*: ${s(f.count)} peer(s) still route ${op.prefix} via AS13335 ${humanDuration(Number(f.sinceMs ?? 0))} after the withdraw:\n${lines.join('\n')}${Number(f.count) > zs.length ? `\n…and ${Number(f.count) - zs.length} more` : ''}\n` +
+        `🧟 *Stuck routes*: ${s(f.count)} peer(s) still route ${op.prefix} via AS13335 ${humanDuration(Number(f.sinceMs ?? 0))} after the withdraw:\n${lines.join('\n')}${Number(f.count) > zs.length ? `\n…and ${Number(f.count) - zs.length} more` : ''}\n` +
         `Ask ${networks.map((a) => `AS${a}`).join(', ') || 'those networks'} (their NOC, or via PeeringDB contacts) to check their table for ${op.prefix} via AS13335: Cloudflare no longer announces it, so the route is stale. A route refresh (soft reset) of the session it was learned on, or clearing that route, removes it; if the path goes through a transit, ask that transit too.`
       );
     }

@@ -50,11 +50,12 @@ const ephemeral = (text: string): ResponseMessage => ({ response_type: 'ephemera
 type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /**
- * `/byoip <subcommand>`. Before any work: the replay check and the rate limit (per user and per workspace) in one
- * Redis step (one round trip: a replay is acked empty and dropped, a slow-down is the ack's text and audited), the
- * parse, and a place in the work queue; a refusal at any of them is the ack's own text, at once. Then the ack, and
- * the work in its place in line: who may run it (viewers for status / preflight, requesters for requests, on call
- * for break glass), then help / status / intake + the request modal / break glass / preflight. Answers go to the
+ * `/byoip <subcommand>`. The ack first, after only what is in memory: the parse and a place in the work queue (a
+ * refusal at either is the ack's own text, at once). Then, once the other acks in flight are out, the replay check
+ * and the rate limit (per user and per workspace) in one Redis step (a replay does nothing; a slow-down is said at
+ * the response_url and audited), and the work in its place in line: who may run it (viewers for status / preflight,
+ * requesters for requests, on call for break glass), then help / status / intake + the request modal / break glass
+ * / preflight. Answers go to the
  * response_url (retried on 5xx and network errors).
  */
 export function byoipCommand(ctx: ListenerContext) {
@@ -74,22 +75,6 @@ export function byoipCommand(ctx: ListenerContext) {
     } catch (err) {
       parseError = err;
     }
-    // One Redis step before the ack: the replay check and the rate limit together (one round trip). A replay is
-    // acked empty and dropped; a slow-down is the ack's own text (no work, no response_url post) and audited.
-    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, parsed?.kind === 'emergency' || parsed?.kind === 'emergency-batch', log);
-    if (admitted === 'seen') {
-      await ack();
-      return;
-    }
-    if (admitted !== 'run') {
-      await ack(ephemeral(admitted.text));
-      if (admitted.verdict) {
-        await ctx.service
-          .auditRefusal(command.user_id, { kind: parsed?.kind ?? 'unparsed', why: 'rate limited', scope: admitted.verdict.scope, count: admitted.verdict.count, message: admitted.text })
-          .catch((err: unknown) => log.warn({ err }, 'refusal not audited'));
-      }
-      return;
-    }
     if (!parsed) {
       if (!isBotError(parseError)) log.error({ err: parseError }, '/byoip could not be parsed');
       await ack(ephemeral(`:warning: ${slackMessageOf(parseError)}`));
@@ -103,6 +88,8 @@ export function byoipCommand(ctx: ListenerContext) {
       await ack(ephemeral(`:hourglass: ${BUSY_TEXT}`));
       return;
     }
+    // The ack waits for nothing but the parse and the work queue (both in memory): Slack's 3 s are for the ack,
+    // and a Redis round trip before it costs a turn of the event loop behind every other request in flight.
     try {
       await ack();
     } catch (err) {
@@ -110,6 +97,23 @@ export function byoipCommand(ctx: ListenerContext) {
       throw err;
     }
     const responder = new Responder(command.response_url, log, { issuedAt });
+    // Acks first: under a burst the other commands' acks go out before this one's work (break glass never waits).
+    if (!urgent && ctx.acks) await ctx.acks.idle();
+    // Then, in one Redis step, the replay check and the rate limit (per user and per workspace): a replay does
+    // nothing more (its ack was empty); a slow-down gives its place in line back, is said at the response_url and
+    // audited; no work runs for either.
+    const admitted = await admit(ctx, command, (context as ReplayContext).commandReplay, urgent, log);
+    if (admitted !== 'run') {
+      ticket?.cancel();
+      if (admitted === 'seen') return;
+      await responder.send(ephemeral(admitted.text)).catch((err: unknown) => log.warn({ err }, 'could not say why the command was refused'));
+      if (admitted.verdict) {
+        await ctx.service
+          .auditRefusal(command.user_id, { kind: parsed.kind, why: 'rate limited', scope: admitted.verdict.scope, count: admitted.verdict.count, message: admitted.text })
+          .catch((err: unknown) => log.warn({ err }, 'refusal not audited'));
+      }
+      return;
+    }
     const work = (waitedMs: number) => runCommand(ctx, parsed, command, client, responder, log, { waitedMs, issuedAt });
     if (ticket) await ticket.run(work);
     else await work(0);
@@ -119,7 +123,7 @@ export function byoipCommand(ctx: ListenerContext) {
 type Admission = 'run' | 'seen' | { text: string; verdict?: Extract<RateVerdict, { allowed: false }> };
 
 /**
- * Before the ack, in one round trip: whether the command was taken before (a replay: dropped) and whether its sender is over the rate
+ * Right after the ack, in one round trip: whether the command was taken before (a replay: dropped) and whether its sender is over the rate
  * limit, in one atomic step. Fails closed when the replay check cannot run (Redis away: "try again"); with no
  * replay marks, the limit alone fails open (it protects the bot; the work fails on its own without Redis).
  */
