@@ -72,4 +72,24 @@ describe('/byoip bind', () => {
     expect(await stack.bot!.store.recent(5)).toHaveLength(0);
     expect(creates(stack)).toHaveLength(0);
   }, 60_000);
+
+  it('on a CDN prefix with a Spectrum /32 (the services scenario): CDN over the Spectrum IP, a second binding on a bound CIDR, and CDN egress on the CDN ingress prefix are refused in the form, nothing sent', async () => {
+    stack = await testStack({ scenario: 'services' });
+    // An Enterprise account lists Dedicated CDN Egress IPs (formerly Aegis) among its services.
+    stack.cloudflare.state.services.push({ id: 'f1e2d3c4b5a6978812345678abcdef01', name: 'Dedicated CDN Egress IPs' });
+    const cases: [string, string, RegExp][] = [
+      ['CDN', '203.0.113.8/29', /overlaps the Spectrum 203\.0\.113\.10\/32 binding: an address is CDN or Spectrum, not both\. Bind only the rest/],
+      ['CDN', '203.0.113.10', /already bound to Spectrum, and a CIDR takes one binding: unbind Spectrum from 203\.0\.113\.10\/32 first/],
+      ['Dedicated CDN Egress IPs', '203.0.113.32/29', /already serves CDN ingress .*a prefix is used for CDN ingress or CDN egress, not both/],
+    ];
+    for (const [service, targets, why] of cases) {
+      const { modal, res } = await submitBind(stack, service, targets);
+      const answer = res.json as { response_action?: string; errors?: Record<string, string> };
+      expect(answer.response_action, `${service} ${targets}`).toBe('errors');
+      expect(Object.values(answer.errors ?? {}).join(' ')).toMatch(why);
+      await stack.sender!.closeView('U0ALICE', modal.id);
+    }
+    expect(await stack.bot!.store.recent(5)).toHaveLength(0);
+    expect(creates(stack)).toHaveLength(0);
+  }, 60_000);
 });

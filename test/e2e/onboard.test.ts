@@ -60,6 +60,7 @@ describe('onboarding a prefix from Slack: preflight on the card, add, publish th
     expect(await ask('onboard 192.0.2.0/24')).toMatch(/Say which prefix and the ASN/);
     expect(await ask('onboard 192.0.2.0/24 AS-FOO')).toMatch(/is not an AS number/);
     expect(await ask('onboard 192.0.2.0/25 13335')).toMatch(/too small for BYOIP/);
+    expect(await ask('onboard 2001:db8:1::/56 13335')).toMatch(/too small for BYOIP/);
     expect(stack.slack.openModal('U0ALICE')).toBeUndefined();
     expect(creates(stack)).toHaveLength(0);
   });
