@@ -29,7 +29,7 @@ describe('npm run sandbox -- --script', () => {
     expect(out.indexOf('Gate 1 passed')).toBeGreaterThan(-1);
     expect(out.indexOf('Cloudflare accepted the withdraw')).toBeGreaterThan(out.indexOf('Gate 1 passed'));
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('runs the multi-prefix emergency: one command, one confirm step, one card for four prefixes, one review', async () => {
     const { code, out } = await runSandbox('examples/multi-emergency.txt', '600', ['--scenario', 'fleet']);
@@ -38,7 +38,7 @@ describe('npm run sandbox -- --script', () => {
     expect(out).toContain('Done: all 4 prefixes withdrawn');
     expect(out).toContain('Reviewed by @bob');
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('runs the alert story: world notify route-leak makes a card, Emergency withdraw on it runs break glass to Done, END resolves the card', async () => {
     const { code, out } = await runSandbox('examples/alert.txt');
@@ -48,7 +48,7 @@ describe('npm run sandbox -- --script', () => {
     // The bot's own withdraw is no routing finding: no "low visibility" card beside it.
     expect(out).not.toContain('Low visibility');
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('runs the incident drill: a route-leak webhook (sent twice, one card), Emergency withdraw from the card, a zombie found, Contested, reviewed, resolved', async () => {
     const { code, out } = await runSandbox('examples/incident-drill.txt');
@@ -63,7 +63,7 @@ describe('npm run sandbox -- --script', () => {
     expect(out).toContain('Reviewed by @bob');
     expect(out).toContain('RESOLVED: Route leak · 203.0.113.0/24');
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('runs the hijack story: the advertise thread flags the other origin loudly and ends Contested, never Done', async () => {
     const { code, out } = await runSandbox('examples/hijack.txt', '300');
@@ -72,7 +72,7 @@ describe('npm run sandbox -- --script', () => {
     expect(out).not.toContain('Done:');
     expect(out).not.toContain('Remove the announcement from your own data centre now');
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('runs the life cycle from an empty account: onboard, validate, default Magic Transit binding, a CDN /29 of eight IPs, an address map with a zone, a delegation, advertised and propagated, each step approved', async () => {
     const { code, out } = await runSandbox('examples/lifecycle.txt', '3600', ['--scenario', 'fresh', '--wait-timeout', '60s']);
@@ -92,14 +92,14 @@ describe('npm run sandbox -- --script', () => {
     expect(out).toContain('Done: 203.0.113.0/24 is propagated');
     expect(out).toMatch(/RESOLVED: Drift · 203\.0\.113\.0\/24/);
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('runs the onboarding story from an empty account to a validated prefix', async () => {
     const { code, out } = await runSandbox('examples/onboard.txt', '300', ['--scenario', 'fresh', '--wait-timeout', '60s']);
     expect(out).toContain('Next, publish the ownership token');
     expect(out).toContain('Done: Cloudflare validated and approved 192.0.2.0/24');
     expect(code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('exits non-zero when a "wait until" times out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'byoip-sbx-'));
