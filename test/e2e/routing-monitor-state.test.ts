@@ -204,6 +204,23 @@ describe('routing monitor: low visibility and seen while withdrawn, as alert car
     expect(await stack.bot!.alerts.openFor(key)).toBeNull();
   });
 
+  it('stale inventory: Cloudflare advertises a withdrawn prefix outside the bot; its AS13335 routes make no seen-while-withdrawn card', async () => {
+    const raised = monitor().monitor.stats.raised;
+    const cards = alertCards().length;
+    const an = count(sent.announced, WD.cidr);
+    const res = await fetch(`${stack.cloudflare.controlUrl}/direct`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ op: 'advertise', cidr: WD.cidr, advertised: true }) });
+    expect(res.status).toBe(200);
+    expect(stack.cloudflare.state.bgpPrefixes.get(WD.bgpPrefixId)!.advertised).toBe(true);
+    // Peers pick the route up a couple of simulated minutes later; the monitor hears every one.
+    await wait(() => count(sent.announced, WD.cidr) === an + 57);
+    await settle();
+    await settle();
+    expect(monitor().monitor.stats.raised).toBe(raised);
+    expect(cardsOf('Seen while withdrawn', WD.cidr)).toHaveLength(1); // the earlier test's, resolved
+    expect(alertCards()).toHaveLength(cards);
+    expect((await monitor().monitor.managed()).find((m) => m.cidr === WD.cidr)?.bgp[0]?.advertised).toBe(true);
+  });
+
   it('busy hold: while a withdraw request is being sent, peers losing the route make no low-visibility card', async () => {
     const raised = monitor().monitor.stats.raised;
     const lowCards = cardsOf('Low visibility', ADV.cidr).length;
