@@ -306,7 +306,7 @@ export class RoutingMonitor {
     const live = new Set(findings.map((f) => f.key));
     for (const k of Object.keys(open)) {
       if (live.has(k)) continue;
-      await sink.resolve(k, 'no longer seen by the route collectors', now);
+      await sink.resolve(k, clearedWhy(k), now);
       await redis.hdel(key, k);
       this.stats.resolved++;
       logger.info({ key: k, prefix }, 'routing finding cleared');
@@ -331,6 +331,16 @@ export class RoutingMonitor {
     );
     return { prefixes: managed.length, findings, failed };
   }
+}
+
+/**
+ * Why an open finding cleared, as its card says: a hijack or a stuck route is gone, but a low visibility clears by
+ * being seen again (or by Cloudflare no longer advertising it), not by being "no longer seen".
+ */
+function clearedWhy(key: string): string {
+  if (key.endsWith(':low_visibility')) return 'enough collector peers see it again from an origin of ours, or Cloudflare no longer advertises it';
+  if (key.endsWith(':seen_while_withdrawn')) return 'no collector peer sees it from AS13335 any more, or Cloudflare advertises it again';
+  return 'no longer seen by the route collectors';
 }
 
 /** The own AS of the most specific policy prefix covering `cidr`. */

@@ -127,6 +127,9 @@ describe('routing monitor: low visibility and seen while withdrawn, as alert car
     setSeenBy(ADV.cidr, 57);
     await wait(() => /RESOLVED: Low visibility/.test(blocks(card)) || undefined);
     expect(blocks(card)).toContain(':large_green_circle: *Resolved*');
+    // Why, in words that fit a low visibility (it is seen again, not "no longer seen").
+    expect(blocks(card)).toContain('enough collector peers see it again from an origin of ours');
+    expect(blocks(card)).not.toContain('no longer seen');
     expect(blocks(card)).not.toContain(ActionId.AlertWithdraw);
     expect(cardsOf('Low visibility', ADV.cidr)).toHaveLength(1);
     expect(alertCards()).toHaveLength(1);
@@ -203,6 +206,7 @@ describe('routing monitor: low visibility and seen while withdrawn, as alert car
     // The stuck routes clear: resolved.
     world.run(`zombie ${WD.cidr} 0`);
     await wait(() => /RESOLVED: Seen while withdrawn/.test(blocks(card)) || undefined);
+    expect(blocks(card)).toContain('no collector peer sees it from AS13335 any more');
     expect(seenBy(WD.cidr)).toBe(0);
     expect(cardsOf('Seen while withdrawn', WD.cidr)).toHaveLength(1);
     expect(await stack.bot!.alerts.openFor(key)).toBeNull();
