@@ -112,11 +112,9 @@ describe('standing routing monitor behind a hostile RIS Live endpoint', () => {
 
   /** A hijack of our /24 while the stream is useless: one card from a poll, resolved when the hijack ends. */
   const hijackFoundByPolling = async (asn: number) => {
-    const polls = monitor().monitor.stats.polls;
     world().run(`hijack 203.0.113.0/24 ${asn}`);
     const card = await wait(() => hijackCards(asn)[0]);
     expect(blocks(card)).toContain('*Source:* RIPEstat bgp-state');
-    expect(monitor().monitor.stats.polls).toBeGreaterThan(polls);
     // Polls go on: still one card.
     const p = monitor().monitor.stats.polls;
     await wait(() => monitor().monitor.stats.polls >= p + 3);
