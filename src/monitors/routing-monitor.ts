@@ -80,6 +80,7 @@ export class RoutingMonitor {
   private inventory: ManagedPrefix[] = [];
   private inventoryAt = 0;
   private inventoryLoading: Promise<ManagedPrefix[]> | null = null;
+  private freshLoading: Promise<ManagedPrefix[]> | null = null;
   /** Routes per account prefix, by `<collector>|<peer>|<prefix>`. */
   private tables = new Map<string, Map<string, SeenRoute>>();
   private rpkiCache = new Map<string, { value: RpkiState; at: number }>();
@@ -105,17 +106,27 @@ export class RoutingMonitor {
     return this.inventoryLoading;
   }
 
-  private async loadInventory(): Promise<ManagedPrefix[]> {
+  /**
+   * Cloudflare's state now, not an answer shared for up to LIST_SHARE_MS: what a state finding is confirmed against
+   * (an inventory read just before a change outside the bot says the opposite of what Cloudflare does now).
+   */
+  private freshInventory(): Promise<ManagedPrefix[]> {
+    this.freshLoading ??= withRequestClass('background', () => this.loadInventory(true)).finally(() => (this.freshLoading = null));
+    return this.freshLoading;
+  }
+
+  private async loadInventory(fresh = false): Promise<ManagedPrefix[]> {
     const { policy, reader, cloudflare } = this.deps;
+    const read = <T>(key: string, fetch: () => Promise<T>): Promise<T> => (fresh ? fetch() : reader.read(key, LIST_SHARE_MS, fetch));
     const out: ManagedPrefix[] = [];
     for (const account of policy.cloudflare.accounts) {
-      const prefixes = await reader.read(`prefixes:${account.id}`, LIST_SHARE_MS, () => cloudflare.listPrefixes(account.id));
+      const prefixes = await read(`prefixes:${account.id}`, () => cloudflare.listPrefixes(account.id));
       for (const p of prefixes) {
         const cidr = canonical(p.cidr);
         if (!cidr) continue;
         let bgp: BgpPrefix[] = [];
         try {
-          bgp = await reader.read(`bgp-prefixes:${p.id}`, LIST_SHARE_MS, () => cloudflare.listBgpPrefixes(account.id, p.id));
+          bgp = await read(`bgp-prefixes:${p.id}`, () => cloudflare.listBgpPrefixes(account.id, p.id));
         } catch (err) {
           // A prefix not yet approved has no BGP prefixes to list; it is still watched for hijacks.
           this.deps.logger.debug({ err, prefix: cidr }, 'routing monitor: BGP prefixes not readable');
@@ -263,8 +274,9 @@ export class RoutingMonitor {
 
   /**
    * A finding that compares the routes with Cloudflare's advertisement is only as true as the advertisement it read:
-   * before a new one is raised, a request changing the prefix holds it back (the routes move because of it), and a
-   * stale inventory is read again (a withdraw the bot just made would otherwise look like low visibility).
+   * before a new one is raised, a request changing the prefix holds it back (the routes move because of it), and
+   * Cloudflare is read again, fresh (a withdraw the bot just made would otherwise look like low visibility, an
+   * advertise made outside the bot like a stuck route). However recent the inventory is: a change may have come since.
    */
   private async confirmStateFindings(m: ManagedPrefix, findings: Finding[], detect: (m: ManagedPrefix) => Finding[]): Promise<Finding[]> {
     const isState = (f: Finding) => f.type === 'low_visibility' || f.type === 'seen_while_withdrawn';
@@ -273,8 +285,7 @@ export class RoutingMonitor {
     if (!fresh.length) return findings;
     const busy = await this.deps.busy?.(m.cidr).catch(() => true);
     if (busy) return findings.filter((f) => !fresh.includes(f));
-    if (Date.now() - this.inventoryAt <= 2 * LIST_SHARE_MS) return findings;
-    const reread = (await this.managed(true)).find((x) => x.cidr === m.cidr);
+    const reread = (await this.freshInventory()).find((x) => x.cidr === m.cidr);
     if (!reread) return findings.filter((f) => !isState(f) || open[f.key] !== undefined);
     return detect(reread);
   }
@@ -295,7 +306,7 @@ export class RoutingMonitor {
     const live = new Set(findings.map((f) => f.key));
     for (const k of Object.keys(open)) {
       if (live.has(k)) continue;
-      await sink.resolve(k, 'no longer seen by the route collectors', now);
+      await sink.resolve(k, clearedWhy(k), now);
       await redis.hdel(key, k);
       this.stats.resolved++;
       logger.info({ key: k, prefix }, 'routing finding cleared');
@@ -320,6 +331,16 @@ export class RoutingMonitor {
     );
     return { prefixes: managed.length, findings, failed };
   }
+}
+
+/**
+ * Why an open finding cleared, as its card says: a hijack or a stuck route is gone, but a low visibility clears by
+ * being seen again (or by Cloudflare no longer advertising it), not by being "no longer seen".
+ */
+function clearedWhy(key: string): string {
+  if (key.endsWith(':low_visibility')) return 'enough collector peers see it again from an origin of ours, or Cloudflare no longer advertises it';
+  if (key.endsWith(':seen_while_withdrawn')) return 'no collector peer sees it from AS13335 any more, or Cloudflare advertises it again';
+  return 'no longer seen by the route collectors';
 }
 
 /** The own AS of the most specific policy prefix covering `cidr`. */

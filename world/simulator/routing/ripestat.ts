@@ -28,6 +28,11 @@ export interface RipestatSimulator {
   calls: Record<string, number>;
   /** TCP connections accepted so far. */
   connections: { count: number };
+  /**
+   * Told of each data call (its name, e.g. `bgp-state`, and its `resource`) before it is answered: a test can change
+   * the world between two reads.
+   */
+  onRequest: ((name: string, resource: string) => void) | null;
 }
 
 const RIB_DUMP_MS = 8 * 3600_000;
@@ -53,9 +58,11 @@ export async function startRipestatSimulator(opts: RipestatSimulatorOptions): Pr
     }
     const name = req.path.split('/')[2] ?? '?';
     calls[name] = (calls[name] ?? 0) + 1;
+    sim.onRequest?.(name, req.query.get('resource') ?? '');
     return faults.apply(() => m.handler({ ...req, params: m.params }));
   }, opts.port ?? 0);
-  return { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections };
+  const sim: RipestatSimulator = { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections, onRequest: null };
+  return sim;
 }
 
 /** The most recent RIS RIB dump (00:00, 08:00, 16:00 UTC) at or before `at`. */
