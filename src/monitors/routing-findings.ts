@@ -39,6 +39,8 @@ export interface ManagedBgpPrefix {
 export interface ManagedPrefix {
   cidr: string;
   accountId: string;
+  /** Cloudflare's id of the account prefix (to read its BGP prefixes again on their own). */
+  prefixId?: string;
   bgp: ManagedBgpPrefix[];
   /** Our own origin AS for a CIDR inside this prefix (policy), when the policy names one. */
   ownAsn(cidr: string): number | undefined;

@@ -81,6 +81,7 @@ export class RoutingMonitor {
   private inventoryAt = 0;
   private inventoryLoading: Promise<ManagedPrefix[]> | null = null;
   private freshLoading: Promise<ManagedPrefix[]> | null = null;
+  private readonly freshLoads = new Map<string, Promise<ManagedPrefix | undefined>>();
   /** Routes per account prefix, by `<collector>|<peer>|<prefix>`. */
   private tables = new Map<string, Map<string, SeenRoute>>();
   private rpkiCache = new Map<string, { value: RpkiState; at: number }>();
@@ -115,6 +116,30 @@ export class RoutingMonitor {
     return this.freshLoading;
   }
 
+  /**
+   * One prefix as Cloudflare shows it now: its BGP prefixes read again, fresh (one call, shared by concurrent
+   * confirmations of the same prefix), so confirming a finding costs one read however many prefixes are managed.
+   * Undefined when the prefix cannot be read any more (gone from the account).
+   */
+  private freshOne(m: ManagedPrefix): Promise<ManagedPrefix | undefined> {
+    if (!m.prefixId) return this.freshInventory().then((all) => all.find((x) => x.cidr === m.cidr));
+    const k = `${m.accountId}:${m.prefixId}`;
+    let loading = this.freshLoads.get(k);
+    if (!loading) {
+      loading = withRequestClass('background', async () => {
+        try {
+          const bgp = await this.deps.cloudflare.listBgpPrefixes(m.accountId, m.prefixId!);
+          return { ...m, bgp: bgp.map(managedBgp) };
+        } catch (err) {
+          this.deps.logger.debug({ err, prefix: m.cidr }, 'routing monitor: prefix not readable for a confirmation');
+          return undefined;
+        }
+      }).finally(() => this.freshLoads.delete(k));
+      this.freshLoads.set(k, loading);
+    }
+    return loading;
+  }
+
   private async loadInventory(fresh = false): Promise<ManagedPrefix[]> {
     const { policy, reader, cloudflare } = this.deps;
     const read = <T>(key: string, fetch: () => Promise<T>): Promise<T> => (fresh ? fetch() : reader.read(key, LIST_SHARE_MS, fetch));
@@ -134,7 +159,8 @@ export class RoutingMonitor {
         out.push({
           cidr,
           accountId: account.id,
-          bgp: bgp.map((b) => ({ cidr: b.cidr, advertised: b.onDemand.advertised, modifiedAt: b.onDemand.advertisedModifiedAt ? Date.parse(b.onDemand.advertisedModifiedAt) : null })),
+          prefixId: p.id,
+          bgp: bgp.map(managedBgp),
           ownAsn: (c) => ownAsnCovering(policy, c),
         });
       }
@@ -285,7 +311,7 @@ export class RoutingMonitor {
     if (!fresh.length) return findings;
     const busy = await this.deps.busy?.(m.cidr).catch(() => true);
     if (busy) return findings.filter((f) => !fresh.includes(f));
-    const reread = (await this.freshInventory()).find((x) => x.cidr === m.cidr);
+    const reread = await this.freshOne(m);
     if (!reread) return findings.filter((f) => !isState(f) || open[f.key] !== undefined);
     return detect(reread);
   }
@@ -341,6 +367,10 @@ function clearedWhy(key: string): string {
   if (key.endsWith(':low_visibility')) return 'enough collector peers see it again from an origin of ours, or Cloudflare no longer advertises it';
   if (key.endsWith(':seen_while_withdrawn')) return 'no collector peer sees it from AS13335 any more, or Cloudflare advertises it again';
   return 'no longer seen by the route collectors';
+}
+
+function managedBgp(b: BgpPrefix): ManagedPrefix['bgp'][number] {
+  return { cidr: b.cidr, advertised: b.onDemand.advertised, modifiedAt: b.onDemand.advertisedModifiedAt ? Date.parse(b.onDemand.advertisedModifiedAt) : null };
 }
 
 /** The own AS of the most specific policy prefix covering `cidr`. */
