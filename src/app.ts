@@ -52,7 +52,7 @@ import { SlackGroupDirectory } from './slack/usergroups.js';
 import { AckGate, WorkQueue } from './slack/work-queue.js';
 
 /** Work after a slash command's ack waits at most this long for the other acks in flight (acks first). */
-const ACKS_FIRST_MAX_WAIT_MS = 100;
+const ACKS_FIRST_MAX_WAIT_MS = 250;
 
 export type Role = 'all' | 'web' | 'worker';
 

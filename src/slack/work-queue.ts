@@ -73,9 +73,19 @@ export class WorkQueue {
  */
 export class AckGate {
   private pending = 0;
+  private lastArrival = 0;
   private waiters: (() => void)[] = [];
+  private checking = false;
 
-  constructor(readonly maxWaitMs: number) {}
+  /**
+   * @param maxWaitMs the longest a piece of work waits for the acks in flight
+   * @param quietMs how long no request must have arrived (and none be unanswered) before work goes: a burst reaches
+   *   the process over several turns of the event loop, and its late acks must not queue behind the early ones' work
+   */
+  constructor(
+    readonly maxWaitMs: number,
+    readonly quietMs = 3,
+  ) {}
 
   get inFlight(): number {
     return this.pending;
@@ -85,12 +95,13 @@ export class AckGate {
   wrap(listener: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void {
     return (req, res) => {
       this.pending++;
+      this.lastArrival = performance.now();
       let done = false;
       const settle = (): void => {
         if (done) return;
         done = true;
         this.pending--;
-        if (this.pending === 0) this.wake();
+        if (this.pending === 0) this.check();
       };
       res.once('finish', settle);
       res.once('close', settle);
@@ -103,9 +114,9 @@ export class AckGate {
     };
   }
 
-  /** Resolves once no request waits for its answer, or after `maxWaitMs` at most. */
+  /** Resolves once no request waits for its answer and none arrived for `quietMs`, or after `maxWaitMs` at most. */
   idle(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
+    if (this.pending === 0 && performance.now() - this.lastArrival >= this.quietMs) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let settled = false;
       const go = (): void => {
@@ -116,17 +127,22 @@ export class AckGate {
       };
       const timer = setTimeout(go, this.maxWaitMs);
       this.waiters.push(go);
+      if (this.pending === 0) this.check();
     });
   }
 
-  private wake(): void {
-    // After the current turn (the ack just written still has to reach the socket), and only if no new request came
-    // in meanwhile: a burst arrives over several turns, and its late acks must not wait behind the early ones' work.
-    setImmediate(() => {
-      if (this.pending > 0) return;
+  /** Wakes the waiters once the process has been quiet for `quietMs`; re-arms itself while requests keep coming. */
+  private check(): void {
+    if (this.checking || this.waiters.length === 0) return;
+    this.checking = true;
+    const wait = Math.max(0, this.quietMs - (performance.now() - this.lastArrival));
+    setTimeout(() => {
+      this.checking = false;
+      if (this.pending > 0) return; // the last answer to finish checks again
+      if (performance.now() - this.lastArrival < this.quietMs) return this.check();
       const ws = this.waiters;
       this.waiters = [];
       for (const w of ws) w();
-    });
+    }, wait);
   }
 }
