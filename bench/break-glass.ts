@@ -2,6 +2,7 @@ import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
 import { benchStack, CHANNEL, latencies, nowMs, sleep, type Row } from './lib.js';
 
 const RUNS = 100;
+const TIME_SCALE = 6000;
 
 /**
  * Break glass at 3 a.m.: `/byoip emergency withdraw|advertise` -> the confirm step opens, then "Send now" -> the PATCH
@@ -15,9 +16,13 @@ const RUNS = 100;
  */
 export async function run(): Promise<Row[]> {
   const stack = await benchStack('break-glass', {
-    timeScale: 6000,
+    timeScale: TIME_SCALE,
     pollIntervalMs: 20,
     breakGlassMaxUses: RUNS,
+    // About ten Cloudflare requests a run: 100 runs in well under a minute come close to the bot's whole share of
+    // 1,200 per 5 minutes, counted in real time, while the simulated Cloudflare counts in simulated time (50 ms here).
+    // The bot's window follows the simulated one.
+    cloudflareBudget: { windowMs: Math.max(100, Math.round(300_000 / TIME_SCALE)) },
     env: { COMMAND_RATE_LIMIT_PER_USER: String(RUNS * 2), INTERACTION_RATE_LIMIT_PER_USER: String(RUNS * 2) },
   });
   const toModal: number[] = [];
@@ -63,7 +68,8 @@ export async function run(): Promise<Row[]> {
   } finally {
     await stack.cleanup();
   }
-  const note = `${toPatch.length} runs${misses ? `, ${misses} without a PATCH within 5 s` : ''}; target p99 under 300 ms from Send now to the PATCH`;
+  const perRun = Math.round(stack.cloudflare.state.calls.length / RUNS);
+  const note = `${toPatch.length} runs${misses ? `, ${misses} without a PATCH within 5 s` : ''}; ${perRun} Cloudflare requests a run; target p99 under 300 ms from Send now to the PATCH`;
   return [
     { bench: 'break-glass', case: 'command -> confirm step open', count: toModal.length, ...latencies(toModal) },
     { bench: 'break-glass', case: 'Send now -> PATCH at Cloudflare', count: toPatch.length, ...latencies(toPatch), note },
