@@ -177,9 +177,8 @@ function bgpState(world: World, req: SimRequest): SimResponse {
   const now = world.clock.now();
   const peers = new Map(world.peers.map((p) => [p.ip, p]));
   const state: { target_prefix: string; source_id: string; path: number[]; community: string[] }[] = [];
-  for (const [key, route] of snapshot(world, now)) {
+  for (const [key, route] of snapshot(world, now, world.announcedWithin(prefix))) {
     const [ip, target] = key.split('|') as [string, string];
-    if (!safeContains(prefix, target)) continue;
     const peer = peers.get(ip)!;
     const session = target.includes(':') ? (peer.ip6 ?? peer.ip) : peer.ip;
     state.push({ target_prefix: target, source_id: `${peer.rrc.replace(/^RRC/i, '')}-${session}`, path: route.path, community: [`${peer.asn}:100`] });
