@@ -73,7 +73,7 @@ export interface CloudflareSimulator {
   /** TCP connections accepted so far (a client that reuses connections keeps this small). */
   connections: { count: number };
   /** HTTP requests received so far, the control API's included (`state.calls` keeps only the newest API calls). */
-  requests: { count: number };
+  requests: { count: number; inFlight: number; maxInFlight: number };
   rateLimit: RateLimitSettings;
   faults: Fault[];
   addFault(spec: FaultSpec): Fault;

@@ -28,6 +28,8 @@ export interface RipestatSimulator {
   calls: Record<string, number>;
   /** TCP connections accepted so far. */
   connections: { count: number };
+  /** HTTP requests so far, in flight now, and the most in flight at once. */
+  requests: { count: number; inFlight: number; maxInFlight: number };
 }
 
 const RIB_DUMP_MS = 8 * 3600_000;
@@ -55,7 +57,7 @@ export async function startRipestatSimulator(opts: RipestatSimulatorOptions): Pr
     calls[name] = (calls[name] ?? 0) + 1;
     return faults.apply(() => m.handler({ ...req, params: m.params }));
   }, opts.port ?? 0);
-  return { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections };
+  return { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections, requests: server.requests };
 }
 
 /** The most recent RIS RIB dump (00:00, 08:00, 16:00 UTC) at or before `at`. */
