@@ -217,20 +217,28 @@ export class RoutingMonitor {
     await Promise.all([...this.chains.values()]);
   }
 
+  /** RPKI validity, kept `rpkiTtlMs` from when it was read and shared with the other replicas through Redis meanwhile. */
   private async rpkiOf(prefix: string, origin: number): Promise<RpkiState> {
     const key = `${prefix}|${origin}`;
+    const ttl = this.deps.settings.rpkiTtlMs;
     const hit = this.rpkiCache.get(key);
-    if (hit && Date.now() - hit.at < this.deps.settings.rpkiTtlMs) return hit.value;
+    if (hit && Date.now() - hit.at < ttl) return hit.value;
     let value: RpkiState;
+    let at: number;
     try {
-      const v = await this.deps.rpki.validity(origin, prefix);
-      value = v.state === 'invalid' ? { state: 'invalid', ...(v.reason ? { reason: v.reason } : {}) } : { state: v.state };
+      const shared = await this.deps.reader.read(`routing-monitor:rpki:${key}`, Math.max(1, Math.floor(ttl / 2)), async () => {
+        const v = await this.deps.rpki.validity(origin, prefix);
+        const state: RpkiState = v.state === 'invalid' ? { state: 'invalid', ...(v.reason ? { reason: v.reason } : {}) } : { state: v.state };
+        return { at: Date.now(), state };
+      });
+      value = shared.state;
+      at = shared.at;
     } catch (err) {
       value = { state: 'unknown', why: userMessageOf(err).slice(0, 200) };
       this.rpkiCache.set(key, { value, at: Date.now() - this.deps.settings.rpkiTtlMs + 30_000 }); // try again in 30 s
       return value;
     }
-    this.rpkiCache.set(key, { value, at: Date.now() });
+    this.rpkiCache.set(key, { value, at });
     return value;
   }
 
