@@ -183,10 +183,11 @@ async function measure(stack: BenchStack, bots: RunningBot[]): Promise<Row[]> {
       count: measured.length,
       ...lat,
       note:
-        `bgp-state reads per prefix per tick ${f2(reads / (prefixes * INTERVALS))} counted at the RIPEstat simulator over ${INTERVALS} scheduler intervals of ${INTERVAL_MS} ms ` +
-        `(${reads} reads; ${measured.length} ticks started in them, run by replica ${byReplica.join('/')}, ${f2(reads / (prefixes * measured.length))} per tick run; ` +
-        `a tick's own reads per prefix max ${f2(Math.max(...ownPerTick))}, min ${f2(Math.min(...ownPerTick))}` +
-        `${outside ? `; ${outside} ticks from outside the window overlapped it` : ''}${unfinished ? `; ${unfinished} still running ${DRAIN_MS / 1000} s after it, not counted` : ''}). ` +
+        `bgp-state reads per prefix per tick ${f2(reads / (prefixes * measured.length))}, counted at the RIPEstat simulator: ${reads} reads by the ${measured.length} ticks (scheduler jobs) ` +
+        `started in ${INTERVALS} intervals of ${INTERVAL_MS} ms, run by replica ${byReplica.join('/')}; per interval ${f2(reads / (prefixes * INTERVALS))}` +
+        `${measured.length > INTERVALS ? ` (${measured.length} jobs in ${INTERVALS} intervals: a late one caught up)` : ''}; a tick's own reads per prefix max ${f2(Math.max(...ownPerTick))}, ` +
+        `min ${f2(Math.min(...ownPerTick))} (less than 1: the rest was read by an overlapping tick, or under 80 % of an interval before)` +
+        `${outside ? `; ${outside} ticks from outside the window overlapped it` : ''}${unfinished ? `; ${unfinished} still running ${DRAIN_MS / 1000} s after it, not counted` : ''}. ` +
         `Tick duration (the columns) p50 ${ms(lat.p50)}, max ${ms(lat.max)}: ${lat.max! > INTERVAL_MS ? 'SLOWER than' : 'within'} the ${INTERVAL_MS} ms interval; ` +
         `a replica's first tick (${firsts.length}) p50 ${ms(latencies(firsts).p50)}, later ones (${steady.length}) p50 ${ms(latencies(steady).p50)}; ${overlapping} of ${measured.length} overlapped another. ` +
         `${((reads / (last.endMs - windowStart)) * 1000).toFixed(0)} bgp-state reads per second${RIPESTAT_MS ? `, each answered after ${RIPESTAT_MS} ms` : ''}. Failed reads ${failed}, findings ${raised} (a quiet world).`,
