@@ -18,6 +18,7 @@ const BENCHES: Bench[] = [
   { name: 'alerts', about: 'Cloudflare webhook in -> alert card posted, 120 runs', load: () => import('./alerts.js') },
   { name: 'ris-live', about: 'RIS Live message -> alert card / thread reply, beside the polling paths', load: () => import('./ris-live.js') },
   { name: 'store', about: 'OperationStore create + 10 updates', load: () => import('./store.js') },
+  { name: 'poll-scale', about: 'routing monitor polling with the stream down (by default 2,000 prefixes, 3 worker replicas, 4 ticks of 4 s)', load: () => import('./poll-scale.js') },
   { name: 'coalesce', about: '500 watchers of one prefix through CoalescedReader', load: () => import('./coalesce.js') },
   { name: 'budget', about: 'CloudflareClient reads under a shared RequestBudget', load: () => import('./budget.js') },
   { name: 'pure', about: 'evaluatePropagation and statusCard', load: () => import('./pure.js') },

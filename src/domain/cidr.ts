@@ -34,10 +34,32 @@ const FAMILIES: { version: IpVersion; maxLength: number; isValid(addr: string): 
 ];
 
 /**
+ * Prefixes parsed so far, by the text given, with their first address: the routing monitor parses the same few
+ * thousand prefixes (and the routes it sees for them) on every tick. Emptied when full; failures are not kept.
+ */
+const parsed = new Map<string, { cidr: Cidr; start: bigint }>();
+const PARSED_MAX = 20_000;
+
+function parsedCidr(text: string): { cidr: Cidr; start: bigint } {
+  let hit = parsed.get(text);
+  if (!hit) {
+    const cidr = parseUncached(text);
+    hit = { cidr, start: cidr.version === 4 ? new Address4(cidr.network).bigInt() : new Address6(cidr.network).bigInt() };
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, hit);
+  }
+  return hit;
+}
+
+/**
  * Parses `text` as a network prefix. Throws InvalidInputError with a sentence that says what is wrong:
  * not a prefix, no length, or host bits set (with the network the user probably meant).
  */
 export function parseCidr(text: string): Cidr {
+  return { ...parsedCidr(text).cidr };
+}
+
+function parseUncached(text: string): Cidr {
   const raw = text.trim();
   if (!raw.includes('/')) {
     throw new InvalidInputError('`{input}` has no prefix length. Write it as a CIDR, e.g. `203.0.113.0/24`.', { input: raw || '(empty)' });
@@ -68,11 +90,12 @@ export function canonicalCidr(text: string): string {
 
 /** True when `inner` lies within `outer` (or equals it). */
 export function cidrContains(outer: string, inner: string): boolean {
-  const o = parseCidr(outer);
-  const i = parseCidr(inner);
-  if (o.version !== i.version || i.length < o.length) return false;
-  if (o.version === 4) return new Address4(i.network).isInSubnet(new Address4(o.text));
-  return new Address6(i.network).isInSubnet(new Address6(o.text));
+  const o = parsedCidr(outer);
+  const i = parsedCidr(inner);
+  if (o.cidr.version !== i.cidr.version || i.cidr.length < o.cidr.length) return false;
+  // The same first `o.length` bits: inner's network lies in outer.
+  const hostBits = BigInt((o.cidr.version === 4 ? 32 : 128) - o.cidr.length);
+  return i.start >> hostBits === o.start >> hostBits;
 }
 
 /** True when `a` and `b` share at least one address (one contains the other); never across IP families. */

@@ -123,14 +123,18 @@ interface Group {
 
 /** Routes grouped by (prefix, origin), each peer counted once. */
 function groups(routes: SeenRoute[]): Group[] {
-  const byKey = new Map<string, Group>();
+  const byKey = new Map<string, Group & { peers: Set<string> }>();
   for (const r of routes) {
     const k = `${r.prefix}|${r.origin ?? 'set'}`;
     let g = byKey.get(k);
-    if (!g) byKey.set(k, (g = { prefix: r.prefix, origin: r.origin, routes: [] }));
-    if (!g.routes.some((x) => peerKey(x) === peerKey(r))) g.routes.push(r);
+    if (!g) byKey.set(k, (g = { prefix: r.prefix, origin: r.origin, routes: [], peers: new Set() }));
+    const peer = peerKey(r);
+    if (!g.peers.has(peer)) {
+      g.peers.add(peer);
+      g.routes.push(r);
+    }
   }
-  return [...byKey.values()];
+  return [...byKey.values()].map(({ prefix, origin, routes: rs }) => ({ prefix, origin, routes: rs }));
 }
 
 function originText(o: number | null): string {

@@ -7,7 +7,7 @@
  * stream says only what changes, so the holder bootstraps each prefix from one RIPEstat `bgp-state` read (exact
  * prefix and more-specifics) when it connects. While the stream is down, a BullMQ job scheduler (one job per tick for
  * the whole deployment, whichever replica runs it) polls the same read through the coalesced reader: one read per
- * prefix per tick.
+ * prefix per tick, POLL_CONCURRENCY prefixes at a time.
  *
  * Findings (routing-findings.ts) go to an `AlertSink`, deduplicated per key: raised once while they hold, resolved
  * when they clear. Which keys are open is kept in Redis, so a replica taking over resolves what another raised.
@@ -58,12 +58,19 @@ export interface RoutingMonitorSettings extends DetectionSettings {
   rpkiTtlMs: number;
   /** The poll tick (the scheduler's interval while the stream is down). */
   pollIntervalMs: number;
+  /** Prefixes a poll reads at once (POLL_CONCURRENCY when absent). */
+  pollConcurrency?: number;
 }
 
 /** Something that turns a route change into a thread reply of an open request (the request watch). */
 export type StreamListener = (update: RisUpdate) => void;
 
 const LIST_SHARE_MS = 2000;
+/**
+ * Prefixes one poll reads at a time: RIPEstat serves at most 8 concurrent requests from one IP address (its Data API
+ * rules of usage), and a poll of thousands of prefixes all at once would also open a connection for each.
+ */
+export const POLL_CONCURRENCY = 8;
 
 function canonical(cidr: string): string | null {
   try {
@@ -247,20 +254,28 @@ export class RoutingMonitor {
     await Promise.all([...this.chains.values()]);
   }
 
+  /** RPKI validity, kept `rpkiTtlMs` from when it was read and shared with the other replicas through Redis meanwhile. */
   private async rpkiOf(prefix: string, origin: number): Promise<RpkiState> {
     const key = `${prefix}|${origin}`;
+    const ttl = this.deps.settings.rpkiTtlMs;
     const hit = this.rpkiCache.get(key);
-    if (hit && Date.now() - hit.at < this.deps.settings.rpkiTtlMs) return hit.value;
+    if (hit && Date.now() - hit.at < ttl) return hit.value;
     let value: RpkiState;
+    let at: number;
     try {
-      const v = await this.deps.rpki.validity(origin, prefix);
-      value = v.state === 'invalid' ? { state: 'invalid', ...(v.reason ? { reason: v.reason } : {}) } : { state: v.state };
+      const shared = await this.deps.reader.read(`routing-monitor:rpki:${key}`, Math.max(1, Math.floor(ttl / 2)), async () => {
+        const v = await this.deps.rpki.validity(origin, prefix);
+        const state: RpkiState = v.state === 'invalid' ? { state: 'invalid', ...(v.reason ? { reason: v.reason } : {}) } : { state: v.state };
+        return { at: Date.now(), state };
+      });
+      value = shared.state;
+      at = shared.at;
     } catch (err) {
       value = { state: 'unknown', why: userMessageOf(err).slice(0, 200) };
       this.rpkiCache.set(key, { value, at: Date.now() - this.deps.settings.rpkiTtlMs + 30_000 }); // try again in 30 s
       return value;
     }
-    this.rpkiCache.set(key, { value, at: Date.now() });
+    this.rpkiCache.set(key, { value, at });
     return value;
   }
 
@@ -345,16 +360,21 @@ export class RoutingMonitor {
     const managed = await this.managed();
     let findings = 0;
     let failed = 0;
-    await Promise.all(
-      managed.map(async (m) => {
+    let next = 0;
+    // A few lanes, each taking the next prefix when its last one is done (bounded, unlike one read per prefix at once).
+    const lane = async (): Promise<void> => {
+      while (next < managed.length) {
+        const m = managed[next++]!;
         try {
           findings += (await this.refresh(m, source)).length;
         } catch (err) {
           failed++;
           this.deps.logger.warn({ err, prefix: m.cidr }, 'routing monitor: poll failed');
         }
-      }),
-    );
+      }
+    };
+    const lanes = Math.max(1, Math.min(managed.length, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY));
+    await Promise.all(Array.from({ length: lanes }, lane));
     return { prefixes: managed.length, findings, failed };
   }
 }

@@ -68,6 +68,11 @@ export interface RunningServer {
   server: http.Server;
   /** TCP connections accepted so far (clients that reuse connections keep this small). */
   connections: { count: number };
+  /**
+   * HTTP requests received so far (beside `connections`: how many requests each connection carried), how many are
+   * being answered now, and the most at once.
+   */
+  requests: { count: number; inFlight: number; maxInFlight: number };
   close(): Promise<void>;
 }
 
@@ -78,7 +83,12 @@ export async function startHttpServer(
   host = '127.0.0.1',
 ): Promise<RunningServer> {
   const connections = { count: 0 };
+  const requests = { count: 0, inFlight: 0, maxInFlight: 0 };
   const server = http.createServer((req, res) => {
+    requests.count += 1;
+    requests.inFlight += 1;
+    requests.maxInFlight = Math.max(requests.maxInFlight, requests.inFlight);
+    res.once('close', () => (requests.inFlight -= 1));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -102,6 +112,7 @@ export async function startHttpServer(
     port: actual,
     server,
     connections,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

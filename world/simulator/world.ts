@@ -1,3 +1,5 @@
+import { Address4, Address6 } from 'ip-address';
+import { parseCidr } from '../../src/domain/cidr.js';
 import { SimClock, seededRandom } from './clock.js';
 
 /**
@@ -96,7 +98,10 @@ export class World {
   txt = new Map<string, string[]>();
   /** Names for which the DNS simulator answers SERVFAIL. */
   dnsFailures = new Set<string>();
-  private announcements: Announcement[] = [];
+  /** Announcements by exact prefix (each list in the order made): a look-up stays cheap with thousands of prefixes. */
+  private byPrefix = new Map<string, Announcement[]>();
+  /** The announced prefixes by family, sorted by first address (for `announcedWithin`); null until asked for again. */
+  private sorted: Record<4 | 6, { start: bigint; length: number; prefix: string; order: number }[]> | null = null;
   private nextId = 1;
   /** Stuck ("zombie") routes: `prefix|origin` -> peers that keep the origin's route after it is withdrawn. */
   private zombies = new Map<string, Set<CollectorPeer>>();
@@ -171,7 +176,12 @@ export class World {
       end: null,
       decayMs: 120_000,
     };
-    this.announcements.push(a);
+    const same = this.byPrefix.get(prefix);
+    if (same) same.push(a);
+    else {
+      this.byPrefix.set(prefix, [a]);
+      this.sorted = null;
+    }
     return a;
   }
 
@@ -217,12 +227,58 @@ export class World {
 
   /** Announcements of exactly `prefix` (every origin), for inspection. */
   announcementsOf(prefix: string): Announcement[] {
-    return this.announcements.filter((a) => a.prefix === prefix);
+    return [...(this.byPrefix.get(prefix) ?? [])];
   }
 
   /** All prefixes with at least one announcement on record. */
   announcedPrefixes(): string[] {
-    return [...new Set(this.announcements.map((a) => a.prefix))];
+    return [...this.byPrefix.keys()];
+  }
+
+  /**
+   * The announced prefixes inside `outer` (itself included), in the order of `announcedPrefixes`: a look-up in a
+   * sorted index, so a query stays cheap with thousands of announced prefixes. Empty for text that is no prefix.
+   */
+  announcedWithin(outer: string): string[] {
+    let o;
+    try {
+      o = parseCidr(outer);
+    } catch {
+      return [];
+    }
+    const bits = o.version === 4 ? 32 : 128;
+    const lo = firstAddress(o.version, o.network);
+    const hi = lo + (1n << BigInt(bits - o.length)) - 1n;
+    const list = this.sortedIndex()[o.version];
+    let a = 0;
+    let b = list.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (list[m]!.start < lo) a = m + 1;
+      else b = m;
+    }
+    const hits: { prefix: string; order: number }[] = [];
+    for (let i = a; i < list.length && list[i]!.start <= hi; i++) if (list[i]!.length >= o.length) hits.push(list[i]!);
+    return hits.sort((x, y) => x.order - y.order).map((h) => h.prefix);
+  }
+
+  private sortedIndex(): Record<4 | 6, { start: bigint; length: number; prefix: string; order: number }[]> {
+    if (!this.sorted) {
+      const sorted: Record<4 | 6, { start: bigint; length: number; prefix: string; order: number }[]> = { 4: [], 6: [] };
+      let order = 0;
+      for (const prefix of this.byPrefix.keys()) {
+        order++;
+        try {
+          const c = parseCidr(prefix);
+          sorted[c.version].push({ start: firstAddress(c.version, c.network), length: c.length, prefix, order });
+        } catch {
+          // an announcement of text that is no prefix lies inside nothing
+        }
+      }
+      for (const list of Object.values(sorted)) list.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : x.length - y.length));
+      this.sorted = sorted;
+    }
+    return this.sorted;
   }
 
   /** What the collector peers see for exactly `prefix` at simulated time `at` (IPv6 routes only over IPv6 sessions). */
@@ -230,8 +286,7 @@ export class World {
     const out: VisibleRoute[] = [];
     const v6 = prefix.includes(':');
     const zombies: VisibleRoute[] = [];
-    for (const a of this.announcements) {
-      if (a.prefix !== prefix) continue;
+    for (const a of this.byPrefix.get(prefix) ?? []) {
       const share = this.shareAt(a, at);
       const stuck = a.end !== null && at >= a.end ? this.zombies.get(`${prefix}|${a.origin}`) : undefined;
       if (share <= 0 && !stuck) continue;
@@ -266,7 +321,7 @@ export class World {
   }
 
   private liveAnnouncement(prefix: string, origin: number): Announcement | undefined {
-    return this.announcements.find((a) => a.prefix === prefix && a.origin === origin && a.end === null);
+    return this.byPrefix.get(prefix)?.find((a) => a.origin === origin && a.end === null);
   }
 
   // -- registry data helpers --
@@ -282,4 +337,8 @@ export class World {
   setTxt(name: string, values: string[]): void {
     this.txt.set(name.toLowerCase().replace(/\.$/, ''), values);
   }
+}
+
+function firstAddress(version: 4 | 6, network: string): bigint {
+  return version === 4 ? new Address4(network).bigInt() : new Address6(network).bigInt();
 }

@@ -117,25 +117,9 @@ export const LOCKED_SCENARIO = {
 
 const HOUR = 3_600_000;
 
-/** Replaces `state`'s contents with the named scenario and adds its registry data and routes to `world`. */
-export function seedScenario(name: string, state: CloudflareState, world: World): void {
-  if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
-    throw new Error(`unknown Cloudflare scenario "${name}"; known: ${SCENARIO_NAMES.join(', ')}`);
-  }
-  Object.assign(state, { ...emptyState(), calls: state.calls });
-  const now = world.clock.now();
-  const longAgo = now - 30 * 24 * HOUR;
-  state.accounts.set(SANDBOX_ACCOUNT_ID, { id: SANDBOX_ACCOUNT_ID, name: 'Example Networks' });
-  state.accounts.set(OTHER_ACCOUNT_ID, { id: OTHER_ACCOUNT_ID, name: 'Other Customer' });
-  state.tokens.set(SANDBOX_CLOUDFLARE_TOKEN, { token: SANDBOX_CLOUDFLARE_TOKEN, accounts: [SANDBOX_ACCOUNT_ID], permissions: [...ALL_PERMISSIONS] });
-  state.tokens.set(OTHER_CLOUDFLARE_TOKEN, { token: OTHER_CLOUDFLARE_TOKEN, accounts: [OTHER_ACCOUNT_ID], permissions: [...ALL_PERMISSIONS] });
-  state.tokens.set(READONLY_CLOUDFLARE_TOKEN, {
-    token: READONLY_CLOUDFLARE_TOKEN,
-    accounts: [SANDBOX_ACCOUNT_ID],
-    permissions: ['IP Prefixes: Read', 'Magic Transit Read', 'IP Prefixes: BGP On Demand Read'],
-  });
-  state.services = SERVICES.map((s) => ({ ...s }));
-
+/** Makers of the scenarios' records: prefixes, BGP prefixes and bindings made 30 days ago, registry data, routes. */
+function builders(state: CloudflareState, world: World) {
+  const longAgo = world.clock.now() - 30 * 24 * HOUR;
   const prefix = (p: { id: string; cidr: string; ownershipToken: string }, extra: Partial<SimPrefix> = {}): SimPrefix => {
     const sp: SimPrefix = {
       id: p.id,
@@ -202,6 +186,29 @@ export function seedScenario(name: string, state: CloudflareState, world: World)
     }
   };
   const visible = (cidr: string) => world.announce(cidr, CLOUDFLARE_ASN, { delayMs: 0, rampMs: 0 });
+  return { prefix, bgp, binding, registry, visible };
+}
+
+/** Replaces `state`'s contents with the named scenario and adds its registry data and routes to `world`. */
+export function seedScenario(name: string, state: CloudflareState, world: World): void {
+  if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`unknown Cloudflare scenario "${name}"; known: ${SCENARIO_NAMES.join(', ')}`);
+  }
+  Object.assign(state, { ...emptyState(), calls: state.calls });
+  const now = world.clock.now();
+  const longAgo = now - 30 * 24 * HOUR;
+  state.accounts.set(SANDBOX_ACCOUNT_ID, { id: SANDBOX_ACCOUNT_ID, name: 'Example Networks' });
+  state.accounts.set(OTHER_ACCOUNT_ID, { id: OTHER_ACCOUNT_ID, name: 'Other Customer' });
+  state.tokens.set(SANDBOX_CLOUDFLARE_TOKEN, { token: SANDBOX_CLOUDFLARE_TOKEN, accounts: [SANDBOX_ACCOUNT_ID], permissions: [...ALL_PERMISSIONS] });
+  state.tokens.set(OTHER_CLOUDFLARE_TOKEN, { token: OTHER_CLOUDFLARE_TOKEN, accounts: [OTHER_ACCOUNT_ID], permissions: [...ALL_PERMISSIONS] });
+  state.tokens.set(READONLY_CLOUDFLARE_TOKEN, {
+    token: READONLY_CLOUDFLARE_TOKEN,
+    accounts: [SANDBOX_ACCOUNT_ID],
+    permissions: ['IP Prefixes: Read', 'Magic Transit Read', 'IP Prefixes: BGP On Demand Read'],
+  });
+  state.services = SERVICES.map((s) => ({ ...s }));
+
+  const { prefix, bgp, binding, registry, visible } = builders(state, world);
   const customerAggregate = () => {
     const agg = DEFAULT_SCENARIO.customerAggregate;
     world.announce(agg, CUSTOMER_ASN, { delayMs: 0, rampMs: 0 });
@@ -330,4 +337,30 @@ export function seedScenario(name: string, state: CloudflareState, world: World)
       break;
     }
   }
+}
+
+/** Most prefixes `addPrefixFleet` makes: the /24s of 10.0.0.0/8. */
+export const MAX_FLEET_PREFIXES = 65_536;
+
+/**
+ * Adds `count` approved, advertised /24s (10.0.0.0/24, 10.0.1.0/24, ...) to the sandbox account of whatever scenario
+ * is seeded, each with its BGP prefix, Magic Transit binding, ROA and route object, and fully visible from AS13335:
+ * an account of a few thousand prefixes (the standing monitor's polling at scale). Not a named scenario, since the
+ * count varies; returns the CIDRs.
+ */
+export function addPrefixFleet(state: CloudflareState, world: World, count: number): string[] {
+  if (!Number.isInteger(count) || count < 0 || count > MAX_FLEET_PREFIXES) throw new Error(`a fleet has 0 to ${MAX_FLEET_PREFIXES} prefixes, not ${count}`);
+  const { prefix, bgp, binding, registry, visible } = builders(state, world);
+  const id = (tag: string, i: number) => `${tag}${i.toString(16).padStart(5, '0')}`.padEnd(32, '0');
+  const cidrs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = { id: id('b16f1a', i), cidr: `10.${i >> 8}.${i & 255}.0/24`, ownershipToken: id('b16f1d', i) };
+    prefix(p);
+    binding(id('b16f1c', i), p.id, p.cidr, SERVICE_IDS.magicTransit);
+    bgp(id('b16f1b', i), p.id, p.cidr, true);
+    registry(p.cidr, p.ownershipToken);
+    visible(p.cidr);
+    cidrs.push(p.cidr);
+  }
+  return cidrs;
 }

@@ -72,6 +72,8 @@ export interface CloudflareSimulator {
   world: World;
   /** TCP connections accepted so far (a client that reuses connections keeps this small). */
   connections: { count: number };
+  /** HTTP requests received so far, the control API's included (`state.calls` keeps only the newest API calls). */
+  requests: { count: number; inFlight: number; maxInFlight: number };
   rateLimit: RateLimitSettings;
   faults: Fault[];
   addFault(spec: FaultSpec): Fault;
@@ -342,6 +344,7 @@ export async function startCloudflareSimulator(opts: CloudflareSimulatorOptions)
     state,
     world,
     connections: server.connections,
+    requests: server.requests,
     rateLimit,
     faults,
     addFault,

@@ -33,6 +33,8 @@ export interface RipestatSimulator {
    * the world between two reads.
    */
   onRequest: ((name: string, resource: string) => void) | null;
+  /** HTTP requests so far, in flight now, and the most in flight at once. */
+  requests: { count: number; inFlight: number; maxInFlight: number };
 }
 
 const RIB_DUMP_MS = 8 * 3600_000;
@@ -61,7 +63,7 @@ export async function startRipestatSimulator(opts: RipestatSimulatorOptions): Pr
     sim.onRequest?.(name, req.query.get('resource') ?? '');
     return faults.apply(() => m.handler({ ...req, params: m.params }));
   }, opts.port ?? 0);
-  const sim: RipestatSimulator = { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections, onRequest: null };
+  const sim: RipestatSimulator = { url: server.url, close: () => server.close(), setFault: (f) => faults.set(f), calls, connections: server.connections, requests: server.requests, onRequest: null };
   return sim;
 }
 
@@ -184,9 +186,8 @@ function bgpState(world: World, req: SimRequest): SimResponse {
   const now = world.clock.now();
   const peers = new Map(world.peers.map((p) => [p.ip, p]));
   const state: { target_prefix: string; source_id: string; path: number[]; community: string[] }[] = [];
-  for (const [key, route] of snapshot(world, now)) {
+  for (const [key, route] of snapshot(world, now, world.announcedWithin(prefix))) {
     const [ip, target] = key.split('|') as [string, string];
-    if (!safeContains(prefix, target)) continue;
     const peer = peers.get(ip)!;
     const session = target.includes(':') ? (peer.ip6 ?? peer.ip) : peer.ip;
     state.push({ target_prefix: target, source_id: `${peer.rrc.replace(/^RRC/i, '')}-${session}`, path: route.path, community: [`${peer.asn}:100`] });

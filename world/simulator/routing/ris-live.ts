@@ -86,8 +86,11 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
   const stats = { accepted: 0, open: 0, refused: 0, subscriptions: 0, messagesSent: 0 };
   let stalled = false;
   let refusing = false;
-  /** What every peer saw at the last diff: `<peer ip>|<prefix>` -> route. */
-  let seen = snapshot(world);
+  /**
+   * What every peer saw at the last diff: `<peer ip>|<prefix>` -> route. Null while no client is connected (no diff
+   * is worth its cost then, with thousands of prefixes); the first client to connect takes a new one.
+   */
+  let seen: Map<string, RouteState> | null = null;
 
   const server = http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' });
@@ -118,6 +121,7 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
 
   function accept(ws: WebSocket): void {
     const c: Client = { ws, subs: [], acknowledge: false };
+    seen ??= snapshot(world);
     clients.add(c);
     stats.accepted++;
     stats.open++;
@@ -165,8 +169,14 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
   }
 
   const tick = (): void => {
+    if (clients.size === 0) {
+      // Nobody to tell: what changes now reaches no one, as on the real service.
+      seen = null;
+      return;
+    }
     const now = world.clock.now();
     const next = snapshot(world, now);
+    seen ??= next;
     const changes: PeerChange[] = [];
     for (const [key, route] of next) {
       const before = seen.get(key);
@@ -231,11 +241,11 @@ export async function startRisLiveSimulator(opts: RisLiveSimulatorOptions): Prom
 
 /**
  * Every route every peer sees now, by `<peer ip>|<prefix>`: one best path per peer and prefix, as a RIB holds it
- * (RIS Live and RIPEstat bgp-state both show these).
+ * (RIS Live and RIPEstat bgp-state both show these), of every announced prefix or only of `prefixes`.
  */
-export function snapshot(world: World, at = world.clock.now()): Map<string, RouteState> {
+export function snapshot(world: World, at = world.clock.now(), prefixes = world.announcedPrefixes()): Map<string, RouteState> {
   const out = new Map<string, RouteState>();
-  for (const prefix of world.announcedPrefixes()) {
+  for (const prefix of prefixes) {
     for (const r of world.visibleRoutes(prefix, at)) {
       const key = `${r.peer.ip}|${prefix}`;
       // Two origins of one prefix at one peer: its best path is the shorter one; between equals, a fixed coin per peer

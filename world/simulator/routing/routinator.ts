@@ -11,6 +11,8 @@ export interface RoutinatorSimulator {
   setFault(fault: SimFault): void;
   /** Requests received, for tests. */
   readonly requests: number;
+  /** TCP connections accepted so far. */
+  connections: { count: number };
 }
 
 const DESCRIPTIONS = {
@@ -76,6 +78,7 @@ export async function startRoutinatorSimulator(opts: { world: World; port?: numb
     url: server.url,
     close: () => server.close(),
     setFault: (f) => faults.set(f),
+    connections: server.connections,
     get requests() {
       return requests;
     },
