@@ -1,5 +1,5 @@
 import { DEFAULT_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
-import { benchStack, CHANNEL, latencies, nowMs, sleep, type Row } from './lib.js';
+import { benchStack, emergencyConfirmStep, latencies, nowMs, sleep, type Row } from './lib.js';
 
 const RUNS = 100;
 const TIME_SCALE = 6000;
@@ -38,16 +38,8 @@ export async function run(): Promise<Row[]> {
       const before = patchesOf().length;
       const t0 = nowMs();
       const wall0 = Date.now();
-      await stack.sender!.command('U0CAROL', `emergency ${action} ${p.cidr} bench run ${i}`, { channel: CHANNEL });
       // this run's confirm step, not a form an earlier run left open
-      const modal = await stack.slack
-        .waitFor(() => {
-          const m = stack.slack.openModal('U0CAROL');
-          return m && m.id !== lastModal ? m : undefined;
-        }, 5000)
-        .catch(() => {
-          throw new Error(`run ${i}: no confirm step; the bot said: ${stack.slack.ephemerals('U0CAROL').at(-1)?.text ?? 'nothing'}`);
-        });
+      const modal = await emergencyConfirmStep(stack, 'U0CAROL', `emergency ${action} ${p.cidr} bench run ${i}`, `run ${i}`, lastModal);
       lastModal = modal.id;
       const t1 = nowMs();
       const wall1 = Date.now();

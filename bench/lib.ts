@@ -144,3 +144,21 @@ export async function redisUsedMemory(redis: Redis): Promise<number> {
   const m = /^used_memory:(\d+)/m.exec(info);
   return m ? Number(m[1]) : NaN;
 }
+
+/**
+ * `/byoip emergency …` typed by `user`, then the confirm step it opens (not a form an earlier run left open: pass the
+ * last one's id); a command the bot refused stops the bench with the bot's own words.
+ */
+export async function emergencyConfirmStep(stack: Stack, user: string, text: string, run: string, lastModalId: string | null = null): Promise<{ id: string }> {
+  const eph = stack.slack.ephemerals(user).length;
+  await stack.sender!.command(user, text, { channel: CHANNEL });
+  return stack.slack
+    .waitFor(() => {
+      const m = stack.slack.openModal(user);
+      return m && m.id !== lastModalId ? m : undefined;
+    }, 5000)
+    .catch(() => {
+      const said = stack.slack.ephemerals(user).slice(eph).map((e) => e.text).join(' / ');
+      throw new Error(`${run}: no confirm step for "${text}"; the bot said: ${said || 'nothing'}`);
+    });
+}

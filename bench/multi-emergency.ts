@@ -1,5 +1,5 @@
 import { FLEET_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
-import { benchStack, CHANNEL, latencies, sleep, type Row } from './lib.js';
+import { benchStack, emergencyConfirmStep, latencies, sleep, type Row } from './lib.js';
 
 /** 12 runs by default (BENCH_MULTI_EMERGENCY_RUNS); the bot's budget window follows the simulated Cloudflare's. */
 const RUNS = Number(process.env.BENCH_MULTI_EMERGENCY_RUNS ?? 12);
@@ -37,10 +37,7 @@ export async function run(): Promise<Row[]> {
       const action = i % 2 === 0 ? 'withdraw' : 'advertise';
       const before = patches().length;
       const wall0 = Date.now();
-      await stack.sender!.command('U0CAROL', `emergency ${action} ${list} bench run ${i}`, { channel: CHANNEL });
-      const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0CAROL'), 5000).catch(() => {
-        throw new Error(`run ${i}: no confirm step; the bot said: ${stack.slack.ephemerals('U0CAROL').at(-1)?.text ?? 'nothing'}`);
-      });
+      const modal = await emergencyConfirmStep(stack, 'U0CAROL', `emergency ${action} ${list} bench run ${i}`, `run ${i}`);
       const wall1 = Date.now();
       await stack.sender!.submitView('U0CAROL', modal.id);
       const got = await stack.slack.waitFor(() => (patches().length >= before + fleet.length ? patches().slice(before) : undefined), 10_000).catch(() => null);

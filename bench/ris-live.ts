@@ -1,5 +1,5 @@
 import { FLEET_SCENARIO } from '../world/simulator/cloudflare/scenarios.js';
-import { benchStack, CHANNEL, latencies, nowMs, sleep, type Row } from './lib.js';
+import { benchStack, CHANNEL, emergencyConfirmStep, latencies, nowMs, sleep, type Row } from './lib.js';
 
 const RUNS = Number(process.env.BENCH_RIS_LIVE_RUNS ?? 100);
 const POLL_RUNS = Math.min(10, RUNS);
@@ -204,16 +204,7 @@ async function threadReplies(): Promise<Row[]> {
       const peersBefore = stack.world.visibleRoutes(lane.cidr).filter((r) => r.origin === 13335).length;
       const f: Followed = { cidr: lane.cidr, action, firstSentWall: 0 };
       inFlight.set(lane.cidr, f);
-      const eph = stack.slack.ephemerals('U0CAROL').length;
-      await stack.sender!.command('U0CAROL', `emergency ${action} ${lane.cidr} bench run ${i}`, { channel: CHANNEL });
-      const modal = await stack.slack
-        .waitFor(() => {
-          const m = stack.slack.openModal('U0CAROL');
-          return m && m.id !== lastModal ? m : undefined;
-        }, 5000)
-        .catch(() => {
-          throw new Error(`run ${i}: no confirm step for the emergency ${action} of ${lane.cidr}; the bot said: ${stack.slack.ephemerals('U0CAROL').slice(eph).map((e) => e.text).join(' / ') || 'nothing'}`);
-        });
+      const modal = await emergencyConfirmStep(stack, 'U0CAROL', `emergency ${action} ${lane.cidr} bench run ${i}`, `run ${i}`, lastModal);
       lastModal = modal.id;
       const sent = await stack.sender!.submitView('U0CAROL', modal.id);
       if (sent.status !== 200 || (sent.json as { response_action?: string } | undefined)?.response_action === 'errors') {

@@ -40,7 +40,7 @@ export interface ManagedPrefix {
   cidr: string;
   accountId: string;
   /** Cloudflare's id of the account prefix (to read its BGP prefixes again on their own). */
-  prefixId?: string;
+  prefixId: string;
   bgp: ManagedBgpPrefix[];
   /** Our own origin AS for a CIDR inside this prefix (policy), when the policy names one. */
   ownAsn(cidr: string): number | undefined;
@@ -123,18 +123,18 @@ interface Group {
 
 /** Routes grouped by (prefix, origin), each peer counted once. */
 function groups(routes: SeenRoute[]): Group[] {
-  const byKey = new Map<string, Group & { peers: Set<string> }>();
+  const byKey = new Map<string, Group>();
+  const counted = new Set<string>();
   for (const r of routes) {
     const k = `${r.prefix}|${r.origin ?? 'set'}`;
     let g = byKey.get(k);
-    if (!g) byKey.set(k, (g = { prefix: r.prefix, origin: r.origin, routes: [], peers: new Set() }));
-    const peer = peerKey(r);
-    if (!g.peers.has(peer)) {
-      g.peers.add(peer);
-      g.routes.push(r);
-    }
+    if (!g) byKey.set(k, (g = { prefix: r.prefix, origin: r.origin, routes: [] }));
+    const peer = `${k}|${peerKey(r)}`;
+    if (counted.has(peer)) continue;
+    counted.add(peer);
+    g.routes.push(r);
   }
-  return [...byKey.values()].map(({ prefix, origin, routes: rs }) => ({ prefix, origin, routes: rs }));
+  return [...byKey.values()];
 }
 
 function originText(o: number | null): string {

@@ -87,7 +87,6 @@ export class RoutingMonitor {
   private inventory: ManagedPrefix[] = [];
   private inventoryAt = 0;
   private inventoryLoading: Promise<ManagedPrefix[]> | null = null;
-  private freshLoading: Promise<ManagedPrefix[]> | null = null;
   private readonly freshLoads = new Map<string, Promise<ManagedPrefix | undefined>>();
   /** Routes per account prefix, by `<collector>|<peer>|<prefix>`. */
   private tables = new Map<string, Map<string, SeenRoute>>();
@@ -115,27 +114,17 @@ export class RoutingMonitor {
   }
 
   /**
-   * Cloudflare's state now, not an answer shared for up to LIST_SHARE_MS: what a state finding is confirmed against
-   * (an inventory read just before a change outside the bot says the opposite of what Cloudflare does now).
-   */
-  private freshInventory(): Promise<ManagedPrefix[]> {
-    this.freshLoading ??= withRequestClass('background', () => this.loadInventory(true)).finally(() => (this.freshLoading = null));
-    return this.freshLoading;
-  }
-
-  /**
    * One prefix as Cloudflare shows it now: its BGP prefixes read again, fresh (one call, shared by concurrent
    * confirmations of the same prefix), so confirming a finding costs one read however many prefixes are managed.
    * Undefined when the prefix cannot be read any more (gone from the account).
    */
   private freshOne(m: ManagedPrefix): Promise<ManagedPrefix | undefined> {
-    if (!m.prefixId) return this.freshInventory().then((all) => all.find((x) => x.cidr === m.cidr));
     const k = `${m.accountId}:${m.prefixId}`;
     let loading = this.freshLoads.get(k);
     if (!loading) {
       loading = withRequestClass('background', async () => {
         try {
-          const bgp = await this.deps.cloudflare.listBgpPrefixes(m.accountId, m.prefixId!);
+          const bgp = await this.deps.cloudflare.listBgpPrefixes(m.accountId, m.prefixId);
           return { ...m, bgp: bgp.map(managedBgp) };
         } catch (err) {
           this.deps.logger.debug({ err, prefix: m.cidr }, 'routing monitor: prefix not readable for a confirmation');
@@ -147,18 +136,17 @@ export class RoutingMonitor {
     return loading;
   }
 
-  private async loadInventory(fresh = false): Promise<ManagedPrefix[]> {
+  private async loadInventory(): Promise<ManagedPrefix[]> {
     const { policy, reader, cloudflare } = this.deps;
-    const read = <T>(key: string, fetch: () => Promise<T>): Promise<T> => (fresh ? fetch() : reader.read(key, LIST_SHARE_MS, fetch));
     const out: ManagedPrefix[] = [];
     for (const account of policy.cloudflare.accounts) {
-      const prefixes = await read(`prefixes:${account.id}`, () => cloudflare.listPrefixes(account.id));
+      const prefixes = await reader.read(`prefixes:${account.id}`, LIST_SHARE_MS, () => cloudflare.listPrefixes(account.id));
       for (const p of prefixes) {
         const cidr = canonical(p.cidr);
         if (!cidr) continue;
         let bgp: BgpPrefix[] = [];
         try {
-          bgp = await read(`bgp-prefixes:${p.id}`, () => cloudflare.listBgpPrefixes(account.id, p.id));
+          bgp = await reader.read(`bgp-prefixes:${p.id}`, LIST_SHARE_MS, () => cloudflare.listBgpPrefixes(account.id, p.id));
         } catch (err) {
           // A prefix not yet approved has no BGP prefixes to list; it is still watched for hijacks.
           this.deps.logger.debug({ err, prefix: cidr }, 'routing monitor: BGP prefixes not readable');

@@ -61,7 +61,7 @@ describe('reconnect backoff', () => {
 });
 
 describe('routing findings', () => {
-  const managed = (bgp: ManagedPrefix['bgp'] = [{ cidr: '203.0.113.0/24', advertised: true, modifiedAt: 0 }]): ManagedPrefix => ({ cidr: '203.0.113.0/24', accountId: 'acc', bgp, ownAsn: () => 64500 });
+  const managed = (bgp: ManagedPrefix['bgp'] = [{ cidr: '203.0.113.0/24', advertised: true, modifiedAt: 0 }]): ManagedPrefix => ({ cidr: '203.0.113.0/24', accountId: 'acc', prefixId: 'p1', bgp, ownAsn: () => 64500 });
   const route = (i: number, prefix: string, origin: number | null): SeenRoute => ({ collector: `rrc0${i % 5}`, peer: `198.18.0.${i}`, prefix, path: [174, origin], origin });
   const visible = (n: number, prefix = '203.0.113.0/24', origin: number | null = 13335) => Array.from({ length: n }, (_, i) => route(i, prefix, origin));
   const input = (over: Partial<DetectionInput>): DetectionInput => ({
