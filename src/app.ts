@@ -291,7 +291,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           policy: config.policy,
           cloudflare,
           reader,
-          routes: (p) => bgpState.routes(p),
+          routes: (p) => bgpState.routesOf(p),
           rpki: routingDeps.rpki,
           usualPeerCount: (p) => routingDeps.routingStatus.usualPeerCount(p),
           sink: opts.alertSink ?? alerts,
@@ -299,7 +299,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           busy: async (cidr) => (await store.active()).some((o) => ['approved', 'executing', 'verifying'].includes(o.state) && (inside(cidr, o.prefix) || inside(o.prefix, cidr))),
           logger: logger.child({ component: 'routing-monitor' }),
           ...(opts.routingNow ? { now: () => opts.routingNow!().getTime() } : {}),
-          settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },
+          settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, inventoryReads: rm.inventoryReads, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },
         });
         const jobs = await startRoutingMonitor({
           monitor,

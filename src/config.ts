@@ -197,6 +197,8 @@ const envSchema = z.object({
   RIS_LIVE_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(60_000),
   ROUTING_MONITOR_POLL_INTERVAL_MS: z.coerce.number().int().min(50).default(60_000),
   ROUTING_MONITOR_INVENTORY_MS: z.coerce.number().int().min(50).default(300_000),
+  /** Most Cloudflare BGP-prefix reads one inventory refresh makes, for the whole deployment. */
+  ROUTING_MONITOR_INVENTORY_READS: z.coerce.number().int().min(0).max(1000).default(20),
   ROUTING_MONITOR_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   ROUTING_MONITOR_MIN_PEERS: z.coerce.number().int().min(1).default(1),
   ROUTING_MONITOR_MIN_VISIBILITY: z.coerce.number().min(0).max(1).default(0.5),
@@ -260,6 +262,7 @@ export interface AppConfig {
     risLive: { url: string; pingIntervalMs: number; deadAfterMs: number; backoff: { baseMs: number; maxMs: number } };
     pollIntervalMs: number;
     inventoryMs: number;
+    inventoryReads: number;
     leaseMs: number;
     minPeers: number;
     minVisibilityShare: number;
@@ -362,6 +365,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, policyOverride?
       risLive: { url: e.RIS_LIVE_URL, pingIntervalMs: e.RIS_LIVE_PING_INTERVAL_MS, deadAfterMs: e.RIS_LIVE_DEAD_AFTER_MS, backoff: { baseMs: e.RIS_LIVE_BACKOFF_MS, maxMs: e.RIS_LIVE_BACKOFF_MAX_MS } },
       pollIntervalMs: e.ROUTING_MONITOR_POLL_INTERVAL_MS,
       inventoryMs: e.ROUTING_MONITOR_INVENTORY_MS,
+      inventoryReads: e.ROUTING_MONITOR_INVENTORY_READS,
       leaseMs: e.ROUTING_MONITOR_LEASE_MS,
       minPeers: e.ROUTING_MONITOR_MIN_PEERS,
       minVisibilityShare: e.ROUTING_MONITOR_MIN_VISIBILITY,

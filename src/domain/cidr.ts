@@ -98,6 +98,24 @@ export function cidrContains(outer: string, inner: string): boolean {
   return i.start >> hostBits === o.start >> hostBits;
 }
 
+/**
+ * A key naming the network of `text`'s first `length` bits (`4:22:<bits>`), equal for every prefix inside that
+ * network: a longest-prefix match is a few map look-ups, one per length in use. Null when `text` is shorter than
+ * `length` or not a prefix.
+ */
+export function networkKey(text: string, length: number): string | null {
+  let p: { cidr: Cidr; start: bigint };
+  try {
+    p = parsedCidr(text);
+  } catch {
+    return null;
+  }
+  if (p.cidr.length < length) return null;
+  const bits = p.cidr.version === 4 ? 32 : 128;
+  if (length > bits) return null;
+  return `${p.cidr.version}:${length}:${(p.start >> BigInt(bits - length)).toString(36)}`;
+}
+
 /** True when `a` and `b` share at least one address (one contains the other); never across IP families. */
 export function cidrOverlaps(a: string, b: string): boolean {
   return cidrContains(a, b) || cidrContains(b, a);

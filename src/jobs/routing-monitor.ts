@@ -80,6 +80,7 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
       void withRequestClass('background', () => monitor.pollAll('RIPEstat bgp-state (stream start)')).catch((err: unknown) => logger.warn({ err }, 'routing monitor: bootstrap failed'));
     } else {
       logger.warn({ why: s.why }, 'RIS Live stream down: the routing monitor falls back to polling RIPEstat');
+      monitor.clearStreamLog();
       void redis.del(upKey).catch(() => undefined);
     }
   };

@@ -2,20 +2,28 @@
  * The standing routing monitor: every managed prefix (the accounts' prefixes and their BGP prefixes, read through
  * the shared coalesced reader under the `background` budget class), all the time, not only during a request.
  *
+ * The inventory (which prefixes, and what Cloudflare says of their BGP prefixes) is one per deployment, in Redis: one
+ * replica at a time refreshes it (a loading lease) every `inventoryMs`, with one list read per account (whose
+ * whole-prefix `advertised` keeps each prefix's own BGP prefix current) and at most `inventoryReads` BGP-prefix reads,
+ * oldest first; the others read the snapshot. So its Cloudflare cost does not grow with replicas, nor past
+ * `inventoryReads` with prefixes; a finding that depends on the advertisement is confirmed by a fresh read anyway.
+ *
  * Source: the RIS Live stream (one WebSocket, each account prefix subscribed with its more-specifics), held by one
  * replica at a time through a Redis lease; the others stand by and take over when the holder's lease runs out. The
- * stream says only what changes, so the holder bootstraps each prefix from one RIPEstat `bgp-state` read (exact
- * prefix and more-specifics) when it connects. While the stream is down, a BullMQ job scheduler (one job per tick for
- * the whole deployment, whichever replica runs it) polls the same read through the coalesced reader: one read per
- * prefix per tick, POLL_CONCURRENCY prefixes at a time.
+ * stream says only what changes, so the holder bootstraps each prefix from a RIPEstat `bgp-state` read (exact prefix
+ * and more-specifics) when it connects. While the stream is down, a BullMQ job scheduler (one job per tick for the
+ * whole deployment, whichever replica runs it) polls the same read through the coalesced reader. A read asks for
+ * POLL_BATCH prefixes at once (bgp-state takes a list of resources), POLL_CONCURRENCY reads at a time. A full read
+ * replaces a prefix's table, then the stream messages that arrived since it was fetched are applied again, so a read
+ * that started before them never undoes them.
  *
  * Findings (routing-findings.ts) go to an `AlertSink`, deduplicated per key: raised once while they hold, resolved
  * when they clear. Which keys are open is kept in Redis, so a replica taking over resolves what another raised.
  */
 import type { Logger } from 'pino';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { withRequestClass } from '../cloudflare/request-class.js';
-import { parseCidr } from '../domain/cidr.js';
+import { networkKey, parseCidr } from '../domain/cidr.js';
 import type { EnginePolicy } from '../domain/policy.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { userMessageOf } from '../errors.js';
@@ -24,7 +32,7 @@ import type { PeerRoute } from '../routing/bgp-state.js';
 import type { RpkiValidator } from '../routing/rpki.js';
 import type { RisUpdate, StreamState } from '../routing/ris-live.js';
 import type { AlertSink, Finding } from './findings.js';
-import { detectFindings, inside, type DetectionSettings, type ManagedPrefix, type RpkiState, type SeenRoute } from './routing-findings.js';
+import { detectFindings, inside, type DetectionSettings, type ManagedBgpPrefix, type ManagedPrefix, type RpkiState, type SeenRoute } from './routing-findings.js';
 
 /** What the monitor reads Cloudflare and the routing view through. */
 export interface RoutingMonitorDeps {
@@ -34,8 +42,8 @@ export interface RoutingMonitorDeps {
   policy: EnginePolicy;
   cloudflare: { listPrefixes(accountId: string): Promise<Prefix[]>; listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]> };
   reader: { read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive?: (raw: unknown) => T): Promise<T> };
-  /** Routes held for a prefix and its more-specifics (RIPEstat bgp-state). */
-  routes(prefix: string): Promise<PeerRoute[]>;
+  /** Routes held for some prefixes and their more-specifics, in one read (RIPEstat bgp-state with a resource list). */
+  routes(prefixes: readonly string[]): Promise<PeerRoute[]>;
   rpki: RpkiValidator;
   usualPeerCount(prefix: string): Promise<number>;
   sink: AlertSink;
@@ -58,8 +66,12 @@ export interface RoutingMonitorSettings extends DetectionSettings {
   rpkiTtlMs: number;
   /** The poll tick (the scheduler's interval while the stream is down). */
   pollIntervalMs: number;
-  /** Prefixes a poll reads at once (POLL_CONCURRENCY when absent). */
+  /** Reads a poll makes at once (POLL_CONCURRENCY when absent). */
   pollConcurrency?: number;
+  /** Prefixes one bgp-state read asks for (POLL_BATCH when absent). */
+  pollBatch?: number;
+  /** Most BGP-prefix reads one inventory refresh makes, for the whole deployment (INVENTORY_READS when absent). */
+  inventoryReads?: number;
 }
 
 /** Something that turns a route change into a thread reply of an open request (the request watch). */
@@ -67,10 +79,32 @@ export type StreamListener = (update: RisUpdate) => void;
 
 const LIST_SHARE_MS = 2000;
 /**
- * Prefixes one poll reads at a time: RIPEstat serves at most 8 concurrent requests from one IP address (its Data API
+ * Reads one poll makes at a time: RIPEstat serves at most 8 concurrent requests from one IP address (its Data API
  * rules of usage), and a poll of thousands of prefixes all at once would also open a connection for each.
  */
 export const POLL_CONCURRENCY = 8;
+/**
+ * Prefixes one bgp-state read asks for: the call takes a comma-separated list and combines the answers, so a poll of
+ * N prefixes costs N / 20 requests (a URL of about 400 characters; an answer of 20 prefixes' routes).
+ */
+export const POLL_BATCH = 20;
+/**
+ * BGP-prefix reads per inventory refresh (every `inventoryMs`, default 5 min), for the whole deployment: well inside
+ * the background class's share of Cloudflare's 1,200 requests per 5 minutes (144 of the bot's 960), beside the drift
+ * check. Each prefix's own BGP prefix is kept current by the list read anyway; the others are read oldest first.
+ */
+export const INVENTORY_READS = 20;
+/** How long a refresh holds the inventory's loading lease at most (a replica that dies mid-load frees it by then). */
+const INVENTORY_LEASE_MS = 60_000;
+/** How long a replica with no inventory at all waits for another's load before loading itself. */
+const INVENTORY_WAIT_MS = 15_000;
+/**
+ * Stream messages that arrived this long before a full read was fetched are applied again over it too: the read
+ * (RIPEstat's RIB plus updates) may lag the stream a little, and the stream is never older than it.
+ */
+const REPLAY_MARGIN_MS = 5_000;
+/** Stream messages kept per prefix for that (beside the time bound: the read's share time plus a minute). */
+const STREAM_LOG_MAX = 500;
 
 function canonical(cidr: string): string | null {
   try {
@@ -83,20 +117,52 @@ function canonical(cidr: string): string | null {
 
 const routeKey = (r: SeenRoute) => `${r.collector}|${r.peer}|${r.prefix}`;
 
+/** One inventory entry as kept in Redis. `readAt` null: the BGP prefixes were never read, only the list's status. */
+interface StoredPrefix {
+  cidr: string;
+  accountId: string;
+  prefixId: string;
+  bgp: ManagedBgpPrefix[];
+  readAt: number | null;
+}
+
+/** A stream message as one prefix's table saw it: a route set (announced) or removed (withdrawn). */
+interface LoggedChange {
+  at: number;
+  key: string;
+  route: SeenRoute | null;
+}
+
+/** A full read, as shared between replicas: when it was fetched, and what. */
+interface StateRead {
+  at: number;
+  routes: PeerRoute[];
+}
+
 export class RoutingMonitor {
   private inventory: ManagedPrefix[] = [];
+  /** The inventory by network key, and the prefix lengths in it (longest first): rootOf in a few look-ups. */
+  private byNetwork = new Map<string, ManagedPrefix>();
+  private lengths: number[] = [];
+  /** When the inventory this replica holds was refreshed (by whichever replica loaded it). */
   private inventoryAt = 0;
   private inventoryLoading: Promise<ManagedPrefix[]> | null = null;
   private readonly freshLoads = new Map<string, Promise<ManagedPrefix | undefined>>();
   /** Routes per account prefix, by `<collector>|<peer>|<prefix>`. */
   private tables = new Map<string, Map<string, SeenRoute>>();
+  /** Recent stream messages per account prefix, applied again over a full read fetched after some of them. */
+  private streamLog = new Map<string, LoggedChange[]>();
   private rpkiCache = new Map<string, { value: RpkiState; at: number }>();
   /** One evaluation at a time per prefix (a later one starts after, with the newest routes). */
   private chains = new Map<string, Promise<void>>();
   private pending = new Set<string>();
   private readonly now: () => number;
-  /** Counters for tests and the bench. */
-  readonly stats = { evaluations: 0, raised: 0, resolved: 0, polls: 0, pollReads: 0 };
+  /**
+   * Counters for tests and the bench: `pollReads` bgp-state requests made by this replica, `pollPrefixes` the
+   * prefixes they asked for, `inventoryLoads` inventory refreshes this replica made, `inventoryReads` the
+   * Cloudflare reads they made, `replayed` stream messages applied again over a full read.
+   */
+  readonly stats = { evaluations: 0, raised: 0, resolved: 0, polls: 0, pollReads: 0, pollPrefixes: 0, inventoryLoads: 0, inventoryReads: 0, replayed: 0 };
 
   constructor(private readonly deps: RoutingMonitorDeps) {
     this.now = deps.now ?? Date.now;
@@ -106,17 +172,25 @@ export class RoutingMonitor {
     return `${this.deps.keyPrefix}routing-monitor:open:${prefix}`;
   }
 
-  /** The managed prefixes, read again after `inventoryMs` (background class: monitoring nobody waits for). */
+  private get inventoryKeys() {
+    const base = `${this.deps.keyPrefix}routing-monitor:inventory`;
+    return { entries: base, at: `${base}:at`, loading: `${base}:loading` };
+  }
+
+  /**
+   * The managed prefixes: the deployment's shared inventory, refreshed after `inventoryMs` by one replica (background
+   * class: monitoring nobody waits for). `force` looks at the shared one again even if this replica's copy is recent.
+   */
   async managed(force = false): Promise<ManagedPrefix[]> {
     if (!force && this.inventory.length && Date.now() - this.inventoryAt < this.deps.settings.inventoryMs) return this.inventory;
-    this.inventoryLoading ??= withRequestClass('background', () => this.loadInventory()).finally(() => (this.inventoryLoading = null));
+    this.inventoryLoading ??= withRequestClass('background', () => this.syncInventory()).finally(() => (this.inventoryLoading = null));
     return this.inventoryLoading;
   }
 
   /**
    * One prefix as Cloudflare shows it now: its BGP prefixes read again, fresh (one call, shared by concurrent
-   * confirmations of the same prefix), so confirming a finding costs one read however many prefixes are managed.
-   * Undefined when the prefix cannot be read any more (gone from the account).
+   * confirmations of the same prefix), so confirming a finding costs one read however many prefixes are managed. The
+   * read also refreshes the shared inventory's entry. Undefined when the prefix cannot be read any more.
    */
   private freshOne(m: ManagedPrefix): Promise<ManagedPrefix | undefined> {
     const k = `${m.accountId}:${m.prefixId}`;
@@ -124,8 +198,13 @@ export class RoutingMonitor {
     if (!loading) {
       loading = withRequestClass('background', async () => {
         try {
-          const bgp = await this.deps.cloudflare.listBgpPrefixes(m.accountId, m.prefixId);
-          return { ...m, bgp: bgp.map(managedBgp) };
+          const bgp = (await this.deps.cloudflare.listBgpPrefixes(m.accountId, m.prefixId)).map(managedBgp);
+          const stored: StoredPrefix = { cidr: m.cidr, accountId: m.accountId, prefixId: m.prefixId, bgp, readAt: Date.now() };
+          await this.deps.redis.hset(this.inventoryKeys.entries, k, JSON.stringify(stored)).catch(() => undefined);
+          const reread = this.managedOf(stored);
+          const i = this.inventory.findIndex((x) => x.accountId === m.accountId && x.prefixId === m.prefixId);
+          if (i >= 0) this.setInventory(this.inventory.map((x, j) => (j === i ? reread : x)));
+          return reread;
         } catch (err) {
           this.deps.logger.debug({ err, prefix: m.cidr }, 'routing monitor: prefix not readable for a confirmation');
           return undefined;
@@ -136,54 +215,236 @@ export class RoutingMonitor {
     return loading;
   }
 
-  private async loadInventory(): Promise<ManagedPrefix[]> {
-    const { policy, reader, cloudflare } = this.deps;
-    const out: ManagedPrefix[] = [];
+  private managedOf(e: StoredPrefix): ManagedPrefix {
+    const policy = this.deps.policy;
+    return { cidr: e.cidr, accountId: e.accountId, prefixId: e.prefixId, bgp: e.bgp, ownAsn: (c) => ownAsnCovering(policy, c) };
+  }
+
+  private async readShared(): Promise<{ at: number; entries: Map<string, StoredPrefix> }> {
+    const { redis } = this.deps;
+    const keys = this.inventoryKeys;
+    const [at, raw] = await Promise.all([redis.get(keys.at), redis.hgetall(keys.entries)]);
+    const entries = new Map<string, StoredPrefix>();
+    for (const [k, v] of Object.entries(raw)) {
+      try {
+        entries.set(k, JSON.parse(v) as StoredPrefix);
+      } catch {
+        // an entry we cannot read is read again from Cloudflare by the next refresh
+      }
+    }
+    return { at: Number(at) || 0, entries };
+  }
+
+  private adopt(at: number, entries: Map<string, StoredPrefix>): ManagedPrefix[] {
+    const accounts = this.deps.policy.cloudflare.accounts.map((a) => a.id);
+    const out = [...entries.values()]
+      .filter((e) => accounts.includes(e.accountId))
+      .sort((a, b) => accounts.indexOf(a.accountId) - accounts.indexOf(b.accountId) || (a.cidr < b.cidr ? -1 : a.cidr > b.cidr ? 1 : 0))
+      .map((e) => this.managedOf(e));
+    this.setInventory(out);
+    this.inventoryAt = at;
+    return out;
+  }
+
+  private setInventory(list: ManagedPrefix[]): void {
+    this.inventory = list;
+    this.byNetwork = new Map();
+    const lengths = new Set<number>();
+    for (const m of list) {
+      const len = parseCidr(m.cidr).length;
+      const key = networkKey(m.cidr, len);
+      if (key === null) continue;
+      this.byNetwork.set(key, m);
+      lengths.add(len);
+    }
+    this.lengths = [...lengths].sort((a, b) => b - a);
+  }
+
+  /** This replica's copy brought up to the shared inventory; refreshed from Cloudflare first when that is stale. */
+  private async syncInventory(): Promise<ManagedPrefix[]> {
+    const { redis, settings } = this.deps;
+    const keys = this.inventoryKeys;
+    const deadline = Date.now() + INVENTORY_WAIT_MS;
+    for (;;) {
+      const shared = await this.readShared();
+      if (Date.now() - shared.at < settings.inventoryMs) return this.adopt(shared.at, shared.entries);
+      const lease = new RedisLease(redis, keys.loading, INVENTORY_LEASE_MS);
+      if (await lease.acquire()) {
+        try {
+          return await this.loadInventory(shared.entries);
+        } finally {
+          await lease.release().catch(() => undefined);
+        }
+      }
+      // Another replica is refreshing it: its last one serves meanwhile (it was current one refresh ago).
+      if (shared.entries.size) return this.adopt(shared.at, shared.entries);
+      if (Date.now() > deadline) return this.loadInventory(shared.entries); // the loader seems stuck: read for ourselves
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * One refresh of the shared inventory: the account's prefix list (one read each), whose whole-prefix `advertised`
+   * brings each prefix's own BGP prefix up to date, then at most `inventoryReads` BGP-prefix reads, never-read
+   * prefixes first, then the oldest read.
+   */
+  private async loadInventory(previous: Map<string, StoredPrefix>): Promise<ManagedPrefix[]> {
+    const { policy, reader, cloudflare, redis, settings } = this.deps;
+    const keys = this.inventoryKeys;
+    this.stats.inventoryLoads++;
+    const next = new Map<string, StoredPrefix>();
     for (const account of policy.cloudflare.accounts) {
+      this.stats.inventoryReads++;
       const prefixes = await reader.read(`prefixes:${account.id}`, LIST_SHARE_MS, () => cloudflare.listPrefixes(account.id));
       for (const p of prefixes) {
         const cidr = canonical(p.cidr);
         if (!cidr) continue;
-        let bgp: BgpPrefix[] = [];
-        try {
-          bgp = await reader.read(`bgp-prefixes:${p.id}`, LIST_SHARE_MS, () => cloudflare.listBgpPrefixes(account.id, p.id));
-        } catch (err) {
-          // A prefix not yet approved has no BGP prefixes to list; it is still watched for hijacks.
-          this.deps.logger.debug({ err, prefix: cidr }, 'routing monitor: BGP prefixes not readable');
+        const k = `${account.id}:${p.id}`;
+        const old = previous.get(k);
+        const entry: StoredPrefix = old ? { ...old, cidr, bgp: [...old.bgp] } : { cidr, accountId: account.id, prefixId: p.id, bgp: [], readAt: null };
+        // Cloudflare's whole-prefix status (on-demand prefixes only) is the BGP prefix of the same CIDR: current for free.
+        if (p.advertised !== null) {
+          const modifiedAt = p.advertisedModifiedAt ? Date.parse(p.advertisedModifiedAt) : null;
+          const i = entry.bgp.findIndex((b) => b.cidr === cidr);
+          if (i >= 0) {
+            if (entry.bgp[i]!.advertised !== p.advertised) entry.bgp[i] = { cidr, advertised: p.advertised, modifiedAt };
+          } else if (entry.readAt === null) {
+            entry.bgp = [{ cidr, advertised: p.advertised, modifiedAt }];
+          }
         }
-        out.push({
-          cidr,
-          accountId: account.id,
-          prefixId: p.id,
-          bgp: bgp.map(managedBgp),
-          ownAsn: (c) => ownAsnCovering(policy, c),
-        });
+        next.set(k, entry);
       }
     }
-    this.inventory = out;
-    this.inventoryAt = Date.now();
-    return out;
+    const toRead = [...next.values()].sort((a, b) => (a.readAt ?? -1) - (b.readAt ?? -1)).slice(0, settings.inventoryReads ?? INVENTORY_READS);
+    for (const e of toRead) {
+      this.stats.inventoryReads++;
+      try {
+        const bgp = await reader.read(`bgp-prefixes:${e.prefixId}`, LIST_SHARE_MS, () => cloudflare.listBgpPrefixes(e.accountId, e.prefixId));
+        e.bgp = bgp.map(managedBgp);
+        e.readAt = Date.now();
+      } catch (err) {
+        // A prefix not yet approved has no BGP prefixes to list; it is still watched for hijacks.
+        this.deps.logger.debug({ err, prefix: e.cidr }, 'routing monitor: BGP prefixes not readable');
+        e.readAt = Date.now();
+      }
+    }
+    const at = Date.now();
+    const gone = [...previous.keys()].filter((k) => !next.has(k));
+    const write = redis.multi();
+    if (gone.length) write.hdel(keys.entries, ...gone);
+    if (next.size) write.hset(keys.entries, Object.fromEntries([...next].map(([k, v]) => [k, JSON.stringify(v)])));
+    // Kept a few refreshes long: a deployment that stops refreshing (all replicas down) starts again from the list.
+    const keepMs = Math.max(60_000, settings.inventoryMs * 4);
+    write.set(keys.at, String(at), 'PX', keepMs);
+    write.pexpire(keys.entries, keepMs);
+    await write.exec();
+    return this.adopt(at, next);
   }
 
   /** The account prefix a route belongs to (the most specific one covering it). */
   private rootOf(prefix: string): ManagedPrefix | undefined {
-    return this.inventory.filter((m) => inside(m.cidr, prefix)).sort((a, b) => parseCidr(b.cidr).length - parseCidr(a.cidr).length)[0];
+    for (const len of this.lengths) {
+      const key = networkKey(prefix, len);
+      const m = key === null ? undefined : this.byNetwork.get(key);
+      if (m) return m;
+    }
+    return undefined;
   }
 
-  /** Replaces what is known of one prefix with a full read (bootstrap, and every poll), then evaluates it. */
+  /** Replaces what is known of one prefix with a full read (a prefix new to the stream), then evaluates it. */
   async refresh(m: ManagedPrefix, source: string): Promise<Finding[]> {
+    const { findings } = await this.refreshBatch([m], source);
+    return findings.get(m.cidr) ?? [];
+  }
+
+  /**
+   * One bgp-state read for several prefixes (shared with the other replicas for most of a poll tick), each route
+   * given to the most specific managed prefix covering it; each prefix's table replaced, the stream messages that
+   * arrived since the read was fetched applied again over it, and the prefix evaluated.
+   */
+  private async refreshBatch(batch: ManagedPrefix[], source: string): Promise<{ findings: Map<string, Finding[]>; failed: number }> {
     const ttl = Math.max(1, Math.floor(this.deps.settings.pollIntervalMs * 0.8));
-    const routes = await this.deps.reader.read(`bgp-state:${m.cidr}`, ttl, () => {
+    const list = batch.map((m) => m.cidr);
+    const key = list.length === 1 ? `bgp-state:${list[0]}` : `bgp-state:${list.length}:${createHash('sha1').update(list.join(',')).digest('hex')}`;
+    const read = await this.deps.reader.read<StateRead>(key, ttl, async () => {
       this.stats.pollReads++;
-      return this.deps.routes(m.cidr);
+      this.stats.pollPrefixes += list.length;
+      const at = Date.now();
+      return { at, routes: await this.deps.routes(list) };
     });
-    // In line with the stream's evaluations of this prefix, never beside one (one raise per key).
-    return this.serial(m.cidr, () => {
-      const table = new Map<string, SeenRoute>();
-      for (const r of routes) if (inside(m.cidr, r.prefix)) table.set(routeKey(r), r);
-      this.tables.set(m.cidr, table);
-      return this.evaluate(m, source);
-    });
+    const tables = new Map(list.map((c) => [c, new Map<string, SeenRoute>()]));
+    for (const r of read.routes) {
+      const root = this.rootOf(r.prefix);
+      // A route of a managed prefix outside this batch is that prefix's own read's business.
+      if (root) tables.get(root.cidr)?.set(routeKey(r), r);
+    }
+    const findings = new Map<string, Finding[]>();
+    let failed = 0;
+    await Promise.all(
+      batch.map((m) =>
+        // In line with the stream's evaluations of this prefix, never beside one (one raise per key).
+        this.serial(m.cidr, async () => {
+          const table = tables.get(m.cidr)!;
+          for (const c of this.streamLog.get(m.cidr) ?? []) {
+            if (c.at < read.at - REPLAY_MARGIN_MS) continue;
+            this.stats.replayed++;
+            if (c.route) table.set(c.key, c.route);
+            else table.delete(c.key);
+          }
+          this.tables.set(m.cidr, table);
+          findings.set(m.cidr, await this.evaluate(m, source));
+        }).catch((err: unknown) => {
+          failed++;
+          this.deps.logger.warn({ err, prefix: m.cidr }, 'routing monitor: evaluation after a full read failed');
+        }),
+      ),
+    );
+    return { findings, failed };
+  }
+
+  /** The routes this replica holds for an account prefix now (tests and the bench). */
+  routesHeld(cidr: string): SeenRoute[] {
+    return [...(this.tables.get(cidr)?.values() ?? [])];
+  }
+
+  /** Forgets the kept stream messages (the stream went down: what it said last may be out of date by the next read). */
+  clearStreamLog(): void {
+    this.streamLog.clear();
+  }
+
+  private logChange(root: string, key: string, route: SeenRoute | null): void {
+    const now = Date.now();
+    const keepMs = this.deps.settings.pollIntervalMs + 60_000;
+    let log = this.streamLog.get(root);
+    if (!log) this.streamLog.set(root, (log = []));
+    log.push({ at: now, key, route });
+    let drop = 0;
+    while (drop < log.length && (log[drop]!.at < now - keepMs || log.length - drop > STREAM_LOG_MAX)) drop++;
+    if (drop) log.splice(0, drop);
+  }
+
+  /** A RIS Live update: applied to the table of the prefix it concerns, which is evaluated again. */
+  applyUpdate(u: RisUpdate): void {
+    const touched = new Map<string, ManagedPrefix>();
+    for (const prefix of u.withdrawn) {
+      const m = this.rootOf(prefix);
+      if (!m) continue;
+      const key = `${u.collector}|${u.peer}|${prefix}`;
+      this.tables.get(m.cidr)?.delete(key);
+      this.logChange(m.cidr, key, null);
+      touched.set(m.cidr, m);
+    }
+    for (const prefix of u.announced) {
+      const m = this.rootOf(prefix);
+      if (!m) continue;
+      let table = this.tables.get(m.cidr);
+      if (!table) this.tables.set(m.cidr, (table = new Map()));
+      const r: SeenRoute = { collector: u.collector, peer: u.peer, prefix, path: u.path, origin: u.origin };
+      table.set(routeKey(r), r);
+      this.logChange(m.cidr, routeKey(r), r);
+      touched.set(m.cidr, m);
+    }
+    for (const m of touched.values()) void this.schedule(m, 'RIS Live');
   }
 
   private serial<T>(cidr: string, fn: () => Promise<T>): Promise<T> {
@@ -197,30 +458,6 @@ export class RoutingMonitor {
       ),
     );
     return run;
-  }
-
-  /** A RIS Live update: applied to the table of the prefix it concerns, which is evaluated again. */
-  applyUpdate(u: RisUpdate): void {
-    const touched = new Set<string>();
-    for (const prefix of u.withdrawn) {
-      const m = this.rootOf(prefix);
-      if (!m) continue;
-      this.tables.get(m.cidr)?.delete(`${u.collector}|${u.peer}|${prefix}`);
-      touched.add(m.cidr);
-    }
-    for (const prefix of u.announced) {
-      const m = this.rootOf(prefix);
-      if (!m) continue;
-      let table = this.tables.get(m.cidr);
-      if (!table) this.tables.set(m.cidr, (table = new Map()));
-      const r: SeenRoute = { collector: u.collector, peer: u.peer, prefix, path: u.path, origin: u.origin };
-      table.set(routeKey(r), r);
-      touched.add(m.cidr);
-    }
-    for (const cidr of touched) {
-      const m = this.inventory.find((x) => x.cidr === cidr);
-      if (m) this.schedule(m, 'RIS Live');
-    }
   }
 
   /** Evaluates `m` after any evaluation of it already running; several requests while one waits make one. */
@@ -342,26 +579,31 @@ export class RoutingMonitor {
     }
   }
 
-  /** One poll of every managed prefix (the scheduler's job while the stream is down). */
+  /** One poll of every managed prefix (the scheduler's job while the stream is down), POLL_BATCH prefixes a read. */
   async pollAll(source = 'RIPEstat bgp-state'): Promise<{ prefixes: number; findings: number; failed: number }> {
     this.stats.polls++;
     const managed = await this.managed();
+    const size = Math.max(1, this.deps.settings.pollBatch ?? POLL_BATCH);
+    const batches: ManagedPrefix[][] = [];
+    for (let i = 0; i < managed.length; i += size) batches.push(managed.slice(i, i + size));
     let findings = 0;
     let failed = 0;
     let next = 0;
-    // A few lanes, each taking the next prefix when its last one is done (bounded, unlike one read per prefix at once).
+    // A few lanes, each taking the next batch when its last one is done (bounded, unlike every read at once).
     const lane = async (): Promise<void> => {
-      while (next < managed.length) {
-        const m = managed[next++]!;
+      while (next < batches.length) {
+        const batch = batches[next++]!;
         try {
-          findings += (await this.refresh(m, source)).length;
+          const res = await this.refreshBatch(batch, source);
+          for (const f of res.findings.values()) findings += f.length;
+          failed += res.failed;
         } catch (err) {
-          failed++;
-          this.deps.logger.warn({ err, prefix: m.cidr }, 'routing monitor: poll failed');
+          failed += batch.length;
+          this.deps.logger.warn({ err, prefixes: batch.length, first: batch[0]!.cidr }, 'routing monitor: poll read failed');
         }
       }
     };
-    const lanes = Math.max(1, Math.min(managed.length, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY));
+    const lanes = Math.max(1, Math.min(batches.length, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY));
     await Promise.all(Array.from({ length: lanes }, lane));
     return { prefixes: managed.length, findings, failed };
   }

@@ -31,11 +31,21 @@ export class BgpStateClient {
   constructor(private readonly opts: { baseUrl: string; timeoutMs?: number; sourceApp?: string }) {}
 
   async routes(prefix: string): Promise<PeerRoute[]> {
-    const cidr = parseCidr(prefix);
+    return this.routesOf([prefix]);
+  }
+
+  /**
+   * The routes for several prefixes in one read: bgp-state takes a list of comma-separated resources and combines
+   * the results. The caller attributes each route to its prefix (`prefix` is the route's own target prefix).
+   */
+  async routesOf(prefixes: readonly string[]): Promise<PeerRoute[]> {
+    if (!prefixes.length) return [];
+    const list = prefixes.map((p) => parseCidr(p).text);
+    const doing = list.length === 1 ? `looking up ${list[0]}` : `looking up ${list.length} prefixes (${list[0]} …)`;
     const body = await getJson(
-      ripestatUrl(this.opts.baseUrl, 'bgp-state', { resource: cidr.text }, this.opts.sourceApp ?? DEFAULT_SOURCE_APP),
+      ripestatUrl(this.opts.baseUrl, 'bgp-state', { resource: list.join(',') }, this.opts.sourceApp ?? DEFAULT_SOURCE_APP),
       bgpStateResponse,
-      { timeoutMs: this.opts.timeoutMs ?? DEFAULT_ROUTING_TIMEOUT_MS, label: { service: 'RIPEstat bgp-state', doing: `looking up ${cidr.text}` } },
+      { timeoutMs: this.opts.timeoutMs ?? DEFAULT_ROUTING_TIMEOUT_MS, label: { service: 'RIPEstat bgp-state', doing } },
     );
     const out: PeerRoute[] = [];
     for (const r of body.data.bgp_state) {

@@ -147,7 +147,7 @@ describe('routing monitor: low visibility and seen while withdrawn, as alert car
       // A card at all says one poll was enough.
       let reads = 0;
       ripestat.onRequest = (name, resource) => {
-        if (name !== 'bgp-state' || resource !== ADV.cidr) return;
+        if (name !== 'bgp-state' || !resource.split(',').includes(ADV.cidr)) return;
         if (++reads === 2) setSeenBy(ADV.cidr, 57);
       };
       setSeenBy(ADV.cidr, 10);

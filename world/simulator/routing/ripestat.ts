@@ -181,18 +181,29 @@ function safeContains(outer: string, inner: string): boolean {
  */
 function bgpState(world: World, req: SimRequest): SimResponse {
   const resource = (req.query.get('resource') ?? '').trim();
-  const prefix = tryCidr(resource);
-  if (!prefix) return badParam('bgp-state', `Invalid resource '${resource}': expected a prefix`);
+  // A list of comma-separated resources is combined into one answer (RIPEstat's bgp-state documentation).
+  const items = resource.split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const prefixes: string[] = [];
+  for (const item of items.length ? items : ['']) {
+    const prefix = tryCidr(item);
+    if (!prefix) return badParam('bgp-state', `Invalid resource '${item}': expected a prefix`);
+    prefixes.push(prefix);
+  }
   const now = world.clock.now();
   const peers = new Map(world.peers.map((p) => [p.ip, p]));
   const state: { target_prefix: string; source_id: string; path: number[]; community: string[] }[] = [];
-  for (const [key, route] of snapshot(world, now, world.announcedWithin(prefix))) {
-    const [ip, target] = key.split('|') as [string, string];
-    const peer = peers.get(ip)!;
-    const session = target.includes(':') ? (peer.ip6 ?? peer.ip) : peer.ip;
-    state.push({ target_prefix: target, source_id: `${peer.rrc.replace(/^RRC/i, '')}-${session}`, path: route.path, community: [`${peer.asn}:100`] });
+  const seen = new Set<string>();
+  for (const prefix of prefixes) {
+    for (const [key, route] of snapshot(world, now, world.announcedWithin(prefix))) {
+      if (seen.has(key)) continue; // a route inside two of the listed resources is one route
+      seen.add(key);
+      const [ip, target] = key.split('|') as [string, string];
+      const peer = peers.get(ip)!;
+      const session = target.includes(':') ? (peer.ip6 ?? peer.ip) : peer.ip;
+      state.push({ target_prefix: target, source_id: `${peer.rrc.replace(/^RRC/i, '')}-${session}`, path: route.path, community: [`${peer.asn}:100`] });
+    }
   }
-  return { status: 200, body: envelope('bgp-state', { resource: prefix, query_starttime: ripeSecond(now), query_endtime: ripeSecond(now), bgp_state: state, nr_routes: state.length }) };
+  return { status: 200, body: envelope('bgp-state', { resource: prefixes.join(','), query_starttime: ripeSecond(now), query_endtime: ripeSecond(now), bgp_state: state, nr_routes: state.length }) };
 }
 
 function routingStatus(world: World, req: SimRequest, at: number): SimResponse {
