@@ -138,7 +138,6 @@ async function measure(stack: BenchStack, bots: RunningBot[]): Promise<Row[]> {
     }),
   );
   const upAt = nowMs();
-  const upCounters = counters();
 
   // The window: INTERVALS intervals from the first tick started after every replica is up; then the ticks started in
   // it are let finish (a tick slower than the interval shows as fewer ticks than intervals, and as overlaps).

@@ -45,6 +45,8 @@ export interface DriftTickReport {
   tick: number;
   at: number;
   prefixes: number;
+  /** Prefixes left for the next tick because the budget's background share ran out (it starts with them). */
+  notReached?: number;
   /** Prefixes not compared this tick, and why (a read failed, a request is changing it...). */
   skipped: { prefix: string; why: string }[];
   raised: string[];
@@ -116,27 +118,38 @@ export class DriftMonitor {
     const [active, recent] = await Promise.all([this.deps.store.active(), this.deps.store.recent(200)]);
     // The budget's background share used up: the rest of this tick waits for the next one (said once per tick).
     const outOfBudget = (err: unknown) => isBotError(err) && err.code === ErrorCode.CloudflareRateLimited;
-    accounts: for (const account of this.deps.kinds.policy.cloudflare.accounts) {
-      let prefixes: Prefix[];
+    const all: { accountId: string; prefix: Prefix }[] = [];
+    for (const account of this.deps.kinds.policy.cloudflare.accounts) {
       try {
-        prefixes = await listPrefixes(this.deps.kinds as KindDeps, account.id);
+        const prefixes = await listPrefixes(this.deps.kinds as KindDeps, account.id);
+        for (const prefix of [...prefixes].sort((a, b) => a.id.localeCompare(b.id))) all.push({ accountId: account.id, prefix });
       } catch (err) {
         logger.warn({ account: account.id, why: userMessageOf(err) }, 'drift: the prefixes of an account could not be read; retrying next tick');
         report.skipped.push({ prefix: `account ${account.name}`, why: userMessageOf(err) });
         if (outOfBudget(err)) break;
-        continue;
       }
-      for (const prefix of prefixes) {
-        report.prefixes++;
-        try {
-          await this.checkPrefix(account.id, prefix, { at, tick, previousTickAt, active, recent }, report);
-        } catch (err) {
-          logger.warn({ prefix: prefix.cidr, why: userMessageOf(err) }, 'drift: a prefix could not be read; no comparison this tick, retrying next tick');
-          report.skipped.push({ prefix: prefix.cidr, why: userMessageOf(err) });
-          if (outOfBudget(err)) break accounts;
+    }
+    // A tick the budget cut short left a cursor: this one starts there, so the prefixes at the end of the list are
+    // compared too, in turn, however many there are (each is compared every few ticks instead of never).
+    const cursor = prev.cursor ?? '';
+    const start = Math.max(0, all.findIndex((x) => `${x.accountId}:${x.prefix.id}` >= cursor));
+    const order = [...all.slice(start), ...all.slice(0, start)];
+    let stoppedAt: string | null = null;
+    for (const { accountId, prefix } of order) {
+      report.prefixes++;
+      try {
+        await this.checkPrefix(accountId, prefix, { at, tick, previousTickAt, active, recent }, report);
+      } catch (err) {
+        logger.warn({ prefix: prefix.cidr, why: userMessageOf(err) }, 'drift: a prefix could not be read; no comparison this tick, retrying next tick');
+        report.skipped.push({ prefix: prefix.cidr, why: userMessageOf(err) });
+        if (outOfBudget(err)) {
+          stoppedAt = `${accountId}:${prefix.id}`;
+          report.notReached = order.length - report.prefixes;
+          break;
         }
       }
     }
+    await redis.hset(this.key('tick'), 'cursor', stoppedAt ?? '');
     await redis.hset(this.key('tick'), 'n', String(tick), 'at', String(at));
     if (report.raised.length || report.resolved.length) logger.info({ tick, raised: report.raised, resolved: report.resolved }, 'drift tick');
     return report;

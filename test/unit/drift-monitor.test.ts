@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { currentRequestContext } from '../../src/cloudflare/request-class.js';
 import type { BgpPrefix, Delegation, Prefix, ServiceBinding } from '../../src/domain/addressing.js';
 import type { Operation } from '../../src/domain/operation.js';
+import { BotError, ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { DriftMonitor } from '../../src/monitors/drift.js';
 import type { AlertSink, Finding } from '../../src/monitors/findings.js';
@@ -169,5 +170,60 @@ describe('DriftMonitor', () => {
     await tick();
     const [a, b] = await Promise.all([monitor.tick(), monitor.tick()]);
     expect([a, b].filter((r) => r === null)).toHaveLength(1);
+  });
+});
+
+describe('DriftMonitor at scale: a tick the budget cuts short leaves the rest for the next', () => {
+  it('ten prefixes, three comparisons per tick: every prefix is compared in turn, and a drift on the last one is raised', async () => {
+    const n = 10;
+    const id = (i: number) => `p${String(i).padStart(2, '0')}`;
+    const cidr = (i: number) => `10.0.${i}.0/24`;
+    const advertised = new Map(Array.from({ length: n }, (_, i) => [id(i), true]));
+    let allowance = 0;
+    const compared: string[] = [];
+    /** Three prefixes' reads (three calls each) per tick, then the budget's background share is used up. */
+    const take = (pid: string) => {
+      if (allowance <= 0) throw new BotError(ErrorCode.CloudflareRateLimited, 'The Cloudflare request budget is used up; try again in a minute.', true);
+      allowance--;
+      compared.push(pid);
+    };
+    const fleet = {
+      listPrefixes: async () => Array.from({ length: n }, (_, i) => ({ id: id(i), accountId: ACCOUNT, cidr: cidr(i) }) as Prefix),
+      listBgpPrefixes: async (_a: string, pid: string) => {
+        take(pid);
+        return [{ id: `b${pid}`, cidr: cidr(Number(pid.slice(1))), asnPrependCount: 0, onDemand: { advertised: advertised.get(pid)! } } as BgpPrefix];
+      },
+      listServiceBindings: async () => [] as ServiceBinding[],
+      listDelegations: async () => [] as Delegation[],
+    };
+    const m = new DriftMonitor({
+      redis,
+      keyPrefix: prefix,
+      kinds: { cloudflare: fleet as never, reader: new CoalescedReader(redis, prefix), policy: { cloudflare: { accounts: [{ name: 'main', id: ACCOUNT }] } } as never },
+      store: { active: async () => [], recent: async () => [] },
+      sink: rec.sink,
+      logger: createLogger({ level: 'silent' }),
+      shareMs: 1,
+      finishedMarginMs: 0,
+      now: () => clock,
+    });
+    const run = async () => {
+      clock += 60_000;
+      allowance = 3;
+      await new Promise((r) => setTimeout(r, 5));
+      return (await m.tick())!;
+    };
+    // Four ticks baseline all ten (3 + 3 + 3 + 1), each starting where the last stopped.
+    const reports = [await run(), await run(), await run(), await run()];
+    expect(reports.map((r) => r.baselined.length)).toEqual([3, 3, 3, 1]);
+    expect(reports[0]!.notReached).toBe(6);
+    expect(new Set(compared)).toEqual(new Set(Array.from({ length: n }, (_, i) => id(i))));
+    // The tick that baselined the last one went on from the start of the list with what was left.
+    expect(compared.slice(9, 12)).toEqual([id(9), id(0), id(1)]);
+    // A withdraw outside the bot on the last prefix: raised within the ticks it takes to come round to it.
+    advertised.set(id(9), false);
+    const raised: string[] = [];
+    for (let i = 0; i < 4 && !raised.length; i++) raised.push(...(await run()).raised);
+    expect(raised).toEqual([`drift:${id(9)}:advertised:${cidr(9)}`]);
   });
 });
