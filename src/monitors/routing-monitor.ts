@@ -272,6 +272,13 @@ export class RoutingMonitor {
       if (await lease.acquire()) {
         try {
           return await this.loadInventory(shared.entries);
+        } catch (err) {
+          if (!shared.entries.size) throw err;
+          // Cloudflare did not answer: the last inventory serves, and this replica tries again in 30 s.
+          this.deps.logger.warn({ err }, 'routing monitor: the inventory could not be refreshed; the last one serves meanwhile');
+          this.adopt(shared.at, shared.entries);
+          this.inventoryAt = Date.now() - settings.inventoryMs + Math.min(30_000, settings.inventoryMs);
+          return this.inventory;
         } finally {
           await lease.release().catch(() => undefined);
         }
@@ -366,12 +373,18 @@ export class RoutingMonitor {
     const ttl = Math.max(1, Math.floor(this.deps.settings.pollIntervalMs * 0.8));
     const list = batch.map((m) => m.cidr);
     const key = list.length === 1 ? `bgp-state:${list[0]}` : `bgp-state:${list.length}:${createHash('sha1').update(list.join(',')).digest('hex')}`;
-    const read = await this.deps.reader.read<StateRead>(key, ttl, async () => {
-      this.stats.pollReads++;
-      this.stats.pollPrefixes += list.length;
-      const at = Date.now();
-      return { at, routes: await this.deps.routes(list) };
-    });
+    const read = await this.deps.reader.read<StateRead>(
+      key,
+      ttl,
+      async () => {
+        this.stats.pollReads++;
+        this.stats.pollPrefixes += list.length;
+        const at = Date.now();
+        return { at, routes: await this.deps.routes(list) };
+      },
+      // A replica of the version before shared the bare routes, with no time: as old as the share lasts.
+      (raw) => (Array.isArray(raw) ? { at: Date.now() - ttl, routes: raw as PeerRoute[] } : (raw as StateRead)),
+    );
     const tables = new Map(list.map((c) => [c, new Map<string, SeenRoute>()]));
     for (const r of read.routes) {
       const root = this.rootOf(r.prefix);

@@ -27,13 +27,14 @@ const cloudflareRoute = (peer: number, prefix: string): PeerRoute => ({ collecto
 function fleet(n: number, replicas = 1, opts: { inventoryMs?: number; routes?: (list: readonly string[]) => Promise<PeerRoute[]> } = {}) {
   const keyPrefix = `{${uniquePrefix()}}:`;
   prefixes.push(keyPrefix);
-  const reads = { bgpState: 0, prefixesAsked: 0, inFlight: 0, maxInFlight: 0, cfList: 0, cfBgp: 0 };
+  const reads = { bgpState: 0, prefixesAsked: 0, inFlight: 0, maxInFlight: 0, cfList: 0, cfBgp: 0, cfFailing: false };
   const advertised = new Map<string, boolean>(Array.from({ length: n }, (_, i) => [`p${i}`, true]));
   const listed = () =>
     Array.from({ length: n }, (_, i) => ({ id: `p${i}`, cidr: cidrOf(i), accountId: ACCOUNT, advertised: advertised.get(`p${i}`)!, advertisedModifiedAt: null }) as unknown as Prefix);
   const cloudflare = {
     listPrefixes: async () => {
       reads.cfList++;
+      if (reads.cfFailing) throw new Error('Cloudflare answered HTTP 503');
       return listed();
     },
     listBgpPrefixes: async (_a: string, id: string) => {
@@ -141,6 +142,21 @@ describe('routing monitor inventory: one per deployment', () => {
     // Four refreshes of 20 reads cover the 60 prefixes (oldest first) and start over.
     expect(reads.cfBgp).toBe(4 * INVENTORY_READS);
     expect(reads.cfList).toBe(4);
+  });
+});
+
+describe('routing monitor inventory: Cloudflare down', () => {
+  it('a refresh that fails leaves the last inventory serving (no throw, no empty inventory), tried again later', async () => {
+    const { monitors, reads, forgetShared } = fleet(30, 2, { inventoryMs: 60 });
+    expect(await monitors[0]!.managed()).toHaveLength(30);
+    reads.cfFailing = true;
+    await new Promise((r) => setTimeout(r, 80));
+    await forgetShared();
+    expect(await monitors[1]!.managed()).toHaveLength(30);
+    expect(reads.cfList).toBe(2);
+    // Not again at once: this replica waits before trying Cloudflare again.
+    expect(await monitors[1]!.managed()).toHaveLength(30);
+    expect(reads.cfList).toBe(2);
   });
 });
 
