@@ -27,6 +27,7 @@ import { networkKey, parseCidr } from '../domain/cidr.js';
 import type { EnginePolicy } from '../domain/policy.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { userMessageOf } from '../errors.js';
+import { mapLimit, Slots } from '../limit.js';
 import type { RedisClient } from '../redis.js';
 import type { PeerRoute } from '../routing/bgp-state.js';
 import type { RpkiValidator } from '../routing/rpki.js';
@@ -153,6 +154,11 @@ export class RoutingMonitor {
   /** Recent stream messages per account prefix, applied again over a full read fetched after some of them. */
   private streamLog = new Map<string, LoggedChange[]>();
   private rpkiCache = new Map<string, { value: RpkiState; at: number }>();
+  /**
+   * RPKI look-ups in flight at once from this replica: a poll judges 20 prefixes a read, 8 reads at a time, and each
+   * new origin is a look-up (RIPEstat's rpki-validation, the fallback, serves 8 at a time per client).
+   */
+  readonly rpkiSlots = new Slots(POLL_CONCURRENCY);
   /** One evaluation at a time per prefix (a later one starts after, with the newest routes). */
   private chains = new Map<string, Promise<void>>();
   private pending = new Set<string>();
@@ -502,7 +508,7 @@ export class RoutingMonitor {
     let at: number;
     try {
       const shared = await this.deps.reader.read(`routing-monitor:rpki:${key}`, Math.max(1, Math.floor(ttl / 2)), async () => {
-        const v = await this.deps.rpki.validity(origin, prefix);
+        const v = await this.rpkiSlots.run(() => this.deps.rpki.validity(origin, prefix));
         const state: RpkiState = v.state === 'invalid' ? { state: 'invalid', ...(v.reason ? { reason: v.reason } : {}) } : { state: v.state };
         return { at: Date.now(), state };
       });
@@ -601,23 +607,16 @@ export class RoutingMonitor {
     for (let i = 0; i < managed.length; i += size) batches.push(managed.slice(i, i + size));
     let findings = 0;
     let failed = 0;
-    let next = 0;
-    // A few lanes, each taking the next batch when its last one is done (bounded, unlike every read at once).
-    const lane = async (): Promise<void> => {
-      while (next < batches.length) {
-        const batch = batches[next++]!;
-        try {
-          const res = await this.refreshBatch(batch, source);
-          for (const f of res.findings.values()) findings += f.length;
-          failed += res.failed;
-        } catch (err) {
-          failed += batch.length;
-          this.deps.logger.warn({ err, prefixes: batch.length, first: batch[0]!.cidr }, 'routing monitor: poll read failed');
-        }
+    await mapLimit(batches, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY, async (batch) => {
+      try {
+        const res = await this.refreshBatch(batch, source);
+        for (const f of res.findings.values()) findings += f.length;
+        failed += res.failed;
+      } catch (err) {
+        failed += batch.length;
+        this.deps.logger.warn({ err, prefixes: batch.length, first: batch[0]!.cidr }, 'routing monitor: poll read failed');
       }
-    };
-    const lanes = Math.max(1, Math.min(batches.length, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY));
-    await Promise.all(Array.from({ length: lanes }, lane));
+    });
     return { prefixes: managed.length, findings, failed };
   }
 }

@@ -2,6 +2,7 @@ import { MAX_ANNOUNCE_LENGTH, isAnnounceable, parseCidr, type Cidr } from '../do
 import { reverseZones, validationRecordName } from '../domain/reverse-zones.js';
 import { checkAnnounceLengths, checkAsn, coveringPrefix, subPrefixes } from '../domain/routing-prefixes.js';
 import { BotError, ErrorCode } from '../errors.js';
+import { mapLimit } from '../limit.js';
 import { DnsTxtClient, type TxtAnswer, type TxtResolver } from './dns.js';
 import { IrrClient, validationTokens, type IrrLookup } from './irr.js';
 import { LookingGlassClient } from './looking-glass.js';
@@ -320,17 +321,4 @@ async function ownershipLine(cidr: Cidr, token: string, irrExact: Promise<Settle
     };
   }
   return { check, status: 'unknown', detail: `${irrNote}${errors[0]}`, fix: 'Run the preflight again once DNS answers.' };
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

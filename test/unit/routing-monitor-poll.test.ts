@@ -27,7 +27,7 @@ const cloudflareRoute = (peer: number, prefix: string): PeerRoute => ({ collecto
 function fleet(n: number, replicas = 1, opts: { inventoryMs?: number; routes?: (list: readonly string[]) => Promise<PeerRoute[]> } = {}) {
   const keyPrefix = `{${uniquePrefix()}}:`;
   prefixes.push(keyPrefix);
-  const reads = { bgpState: 0, prefixesAsked: 0, inFlight: 0, maxInFlight: 0, cfList: 0, cfBgp: 0, cfFailing: false };
+  const reads = { bgpState: 0, prefixesAsked: 0, inFlight: 0, maxInFlight: 0, cfList: 0, cfBgp: 0, cfFailing: false, rpki: 0, rpkiInFlight: 0, rpkiMaxInFlight: 0 };
   const advertised = new Map<string, boolean>(Array.from({ length: n }, (_, i) => [`p${i}`, true]));
   const listed = () =>
     Array.from({ length: n }, (_, i) => ({ id: `p${i}`, cidr: cidrOf(i), accountId: ACCOUNT, advertised: advertised.get(`p${i}`)!, advertisedModifiedAt: null }) as unknown as Prefix);
@@ -68,7 +68,16 @@ function fleet(n: number, replicas = 1, opts: { inventoryMs?: number; routes?: (
         cloudflare,
         reader,
         routes,
-        rpki: { validity: async (asn: number, prefix: string) => ({ prefix, asn, state: 'valid', vrps: [], source: 'fake' }) },
+        rpki: {
+          validity: async (asn: number, prefix: string) => {
+            reads.rpki++;
+            reads.rpkiInFlight++;
+            reads.rpkiMaxInFlight = Math.max(reads.rpkiMaxInFlight, reads.rpkiInFlight);
+            await new Promise((r) => setTimeout(r, 1));
+            reads.rpkiInFlight--;
+            return { prefix, asn, state: 'valid' as const, vrps: [], source: 'fake' };
+          },
+        },
         usualPeerCount: async () => 20,
         sink,
         logger: createLogger({ level: 'silent' }),
@@ -91,11 +100,14 @@ describe('routing monitor poll: batched, bounded reads', () => {
     expect(monitor.routesHeld(cidrOf(7)).map((r) => r.prefix)).toEqual(Array(20).fill(cidrOf(7)));
   });
 
-  it('2,000 prefixes: 100 reads, 8 at a time, so a tick takes about 13 × the read latency, not 250', async () => {
+  it('2,000 prefixes: 100 reads, 8 at a time, so a tick takes about 13 × the read latency, not 250; RPKI 8 at a time too', async () => {
     const { monitor, reads } = fleet(2000);
     await monitor.pollAll();
     expect(reads.bgpState).toBe(2000 / POLL_BATCH);
     expect(reads.maxInFlight).toBe(POLL_CONCURRENCY);
+    // One RPKI look-up per prefix and origin, never more than POLL_CONCURRENCY at once (160 evaluations run together).
+    expect(reads.rpki).toBe(2000);
+    expect(reads.rpkiMaxInFlight).toBe(POLL_CONCURRENCY);
   });
 
   it('a route of a managed prefix nested in another goes to the most specific one only', async () => {
