@@ -142,9 +142,17 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
   const queue = new Queue(ROUTING_QUEUE, { connection: opts.connection, prefix: opts.queuePrefix });
   queue.on('error', () => undefined);
   await queue.upsertJobScheduler('routing-poll', { every: opts.pollIntervalMs }, { name: 'poll', opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 50 } } });
+  const pollLock = new RedisLease(redis, `${opts.keyPrefix}routing-monitor:polling`, Math.max(30_000, opts.pollIntervalMs * 2));
   const tick = async (): Promise<unknown> => {
     if (await redis.exists(upKey)) return { skipped: 'stream up' };
-    return withRequestClass('background', () => monitor.pollAll());
+    // One poll at a time for the deployment: a tick that outlasts the interval is not joined by the next on another
+    // replica (RIPEstat serves 8 requests at a time per client; two polls would make 16).
+    if (!(await pollLock.acquire())) return { skipped: 'the previous poll is still running' };
+    try {
+      return await withRequestClass('background', () => monitor.pollAll());
+    } finally {
+      await pollLock.release().catch(() => undefined);
+    }
   };
   const worker = new Worker(ROUTING_QUEUE, tick, { connection: opts.connection, prefix: opts.queuePrefix, concurrency: 1, lockDuration: Math.max(30_000, opts.pollIntervalMs * 2) });
   worker.on('error', (err) => logger.debug({ err }, 'routing monitor worker error'));
