@@ -50,11 +50,9 @@ async function findings(): Promise<Row[]> {
     const rm = stack.bot!.routingMonitor!;
     await stack.slack.waitFor(() => rm.jobs.streamUp(), 15_000);
     await stack.slack.waitFor(() => rm.monitor.stats.evaluations >= 2, 10_000);
-    // Start-up reads land first. A poll tick that began before the stream was up can finish after the stream's first
-    // messages, and its full read replaces what they said (the first run then gets no card): wait until the ticks
-    // skip (the stream is up for the deployment), then one full read of every prefix, awaited, as a long-running
-    // bot would have had.
-    for (let w = 0; w < 100 && !((await rm.jobs.tick()) as { skipped?: string } | undefined)?.skipped; w++) await sleep(50);
+    // Start-up reads land first: wait until the ticks skip because the stream is up for the deployment, then one full
+    // read of every prefix, awaited, as a long-running bot would have had.
+    for (let w = 0; w < 100 && ((await rm.jobs.tick()) as { skipped?: string } | undefined)?.skipped !== 'stream up'; w++) await sleep(50);
     await rm.monitor.pollAll('bench start');
     const sim = stack.routing.sims.risLive;
     const oneRun = async (i: number, usePoll: boolean): Promise<number | null> => {
