@@ -12,9 +12,9 @@ import { clip, context, fields, header, mention, section, userText, type Block }
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 const STATE_LINE: Record<Alert['state'], string> = {
-  open: ':red_circle: *Open*',
-  acknowledged: ':large_yellow_circle: *Acknowledged*',
-  resolved: ':large_green_circle: *Resolved*',
+  open: '🔴 *Open*',
+  acknowledged: '🟡 *Acknowledged*',
+  resolved: '🟢 *Resolved*',
 };
 
 const SOURCE: Record<Alert['finding']['source'], string> = {
@@ -55,7 +55,7 @@ export function alertCardText(alert: Alert): string {
 export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
   const f = alert.finding;
   // The header is ours (plain text); the finding's own sentence, remote text, goes below it escaped.
-  const blocks: Block[] = [header(`${alert.state === 'resolved' ? 'RESOLVED: ' : ':rotating_light: '}${TYPE_LABEL[f.type] ?? 'Alert'}${f.prefix ? ` · ${f.prefix}` : ''}`), section(`*${userText(f.title, 500)}*`)];
+  const blocks: Block[] = [header(`${alert.state === 'resolved' ? 'RESOLVED: ' : '🚨 '}${TYPE_LABEL[f.type] ?? 'Alert'}${f.prefix ? ` · ${f.prefix}` : ''}`), section(`*${userText(f.title, 500)}*`)];
   blocks.push(
     fields([
       `*Prefix*\n${f.prefix ? `\`${userText(f.prefix, 50)}\`` : f.facts.some((x) => x.label === 'Cloudflare unreadable') ? 'unknown: Cloudflare could not be read to tell whether it is ours' : 'not one of ours (no managed prefix covers it)'}`,
@@ -69,18 +69,18 @@ export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
   if (facts.length) blocks.push(section(facts.join('\n')));
   const c = alert.context;
   if (f.prefix && c) {
-    if (c.blast) blocks.push(context(`:dart: *Blast radius:* ${blastRadiusLines(c.blast).join(' · ')}`));
+    if (c.blast) blocks.push(context(`🎯 *Blast radius:* ${blastRadiusLines(c.blast).join(' · ')}`));
     if (c.routing) {
-      if (c.routing.error) blocks.push(context(`:grey_question: The routing view could not be read (${userText(c.routing.error, 200)}).`));
+      if (c.routing.error) blocks.push(context(`❔ The routing view could not be read (${userText(c.routing.error, 200)}).`));
       else {
         const origins = c.routing.origins.length ? c.routing.origins.slice(0, 10).map((o) => `AS${o}`).join(', ') : 'none';
-        blocks.push(context(`:satellite_antenna: *Routing now:* ${c.routing.peersSeeing} peer(s) see it · origins ${origins} · read ${fmtTime(c.readAt)}`));
+        blocks.push(context(`📡 *Routing now:* ${c.routing.peersSeeing} peer(s) see it · origins ${origins} · read ${fmtTime(c.readAt)}`));
       }
     }
   } else if (f.prefix) {
-    blocks.push(context(':hourglass_flowing_sand: Reading the blast radius and the routing view…'));
+    blocks.push(context('⏳ Reading the blast radius and the routing view…'));
   }
-  for (const n of alert.notes.slice(-5)) blocks.push(context(`:memo: ${userText(n, 500)}`));
+  for (const n of alert.notes.slice(-5)) blocks.push(context(`📝 ${userText(n, 500)}`));
   const buttons = alert.state === 'resolved' ? [] : f.actions.filter((a) => (a === 'acknowledge' ? alert.state === 'open' : a === 'put_back' ? f.putBack !== undefined : f.prefix !== null));
   if (buttons.length) {
     blocks.push({

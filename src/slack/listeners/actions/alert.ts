@@ -47,7 +47,7 @@ export function alertEmergencyAction(ctx: ListenerContext, kind: 'advertise' | '
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'alert emergency click failed');
       else log.info({ code: err.code }, 'alert emergency click refused');
-      await tell(`:warning: ${slackMessageOf(err)}`);
+      await tell(`⚠️ ${slackMessageOf(err)}`);
     }
   };
 }
@@ -70,7 +70,7 @@ export function alertAcknowledgeAction(ctx: ListenerContext) {
       await ctx.alerts.acknowledge(alertId, user);
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'acknowledge failed');
-      if (channel) await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+      if (channel) await client.chat.postEphemeral({ channel, user, text: `⚠️ ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
     }
   };
 }
