@@ -167,7 +167,7 @@ async function threadReplies(): Promise<Row[]> {
     const follow = async (f: Followed, opId: string, peersBefore: number): Promise<void> => {
       const cardTs = await until(async () => (await stack.bot!.store.get(opId))?.cardTs ?? null);
       const reply = cardTs
-        ? await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, cardTs).find((m) => m.text.startsWith(':satellite: RIS Live:')), 10_000).catch(() => null)
+        ? await stack.slack.waitFor(() => stack.slack.thread(CHANNEL, cardTs).find((m) => m.text.startsWith('🛰️ RIS Live:')), 10_000).catch(() => null)
         : null;
       if (!cardTs || !reply || !f.firstSentWall) {
         misses++;

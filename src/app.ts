@@ -237,7 +237,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
       const sink = opts.alertSink ?? alerts;
       const shareMs = Math.max(1, Math.min(1000, Math.floor(config.driftIntervalMs / 2)));
       const finishedMarginMs = Math.min(2000, Math.floor(config.driftIntervalMs / 2));
-      const monitor = new DriftMonitor({ redis, keyPrefix: store.keyPrefix, kinds, store, sink, shareMs, finishedMarginMs, logger: logger.child({ monitor: 'drift' }) });
+      const monitor = new DriftMonitor({ redis, keyPrefix: store.keyPrefix, kinds, store, sink, shareMs, finishedMarginMs, metrics, logger: logger.child({ monitor: 'drift' }) });
       driftMonitor = config.driftIntervalMs > 0 ? monitor : null;
       const executor = new Executor({
         store,

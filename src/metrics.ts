@@ -1,6 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CloudflareCallReport } from './cloudflare/client.js';
 import type { QueueDepth } from './jobs/queues.js';
+import type { DriftSection } from './domain/drift.js';
+import type { DriftMetrics, DriftSkipReason } from './monitors/drift.js';
 
 /**
  * The bot's Prometheus metrics: one Registry per running bot (never prom-client's global one), so several bots in
@@ -34,7 +36,7 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
   );
 }
 
-export class BotMetrics {
+export class BotMetrics implements DriftMetrics {
   readonly registry = new Registry();
   private sources: MetricSources = {};
   private readonly sourceErrors: Counter<'source'>;
@@ -47,6 +49,13 @@ export class BotMetrics {
   private readonly slackRateLimited: Counter<'method'>;
   private readonly ackSeconds: Histogram<'command'>;
   private readonly deliveryLag: Histogram<'item'>;
+  private readonly driftTicks: Counter<'outcome'>;
+  private readonly driftTickSeconds: Histogram;
+  private readonly driftComparedTotal: Counter;
+  private readonly driftSkippedTotal: Counter<'reason'>;
+  private readonly driftRaisedTotal: Counter<'what'>;
+  private readonly driftResolvedTotal: Counter<'what'>;
+  private readonly driftReadFailures: Counter<'code'>;
 
   constructor(opts: { role: string; defaultMetrics?: boolean }) {
     let sourceErrors: Counter<'source'> | null = null;
@@ -156,6 +165,13 @@ export class BotMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers,
     });
+    this.driftTicks = new Counter({ name: 'byoip_drift_ticks_total', help: 'Drift check ticks by outcome (completed, overlapped: the previous tick still ran, failed)', labelNames: ['outcome'], registers });
+    this.driftTickSeconds = new Histogram({ name: 'byoip_drift_tick_seconds', help: 'Duration of drift check ticks', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers });
+    this.driftComparedTotal = new Counter({ name: 'byoip_drift_prefixes_compared_total', help: "Prefixes whose Cloudflare state a drift tick compared with the bot's baseline", registers });
+    this.driftSkippedTotal = new Counter({ name: 'byoip_drift_prefixes_skipped_total', help: 'Prefixes a drift tick did not compare, by reason (read_failed, rate_limited, baseline_changed, error)', labelNames: ['reason'], registers });
+    this.driftRaisedTotal = new Counter({ name: 'byoip_drift_raised_total', help: 'Drifts raised (a new or changed difference), by what drifted', labelNames: ['what'], registers });
+    this.driftResolvedTotal = new Counter({ name: 'byoip_drift_resolved_total', help: 'Drifts resolved (Cloudflare back as the bot expects), by what had drifted', labelNames: ['what'], registers });
+    this.driftReadFailures = new Counter({ name: 'byoip_drift_cloudflare_read_failures_total', help: 'Cloudflare reads of the drift check that failed, by error code', labelNames: ['code'], registers });
     // Registered last: its collect runs after every gauge has started its read, and waits for them.
     sourceErrors = new Counter({
       name: 'byoip_metrics_source_errors_total',
@@ -192,6 +208,31 @@ export class BotMetrics {
 
   delivered(item: string, lagMs: number): void {
     this.deliveryLag.observe({ item }, Math.max(0, lagMs) / 1000);
+  }
+
+  driftTick(outcome: 'completed' | 'overlapped' | 'failed', seconds: number): void {
+    this.driftTicks.inc({ outcome });
+    this.driftTickSeconds.observe(seconds);
+  }
+
+  driftCompared(): void {
+    this.driftComparedTotal.inc();
+  }
+
+  driftSkipped(reason: DriftSkipReason): void {
+    this.driftSkippedTotal.inc({ reason });
+  }
+
+  driftRaised(section: DriftSection): void {
+    this.driftRaisedTotal.inc({ what: section });
+  }
+
+  driftResolved(section: DriftSection): void {
+    this.driftResolvedTotal.inc({ what: section });
+  }
+
+  driftReadFailed(code: string): void {
+    this.driftReadFailures.inc({ code });
   }
 
   stateChanged(kind: string, state: string): void {

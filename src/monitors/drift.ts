@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { withRequestClass } from '../cloudflare/request-class.js';
 import type { Prefix } from '../domain/addressing.js';
-import { compareState, driftTitle, rebase, sameItem, sectionsOf, type DriftItem, type PrefixState } from '../domain/drift.js';
+import { compareState, driftTitle, rebase, sameItem, sectionsOf, type DriftItem, type DriftSection, type PrefixState } from '../domain/drift.js';
 import { TERMINAL_STATES, type Operation } from '../domain/operation.js';
 import { ErrorCode, isBotError, userMessageOf } from '../errors.js';
 import { canonical, listPrefixes } from '../kinds/lookup.js';
@@ -17,6 +17,32 @@ import type { KindDeps } from '../kinds/types.js';
 import type { OperationStore } from '../operations/store.js';
 import type { RedisClient } from '../redis.js';
 import type { AlertSink, Finding } from './findings.js';
+
+/** Why a prefix was not compared this tick (a bounded set: a metric label). */
+export type DriftSkipReason = 'read_failed' | 'rate_limited' | 'baseline_changed' | 'error';
+
+/**
+ * What the drift check reports to the metrics (src/metrics.ts implements it; the monitor knows nothing of
+ * Prometheus). Every label is from a bounded set.
+ */
+export interface DriftMetrics {
+  /** A tick ended: `completed`, `overlapped` (the previous one still held the lock: nothing done) or `failed` (threw). */
+  driftTick(outcome: 'completed' | 'overlapped' | 'failed', seconds: number): void;
+  /** A prefix's Cloudflare state was read and compared with its baseline (a first baseline is not a comparison). */
+  driftCompared(): void;
+  driftSkipped(reason: DriftSkipReason): void;
+  driftRaised(section: DriftSection): void;
+  driftResolved(section: DriftSection): void;
+  /** A Cloudflare read of the check failed (an account's prefix list, or a prefix's state), by error code. */
+  driftReadFailed(code: string): void;
+}
+
+/** A Cloudflare read of the check failed: told apart from Redis or the alert sink failing. */
+class CloudflareReadFailed extends Error {
+  constructor(readonly reason: unknown) {
+    super('a Cloudflare read of the drift check failed');
+  }
+}
 
 export interface DriftDeps {
   redis: RedisClient;
@@ -38,6 +64,7 @@ export interface DriftDeps {
    * tick interval, so every tick sees Cloudflare as it is. 1 s.
    */
   shareMs?: number;
+  metrics?: DriftMetrics;
 }
 
 /** What one tick did (the job's return value, and what tests look at). */
@@ -45,10 +72,12 @@ export interface DriftTickReport {
   tick: number;
   at: number;
   prefixes: number;
+  /** Prefixes compared with their baseline this tick. */
+  compared: number;
   /** Prefixes left for the next tick because the budget's background share ran out (it starts with them). */
   notReached?: number;
-  /** Prefixes not compared this tick, and why (a read failed, a request is changing it...). */
-  skipped: { prefix: string; why: string }[];
+  /** Prefixes not compared this tick, and why (a read failed, a request is changing it...); `reason`: the metric's label. */
+  skipped: { prefix: string; why: string; reason: DriftSkipReason }[];
   raised: string[];
   resolved: string[];
   baselined: string[];
@@ -97,15 +126,33 @@ export class DriftMonitor {
   async tick(): Promise<DriftTickReport | null> {
     const lock = this.key('lock');
     const token = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     if ((await this.deps.redis.set(lock, token, 'PX', TICK_LOCK_MS, 'NX')) !== 'OK') {
       this.deps.logger.info('drift: the previous tick is still running; skipping this one');
+      this.deps.metrics?.driftTick('overlapped', seconds());
       return null;
     }
     try {
-      return await withRequestClass('background', () => this.tickOnce(), { maxWaitMs: 5000 });
+      const report = await withRequestClass('background', () => this.tickOnce(), { maxWaitMs: 5000 });
+      this.deps.metrics?.driftTick('completed', seconds());
+      return report;
+    } catch (err) {
+      this.deps.metrics?.driftTick('failed', seconds());
+      throw err;
     } finally {
       await this.deps.redis.eval(UNLOCK, 1, lock, token);
     }
+  }
+
+  /** `counted: false`: an account whose prefix list could not be read (its prefixes are not known, so not counted). */
+  private skip(report: DriftTickReport, prefix: string, why: string, reason: DriftSkipReason, counted = true): void {
+    report.skipped.push({ prefix, why, reason });
+    if (counted) this.deps.metrics?.driftSkipped(reason);
+  }
+
+  private readFailed(err: unknown): void {
+    this.deps.metrics?.driftReadFailed(isBotError(err) ? err.code : 'unknown');
   }
 
   private async tickOnce(): Promise<DriftTickReport> {
@@ -114,7 +161,7 @@ export class DriftMonitor {
     const prev = await redis.hgetall(this.key('tick'));
     const previousTickAt = prev.at ? Number(prev.at) : null;
     const tick = (prev.n ? Number(prev.n) : 0) + 1;
-    const report: DriftTickReport = { tick, at, prefixes: 0, skipped: [], raised: [], resolved: [], baselined: [] };
+    const report: DriftTickReport = { tick, at, prefixes: 0, compared: 0, skipped: [], raised: [], resolved: [], baselined: [] };
     const [active, recent] = await Promise.all([this.deps.store.active(), this.deps.store.recent(200)]);
     // The budget's background share used up: the rest of this tick waits for the next one (said once per tick).
     const outOfBudget = (err: unknown) => isBotError(err) && err.code === ErrorCode.CloudflareRateLimited;
@@ -125,7 +172,9 @@ export class DriftMonitor {
         for (const prefix of [...prefixes].sort((a, b) => a.id.localeCompare(b.id))) all.push({ accountId: account.id, prefix });
       } catch (err) {
         logger.warn({ account: account.id, why: userMessageOf(err) }, 'drift: the prefixes of an account could not be read; retrying next tick');
-        report.skipped.push({ prefix: `account ${account.name}`, why: userMessageOf(err) });
+        this.readFailed(err);
+        // Its prefixes are not known: listed as the account, not counted as skipped prefixes.
+        this.skip(report, `account ${account.name}`, userMessageOf(err), outOfBudget(err) ? 'rate_limited' : 'read_failed', false);
         if (outOfBudget(err)) break;
       }
     }
@@ -139,9 +188,12 @@ export class DriftMonitor {
       report.prefixes++;
       try {
         await this.checkPrefix(accountId, prefix, { at, tick, previousTickAt, active, recent }, report);
-      } catch (err) {
+      } catch (thrown) {
+        const read = thrown instanceof CloudflareReadFailed;
+        const err = read ? thrown.reason : thrown;
         logger.warn({ prefix: prefix.cidr, why: userMessageOf(err) }, 'drift: a prefix could not be read; no comparison this tick, retrying next tick');
-        report.skipped.push({ prefix: prefix.cidr, why: userMessageOf(err) });
+        if (read) this.readFailed(err);
+        this.skip(report, prefix.cidr, userMessageOf(err), outOfBudget(err) ? 'rate_limited' : read ? 'read_failed' : 'error');
         if (outOfBudget(err)) {
           stoppedAt = `${accountId}:${prefix.id}`;
           report.notReached = order.length - report.prefixes;
@@ -149,8 +201,7 @@ export class DriftMonitor {
         }
       }
     }
-    await redis.hset(this.key('tick'), 'cursor', stoppedAt ?? '');
-    await redis.hset(this.key('tick'), 'n', String(tick), 'at', String(at));
+    await redis.hset(this.key('tick'), 'n', String(tick), 'at', String(at), 'cursor', stoppedAt ?? '');
     if (report.raised.length || report.resolved.length) logger.info({ tick, raised: report.raised, resolved: report.resolved }, 'drift tick');
     return report;
   }
@@ -162,7 +213,9 @@ export class DriftMonitor {
     report: DriftTickReport,
   ): Promise<void> {
     const base = await this.loadBase(prefix.id);
-    const current = await this.readState(accountId, prefix);
+    const current = await this.readState(accountId, prefix).catch((err: unknown) => {
+      throw new CloudflareReadFailed(err);
+    });
     const here = (o: Operation) => o.prefixId === prefix.id;
     const open = t.active.filter(here);
     // A request being carried out may be changing these sections right now: not drift, and not yet settled.
@@ -180,7 +233,7 @@ export class DriftMonitor {
       const next = rebase(baseline, current, settled);
       if (JSON.stringify(next) !== JSON.stringify(baseline)) {
         if (!(await this.writeBase(prefix.id, base.v, next))) {
-          report.skipped.push({ prefix: prefix.cidr, why: 'baseline changed meanwhile' });
+          this.skip(report, prefix.cidr, 'baseline changed meanwhile', 'baseline_changed');
           return;
         }
         report.baselined.push(prefix.cidr);
@@ -190,7 +243,7 @@ export class DriftMonitor {
       // A request's hook may have re-baselined while this tick read Cloudflare: compare next tick instead.
       const again = await this.loadBase(prefix.id);
       if (again?.v !== base.v) {
-        report.skipped.push({ prefix: prefix.cidr, why: 'baseline changed meanwhile' });
+        this.skip(report, prefix.cidr, 'baseline changed meanwhile', 'baseline_changed');
         return;
       }
     }
@@ -207,6 +260,7 @@ export class DriftMonitor {
       await this.deps.sink.raise(this.finding(prefix, accountId, entry, open));
       await this.deps.redis.hset(openKey, item.id, JSON.stringify(entry));
       report.raised.push(this.findingKey(prefix.id, item.id));
+      this.deps.metrics?.driftRaised(item.section);
     }
     const present = new Set(items.map((i) => i.id));
     for (const [id, was] of known) {
@@ -218,7 +272,10 @@ export class DriftMonitor {
       await this.deps.sink.resolve(this.findingKey(prefix.id, id), why, t.at);
       await this.deps.redis.hdel(openKey, id);
       report.resolved.push(this.findingKey(prefix.id, id));
+      this.deps.metrics?.driftResolved(was.item.section);
     }
+    report.compared++;
+    this.deps.metrics?.driftCompared();
   }
 
   /**

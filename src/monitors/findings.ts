@@ -45,6 +45,13 @@ export interface Finding {
   type: FindingType;
   /** The managed prefix it concerns (the covering one for a more-specific or a single IP), or null when none of ours. */
   prefix: string | null;
+  /**
+   * When the finding names SEVERAL of our managed prefixes (an auto-advertisement's per-prefix statuses, a leak or an
+   * attack listing more than one): all of them, distinct, `prefix` first. The card's Emergency buttons then act on all
+   * of them through the multi-prefix confirm step. Absent (or one) for a finding about one prefix. Never a prefix
+   * that is not ours.
+   */
+  prefixes?: string[];
   /** The account of that prefix, when known. */
   accountId?: string;
   /** One plain sentence: what happened. Plain text (it is escaped when rendered). */

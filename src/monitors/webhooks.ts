@@ -17,6 +17,7 @@ import type { AlertAction, Finding, FindingType } from './findings.js';
 import { withRequestClass } from '../cloudflare/request-class.js';
 import { covers } from '../kinds/lookup.js';
 import { asCidr, coveringManaged, type ManagedPrefix } from './managed.js';
+import { MAX_BATCH_PREFIXES } from '../domain/batch.js';
 
 /** Bodies larger than this are refused with 413 (Cloudflare's notifications are a few KiB). */
 export const WEBHOOK_MAX_BYTES = 64 * 1024;
@@ -106,6 +107,13 @@ export function autoAdvertisementStatuses(data: Record<string, unknown>): { pref
   return out.slice(0, 50);
 }
 
+/** `a`, `a and b`, `a, b and c`, `a, b, c and 2 more`: several prefixes in a title. */
+export function prefixList(cidrs: string[]): string {
+  if (cidrs.length <= 1) return cidrs[0] ?? '';
+  if (cidrs.length > 3) return `${cidrs.slice(0, 3).join(', ')} and ${cidrs.length - 3} more`;
+  return `${cidrs.slice(0, -1).join(', ')} and ${cidrs.at(-1)!}`;
+}
+
 const TITLE: Record<string, (p: string) => string> = {
   bgp_hijack_notification: (p) => `Cloudflare saw a route leak of ${p}`,
   fbm_volumetric_attack: (p) => `Cloudflare: volumetric attack on ${p}`,
@@ -113,15 +121,30 @@ const TITLE: Record<string, (p: string) => string> = {
   fbm_auto_advertisement: (p) => `Cloudflare auto-advertised ${p}`,
 };
 
-/** A Cloudflare notification as a finding (`prefix` is the managed one covering what it names, or null). */
-export function cloudflareFinding(env: CloudflareEnvelope, managed: ManagedPrefix | null, named: string | null, now: number): Finding {
+/**
+ * A Cloudflare notification as a finding (`prefix` is the managed one covering what it names, or null). `also`: the
+ * other managed prefixes it names (each the one of ours covering what was named), for a notification about several:
+ * the finding then lists them all in `prefixes`, and its Emergency buttons act on all of them. `notOurs`: what it
+ * also named that is none of ours (shown, never acted on).
+ */
+export function cloudflareFinding(
+  env: CloudflareEnvelope,
+  managed: ManagedPrefix | null,
+  named: string | null,
+  now: number,
+  several: { also?: { managed: ManagedPrefix; named: string }[]; notOurs?: string[] } = {},
+): Finding {
   const type: FindingType = KNOWN[env.alert_type] ?? 'cloudflare_other';
   const data = env.data ?? {};
-  const what = named ?? 'a prefix';
-  const title = TITLE[env.alert_type]?.(what) ?? `Cloudflare notification ${env.alert_type}${named ? ` about ${named}` : ''}`;
+  const also = managed ? (several.also ?? []).filter((x, i, all) => x.managed.cidr !== managed.cidr && all.findIndex((y) => y.managed.cidr === x.managed.cidr) === i) : [];
+  const ours = managed ? [managed.cidr, ...also.map((x) => x.managed.cidr)] : [];
+  const what = ours.length > 1 ? prefixList(ours) : (named ?? 'a prefix');
+  const title = TITLE[env.alert_type]?.(what) ?? `Cloudflare notification ${env.alert_type}${ours.length > 1 ? ` about ${what}` : named ? ` about ${named}` : ''}`;
   const facts: Finding['facts'] = [];
   if (named && managed && managed.cidr !== named) facts.push({ label: 'Reported prefix', value: named });
   if (named && !managed) facts.push({ label: 'Reported prefix', value: `${named} (not one of ours)` });
+  for (const x of also) if (x.managed.cidr !== x.named) facts.push({ label: 'Reported prefix', value: `${x.named} (ours: ${x.managed.cidr})` });
+  if (managed && several.notOurs?.length) facts.push({ label: 'Also named', value: `${prefixList(several.notOurs)} (not ours: never acted on)` });
   if (env.text) facts.push({ label: 'Cloudflare says', value: env.text.slice(0, 500) });
   if (type === 'fbm_auto_advertisement') for (const s of autoAdvertisementStatuses(data)) facts.push({ label: s.prefix, value: s.status });
   const skip = new Set(['prefix', 'prefixes', 'advertised_prefixes', 'prefix_configured']);
@@ -143,6 +166,7 @@ export function cloudflareFinding(env: CloudflareEnvelope, managed: ManagedPrefi
     source: 'cloudflare',
     type,
     prefix: managed?.cidr ?? null,
+    ...(ours.length > 1 ? { prefixes: ours } : {}),
     ...(managed ? { accountId: managed.accountId } : {}),
     title,
     facts,
@@ -337,7 +361,7 @@ export function webhookRoutes(deps: WebhookDeps): { path: string; method: string
       const named = prefixesOf(type, env.data ?? {});
       const found = await findManaged(deps.kinds, named);
       const managed = found && 'managed' in found ? found : null;
-      const finding = cloudflareFinding(env, managed?.managed ?? null, managed?.named ?? named[0] ?? null, now());
+      const finding = cloudflareFinding(env, managed?.managed ?? null, managed?.named ?? named[0] ?? null, now(), managed ? { also: managed.all, notOurs: managed.notOurs } : {});
       if (found && 'unreadable' in found) unknownOwner(finding, found.unreadable);
       if (!found && named.length) deps.logger.info({ alertType: env.alert_type, prefixes: named.slice(0, 5) }, 'Cloudflare notification about a prefix that is not one of ours');
       if (env.alert_event === 'ALERT_STATE_EVENT_END') {
@@ -405,28 +429,42 @@ const header = (req: http.IncomingMessage, name: string): string | undefined => 
   return Array.isArray(v) ? v[0] : v;
 };
 
+/** How many prefixes of one notification are looked up (what one multi-prefix confirm step can list). */
+const MAX_NAMED = MAX_BATCH_PREFIXES;
+
+type Match = { managed: ManagedPrefix; named: string };
+
 /**
- * The first named prefix that one of ours covers (or contains), read from Cloudflare (emergency class: incident
- * time). When Cloudflare cannot be read, the policy's own prefix list answers instead, and `unreadable` says why:
- * "not one of ours" is never said on a guess.
+ * The named prefixes that one of ours covers (or contains), read from Cloudflare (emergency class: incident time),
+ * looked up in parallel through the shared reader: `managed` / `named` the first in the notification's order, `all`
+ * every match in that order (a notification about several of our prefixes), `notOurs` what is none of ours. When
+ * Cloudflare cannot be read, the policy's own prefix list answers instead, and `unreadable` says why: "not one of
+ * ours" is never said on a guess.
  */
-async function findManaged(kinds: KindDeps, named: string[]): Promise<{ managed: ManagedPrefix; named: string } | { unreadable: string } | null> {
+async function findManaged(kinds: KindDeps, named: string[]): Promise<(Match & { all: Match[]; notOurs: string[] }) | { unreadable: string } | null> {
   let unreadable: string | null = null;
-  for (const n of named.slice(0, 10)) {
-    let cidr: string;
-    try {
-      cidr = asCidr(n);
-    } catch {
-      continue; // not a prefix: shown as reported, never acted on
-    }
-    try {
-      const m = await withRequestClass('emergency', () => coveringManaged(kinds, cidr));
-      if (m) return { managed: m, named: n };
-    } catch (err) {
-      unreadable = userMessageOf(err);
-      const p = kinds.policy.prefixes.find((x) => covers(x.cidr, cidr));
-      if (p) return { managed: { cidr: p.cidr, accountId: '', prefixId: '', accountPrefix: p.cidr, advertised: null }, named: n };
-    }
+  const looked = await Promise.all(
+    [...new Set(named)].slice(0, MAX_NAMED).map(async (n): Promise<Match | 'not_ours' | null> => {
+      let cidr: string;
+      try {
+        cidr = asCidr(n);
+      } catch {
+        return null; // not a prefix: shown as reported, never acted on
+      }
+      try {
+        const m = await withRequestClass('emergency', () => coveringManaged(kinds, cidr));
+        return m ? { managed: m, named: n } : 'not_ours';
+      } catch (err) {
+        unreadable = userMessageOf(err);
+        const p = kinds.policy.prefixes.find((x) => covers(x.cidr, cidr));
+        return p ? { managed: { cidr: p.cidr, accountId: '', prefixId: '', accountPrefix: p.cidr, advertised: null }, named: n } : null;
+      }
+    }),
+  );
+  const all = looked.filter((m): m is Match => m !== null && m !== 'not_ours');
+  if (all.length) {
+    const notOurs = [...new Set(named)].slice(0, MAX_NAMED).filter((_, i) => looked[i] === 'not_ours');
+    return { ...all[0]!, all, notOurs };
   }
   return unreadable ? { unreadable } : null;
 }

@@ -138,9 +138,9 @@ export function replayGuard(seen: SeenOnce, logger: Logger, opts: ReplayGuardOpt
       else verdict = (await seen.first(marks)) ? { allowed: true } : 'seen';
     } catch (err) {
       logger.warn({ err }, 'replay check failed; request dropped');
-      const text = ':warning: The bot cannot reach its database right now, so nothing was done. Try again in a moment.';
+      const text = '⚠️ The bot cannot reach its database right now, so nothing was done. Try again in a moment.';
       const block = type === 'view_submission' ? firstInputBlock(b.view) : null;
-      await ack?.(block ? { response_action: 'errors', errors: { [block]: text.replace(':warning: ', '') } } : undefined).catch(() => undefined);
+      await ack?.(block ? { response_action: 'errors', errors: { [block]: text.replace('⚠️ ', '') } } : undefined).catch(() => undefined);
       return;
     }
     if (verdict === 'seen') {
@@ -156,7 +156,7 @@ export function replayGuard(seen: SeenOnce, logger: Logger, opts: ReplayGuardOpt
       await ack?.(block ? { response_action: 'errors', errors: { [block]: text } } : undefined).catch(() => undefined);
       const channel = b.channel?.id ?? b.container?.channel_id;
       if (!block && channel && 'client' in args) {
-        await args.client.chat.postEphemeral({ channel, user: userId!, text: `:hourglass: ${text}` }).catch((err: unknown) => logger.warn({ err }, 'could not post the slow-down sentence'));
+        await args.client.chat.postEphemeral({ channel, user: userId!, text: `⌛ ${text}` }).catch((err: unknown) => logger.warn({ err }, 'could not post the slow-down sentence'));
       }
       await opts.onRefused?.({ userId: userId!, type, what, count: verdict.count, message: text }).catch((err: unknown) => logger.warn({ err }, 'refusal not audited'));
       return;

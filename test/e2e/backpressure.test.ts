@@ -13,7 +13,7 @@ const BOB = 'U0BOB';
 const CAROL = 'U0CAROL';
 const p = DEFAULT_SCENARIO.prefixes.advertised;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const BUSY = ':hourglass: The bot is busy; try again in a moment.';
+const BUSY = '⌛ The bot is busy; try again in a moment.';
 const idOf = (responseUrl: string) => decodeURIComponent(responseUrl.split('/response/')[1]!);
 
 /** Burst size and rate: 2,000 at ~400/s by default; BURST_COMMANDS / BURST_RATE override. */

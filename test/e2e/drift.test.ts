@@ -44,6 +44,19 @@ async function until<T>(fn: () => Promise<T | undefined | null | false>, timeout
   }
 }
 
+/** The sum of the samples of `name` on the bot's `GET /metrics` whose labels include `labels`. */
+async function metric(stack: TestStack, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${stack.bot!.url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1]!, l[2]!]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 async function ticks(stack: TestStack): Promise<number> {
   return (await drift(stack).lastTick())?.n ?? 0;
 }
@@ -96,6 +109,13 @@ describe('drift: advertisement changed outside the bot (default scenario)', () =
     expect(card).toContain('withdrawn at Cloudflare, but the bot last left it advertised');
     await waitTicks(stack, 3);
     expect(driftCards(stack)).toHaveLength(1); // the same drift on later ticks is the same card
+    // The metrics: ticks run and timed, prefixes compared, this one drift raised once (later ticks see the same).
+    const completed = await metric(stack, 'byoip_drift_ticks_total', { outcome: 'completed' });
+    expect(completed).toBeGreaterThanOrEqual(before + 5);
+    expect(await metric(stack, 'byoip_drift_tick_seconds_count')).toBeGreaterThanOrEqual(completed);
+    expect(await metric(stack, 'byoip_drift_prefixes_compared_total')).toBeGreaterThanOrEqual(2 * (completed - 1));
+    expect(await metric(stack, 'byoip_drift_raised_total', { what: 'advertised' })).toBe(1);
+    expect(await metric(stack, 'byoip_drift_resolved_total')).toBe(0);
   });
 
   it('reverting it directly clears it: the same card says resolved', async () => {
@@ -104,12 +124,17 @@ describe('drift: advertisement changed outside the bot (default scenario)', () =
     await resolved(stack, alert);
     expect((await stack.bot!.alerts.get(alert.id))!.resolvedWhy).toMatch(/advertised again, as the bot last left it/);
     expect(driftCards(stack)).toHaveLength(1);
+    expect(await metric(stack, 'byoip_drift_resolved_total', { what: 'advertised' })).toBe(1);
   });
 
   it('a Cloudflare 5xx during the ticks is a log line and a retry, never a drift', async () => {
+    const failures = await metric(stack, 'byoip_drift_cloudflare_read_failures_total');
+    const skipped = await metric(stack, 'byoip_drift_prefixes_skipped_total', { reason: 'read_failed' });
     const fault = stack.cloudflare.addFault({ path: '/bgp/prefixes|/bindings|/delegations', method: 'GET', kind: 'error', status: 503 });
     await waitTicks(stack, 2);
     expect(fault.hits).toBeGreaterThan(0);
+    expect(await metric(stack, 'byoip_drift_cloudflare_read_failures_total', { code: 'cloudflare_unavailable' })).toBeGreaterThan(failures);
+    expect(await metric(stack, 'byoip_drift_prefixes_skipped_total', { reason: 'read_failed' })).toBeGreaterThan(skipped);
     stack.cloudflare.clearFaults();
     await waitTicks(stack, 2);
     expect(driftCards(stack)).toHaveLength(1);

@@ -41,8 +41,8 @@ describe.each(redisModes())('honest outcomes ($name)', ({ redisClusterNodes }) =
     expect(last.text).toMatch(/did not confirm it within \d+ s/);
     expect(last.text).toContain('keep your own announcement up');
     const final = await stack.slack.waitFor(() => (/not confirmed/.test(stack!.slack.message(CHANNEL, card.ts)?.text ?? '') ? stack!.slack.message(CHANNEL, card.ts) : undefined), 5000);
-    expect(JSON.stringify(final.blocks)).toContain(':large_orange_circle:');
-    expect(JSON.stringify(final.blocks)).not.toContain(':large_green_circle:');
+    expect(JSON.stringify(final.blocks)).toContain('🟠');
+    expect(JSON.stringify(final.blocks)).not.toContain('🟢');
     expect(await stack.bot!.store.lockHolder(WDN.cidr)).toBeNull();
   });
 
@@ -57,7 +57,7 @@ describe.each(redisModes())('honest outcomes ($name)', ({ redisClusterNodes }) =
     expect(thread(stack, card.ts).join('\n')).not.toMatch(/Remove the announcement from your own data centre now/);
     expect(thread(stack, card.ts).at(-1)).toMatch(/^Contested:/);
     await stack.slack.waitFor(() => (/contested/.test(stack!.slack.message(CHANNEL, card.ts)?.text ?? '') ? true : undefined), 5000);
-    expect(cardText(stack, card.ts)).toContain(':red_circle:');
+    expect(cardText(stack, card.ts)).toContain('🔴');
   });
 
   it('a watch whose Cloudflare reads keep failing (revoked token) closes "Not confirmed:" and unlocks the prefix', async () => {

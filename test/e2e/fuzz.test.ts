@@ -120,7 +120,7 @@ describe('bad input fuzz: every answer is a short sentence with no live markup f
 
   it('the unknown-subcommand answer echoes the word escaped and clipped', async () => {
     const t = await commandAnswer(stack, ALICE, `<!channel>${'y'.repeat(500)} 203.0.113.0/24`);
-    expect(t).toMatch(/^:warning: `&lt;!channel&gt;y+…` is not a \/byoip command\./);
+    expect(t).toMatch(/^⚠️ `&lt;!channel&gt;y+…` is not a \/byoip command\./);
     expect(t).not.toContain('<!channel>');
     expect(t.length).toBeLessThan(1500);
   });

@@ -17,7 +17,7 @@ async function until<T>(fn: () => Promise<T | null | undefined>, timeoutMs = 10_
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-const SLOW_DOWN = /^:hourglass: Slow down: you clicked or submitted (\d+) times in the last minute; nothing was done this time\. Try again in about (\d+) s\.$/;
+const SLOW_DOWN = /^⌛ Slow down: you clicked or submitted (\d+) times in the last minute; nothing was done this time\. Try again in about (\d+) s\.$/;
 
 describe('clicks and form submits: a per-user limit (4 a minute here)', () => {
   let stack: TestStack;

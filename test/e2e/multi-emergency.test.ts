@@ -84,10 +84,10 @@ describe('many prefixes at once: one confirm step, one card, parallel PATCHes, o
     expect(thread[0]).toMatch(/Break glass\* by <@U0CAROL>: withdraw 3 prefixes now/);
     expect(thread.some((t) => t.includes('Cloudflare has the withdraw of all 3 prefixes'))).toBe(true);
     expect(thread.at(-1)).toMatch(/^Done:/);
-    expect(thread.filter((t) => t.includes(':satellite_antenna:'))).toHaveLength(0);
+    expect(thread.filter((t) => t.includes('📡'))).toHaveLength(0);
     // Warnings stay in the thread (here: no own AS on record for these prefixes, one line each, said by the checks
     // refreshed after the calls); everything else is the batch's three lines.
-    expect(thread.filter((t) => !(t.includes(': :mag: Checks refreshed') && t.includes(':warning:'))), thread.join('\n')).toHaveLength(3);
+    expect(thread.filter((t) => !(t.includes(': 🔍 Checks refreshed') && t.includes('⚠️'))), thread.join('\n')).toHaveLength(3);
     // No card of its own for any prefix of the batch.
     expect(stack.slack.messages(CHANNEL).filter((m) => !m.threadTs && m.ts !== card.ts && three.some((f) => JSON.stringify(m.blocks).includes(f.cidr)))).toHaveLength(0);
 
@@ -115,7 +115,7 @@ describe('many prefixes at once: one confirm step, one card, parallel PATCHes, o
     const thread = stack.slack.thread(CHANNEL, card.ts).map((m) => m.text);
     expect(thread.some((t) => t.startsWith(`\`${bad.cidr}\`: Failed: Cloudflare refused`))).toBe(true);
     expect(thread.at(-1)).toBe(verdict.text);
-    expect(thread.find((t) => t.startsWith(':cloud:'))).toMatch(new RegExp(`of 2 of 3 prefixes \\(not accepted: \`${bad.cidr.replace(/\./g, '\\.')}\``));
+    expect(thread.find((t) => t.startsWith('☁️'))).toMatch(new RegExp(`of 2 of 3 prefixes \\(not accepted: \`${bad.cidr.replace(/\./g, '\\.')}\``));
     expect(verdict.text).toMatch(/^Failed: 2 of 3 withdrawn/);
     expect(verdict.text).toContain(`failed: \`${bad.cidr}\``);
     const blocks = JSON.stringify(stack.slack.message(CHANNEL, card.ts)!.blocks);

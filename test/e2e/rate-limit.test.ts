@@ -7,7 +7,7 @@ const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 const CAROL = 'U0CAROL';
 const p = DEFAULT_SCENARIO.prefixes.advertised;
-const SLOW_DOWN = /^:hourglass: Slow down: you sent (\d+) commands in the last minute; try again in about (\d+) s\.$/;
+const SLOW_DOWN = /^⌛ Slow down: you sent (\d+) commands in the last minute; try again in about (\d+) s\.$/;
 
 /** Reads one preflight makes (Cloudflare for the ownership token, RPKI, IRR, DNS), measured with a quiet bot. */
 async function readsOfOnePreflight(stack: TestStack, user: string) {
@@ -77,7 +77,7 @@ describe('workspace limit (5 a minute here)', () => {
 
   it('counts every user, says so, and never locks out break glass', async () => {
     for (const user of [ALICE, BOB, ALICE, BOB, ALICE]) expect(await commandAnswer(stack, user, 'help')).toContain('/byoip status');
-    expect(await commandAnswer(stack, BOB, 'help')).toMatch(/^:hourglass: Slow down: this workspace sent 5 commands in the last minute, the bot's limit; try again in about \d+ s\.$/);
+    expect(await commandAnswer(stack, BOB, 'help')).toMatch(/^⌛ Slow down: this workspace sent 5 commands in the last minute, the bot's limit; try again in about \d+ s\.$/);
     // the on-call engineer's break glass still opens its confirm step
     await stack.sender!.command(CAROL, `emergency withdraw ${p.cidr} INC-7 scrubbing path down`, { channel: CHANNEL });
     const modal = await stack.slack.waitFor(() => stack.slack.openModal(CAROL), 5000);

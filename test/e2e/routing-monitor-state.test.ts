@@ -123,7 +123,7 @@ describe('routing monitor: low visibility and seen while withdrawn, as alert car
     // Back to 57 peers: resolved, on the same card.
     setSeenBy(ADV.cidr, 57);
     await wait(() => /RESOLVED: Low visibility/.test(blocks(card)) || undefined);
-    expect(blocks(card)).toContain(':large_green_circle: *Resolved*');
+    expect(blocks(card)).toContain('🟢 *Resolved*');
     // Why, in words that fit a low visibility (it is seen again, not "no longer seen").
     expect(blocks(card)).toContain('enough collector peers see it again from an origin of ours');
     expect(blocks(card)).not.toContain('no longer seen');
@@ -195,7 +195,7 @@ describe('routing monitor: low visibility and seen while withdrawn, as alert car
     await wait(() => count(sent.withdrawn, WD.cidr) === wd + 54);
     await settle();
     expect(seenBy(WD.cidr)).toBe(3);
-    expect(blocks(card)).toContain(':red_circle: *Open*');
+    expect(blocks(card)).toContain('🔴 *Open*');
     expect(await stack.bot!.alerts.openFor(key)).not.toBeNull();
     expect(cardsOf('Seen while withdrawn', WD.cidr)).toHaveLength(1);
     // The stuck routes clear: resolved.

@@ -204,9 +204,9 @@ describe('the request watch hears RIS Live', () => {
     const card = await fileRequest(stack, 'U0ALICE', 'withdraw', p.cidr, 'maintenance CHG-77');
     await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
     const thread = await expectWithdrawDone(stack, card.ts, p);
-    const heard = thread.filter((t) => t.startsWith(':satellite: RIS Live:'));
+    const heard = thread.filter((t) => t.startsWith('🛰️ RIS Live:'));
     expect(heard).toHaveLength(1);
     expect(heard[0]).toMatch(/rrc\d\d peer \S+ \(AS\d+\) withdrew 203\.0\.113\.0\/24 at \d{4}-/);
-    expect(thread.findIndex((t) => t.startsWith(':satellite: RIS Live:'))).toBeGreaterThan(thread.findIndex((t) => /Cloudflare accepted/.test(t)));
+    expect(thread.findIndex((t) => t.startsWith('🛰️ RIS Live:'))).toBeGreaterThan(thread.findIndex((t) => /Cloudflare accepted/.test(t)));
   });
 });

@@ -40,6 +40,16 @@ describe('npm run sandbox -- --script', () => {
     expect(code).toBe(0);
   }, 240_000);
 
+  it('runs the multi-prefix alert: one notification about two prefixes, one confirm step from its card, one card, Done for both', async () => {
+    const { code, out } = await runSandbox('examples/multi-alert.txt', '600', ['--scenario', 'fleet']);
+    expect(out).toContain('Auto-advertisement · 2 of our prefixes');
+    expect(out).toContain('Only the on-call');
+    expect(out).toContain('Break glass: withdraw 2 prefixes now');
+    expect(out).toContain('Done: all 2 prefixes withdrawn');
+    expect(out).not.toMatch(/:[a-z_]+:(?!\d)/); // every emoji rendered, no raw shortcode
+    expect(code).toBe(0);
+  }, 240_000);
+
   it('runs the alert story: world notify route-leak makes a card, Emergency withdraw on it runs break glass to Done, END resolves the card', async () => {
     const { code, out } = await runSandbox('examples/alert.txt');
     expect(out).toContain('Only the on-call (break-glass) group');

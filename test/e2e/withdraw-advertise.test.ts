@@ -43,7 +43,7 @@ describe.each(redisModes())('withdraw and advertise, end to end through signed S
     const idx = (re: RegExp) => thread.findIndex((t) => re.test(t));
     // Progress is on the card only: the thread is the approval, the call sent, the verdict (nothing in between).
     expect(idx(/Done:/)).toBe(idx(/Cloudflare accepted/) + 1);
-    expect(thread.filter((t) => t.includes(':satellite_antenna:') || /Cloudflare reports/.test(t))).toHaveLength(0);
+    expect(thread.filter((t) => t.includes('📡') || /Cloudflare reports/.test(t))).toHaveLength(0);
 
     const ops = await stack.bot!.store.recent(5);
     const op = ops.find((o) => o.prefix === p.cidr)!;
@@ -71,7 +71,7 @@ describe.each(redisModes())('withdraw and advertise, end to end through signed S
     expect(stack.cloudflare.state.bgpPrefixes.get(p.bgpPrefixId)!.advertised).toBe(true);
     expect(patchCalls(stack, p.bgpPrefixId)).toHaveLength(1);
     const thread = texts(stack.slack.thread(CHANNEL, card.ts));
-    expect(thread.filter((t) => t.includes(':satellite_antenna:'))).toHaveLength(0); // samples: on the card only
+    expect(thread.filter((t) => t.includes('📡'))).toHaveLength(0); // samples: on the card only
     const op = (await stack.bot!.store.recent(5)).find((o) => o.prefix === p.cidr && o.kind === 'advertise')!;
     const samples = (await stack.bot!.store.auditTrail(op.id)).filter((a) => a.type === 'sample').map((a) => Number(/(\d+)\/\d+ peers/.exec(String(a.data?.latest))?.[1] ?? NaN));
     // the samples the watch saw (audit), then the verdict's own sample: peers climbed

@@ -27,7 +27,7 @@ describe('preflightBlocks', () => {
     expect(text).toBe('Preflight 198.51.100.0/23: fail (1 pass, 1 fail, 1 unknown)');
     const texts = (blocks as Section[]).map((b) => b.text?.text ?? '');
     expect(texts[1]).toMatch(/1 check would make Cloudflare's validation fail/);
-    expect(texts.find((t) => t.includes('RPKI for /24s'))).toMatch(/:x: .*FAIL[\s\S]*\*Fix:\* Raise the maxLength/);
+    expect(texts.find((t) => t.includes('RPKI for /24s'))).toMatch(/❌ .*FAIL[\s\S]*\*Fix:\* Raise the maxLength/);
     expect(texts.find((t) => t.includes('IRR route object'))).toContain('IRR &lt;whois&gt; did not answer &amp; timed out.');
     expect(texts.find((t) => t.includes('Prefix size'))).not.toContain('Fix');
   });
@@ -36,7 +36,7 @@ describe('preflightBlocks', () => {
     const shown = (r: PreflightReport) => (preflightBlocks(r).blocks as Section[]).map((b) => b.text?.text ?? '').join('\n');
     expect(shown(base)).not.toContain('Ownership token');
     expect(shown({ ...base, tokenSkipped: { why: 'not_on_cloudflare' } })).toMatch(
-      /:heavy_minus_sign: \*Ownership token\*: not checked\n198\.51\.100\.0\/23 is not on Cloudflare yet, so it has no ownership token to look for; Cloudflare issues one when the prefix is added \(`\/byoip onboard 198\.51\.100\.0\/23 &lt;asn&gt;`\)/,
+      /➖ \*Ownership token\*: not checked\n198\.51\.100\.0\/23 is not on Cloudflare yet, so it has no ownership token to look for; Cloudflare issues one when the prefix is added \(`\/byoip onboard 198\.51\.100\.0\/23 &lt;asn&gt;`\)/,
     );
     expect(shown({ ...base, tokenSkipped: { why: 'cloudflare_unreadable', detail: 'budget <used up>' } })).toMatch(/could not look 198\.51\.100\.0\/23 up at Cloudflare just now \(budget &lt;used up&gt;\)/);
     expect(shown({ ...base, tokenSkipped: { why: 'no_token' } })).toMatch(/Cloudflare shows no ownership token/);

@@ -54,6 +54,20 @@ describe('alert card', () => {
     expect(done.text).toMatch(/^Resolved: /);
   });
 
+  it('several of our prefixes: all listed, the emergency buttons said to act on all of them; the context names whose it is', () => {
+    const card = alertCard({ ...base, finding: { ...base.finding, prefixes: ['203.0.113.0/24', '198.51.100.0/24'] } });
+    const text = JSON.stringify(card.blocks);
+    expect(text).toContain('Route leak · 2 of our prefixes');
+    expect(text).toContain('*Prefixes (2)*\\n`203.0.113.0/24`, `198.51.100.0/24`');
+    expect(text).toContain('Blast radius of `203.0.113.0/24`');
+    expect(text).toContain('over all 2 prefixes at once');
+    expect(ids(card)).toEqual([ActionId.AlertWithdraw, ActionId.AlertAdvertise, ActionId.AlertAcknowledge]);
+    expect(card.text).toContain('(203.0.113.0/24, 198.51.100.0/24)');
+    expect(validateMessageBlocks(card.blocks).map(formatProblem)).toEqual([]);
+    // one prefix (or a list of one) is the card of before
+    expect(alertCard({ ...base, finding: { ...base.finding, prefixes: ['203.0.113.0/24'] } })).toEqual(alertCard(base));
+  });
+
   it('not one of ours: said, and no emergency buttons', () => {
     const card = alertCard({ ...base, finding: { ...base.finding, prefix: null }, context: undefined });
     expect(JSON.stringify(card.blocks)).toContain('not one of ours');

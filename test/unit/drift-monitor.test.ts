@@ -5,6 +5,7 @@ import type { BgpPrefix, Delegation, Prefix, ServiceBinding } from '../../src/do
 import type { Operation } from '../../src/domain/operation.js';
 import { BotError, ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
+import { BotMetrics } from '../../src/metrics.js';
 import { DriftMonitor } from '../../src/monitors/drift.js';
 import type { AlertSink, Finding } from '../../src/monitors/findings.js';
 import { CoalescedReader } from '../../src/operations/coalesce.js';
@@ -68,6 +69,7 @@ let cf: ReturnType<typeof fakeCloudflare>;
 let rec: ReturnType<typeof recordingSink>;
 let ops: { active: Operation[]; recent: Operation[] };
 let monitor: DriftMonitor;
+let deps: ConstructorParameters<typeof DriftMonitor>[0];
 let clock: number;
 
 beforeAll(() => {
@@ -82,7 +84,7 @@ beforeEach(() => {
   rec = recordingSink();
   ops = { active: [], recent: [] };
   clock = 1_000_000;
-  monitor = new DriftMonitor({
+  deps = {
     redis,
     keyPrefix: prefix,
     kinds: { cloudflare: cf as never, reader: new CoalescedReader(redis, prefix), policy: { cloudflare: { accounts: [{ name: 'main', id: ACCOUNT }] } } as never },
@@ -92,7 +94,8 @@ beforeEach(() => {
     shareMs: 1,
     finishedMarginMs: 0,
     now: () => clock,
-  });
+  };
+  monitor = new DriftMonitor(deps);
 });
 afterEach(async () => {
   await deleteKeys(redis, `${prefix}*`);
@@ -126,7 +129,7 @@ describe('DriftMonitor', () => {
     cf.failing = true;
     const r = await tick();
     // The prefix list is still shared from the last tick; the prefix's own reads fail: that prefix waits for next tick.
-    expect(r.skipped).toEqual([{ prefix: CIDR, why: expect.any(String) }]);
+    expect(r.skipped).toEqual([{ prefix: CIDR, why: expect.any(String), reason: 'read_failed' }]);
     expect(rec.raised).toHaveLength(1);
     expect(rec.resolved).toHaveLength(0);
   });
@@ -170,6 +173,48 @@ describe('DriftMonitor', () => {
     await tick();
     const [a, b] = await Promise.all([monitor.tick(), monitor.tick()]);
     expect([a, b].filter((r) => r === null)).toHaveLength(1);
+  });
+
+  it('moves the drift metrics: ticks by outcome and their duration, prefixes compared and skipped by reason, drifts raised and resolved, read failures', async () => {
+    const metrics = new BotMetrics({ role: 'worker', defaultMetrics: false });
+    const m = new DriftMonitor({ ...deps, metrics });
+    const value = async (name: string, labels: Record<string, string> = {}) => {
+      const hits = (await metrics.registry.getSingleMetric(name)!.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x));
+      return hits.reduce((sum, v) => sum + v.value, 0);
+    };
+    const next = async () => {
+      clock += 60_000;
+      await new Promise((r) => setTimeout(r, 5));
+      return m.tick();
+    };
+    await next(); // the first baseline: a tick, not a comparison
+    expect(await value('byoip_drift_ticks_total', { outcome: 'completed' })).toBe(1);
+    expect(await value('byoip_drift_prefixes_compared_total')).toBe(0);
+    cf.advertised = false;
+    expect((await next())!.compared).toBe(1);
+    expect(await value('byoip_drift_prefixes_compared_total')).toBe(1);
+    expect(await value('byoip_drift_raised_total', { what: 'advertised' })).toBe(1);
+    cf.advertised = true;
+    await next();
+    expect(await value('byoip_drift_resolved_total', { what: 'advertised' })).toBe(1);
+    cf.failing = true;
+    await next();
+    expect(await value('byoip_drift_prefixes_skipped_total', { reason: 'read_failed' })).toBe(1);
+    expect(await value('byoip_drift_cloudflare_read_failures_total', { code: 'unknown' })).toBeGreaterThanOrEqual(1);
+    expect(await value('byoip_drift_prefixes_compared_total')).toBe(2);
+    cf.failing = false;
+    clock += 60_000;
+    await new Promise((r) => setTimeout(r, 5));
+    // Both at once: the second finds the first's lock (its SET NX is sent right after the first's).
+    const [a, b] = await Promise.all([m.tick(), m.tick()]);
+    expect([a, b].filter((r) => r === null)).toHaveLength(1);
+    expect(await value('byoip_drift_ticks_total', { outcome: 'overlapped' })).toBe(1);
+    expect(await value('byoip_drift_ticks_total', { outcome: 'completed' })).toBe(5);
+    expect(await value('byoip_drift_tick_seconds', { le: '+Inf' })).toBe(6);
+    const text = await metrics.render();
+    for (const name of ['byoip_drift_ticks_total', 'byoip_drift_tick_seconds', 'byoip_drift_prefixes_compared_total', 'byoip_drift_prefixes_skipped_total', 'byoip_drift_raised_total', 'byoip_drift_resolved_total', 'byoip_drift_cloudflare_read_failures_total']) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
   });
 });
 

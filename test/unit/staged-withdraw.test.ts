@@ -288,7 +288,7 @@ describe('the card and the confirm dialog of a staged withdraw', () => {
   it('shows the wait (countdown) while executing, and no skip button once approved', () => {
     const op = { ...planned(), state: 'executing' as const, stage: { startedAt: T0, latest: 'Waiting to withdraw (Cloudflare\'s drain): AS64500 announcing 203.0.113.0/24 seen on 62% of usual peers (37/60); needs 80% (48) for 10 min.', data: { phase: 'own' } } };
     const text = JSON.stringify(statusCard(op).blocks);
-    expect(text).toContain(':hourglass_flowing_sand: Waiting to withdraw');
+    expect(text).toContain('⏳ Waiting to withdraw');
     expect(text).not.toContain(ActionId.ApproveSkipGates);
   });
 });

@@ -151,20 +151,20 @@ describe('statusCard', () => {
     expect(visibleText(statusCard(opIn('verifying', { watch: newWatch(T0) })).blocks)).not.toMatch(/Latest:/);
   });
 
-  it('shows the guards with their status: a block with :no_entry:, a warn with :warning:, a pass with :white_check_mark:', () => {
+  it('shows the guards with their status: a block with ⛔, a warn with ⚠️, a pass with ✅', () => {
     const op = makeOperation({
       guards: [guard('rpki', 'pass', 'ROA valid'), guard('irr', 'warn', 'route object stale'), guard('locked', 'block', 'the prefix is locked at Cloudflare', true)],
     });
     const text = visibleText(statusCard(op).blocks);
-    expect(text).toContain(':white_check_mark: rpki: pass (ROA valid)');
-    expect(text).toContain(':warning: irr: warn (route object stale)');
-    expect(text).toContain(':no_entry: locked: block (the prefix is locked at Cloudflare)');
+    expect(text).toContain('✅ rpki: pass (ROA valid)');
+    expect(text).toContain('⚠️ irr: warn (route object stale)');
+    expect(text).toContain('⛔ locked: block (the prefix is locked at Cloudflare)');
   });
 
   it('renders the own-announcement guard in words: a not_seen block tells what to do first', () => {
     const g: Guard = { id: 'own-announcement', status: 'block', overridable: true, facts: { status: 'not_seen', prefix: '203.0.113.0/24', ownAsn: 64500 }, checkedAt: T0 };
     const text = visibleText(statusCard(makeOperation({ guards: [g] })).blocks);
-    expect(text).toContain(':no_entry:');
+    expect(text).toContain('⛔');
     expect(text).toMatch(/AS64500 \(yours\) is not seen announcing 203\.0\.113\.0\/24/);
     expect(text).toMatch(/override/);
   });

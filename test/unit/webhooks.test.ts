@@ -77,6 +77,23 @@ describe("Cloudflare's notification envelope", () => {
     expect(o.type).toBe('cloudflare_other');
     expect(o.key).toMatch(/^cloudflare:[0-9a-f]{40}$/);
   });
+
+  it('a finding about several of our prefixes lists them all in `prefixes` (distinct, ours only); about one, it has none', () => {
+    const data = { prefixes: [{ prefix: '203.0.113.0/24', status: 'Advertised' }, { prefix: '198.51.100.0/24', status: 'Already Advertised' }, { prefix: '192.0.2.0/24', status: 'Advertised' }] };
+    const p = parseCloudflare(envelope({ alert_type: 'fbm_auto_advertisement', data }));
+    if (p.kind !== 'alert') throw new Error('expected an alert');
+    const second: ManagedPrefix = { ...ours, cidr: '198.51.100.0/24', accountPrefix: '198.51.100.0/24' };
+    const also = [{ managed: ours, named: '203.0.113.0/24' }, { managed: second, named: '198.51.100.0/24' }, { managed: second, named: '198.51.100.0/25' }];
+    const f = cloudflareFinding(p.envelope, ours, '203.0.113.0/24', 0, { also, notOurs: ['192.0.2.0/24'] });
+    expect(f.prefix).toBe('203.0.113.0/24');
+    expect(f.prefixes).toEqual(['203.0.113.0/24', '198.51.100.0/24']);
+    expect(f.title).toBe('Cloudflare auto-advertised 203.0.113.0/24 and 198.51.100.0/24');
+    expect(f.actions).toEqual(['emergency_withdraw', 'acknowledge']);
+    expect(f.facts).toContainEqual({ label: 'Also named', value: '192.0.2.0/24 (not ours: never acted on)' });
+    const one = cloudflareFinding(p.envelope, ours, '203.0.113.0/24', 0, { also: [{ managed: ours, named: '203.0.113.0/24' }] });
+    expect(one.prefixes).toBeUndefined();
+    expect(one.title).toBe('Cloudflare auto-advertised 203.0.113.0/24');
+  });
 });
 
 describe("the detector's body", () => {

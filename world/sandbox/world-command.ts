@@ -7,7 +7,7 @@ import type { CloudflareSimulator } from '../simulator/cloudflare/server.js';
 import type { World } from '../simulator/world.js';
 
 export const WORLD_USAGE =
-  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world zombie <cidr> <peers> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr> [end] [unsigned] | world cf advertise|withdraw|bind|unbind|delegate|undelegate <cidr> [service|account]   (change the simulated Internet; notify: a Cloudflare notification; cf: a Cloudflare change outside the bot)';
+  'world show <cidr> | world announce|withdraw|hijack <cidr> <asn> | world roa <cidr> <asn> [maxLength] | world route <cidr> <asn> [token] | world publish-token <cidr> | world txt <name> <value> | world zombie <cidr> <peers> | world notify route-leak|volumetric|dosd|auto-advertisement|other|test <cidr>[,<cidr>…] [end] [unsigned] | world cf advertise|withdraw|bind|unbind|delegate|undelegate <cidr> [service|account]   (change the simulated Internet; notify: a Cloudflare notification; cf: a Cloudflare change outside the bot)';
 
 /**
  * The sandbox's hand on the simulated Internet: make another AS announce a prefix (a hijack or a leak), make the
@@ -53,13 +53,14 @@ export function worldCommand(
           const flags = args.trim().split(/\s+/).slice(2);
           const prefix = kind === 'test' ? undefined : flags.find((f) => /[./:]/.test(f));
           if (kind !== 'test' && !prefix) return `? Which prefix? e.g. world notify ${kind} 203.0.113.0/24`;
-          const cidr = prefix ? parseCidr(prefix).text : '';
+          const cidrs = prefix ? prefix.split(',').filter(Boolean).map((c) => parseCidr(c).text) : [];
+          const cidr = cidrs.join(',');
           const id = `${kind}:${cidr}`;
           const end = flags.includes('end');
           const correlationId = correlation.get(id) ?? randomUUID().replace(/-/g, '');
           if (end) correlation.delete(id);
           else correlation.set(id, correlationId);
-          return notify({ kind, ...(cidr ? { prefix: cidr } : {}), event: end ? 'end' : 'start', correlationId }, { signed: !flags.includes('unsigned') }).then(
+          return notify({ kind, ...(cidrs.length ? { prefix: cidrs[0]! } : {}), ...(cidrs.length > 1 ? { prefixes: cidrs } : {}), event: end ? 'end' : 'start', correlationId }, { signed: !flags.includes('unsigned') }).then(
             (r) => `Cloudflare sent ${kind}${cidr ? ` ${cidr}` : ''}${end ? ' (end)' : ''}${flags.includes('unsigned') ? ' unsigned' : ''}: the bot answered HTTP ${r.status} ${r.body.slice(0, 200)}`,
             (err: unknown) => `? ${(err as Error).message}`,
           );

@@ -32,13 +32,13 @@ export function eventText(op: Operation, event: OpEvent): string {
   const view = KIND_VIEWS[op.kind];
   switch (event.type) {
     case 'approval': {
-      if (!event.quorum) return `:ballot_box_with_check: ${mention(event.by)} approved (${event.count} of ${event.required}).`;
+      if (!event.quorum) return `☑️ ${mention(event.by)} approved (${event.count} of ${event.required}).`;
       const gates = event.override?.guards.filter((g) => GATE_IDS.has(g)) ?? [];
       const warnings = event.override?.guards.filter((g) => !GATE_IDS.has(g)) ?? [];
       const said = [...(warnings.length ? [`acknowledged the warnings (${warnings.join(', ')})`] : []), ...(gates.length ? [`skipped the gates (${gates.join(', ')}): the change does not wait for them`] : [])];
       const override = event.override ? ` ${mention(event.by)} ${said.join(' and ')} and took responsibility: ${userText(event.override.reason, 300)}.` : '';
       const waits = cardGates(op).some((g) => !gates.includes(g));
-      return `:white_check_mark: Approved by ${mention(event.by)}. ${waits ? `The ${view.noun} goes to Cloudflare once its gates pass (the card shows what it waits for).` : `Sending the ${view.noun} to Cloudflare.`}${override}`;
+      return `✅ Approved by ${mention(event.by)}. ${waits ? `The ${view.noun} goes to Cloudflare once its gates pass (the card shows what it waits for).` : `Sending the ${view.noun} to Cloudflare.`}${override}`;
     }
     case 'rejected':
     case 'cancelled':
@@ -47,27 +47,27 @@ export function eventText(op: Operation, event: OpEvent): string {
     case 'superseded':
       return verdictText(op, { type: 'verdict', verdict: 'failed', step: 'superseded', facts: { by: event.by, opId: event.opId } });
     case 'reviewed':
-      return `:mag: Break-glass change reviewed by ${mention(event.by)}.`;
+      return `🔍 Break-glass change reviewed by ${mention(event.by)}.`;
     case 'break_glass':
-      return `:rotating_light: *Break glass* by ${mention(event.by)}: ${op.kind} ${op.prefix} now, without approval. Reason: ${userText(event.reason, 500)}.${event.supersedes ? ` It supersedes the open request \`${event.supersedes}\`.` : ''} Approvers: review it with the button on the card.`;
+      return `🚨 *Break glass* by ${mention(event.by)}: ${op.kind} ${op.prefix} now, without approval. Reason: ${userText(event.reason, 500)}.${event.supersedes ? ` It supersedes the open request \`${event.supersedes}\`.` : ''} Approvers: review it with the button on the card.`;
     case 'approval_lapsed':
-      return `:hourglass: The approval of ${fmtTime(event.approvedAt)} is older than the approval validity (${humanDuration(event.validForMs)}) and the change had not started, so nothing was sent. The request is waiting for approval again: approve it on the card if it still holds.`;
+      return `⌛ The approval of ${fmtTime(event.approvedAt)} is older than the approval validity (${humanDuration(event.validForMs)}) and the change had not started, so nothing was sent. The request is waiting for approval again: approve it on the card if it still holds.`;
     case 'guards_blocked':
       return verdictText(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: event.guards } });
     case 'guards_warned':
-      return `:warning: Checked again right before the change: ${event.guards.map(guardText).join(' ')} Going ahead: nothing blocks it.`;
+      return `⚠️ Checked again right before the change: ${event.guards.map(guardText).join(' ')} Going ahead: nothing blocks it.`;
     case 'guards_refreshed':
-      return `:mag: Checks refreshed after the break-glass change: ${event.guards.map((g) => `${g.status === 'pass' ? ':white_check_mark:' : ':warning:'} ${guardText(g)}`).join(' ') || 'nothing to check.'}`;
+      return `🔍 Checks refreshed after the break-glass change: ${event.guards.map((g) => `${g.status === 'pass' ? '✅' : '⚠️'} ${guardText(g)}`).join(' ') || 'nothing to check.'}`;
     case 'progress':
-      return view.progress(op, event.step, event.facts) ?? `:information_source: ${event.step}`;
+      return view.progress(op, event.step, event.facts) ?? `ℹ️ ${event.step}`;
     case 'unexpected_origin':
-      return `:rotating_light: *Unexpected origin for ${op.prefix}:* ${event.origins.map((o) => `${o.asn === 0 ? 'an AS_SET origin' : `AS${o.asn}`} (${o.peers} peers)`).join(', ')}. That is neither Cloudflare (AS13335) nor your own AS: a possible hijack or route leak. Check now and contact that network if it is not yours.`;
+      return `🚨 *Unexpected origin for ${op.prefix}:* ${event.origins.map((o) => `${o.asn === 0 ? 'an AS_SET origin' : `AS${o.asn}`} (${o.peers} peers)`).join(', ')}. That is neither Cloudflare (AS13335) nor your own AS: a possible hijack or route leak. Check now and contact that network if it is not yours.`;
     case 'escalated':
-      return view.escalated?.(op, event.elapsedMs, event.summary) ?? `:warning: ${op.prefix} has not settled after ${humanDuration(event.elapsedMs)}.`;
+      return view.escalated?.(op, event.elapsedMs, event.summary) ?? `⚠️ ${op.prefix} has not settled after ${humanDuration(event.elapsedMs)}.`;
     case 'read_error':
-      return `:grey_question: Could not read the state of ${op.prefix}: ${userText(event.why, 500)} Still trying every ${humanDuration(event.retryEveryMs)}.`;
+      return `❔ Could not read the state of ${op.prefix}: ${userText(event.why, 500)} Still trying every ${humanDuration(event.retryEveryMs)}.`;
     case 'rate_limited':
-      return `:hourglass: Cloudflare's API rate limit is holding this change back (Cloudflare asked the bot to wait, or the bot's share of the token's limit is used up). It stays queued and will be tried again at ${fmtTime(event.sendAt)}; nothing more to do.`;
+      return `⌛ Cloudflare's API rate limit is holding this change back (Cloudflare asked the bot to wait, or the bot's share of the token's limit is used up). It stays queued and will be tried again at ${fmtTime(event.sendAt)}; nothing more to do.`;
     case 'verdict':
       return verdictText(op, event);
   }

@@ -7,8 +7,8 @@ import { clip, escapeMrkdwn, userText } from '../views/blocks.js';
 /** Text we composed around outside data: code spans kept, mentions and links inert. */
 const inert = (text: string, max: number) => clip(escapeMrkdwn(text), max);
 
-export const GUARD_ICON = { pass: ':white_check_mark:', warn: ':warning:', block: ':no_entry:' } as const;
-const CHECK_ICON = { pass: ':white_check_mark:', fail: ':x:', unknown: ':grey_question:' } as const;
+export const GUARD_ICON = { pass: '✅', warn: '⚠️', block: '⛔' } as const;
+const CHECK_ICON = { pass: '✅', fail: '❌', unknown: '❔' } as const;
 
 const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
@@ -76,7 +76,7 @@ export function guardText(g: Guard): string {
 
 /** What else the change touches, as card lines (bounded: Slack's block limits). */
 export function blastRadiusLines(b: BlastRadiusFacts): string[] {
-  if (b.error) return [`:grey_question: What else this touches could not be read (${userText(b.error, 200)}); check the bindings, delegations and address maps in the dashboard.`];
+  if (b.error) return [`❔ What else this touches could not be read (${userText(b.error, 200)}); check the bindings, delegations and address maps in the dashboard.`];
   const lines: string[] = [];
   const cap = <T>(xs: T[], n: number, f: (x: T) => string) => `${xs.slice(0, n).map(f).join(', ')}${xs.length > n ? `, and ${xs.length - n} more` : ''}`;
   if (b.bindings.length) lines.push(`Service bindings: ${cap(b.bindings, 20, (x) => `${x.cidr} ${x.service} (${x.state})`)}`);
@@ -112,7 +112,7 @@ export function checkLine(c: Check): string {
     const who = [...(zones.length ? [`zone${zones.length > 1 ? 's' : ''} ${zones.slice(0, 10).join(', ')}${zones.length > 10 ? `, and ${zones.length - 10} more` : ''}`] : []), ...(f.accountWide ? ['every zone of the account without a zone-level map (the account membership)'] : [])];
     const lines = [
       f.changes
-        ? `:warning: *DNS answers change* for ${who.join(' and ')}: proxied hostnames there answer with different addresses once this is applied.`
+        ? `⚠️ *DNS answers change* for ${who.join(' and ')}: proxied hostnames there answer with different addresses once this is applied.`
         : `${CHECK_ICON.pass} No DNS answer changes: ${f.enabled ? 'no member zone or account is affected' : 'the map is disabled (or gets no members), so it answers nothing'}.`,
     ];
     if (f.precedence) lines.push('A zone membership outranks an account membership: the member zones answer from this map\'s zone membership; the account membership covers the account\'s other zones.');

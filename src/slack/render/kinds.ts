@@ -36,20 +36,20 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
   progress(op, step, f) {
     switch (step) {
       case 'accepted':
-        return `:cloud: Cloudflare accepted the ${direction} of ${op.prefix} (on_demand.advertised=${s(f.advertised)}${f.modifiedAt ? ` at ${s(f.modifiedAt)}` : ''}). ${direction === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; following it until the Internet sees it.`;
+        return `☁️ Cloudflare accepted the ${direction} of ${op.prefix} (on_demand.advertised=${s(f.advertised)}${f.modifiedAt ? ` at ${s(f.modifiedAt)}` : ''}). ${direction === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; following it until the Internet sees it.`;
       case 'already_true':
-        return `:information_source: Cloudflare already had ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}; no call was needed. Following it on the looking glass.`;
+        return `ℹ️ Cloudflare already had ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}; no call was needed. Following it on the looking glass.`;
       case 'cloudflare_confirmed':
-        return `:white_check_mark: Cloudflare reports ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}${f.since ? ` since ${s(f.since)}` : ''}. Watching route collectors for the Internet to follow.`;
+        return `✅ Cloudflare reports ${op.prefix} ${direction === 'advertise' ? 'advertised' : 'withdrawn'}${f.since ? ` since ${s(f.since)}` : ''}. Watching route collectors for the Internet to follow.`;
       case 'sample':
-        return `:satellite_antenna: ${s(f.summary)}`;
+        return `📡 ${s(f.summary)}`;
       case 'stream_seen': {
         // From the RIS Live stream: text from the network, escaped like user input.
         const who = `${userText(s(f.collector), 40)} peer ${userText(s(f.peer), 60)}${f.peerAsn ? ` (AS${s(f.peerAsn)})` : ''}`;
         const at = typeof f.at === 'number' ? ` at ${new Date(f.at).toISOString().replace(/\.\d+Z$/, 'Z')}` : '';
         return direction === 'advertise'
-          ? `:satellite: RIS Live: ${who} sees ${op.prefix} from AS13335${at} (path ${userText(s(f.path), 120)}): the Internet is starting to pick it up. The looking glass decides when it has propagated.`
-          : `:satellite: RIS Live: ${who} withdrew ${op.prefix}${at}: the withdraw is reaching the Internet. The looking glass decides when it is gone.`;
+          ? `🛰️ RIS Live: ${who} sees ${op.prefix} from AS13335${at} (path ${userText(s(f.path), 120)}): the Internet is starting to pick it up. The looking glass decides when it has propagated.`
+          : `🛰️ RIS Live: ${who} withdrew ${op.prefix}${at}: the withdraw is reaching the Internet. The looking glass decides when it is gone.`;
       }
       default:
         return drainProgress(op, step, f);
@@ -85,30 +85,30 @@ const advertisement = (direction: 'advertise' | 'withdraw'): KindView => ({
       : `Cloudflare accepted the withdraw of ${op.prefix}, but the looking glass did not confirm it within ${humanDuration(Number(f.timeoutMs ?? 0))} (last seen: ${s(f.latest) || 'no sample'}). Check a looking glass by hand; if AS13335 still announces it, open a Cloudflare support case.`,
   escalated: (op, elapsedMs, summary) =>
     direction === 'advertise'
-      ? `:warning: ${op.prefix} is still not propagated ${humanDuration(elapsedMs)} after Cloudflare accepted the advertise (${summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
-      : `:warning: ${op.prefix} is still visible from AS13335 ${humanDuration(elapsedMs)} after the withdraw (${summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
+      ? `⚠️ ${op.prefix} is still not propagated ${humanDuration(elapsedMs)} after Cloudflare accepted the advertise (${summary}). Check Cloudflare's dashboard and the ROA; keep your own announcement up until this resolves.`
+      : `⚠️ ${op.prefix} is still visible from AS13335 ${humanDuration(elapsedMs)} after the withdraw (${summary}). Check Cloudflare's dashboard; open a Cloudflare support case if it persists.`,
 });
 
 /** The staged withdraw's thread lines (src/kinds/drain.ts): gates, prepend steps, the zombie hunt. */
 function drainProgress(op: Operation, step: string, f: Facts): string | null {
   switch (step) {
     case 'drain_waiting':
-      if (f.met) return `:hourglass_flowing_sand: Gate 1 met: AS${s(f.ownAsn)} announcing ${op.prefix} is seen on ${s(f.pct)}% of the usual peers (${s(f.seen)}/${s(f.usual)}). Waiting ${humanDuration(Number(f.convergenceMs ?? 0))} for convergence before anything is sent; the card counts down.`;
+      if (f.met) return `⏳ Gate 1 met: AS${s(f.ownAsn)} announcing ${op.prefix} is seen on ${s(f.pct)}% of the usual peers (${s(f.seen)}/${s(f.usual)}). Waiting ${humanDuration(Number(f.convergenceMs ?? 0))} for convergence before anything is sent; the card counts down.`;
       return Number(f.seen) > 0
-        ? `:hourglass_flowing_sand: Waiting (Cloudflare's drain): AS${s(f.ownAsn)} announcing ${op.prefix} is seen on only ${s(f.pct)}% of the usual peers (${s(f.seen)}/${s(f.usual)}); the withdraw waits for ${s(f.minPct)}% for ${humanDuration(Number(f.convergenceMs ?? 0))}. Nothing is sent meanwhile.`
-        : `:hourglass_flowing_sand: Waiting (Cloudflare's drain): no route collector sees AS${s(f.ownAsn)} announcing ${op.prefix} itself. Announce it from your own network with the same length (${op.prefix}); the withdraw waits until ${s(f.minPct)}% of the usual peers see it for ${humanDuration(Number(f.convergenceMs ?? 0))}. Nothing is sent meanwhile.`;
+        ? `⏳ Waiting (Cloudflare's drain): AS${s(f.ownAsn)} announcing ${op.prefix} is seen on only ${s(f.pct)}% of the usual peers (${s(f.seen)}/${s(f.usual)}); the withdraw waits for ${s(f.minPct)}% for ${humanDuration(Number(f.convergenceMs ?? 0))}. Nothing is sent meanwhile.`
+        : `⏳ Waiting (Cloudflare's drain): no route collector sees AS${s(f.ownAsn)} announcing ${op.prefix} itself. Announce it from your own network with the same length (${op.prefix}); the withdraw waits until ${s(f.minPct)}% of the usual peers see it for ${humanDuration(Number(f.convergenceMs ?? 0))}. Nothing is sent meanwhile.`;
     case 'drain_converged':
-      return `:white_check_mark: Gate 1 passed: AS${s(f.ownAsn)} announcing ${op.prefix} seen on ${s(f.pct)}% of the usual peers for ${humanDuration(Number(f.forMs ?? 0))}: traffic has had time to move to your route.`;
+      return `✅ Gate 1 passed: AS${s(f.ownAsn)} announcing ${op.prefix} seen on ${s(f.pct)}% of the usual peers for ${humanDuration(Number(f.forMs ?? 0))}: traffic has had time to move to your route.`;
     case 'drain_not_staged':
-      return `:information_source: Not drained: AS${s(f.ownAsn)} does not announce ${op.prefix} at the same length, so traffic moves only when Cloudflare withdraws (the highest zombie risk, says Cloudflare). The policy (\`withdraw.drain: when_announced\`) lets it go ahead; the zombie hunt follows.`;
+      return `ℹ️ Not drained: AS${s(f.ownAsn)} does not announce ${op.prefix} at the same length, so traffic moves only when Cloudflare withdraws (the highest zombie risk, says Cloudflare). The policy (\`withdraw.drain: when_announced\`) lets it go ahead; the zombie hunt follows.`;
     case 'gate_skipped':
-      return `:fast_forward: Gate \`${s(f.gate)}\` skipped by an approver's audited override${f.by ? ` (<@${s(f.by)}>)` : ''}: ${userText(s(f.reason), 300)}`;
+      return `⏩ Gate \`${s(f.gate)}\` skipped by an approver's audited override${f.by ? ` (<@${s(f.by)}>)` : ''}: ${userText(s(f.reason), 300)}`;
     case 'gates_skipped_break_glass':
-      return `:rotating_light: Break glass: the staged withdraw's gates (${((f.gates as string[]) ?? []).join(', ')}) are skipped; the withdraw is sent at once. Watch for stuck routes below.`;
+      return `🚨 Break glass: the staged withdraw's gates (${((f.gates as string[]) ?? []).join(', ')}) are skipped; the withdraw is sent at once. Watch for stuck routes below.`;
     case 'prepended':
-      return `:arrow_heading_down: Gate 2: AS13335 prepended ${s(f.count)} of ${s(f.of)} times on ${op.prefix}${f.already ? ' (Cloudflare already had it; no call was needed)' : ' (`asn_prepend_count`)'}, so traffic shifts to your route; ${Number(f.count) < Number(f.of) ? 'next step' : 'the withdraw'} after ${humanDuration(Number(f.pauseMs ?? 0))}.`;
+      return `⤵️ Gate 2: AS13335 prepended ${s(f.count)} of ${s(f.of)} times on ${op.prefix}${f.already ? ' (Cloudflare already had it; no call was needed)' : ' (`asn_prepend_count`)'}, so traffic shifts to your route; ${Number(f.count) < Number(f.of) ? 'next step' : 'the withdraw'} after ${humanDuration(Number(f.pauseMs ?? 0))}.`;
     case 'zombie_hunt':
-      return `:mag: ${op.prefix} is gone from most route collectors (${s(f.peers)} peers still see AS13335). Looking for stuck ("zombie") routes at ${new Date(Number(f.at)).toISOString().replace(/\.\d+Z$/, 'Z')}.`;
+      return `🔍 ${op.prefix} is gone from most route collectors (${s(f.peers)} peers still see AS13335). Looking for stuck ("zombie") routes at ${new Date(Number(f.at)).toISOString().replace(/\.\d+Z$/, 'Z')}.`;
     case 'zombies': {
       const zs = (f.zombies as { collector: string; peer: string; peerAsn: number | null; neighbour: number | null; asPath: number[] }[]) ?? [];
       const lines = zs.map((z) => `• ${escapeMrkdwn(z.collector)} peer ${escapeMrkdwn(z.peer)}${z.peerAsn ? ` (AS${z.peerAsn})` : ''}: path \`${z.asPath.join(' ')}\``);
@@ -142,8 +142,8 @@ const bgpPrefixView = (action: 'create' | 'delete'): KindView => ({
       ? `Create BGP prefix ${op.prefix} of prefix ${s(op.params.accountPrefix)} (\`POST .../bgp/prefixes\`). Cloudflare creates it *withdrawn*: nothing is announced until a separate \`/byoip advertise ${op.prefix}\`.`
       : `Delete BGP prefix ${op.prefix} of prefix ${s(op.params.accountPrefix)} (\`DELETE .../bgp/prefixes/${s(op.bgpPrefixId)}\`). It is withdrawn, so nothing announced changes; it can be created again later.`,
   progress(op, step) {
-    if (step === 'accepted') return action === 'create' ? `:cloud: Cloudflare created BGP prefix ${op.prefix}; checking it is listed.` : `:cloud: Cloudflare accepted the deletion of BGP prefix ${op.prefix}; checking it is gone.`;
-    if (step === 'already_true') return action === 'create' ? `:information_source: BGP prefix ${op.prefix} was already there; no call was needed.` : `:information_source: BGP prefix ${op.prefix} was already gone; no call was needed.`;
+    if (step === 'accepted') return action === 'create' ? `☁️ Cloudflare created BGP prefix ${op.prefix}; checking it is listed.` : `☁️ Cloudflare accepted the deletion of BGP prefix ${op.prefix}; checking it is gone.`;
+    if (step === 'already_true') return action === 'create' ? `ℹ️ BGP prefix ${op.prefix} was already there; no call was needed.` : `ℹ️ BGP prefix ${op.prefix} was already gone; no call was needed.`;
     return null;
   },
   ending(op, step, f) {
@@ -183,9 +183,9 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
         : 'LOA: Cloudflare generates it (`delegate_loa_creation: true`, the docs\' recommended path). ') +
       `After it is added: publish the token, then \`/byoip validate ${op.prefix}\`.` +
       (typeof op.params.asn === 'number' && op.params.asn !== 13335
-        ? ` :warning: Cloudflare's self-serve onboarding supports AS13335 only (the docs); to announce under AS${op.params.asn}, talk to your Cloudflare account team first.`
+        ? ` ⚠️ Cloudflare's self-serve onboarding supports AS13335 only (the docs); to announce under AS${op.params.asn}, talk to your Cloudflare account team first.`
         : ''),
-    progress: (op, step, f) => (step === 'accepted' ? `:cloud: Cloudflare added ${op.prefix} as prefix \`${s(f.prefixId)}\`; checking it is there.` : null),
+    progress: (op, step, f) => (step === 'accepted' ? `☁️ Cloudflare added ${op.prefix} as prefix \`${s(f.prefixId)}\`; checking it is there.` : null),
     ending(op, step, f) {
       if (step === 'already_added') return `${op.prefix} is already on the account (added by someone else meanwhile, prefix \`${s(f.prefixId)}\`); nothing was added.`;
       if (step !== 'added') return null;
@@ -212,10 +212,10 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
       if (step === 'accepted') {
         const made = (f.created as string[] | undefined) ?? [];
         const had = (f.already as string[] | undefined) ?? [];
-        return `:cloud: Cloudflare accepted ${made.length} binding(s) to ${s(f.service)}${made.length ? `: ${made.join(', ')}` : ''}${had.length ? `; already bound: ${had.join(', ')}` : ''}. Provisioning takes 4-6 hours; the thread says when each is active.`;
+        return `☁️ Cloudflare accepted ${made.length} binding(s) to ${s(f.service)}${made.length ? `: ${made.join(', ')}` : ''}${had.length ? `; already bound: ${had.join(', ')}` : ''}. Provisioning takes 4-6 hours; the thread says when each is active.`;
       }
-      if (step === 'already_true') return `:information_source: Every CIDR was already bound to ${s(f.service)}; no call was needed. Following their provisioning.`;
-      if (step === 'provisioning') return `:hourglass_flowing_sand: Bindings: ${s(f.summary)}`;
+      if (step === 'already_true') return `ℹ️ Every CIDR was already bound to ${s(f.service)}; no call was needed. Following their provisioning.`;
+      if (step === 'provisioning') return `⏳ Bindings: ${s(f.summary)}`;
       return null;
     },
     ending(op, step, f) {
@@ -263,8 +263,8 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
       }
     },
     progress(op, step, f) {
-      if (step === 'accepted') return `:cloud: Cloudflare accepted the change to address map \`${s(f.mapId) || 'new'}\` (${s(f.action)}); reading it back.`;
-      if (step === 'already_true') return `:information_source: Address map \`${s(f.mapId)}\` already shows this (${s(f.action)}); no call was needed.`;
+      if (step === 'accepted') return `☁️ Cloudflare accepted the change to address map \`${s(f.mapId) || 'new'}\` (${s(f.action)}); reading it back.`;
+      if (step === 'already_true') return `ℹ️ Address map \`${s(f.mapId)}\` already shows this (${s(f.action)}); no call was needed.`;
       return null;
     },
     ending(op, step, f) {
@@ -287,9 +287,9 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     willChange: (op) =>
       `Remove the *${userText(String(op.params.service ?? '?'), 60)}* binding on \`${s(op.params.cidr)}\` of ${op.prefix}${op.params.isDefault ? ' (the default binding)' : ''}: one \`DELETE .../bindings/{id}\`. Cloudflare takes 4-6 hours to delete a binding; once it is gone, traffic on those addresses is no longer served by ${userText(String(op.params.service ?? 'that service'), 60)}.`,
     progress(op, step, f) {
-      if (step === 'accepted') return `:cloud: Cloudflare accepted the removal of the ${s(f.service)} binding on ${s(f.cidr)}. Deletion takes 4-6 hours; the thread says when it is gone.`;
-      if (step === 'already_true') return `:information_source: Cloudflare no longer lists a ${s(f.service)} binding on ${s(f.cidr)}; no call was needed.`;
-      if (step === 'deleting') return `:hourglass_flowing_sand: Binding: ${s(f.summary)}`;
+      if (step === 'accepted') return `☁️ Cloudflare accepted the removal of the ${s(f.service)} binding on ${s(f.cidr)}. Deletion takes 4-6 hours; the thread says when it is gone.`;
+      if (step === 'already_true') return `ℹ️ Cloudflare no longer lists a ${s(f.service)} binding on ${s(f.cidr)}; no call was needed.`;
+      if (step === 'deleting') return `⏳ Binding: ${s(f.summary)}`;
       return null;
     },
     ending(op, step, f) {
@@ -304,8 +304,8 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     willChange: (op) =>
       `Delegate \`${s(op.params.cidr)}\` of ${op.prefix} to account \`${s(op.params.delegatedAccountId)}\`: one \`POST .../delegations\`. That account can then use those addresses (address maps, its own services); service bindings stay on this, the parent account.`,
     progress(op, step, f) {
-      if (step === 'accepted') return `:cloud: Cloudflare accepted the delegation of ${s(f.cidr)} to account \`${s(f.account)}\`; checking it is listed.`;
-      if (step === 'already_true') return `:information_source: ${s(f.cidr)} was already delegated to account \`${s(f.account)}\`; no call was needed.`;
+      if (step === 'accepted') return `☁️ Cloudflare accepted the delegation of ${s(f.cidr)} to account \`${s(f.account)}\`; checking it is listed.`;
+      if (step === 'already_true') return `ℹ️ ${s(f.cidr)} was already delegated to account \`${s(f.account)}\`; no call was needed.`;
       return null;
     },
     ending(op, step, f) {
@@ -320,8 +320,8 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     willChange: (op) =>
       `Take back \`${s(op.params.cidr)}\` of ${op.prefix} from account \`${s(op.params.delegatedAccountId)}\`: one \`DELETE .../delegations/{id}\`. That account can no longer use those addresses (its address maps on them stop answering).`,
     progress(op, step, f) {
-      if (step === 'accepted') return `:cloud: Cloudflare accepted the removal of the delegation of ${s(f.cidr)}; checking it is gone.`;
-      if (step === 'already_true') return `:information_source: ${s(f.cidr)} was no longer delegated; no call was needed.`;
+      if (step === 'accepted') return `☁️ Cloudflare accepted the removal of the delegation of ${s(f.cidr)}; checking it is gone.`;
+      if (step === 'already_true') return `ℹ️ ${s(f.cidr)} was no longer delegated; no call was needed.`;
       return null;
     },
     ending(op, step, f) {
@@ -334,9 +334,9 @@ export const KIND_VIEWS: Record<OperationKind, KindView> = {
     noun: 'validation request',
     willChange: (op) => `Cloudflare checks IRR, RPKI and ownership of ${op.prefix} (\`POST .../validate\`); when all pass the prefix is approved (\`V\`). Nothing is announced.`,
     progress(op, step, f) {
-      if (step === 'accepted') return `:cloud: Cloudflare accepted the validation of ${op.prefix} (IRR ${s(f.irr)}, RPKI ${s(f.rpki)}, ownership ${s(f.ownership)}). Following the checks until they settle.`;
-      if (step === 'already_true') return `:information_source: Cloudflare already has ${op.prefix} validated and approved; no call was needed.`;
-      if (step === 'checks') return `:hourglass_flowing_sand: Cloudflare's checks: ${s(f.summary)}`;
+      if (step === 'accepted') return `☁️ Cloudflare accepted the validation of ${op.prefix} (IRR ${s(f.irr)}, RPKI ${s(f.rpki)}, ownership ${s(f.ownership)}). Following the checks until they settle.`;
+      if (step === 'already_true') return `ℹ️ Cloudflare already has ${op.prefix} validated and approved; no call was needed.`;
+      if (step === 'checks') return `⏳ Cloudflare's checks: ${s(f.summary)}`;
       return null;
     },
     ending(op, step, f) {

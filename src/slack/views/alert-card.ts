@@ -12,9 +12,9 @@ import { clip, context, fields, header, mention, section, userText, type Block }
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 const STATE_LINE: Record<Alert['state'], string> = {
-  open: ':red_circle: *Open*',
-  acknowledged: ':large_yellow_circle: *Acknowledged*',
-  resolved: ':large_green_circle: *Resolved*',
+  open: '🔴 *Open*',
+  acknowledged: '🟡 *Acknowledged*',
+  resolved: '🟢 *Resolved*',
 };
 
 const SOURCE: Record<Alert['finding']['source'], string> = {
@@ -46,19 +46,30 @@ const BUTTON: Record<AlertAction, { text: string; id: string; style?: 'danger' |
   put_back: { text: 'Put back', id: ActionId.AlertPutBack, style: 'primary' },
 };
 
+/** The managed prefixes an alert's Emergency buttons act on: all it names (several), else its one prefix, else none. */
+export function alertPrefixes(f: Alert['finding']): string[] {
+  if (f.prefixes && f.prefixes.length > 1) return f.prefixes;
+  return f.prefix ? [f.prefix] : [];
+}
+
 /** The card's fallback text (notifications, screen readers): the headline with the state. */
 export function alertCardText(alert: Alert): string {
   const f = alert.finding;
-  return clip(`${alert.state === 'resolved' ? 'Resolved: ' : 'Alert: '}${userText(f.title, 300)}${f.prefix ? ` (${f.prefix})` : ''}`, 3000);
+  const ours = alertPrefixes(f);
+  return clip(`${alert.state === 'resolved' ? 'Resolved: ' : 'Alert: '}${userText(f.title, 300)}${ours.length ? ` (${userText(ours.join(', '), 1000)})` : ''}`, 3000);
 }
 
 export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
   const f = alert.finding;
+  const ours = alertPrefixes(f);
+  const several = ours.length > 1;
   // The header is ours (plain text); the finding's own sentence, remote text, goes below it escaped.
-  const blocks: Block[] = [header(`${alert.state === 'resolved' ? 'RESOLVED: ' : ':rotating_light: '}${TYPE_LABEL[f.type] ?? 'Alert'}${f.prefix ? ` · ${f.prefix}` : ''}`), section(`*${userText(f.title, 500)}*`)];
+  const blocks: Block[] = [header(`${alert.state === 'resolved' ? 'RESOLVED: ' : '🚨 '}${TYPE_LABEL[f.type] ?? 'Alert'}${several ? ` · ${ours.length} of our prefixes` : f.prefix ? ` · ${f.prefix}` : ''}`), section(`*${userText(f.title, 500)}*`)];
   blocks.push(
     fields([
-      `*Prefix*\n${f.prefix ? `\`${userText(f.prefix, 50)}\`` : f.facts.some((x) => x.label === 'Cloudflare unreadable') ? 'unknown: Cloudflare could not be read to tell whether it is ours' : 'not one of ours (no managed prefix covers it)'}`,
+      several
+        ? `*Prefixes (${ours.length})*\n${clip(ours.map((p) => `\`${userText(p, 50)}\``).join(', '), 1500)}`
+        : `*Prefix*\n${f.prefix ? `\`${userText(f.prefix, 50)}\`` : f.facts.some((x) => x.label === 'Cloudflare unreadable') ? 'unknown: Cloudflare could not be read to tell whether it is ours' : 'not one of ours (no managed prefix covers it)'}`,
       `*From*\n${SOURCE[f.source]} · \`${userText(f.type, 60)}\``,
       `*Seen*\n${fmtTime(f.observedAt)}${alert.raises > 1 ? ` · ${alert.raises} reports` : ''}`,
       `*State*\n${stateLine(alert)}`,
@@ -69,18 +80,20 @@ export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
   if (facts.length) blocks.push(section(facts.join('\n')));
   const c = alert.context;
   if (f.prefix && c) {
-    if (c.blast) blocks.push(context(`:dart: *Blast radius:* ${blastRadiusLines(c.blast).join(' · ')}`));
+    // Several prefixes: what is read for the card is the first one's; the confirm step lists every prefix's blast radius.
+    const of = several ? ` of \`${userText(f.prefix, 50)}\`` : '';
+    if (c.blast) blocks.push(context(`🎯 *Blast radius${of}:* ${blastRadiusLines(c.blast).join(' · ')}${several ? ` · (the Emergency confirm step shows the blast radius of each of the ${ours.length} prefixes)` : ''}`));
     if (c.routing) {
-      if (c.routing.error) blocks.push(context(`:grey_question: The routing view could not be read (${userText(c.routing.error, 200)}).`));
+      if (c.routing.error) blocks.push(context(`❔ The routing view could not be read (${userText(c.routing.error, 200)}).`));
       else {
         const origins = c.routing.origins.length ? c.routing.origins.slice(0, 10).map((o) => `AS${o}`).join(', ') : 'none';
-        blocks.push(context(`:satellite_antenna: *Routing now:* ${c.routing.peersSeeing} peer(s) see it · origins ${origins} · read ${fmtTime(c.readAt)}`));
+        blocks.push(context(`📡 *Routing now${of}:* ${c.routing.peersSeeing} peer(s) see it · origins ${origins} · read ${fmtTime(c.readAt)}`));
       }
     }
   } else if (f.prefix) {
-    blocks.push(context(':hourglass_flowing_sand: Reading the blast radius and the routing view…'));
+    blocks.push(context('⏳ Reading the blast radius and the routing view…'));
   }
-  for (const n of alert.notes.slice(-5)) blocks.push(context(`:memo: ${userText(n, 500)}`));
+  for (const n of alert.notes.slice(-5)) blocks.push(context(`📝 ${userText(n, 500)}`));
   const buttons = alert.state === 'resolved' ? [] : f.actions.filter((a) => (a === 'acknowledge' ? alert.state === 'open' : a === 'put_back' ? f.putBack !== undefined : f.prefix !== null));
   if (buttons.length) {
     blocks.push({
@@ -89,7 +102,11 @@ export function alertCard(alert: Alert): { text: string; blocks: Block[] } {
       elements: buttons.map((a) => ({ type: 'button', action_id: BUTTON[a].id, text: { type: 'plain_text', text: BUTTON[a].text }, value: alert.id, ...(BUTTON[a].style ? { style: BUTTON[a].style } : {}) })),
     });
     const putBack = buttons.includes('put_back') && f.putBack ? `Put back: the usual ${f.putBack.kind} request form, approved as usual · ` : '';
-    const emergency = buttons.some((b) => b.startsWith('emergency_')) ? 'Emergency buttons: on call only, with the same confirm step as /byoip emergency · ' : '';
+    const emergency = buttons.some((b) => b.startsWith('emergency_'))
+      ? several
+        ? `Emergency buttons: on call only, over all ${ours.length} prefixes at once, with the same confirm step as /byoip emergency <cidr>,<cidr>… · `
+        : 'Emergency buttons: on call only, with the same confirm step as /byoip emergency · '
+      : '';
     blocks.push(context(`${putBack}${emergency}Acknowledge: approvers and on call · alert \`${alert.id}\``));
   } else {
     blocks.push(context(`alert \`${alert.id}\``));

@@ -38,10 +38,10 @@ export interface BatchModalMetadata {
 export function batchModal(meta: BatchModalMetadata, reason: string, items: { cidr: string; blast?: BlastRadiusFacts }[], skipped: BatchSkip[], opts: { checking: boolean }): Record<string, unknown> {
   const blocks: Block[] = [
     section(
-      `:rotating_light: *Break glass: ${meta.kind} ${plural(items.length, 'prefix')} now, without approval.* Every BGP prefix below gets \`on_demand.advertised\` → \`${meta.kind === 'advertise'}\`, all at once.${meta.cidrs === null ? ' (`--all`: every prefix of every account that is not already ' + past(meta.kind) + '.)' : ''}`,
+      `🚨 *Break glass: ${meta.kind} ${plural(items.length, 'prefix')} now, without approval.* Every BGP prefix below gets \`on_demand.advertised\` → \`${meta.kind === 'advertise'}\`, all at once.${meta.cidrs === null ? ' (`--all`: every prefix of every account that is not already ' + past(meta.kind) + '.)' : ''}`,
     ),
   ];
-  if (opts.checking) blocks.push(context(':hourglass_flowing_sand: Reading what else each prefix touches… you do not have to wait: Send now goes out at once.'));
+  if (opts.checking) blocks.push(context('⏳ Reading what else each prefix touches… you do not have to wait: Send now goes out at once.'));
   for (const it of items.slice(0, MAX_BATCH_PREFIXES)) {
     const touches = it.blast ? blastRadiusLines(it.blast) : [];
     blocks.push(section(`\`${it.cidr}\`${touches.length ? `: ${touches.join(' · ')}` : it.blast ? ': no bindings, delegations or address maps on it' : ''}`));
@@ -70,15 +70,15 @@ export function batchModal(meta: BatchModalMetadata, reason: string, items: { ci
 }
 
 const ICON: Record<BatchPrefixState, string> = {
-  sending: ':hourglass_flowing_sand:',
-  sent: ':cloud:',
-  propagating: ':satellite_antenna:',
-  withdrawing: ':satellite_antenna:',
-  advertised: ':large_green_circle:',
-  withdrawn: ':large_green_circle:',
-  contested: ':red_circle:',
-  unconfirmed: ':large_orange_circle:',
-  failed: ':x:',
+  sending: '⏳',
+  sent: '☁️',
+  propagating: '📡',
+  withdrawing: '📡',
+  advertised: '🟢',
+  withdrawn: '🟢',
+  contested: '🔴',
+  unconfirmed: '🟠',
+  failed: '❌',
 };
 
 /** One prefix's line on the card. */
@@ -96,12 +96,12 @@ export function batchCard(batch: EmergencyBatch, children: Operation[]): { text:
   const reviewed = children.length > 0 && children.every((c) => c.reviewedBy);
   const reviewer = children.find((c) => c.reviewedBy)?.reviewedBy ?? null;
   const counts = `${out.done.length} of ${children.length} ${past(batch.kind)}${out.failed.length ? `, ${out.failed.length} failed` : ''}${out.contested.length ? `, ${out.contested.length} contested` : ''}${out.unconfirmed.length ? `, ${out.unconfirmed.length} not confirmed` : ''}`;
-  const state = out.finished ? (out.verdict === 'done' ? ':large_green_circle: done' : out.verdict === 'failed' ? ':x: failed' : out.verdict === 'contested' ? ':red_circle: contested' : ':large_orange_circle: not confirmed') : ':satellite_antenna: in progress';
+  const state = out.finished ? (out.verdict === 'done' ? '🟢 done' : out.verdict === 'failed' ? '❌ failed' : out.verdict === 'contested' ? '🔴 contested' : '🟠 not confirmed') : '📡 in progress';
   const blocks: Block[] = [
     header(`BREAK GLASS: ${batch.kind} ${plural(children.length, 'prefix')}`),
     fields([`*State*\n${state} (${counts})`, `*Requested by*\n${mention(batch.requestedBy)}`, `*Approvals*\nnone: break glass${reviewed && reviewer ? `, reviewed by ${mention(reviewer)}` : ', review pending'}`, `*Break-glass uses*\none for the whole list`]),
     section(`*Reason:* ${userText(batch.reason)}`),
-    context(':rotating_light: Break glass: executed without approval by the on-call engineer, checks skipped before the calls, all prefixes at once. An approver must review it afterwards.'),
+    context('🚨 Break glass: executed without approval by the on-call engineer, checks skipped before the calls, all prefixes at once. An approver must review it afterwards.'),
   ];
   const lines = children.map(batchPrefixLine);
   for (let i = 0; i < lines.length; i += 10) blocks.push(section(lines.slice(i, i + 10).join('\n')));
@@ -109,7 +109,7 @@ export function batchCard(batch: EmergencyBatch, children: Operation[]): { text:
   if (out.finished) blocks.push(section(`*Outcome:* ${batchVerdictText(batch, children)}`));
   if (!reviewed) {
     blocks.push({ type: 'actions', block_id: BlockId.CardActions, elements: [{ type: 'button', action_id: ActionId.Review, text: { type: 'plain_text', text: 'Mark reviewed' }, value: `${BATCH_VALUE}${batch.id}` }] });
-  } else if (reviewer) blocks.push(context(`:mag: Reviewed by ${mention(reviewer)}`));
+  } else if (reviewer) blocks.push(context(`🔍 Reviewed by ${mention(reviewer)}`));
   blocks.push(divider());
   const closedAt = out.finished ? Math.max(...children.map((c) => c.updatedAt)) : null;
   blocks.push(context(`${closedAt ? `Closed ${fmtTime(closedAt)} · ` : ''}emergency \`${batch.id}\` · requests ${children.map((c) => `\`${c.id}\``).join(' ')}`.slice(0, 2000)));
@@ -135,7 +135,7 @@ export function batchLineText(batch: EmergencyBatch, children: Operation[], line
   switch (line) {
     case 'break_glass':
       return {
-        text: `:rotating_light: *Break glass* by ${mention(batch.requestedBy)}: ${batch.kind} ${plural(n, 'prefix')} now, without approval: ${list(batch.children.map((c) => c.prefix))}. Reason: ${userText(batch.reason, 500)}.${batch.skipped.length ? ` Skipped: ${batch.skipped.map((s) => skipText(batch.kind, s)).join('; ')}.` : ''} One break-glass use for the whole list. Approvers: review it with the button on the card.`,
+        text: `🚨 *Break glass* by ${mention(batch.requestedBy)}: ${batch.kind} ${plural(n, 'prefix')} now, without approval: ${list(batch.children.map((c) => c.prefix))}. Reason: ${userText(batch.reason, 500)}.${batch.skipped.length ? ` Skipped: ${batch.skipped.map((s) => skipText(batch.kind, s)).join('; ')}.` : ''} One break-glass use for the whole list. Approvers: review it with the button on the card.`,
         broadcast: true,
       };
     case 'sent': {
@@ -144,7 +144,7 @@ export function batchLineText(batch: EmergencyBatch, children: Operation[], line
       const sent = children.filter(accepted).map((c) => c.prefix);
       const notSent = children.filter((c) => !accepted(c)).map((c) => c.prefix);
       return {
-        text: `:cloud: Cloudflare has the ${batch.kind} of ${sent.length === n ? prefixes(n) : `${sent.length} of ${n} prefixes`}${notSent.length ? ` (not accepted: ${list(notSent)}, see the card)` : ''}. ${batch.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; the card follows each prefix until the Internet agrees.`,
+        text: `☁️ Cloudflare has the ${batch.kind} of ${sent.length === n ? prefixes(n) : `${sent.length} of ${n} prefixes`}${notSent.length ? ` (not accepted: ${list(notSent)}, see the card)` : ''}. ${batch.kind === 'advertise' ? 'Cloudflare takes about 2-7 minutes to advertise' : 'Cloudflare takes about 15 minutes to withdraw'}; the card follows each prefix until the Internet agrees.`,
         broadcast: false,
       };
     }

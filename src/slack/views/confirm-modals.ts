@@ -19,7 +19,7 @@ export function confirmApproveModal(op: Operation, channel: string | null, skipG
   const blocks: Block[] = [
     section(`*${actionVerb(op.kind)} ${op.prefix}*, requested by <@${op.requestedBy}>: ${userText(op.reason, 300)}`),
     ...pending.map((g) => section(guardLine(g))),
-    ...skipGates.map((id) => section(`:fast_forward: *Skip gate \`${id}\`*: ${GATE_TEXT[id] ?? 'the change does not wait for it.'}`)),
+    ...skipGates.map((id) => section(`⏩ *Skip gate \`${id}\`*: ${GATE_TEXT[id] ?? 'the change does not wait for it.'}`)),
     context(
       skipGates.length
         ? 'Approving skips the gates above: the change goes out without waiting for them. Your reason is recorded in the audit and shown on the card.'
@@ -66,13 +66,13 @@ export interface BreakGlassMetadata {
 export function breakGlassModal(meta: BreakGlassMetadata, reason: string, opts: { checking: boolean; supersedesBy?: string | null }): Record<string, unknown> {
   const probe = { kind: meta.kind, prefix: meta.cidr, params: {} } as unknown as Operation;
   const blocks: Block[] = [
-    section(`:rotating_light: *Break glass: ${meta.kind} ${meta.cidr} now, without approval.* ${KIND_VIEWS[meta.kind].willChange(probe)}`),
+    section(`🚨 *Break glass: ${meta.kind} ${meta.cidr} now, without approval.* ${KIND_VIEWS[meta.kind].willChange(probe)}`),
   ];
-  if (meta.supersedes) blocks.push(section(`:twisted_rightwards_arrows: This supersedes the open request \`${meta.supersedes}\`${opts.supersedesBy ? ` by <@${opts.supersedesBy}>` : ''}: its card stops working.`));
-  if (opts.checking) blocks.push(context(':hourglass_flowing_sand: Checking the routing view… you do not have to wait: Send now goes out at once, and the checks are posted in the thread after.'));
+  if (meta.supersedes) blocks.push(section(`🔀 This supersedes the open request \`${meta.supersedes}\`${opts.supersedesBy ? ` by <@${opts.supersedesBy}>` : ''}: its card stops working.`));
+  if (opts.checking) blocks.push(context('⏳ Checking the routing view… you do not have to wait: Send now goes out at once, and the checks are posted in the thread after.'));
   const shown = meta.guards.filter((g) => g.status !== 'pass');
   for (const g of shown) blocks.push(section(guardLine(g)));
-  if (!opts.checking && meta.guards.length > 0 && shown.length === 0) blocks.push(context(':white_check_mark: The checks found nothing against it.'));
+  if (!opts.checking && meta.guards.length > 0 && shown.length === 0) blocks.push(context('✅ The checks found nothing against it.'));
   blocks.push({
     type: 'input',
     block_id: BlockId.Reason,

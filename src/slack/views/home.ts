@@ -19,7 +19,7 @@ export function homeView(report: StatusReport, at: number): Record<string, unkno
     const validation = p.approved === 'V' ? 'approved' : `pending validation (IRR ${p.irrValidationState}, RPKI ${p.rpkiValidationState}, ownership ${p.ownershipValidationState})`;
     const loa = p.loaDocumentId ? 'LOA on file' : p.delegateLoaCreation ? 'LOA by Cloudflare' : 'no LOA';
     const bgp = row.bgp.length
-      ? row.bgp.map((b) => `${b.cidr} ${b.onDemand.advertised ? ':large_green_circle: advertised' : ':white_circle: withdrawn'}${b.onDemand.locked ? ' :lock:' : ''} (prepend ${b.asnPrependCount})`).join(' · ')
+      ? row.bgp.map((b) => `${b.cidr} ${b.onDemand.advertised ? '🟢 advertised' : '⚪ withdrawn'}${b.onDemand.locked ? ' 🔒' : ''} (prepend ${b.asnPrependCount})`).join(' · ')
       : 'no BGP prefix yet';
     blocks.push(divider(), section(clip(`*${p.cidr}* (${row.account}) — ${validation} · ${loa}\n${bgp}`, 3000)));
     if (row.blast) blocks.push(context(clip(blastRadiusLines(row.blast).join(' · '), 2000)));

@@ -1,7 +1,7 @@
 import type { PreflightLine, PreflightReport, PreflightStatus } from '../../routing/preflight.js';
 import { context, header, section, type Block } from './blocks.js';
 
-const ICON: Record<PreflightStatus, string> = { pass: ':white_check_mark:', fail: ':x:', unknown: ':grey_question:' };
+const ICON: Record<PreflightStatus, string> = { pass: '✅', fail: '❌', unknown: '❔' };
 const WORD: Record<PreflightStatus, string> = { pass: 'pass', fail: 'FAIL', unknown: 'unknown' };
 /** Header, verdict and footer take 3 blocks; Slack allows 50. */
 const MAX_LINE_BLOCKS = 45;
@@ -34,7 +34,7 @@ function tokenSkippedText(report: PreflightReport): string {
       : skipped.why === 'cloudflare_unreadable'
         ? `the bot could not look ${report.cidr} up at Cloudflare just now${skipped.detail ? ` (${skipped.detail})` : ''}; run the preflight again in a minute.`
         : `Cloudflare shows no ownership token for ${report.cidr} (already validated, or Cloudflare is not asking for one).`;
-  return `:heavy_minus_sign: *Ownership token*: not checked\n${escape(why)}`;
+  return `➖ *Ownership token*: not checked\n${escape(why)}`;
 }
 
 /** The preflight report as Block Kit: a verdict, then one section per check with what to fix. Under Slack's limits. */

@@ -71,7 +71,7 @@ export function requestModal(meta: RequestModalMetadata, reason = '', opts: { ch
   const blocks: Block[] = [
     section(meta.kind === 'address-map' ? addressMapHeading(meta) : `*${verb} ${meta.cidr}*${meta.args?.target ? ` \`${meta.args.target}\`` : ''}${meta.args?.account ? ` to account \`${meta.args.account}\`` : ''}${meta.fixed?.prefix ? ` of prefix ${meta.fixed.prefix}` : ''}${meta.asn ? ` (AS${meta.asn})` : ''}${meta.kind === 'advertise' || meta.kind === 'withdraw' ? ' through Cloudflare' : ''}. An approver must approve before anything is sent.`),
     ...(opts.checkedLater
-      ? [context(':hourglass: Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
+      ? [context('⌛ Cloudflare is busy with look-ups right now, so the bot has not checked this prefix yet; it checks when you submit, and says so if something is wrong.')]
       : []),
     ...(meta.kind === 'bind' ? bindInputs(opts.services ?? []) : []),
     ...(meta.kind === 'address-map' && (meta.form?.action ?? 'create') === 'create' ? addressMapInputs() : []),
@@ -150,7 +150,7 @@ function onboardInputs(accounts: string[], asn: number | undefined): Block[] {
           },
         ]
       : []),
-    ...(asn !== undefined && asn !== 13335 ? [context(`:warning: Cloudflare's self-serve onboarding supports AS13335 only; to announce under AS${asn}, talk to your Cloudflare account team.`)] : []),
+    ...(asn !== undefined && asn !== 13335 ? [context(`⚠️ Cloudflare's self-serve onboarding supports AS13335 only; to announce under AS${asn}, talk to your Cloudflare account team.`)] : []),
     {
       type: 'input',
       block_id: loa!.blockId,

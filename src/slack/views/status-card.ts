@@ -7,18 +7,18 @@ import { KIND_VIEWS } from '../render/kinds.js';
 import { context, divider, fields, header, mention, section, userText, type Block } from './blocks.js';
 
 export const STATE_ICON: Record<Operation['state'], string> = {
-  awaiting_approval: ':hourglass_flowing_sand:',
-  approved: ':white_check_mark:',
-  executing: ':gear:',
-  verifying: ':satellite_antenna:',
-  done: ':large_green_circle:',
-  contested: ':red_circle:',
-  unconfirmed: ':large_orange_circle:',
-  failed: ':x:',
-  rejected: ':no_entry:',
-  expired: ':hourglass:',
-  cancelled: ':heavy_multiplication_x:',
-  superseded: ':twisted_rightwards_arrows:',
+  awaiting_approval: '⏳',
+  approved: '✅',
+  executing: '⚙️',
+  verifying: '📡',
+  done: '🟢',
+  contested: '🔴',
+  unconfirmed: '🟠',
+  failed: '❌',
+  rejected: '⛔',
+  expired: '⌛',
+  cancelled: '✖️',
+  superseded: '🔀',
 };
 
 const fmtTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -57,13 +57,13 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
     section(`*Reason:* ${userText(op.reason)}`),
     section(`*Will change:* ${KIND_VIEWS[op.kind].willChange(op)}`),
   ];
-  if (op.breakGlass) blocks.push(context(':rotating_light: Break glass: executed without approval by the on-call engineer, checks skipped before the call. An approver must review it afterwards.'));
+  if (op.breakGlass) blocks.push(context('🚨 Break glass: executed without approval by the on-call engineer, checks skipped before the call. An approver must review it afterwards.'));
   for (const g of op.guards.slice(0, 5)) blocks.push(context(guardLine(g)));
-  for (const c of op.checks.slice(0, 5)) blocks.push(context(`:clipboard: ${checkLine(c)}`));
-  if (op.blast) blocks.push(context(`:dart: *Also touches:* ${blastRadiusLines(op.blast).join(' · ')}`));
-  if (op.override) blocks.push(context(`:memo: Override by ${mention(op.override.by)} (${op.override.guards.join(', ')}): ${userText(op.override.reason, 300)}`));
-  if (op.stage?.latest) blocks.push(context(`${op.state === 'executing' && op.stage.data.phase !== 'ready' ? ':hourglass_flowing_sand:' : ':vertical_traffic_light:'} ${op.stage.latest}`));
-  if (op.watch?.latest) blocks.push(context(`:satellite_antenna: Latest: ${op.watch.latest}`));
+  for (const c of op.checks.slice(0, 5)) blocks.push(context(`📋 ${checkLine(c)}`));
+  if (op.blast) blocks.push(context(`🎯 *Also touches:* ${blastRadiusLines(op.blast).join(' · ')}`));
+  if (op.override) blocks.push(context(`📝 Override by ${mention(op.override.by)} (${op.override.guards.join(', ')}): ${userText(op.override.reason, 300)}`));
+  if (op.stage?.latest) blocks.push(context(`${op.state === 'executing' && op.stage.data.phase !== 'ready' ? '⏳' : '🚦'} ${op.stage.latest}`));
+  if (op.watch?.latest) blocks.push(context(`📡 Latest: ${op.watch.latest}`));
   if (op.final) blocks.push(section(`*Outcome:* ${verdictText(op, op.final)}`));
   if (op.state === 'awaiting_approval') {
     const confirm = needsConfirmation(op.guards).length > 0;
@@ -85,7 +85,7 @@ export function statusCard(op: Operation): { text: string; blocks: Block[] } {
         elements: [{ type: 'button', action_id: ActionId.Review, text: { type: 'plain_text', text: 'Mark reviewed' }, value: op.id }],
       });
     }
-    if (op.breakGlass && op.reviewedBy) blocks.push(context(`:mag: Reviewed by ${mention(op.reviewedBy)}`));
+    if (op.breakGlass && op.reviewedBy) blocks.push(context(`🔍 Reviewed by ${mention(op.reviewedBy)}`));
     const again = validateAgainLabel(op);
     if (again) {
       blocks.push({

@@ -11,7 +11,7 @@ export function statusReportBlocks(report: StatusReport): { text: string; blocks
     const p = row.prefix;
     const validation = p.approved === 'V' ? 'approved' : `pending validation (IRR ${p.irrValidationState}, RPKI ${p.rpkiValidationState}, ownership ${p.ownershipValidationState})`;
     const bgp = row.bgp.length
-      ? row.bgp.map((b) => `${b.cidr}: ${b.onDemand.advertised ? ':large_green_circle: advertised' : ':white_circle: withdrawn'}${b.onDemand.locked ? ' :lock: locked' : ''}`).join(' · ')
+      ? row.bgp.map((b) => `${b.cidr}: ${b.onDemand.advertised ? '🟢 advertised' : '⚪ withdrawn'}${b.onDemand.locked ? ' 🔒 locked' : ''}`).join(' · ')
       : 'no BGP prefix yet';
     blocks.push(section(`*${p.cidr}* (${row.account}) — ${validation}\n${bgp}`));
     if (row.blast) {

@@ -12,6 +12,11 @@ export const NOTIFICATION_KINDS: NotificationKind[] = ['route-leak', 'volumetric
 export interface NotificationSpec {
   kind: NotificationKind;
   prefix?: string;
+  /**
+   * Several prefixes in one notification (`prefix` then is the first): an auto-advertisement's per-prefix list, an
+   * attack's or a leak's `prefixes`.
+   */
+  prefixes?: string[];
   /** `end` sends ALERT_STATE_EVENT_END (for the same correlation id when given). */
   event?: 'start' | 'end';
   correlationId?: string;
@@ -41,20 +46,22 @@ const POLICY: Record<Exclude<NotificationKind, 'test'>, { type: string; name: st
 export function notificationBody(spec: NotificationSpec): Record<string, unknown> {
   if (spec.kind === 'test') return { text: 'Hello World! This is a test message sent from https://cloudflare.com. If you can see this, your webhook is configured properly.' };
   const p = POLICY[spec.kind];
-  const prefix = spec.prefix ?? '203.0.113.0/24';
+  const list = spec.prefixes?.length ? spec.prefixes : [spec.prefix ?? '203.0.113.0/24'];
+  const prefix = list[0]!;
+  const several = list.length > 1 ? { prefixes: list } : {};
   const end = spec.event === 'end';
   const ts = spec.ts ?? Math.floor(Date.now() / 1000);
   const data: Record<string, unknown> =
     spec.kind === 'route-leak'
-      ? { prefix_configured: prefix, prefix_hijacked: prefix, hijack_as: spec.asn ?? 64666, ASNs_seen: [spec.asn ?? 64666], alert_start_time: new Date(ts * 1000).toISOString(), dashboard_link: 'https://dash.cloudflare.com/' }
+      ? { prefix_configured: prefix, prefix_hijacked: prefix, ...several, hijack_as: spec.asn ?? 64666, ASNs_seen: [spec.asn ?? 64666], alert_start_time: new Date(ts * 1000).toISOString(), dashboard_link: 'https://dash.cloudflare.com/' }
       : spec.kind === 'auto-advertisement'
-        ? { prefixes: [{ prefix, status: spec.status ?? 'Advertised' }] }
+        ? { prefixes: list.map((p) => ({ prefix: p, status: spec.status ?? 'Advertised' })) }
         : spec.kind === 'other'
           ? { tunnel_name: 'tunnel-1', prefix }
-          : { prefix, attack_vector: spec.kind === 'volumetric' ? 'UDP flood' : 'SYN flood', max_bits_per_second: 42_000_000_000, max_packets_per_second: 9_000_000 };
+          : { prefix, ...several, attack_vector: spec.kind === 'volumetric' ? 'UDP flood' : 'SYN flood', max_bits_per_second: 42_000_000_000, max_packets_per_second: 9_000_000 };
   return {
     name: p.name,
-    text: `${p.name}: ${prefix}${end ? ' (ended)' : ''}`,
+    text: `${p.name}: ${list.join(', ')}${end ? ' (ended)' : ''}`,
     data,
     ts,
     account_id: spec.accountId ?? null,

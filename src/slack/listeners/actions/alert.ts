@@ -3,6 +3,8 @@ import { BotError, ErrorCode, isBotError } from '../../../errors.js';
 import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 
+import { alertPrefixes } from '../../views/alert-card.js';
+import { batchModal, skipText, type BatchModalMetadata } from '../../views/batch-card.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
@@ -10,6 +12,9 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMidd
 /**
  * Emergency advertise / withdraw on an alert card: the same break-glass path as `/byoip emergency …` (on call only,
  * live membership, the same confirm step; "Send now" goes through breakGlassSubmit). Refusals are ephemeral.
+ * An alert about several of our prefixes takes the multi-prefix path of `/byoip emergency <cidr>,<cidr>…` instead:
+ * one confirm step listing every prefix (what is already in that state skipped), one card, one use
+ * (breakGlassBatchSubmit).
  */
 export function alertEmergencyAction(ctx: ListenerContext, kind: 'advertise' | 'withdraw') {
   return async ({ ack, body, action, client }: ButtonArgs): Promise<void> => {
@@ -25,6 +30,11 @@ export function alertEmergencyAction(ctx: ListenerContext, kind: 'advertise' | '
       if (!alert) throw new BotError(ErrorCode.InvalidInput, 'That alert no longer exists (it may have been cleaned up); nothing was sent.');
       const cidr = alert.finding.prefix;
       if (!cidr) throw new BotError(ErrorCode.InvalidInput, 'This alert is not about one of our prefixes, so there is nothing to advertise or withdraw; nothing was sent.');
+      const cidrs = alertPrefixes(alert.finding);
+      if (cidrs.length > 1) {
+        await openBatch(ctx, { kind, cidrs, user, channel: channel ?? alert.channel, triggerId: body.trigger_id, alertId: alert.id, reason: `Alert ${alert.id}: ${alert.finding.title}`.slice(0, 500), tell, log }, client);
+        return;
+      }
       const { target, holder } = await ctx.service.breakGlassIntake(kind, cidr, user);
       if (holder?.breakGlass) {
         throw new BotError(ErrorCode.PrefixLocked, `Another break-glass change on ${cidr} by {holder} is already running (request ${holder.id}); nothing was sent and no use was spent. Follow it in its thread.`, false, { people: { holder: holder.requestedBy } });
@@ -47,9 +57,39 @@ export function alertEmergencyAction(ctx: ListenerContext, kind: 'advertise' | '
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'alert emergency click failed');
       else log.info({ code: err.code }, 'alert emergency click refused');
-      await tell(`:warning: ${slackMessageOf(err)}`);
+      await tell(`⚠️ ${slackMessageOf(err)}`);
     }
   };
+}
+
+/**
+ * The multi-prefix confirm step for an alert about several prefixes: the same intake as the command (on call, live;
+ * every prefix resolved; already in the wanted state, locked or held: skipped), then the one dialog, its blast radius
+ * filled in while it is open. Nothing to send: one sentence, nothing spent.
+ */
+async function openBatch(
+  ctx: ListenerContext,
+  a: { kind: 'advertise' | 'withdraw'; cidrs: string[]; user: string; channel: string; triggerId: string; alertId: string; reason: string; tell: (text: string) => Promise<void>; log: ListenerContext['logger'] },
+  client: ButtonArgs['client'],
+): Promise<void> {
+  const { items, skipped } = await ctx.service.breakGlassBatchIntake(a.kind, { cidrs: a.cidrs }, a.user);
+  if (items.length === 0) {
+    await a.tell(`ℹ️ Nothing to send: ${skipped.map((x) => skipText(a.kind, x)).join('; ')}. Nothing was sent and no break-glass use was spent.`);
+    return;
+  }
+  const meta: BatchModalMetadata = { kind: a.kind, cidrs: items.map((i) => i.cidr), skipped, channel: a.channel };
+  const opened = await client.views.open({ trigger_id: a.triggerId, view: batchModal(meta, a.reason, items, skipped, { checking: true }) as never });
+  await ctx.service.store.audit({ type: 'alert_emergency_opened', opId: `alert:${a.alertId}`, actor: a.user, data: { alertId: a.alertId, kind: a.kind, prefix: null, prefixes: items.map((i) => i.cidr), skipped: skipped.map((x) => x.cidr) } });
+  const viewId = (opened.view as { id?: string } | undefined)?.id;
+  const withBlast = await ctx.service.breakGlassBatchBlast(items).catch((err: unknown) => {
+    a.log.warn({ err }, 'batch blast radius could not be read');
+    return null;
+  });
+  if (viewId && withBlast) {
+    await client.views
+      .update({ view_id: viewId, view: batchModal(meta, a.reason, withBlast, skipped, { checking: false }) as never })
+      .catch((err: unknown) => a.log.info({ err }, 'batch modal not updated (already submitted or closed)'));
+  }
 }
 
 /** Acknowledge on an alert card: approvers and the on-call group (live membership); audited; the card shows who. */
@@ -70,7 +110,7 @@ export function alertAcknowledgeAction(ctx: ListenerContext) {
       await ctx.alerts.acknowledge(alertId, user);
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'acknowledge failed');
-      if (channel) await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+      if (channel) await client.chat.postEphemeral({ channel, user, text: `⚠️ ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
     }
   };
 }

@@ -36,7 +36,7 @@ export function decideAction(ctx: ListenerContext, decision: 'approve' | 'reject
       if (!isBotError(err)) log.error({ err }, 'decision failed');
       else log.info({ code: err.code }, 'decision refused');
       if (channel) {
-        await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+        await client.chat.postEphemeral({ channel, user, text: `⚠️ ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
       }
     }
   };
@@ -55,7 +55,7 @@ export function skipGatesAction(ctx: ListenerContext) {
     const op = await ctx.service.get(action.value ?? '').catch(() => null);
     const gates = op ? cardGates(op) : [];
     if (!op || op.state !== 'awaiting_approval' || gates.length === 0) {
-      if (channel) await client.chat.postEphemeral({ channel, user, text: ':warning: This request is no longer waiting for approval, or has no gates to skip; nothing was changed.' }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+      if (channel) await client.chat.postEphemeral({ channel, user, text: '⚠️ This request is no longer waiting for approval, or has no gates to skip; nothing was changed.' }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
       return;
     }
     await client.views.open({ trigger_id: body.trigger_id, view: confirmApproveModal(op, channel, gates) as never }).catch((e: unknown) => log.warn({ err: e }, 'could not open the confirm dialog'));

@@ -40,7 +40,7 @@ export function alertPutBackAction(ctx: ListenerContext) {
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'put back click failed');
       else log.info({ code: err.code }, 'put back click refused');
-      if (channel) await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+      if (channel) await client.chat.postEphemeral({ channel, user, text: `⚠️ ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
     }
   };
 }

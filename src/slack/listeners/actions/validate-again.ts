@@ -28,7 +28,7 @@ export function validateAgainAction(ctx: ListenerContext) {
     } catch (err) {
       if (!isBotError(err)) log.error({ err }, 'validate again failed');
       else log.info({ code: err.code }, 'validate again refused');
-      if (channel) await client.chat.postEphemeral({ channel, user, text: `:warning: ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
+      if (channel) await client.chat.postEphemeral({ channel, user, text: `⚠️ ${slackMessageOf(err)}` }).catch((e: unknown) => log.warn({ err: e }, 'could not post the refusal'));
     }
   };
 }

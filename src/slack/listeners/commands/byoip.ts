@@ -77,7 +77,7 @@ export function byoipCommand(ctx: ListenerContext) {
     }
     if (!parsed) {
       if (!isBotError(parseError)) log.error({ err: parseError }, '/byoip could not be parsed');
-      await ack(ephemeral(`:warning: ${slackMessageOf(parseError)}`));
+      await ack(ephemeral(`⚠️ ${slackMessageOf(parseError)}`));
       return;
     }
     // Break glass never waits behind other work (its own checks bound it: on call only, a few uses per hour).
@@ -85,7 +85,7 @@ export function byoipCommand(ctx: ListenerContext) {
     const ticket = urgent ? null : ctx.work ? ctx.work.enter() : null;
     if (ctx.work && !urgent && !ticket) {
       log.info(ctx.work.stats, 'busy: command refused at the door');
-      await ack(ephemeral(`:hourglass: ${BUSY_TEXT}`));
+      await ack(ephemeral(`⌛ ${BUSY_TEXT}`));
       return;
     }
     // The ack waits for nothing but the parse and the work queue (both in memory): Slack's 3 s are for the ack,
@@ -137,7 +137,7 @@ async function admit(ctx: ListenerContext, command: CommandArgs['command'], repl
       }
       if (verdict.allowed) return 'run';
       log.info({ scope: verdict.scope, count: verdict.count }, 'command rate limited');
-      return { text: `:hourglass: ${slowDownText(verdict)}`, verdict };
+      return { text: `⌛ ${slowDownText(verdict)}`, verdict };
     }
     if (replay && !(await replay.first())) {
       log.warn('command seen before (a replay or a redelivery); ignored');
@@ -150,7 +150,7 @@ async function admit(ctx: ListenerContext, command: CommandArgs['command'], repl
       return 'run';
     }
     log.warn({ err }, 'replay check failed; command dropped');
-    return { text: ':warning: The bot cannot reach its database right now, so nothing was done. Try again in a moment.' };
+    return { text: '⚠️ The bot cannot reach its database right now, so nothing was done. Try again in a moment.' };
   }
 }
 
@@ -217,7 +217,7 @@ async function runCommand(
       }
       case 'emergency': {
         if (parsed.reason.trim().length < 3) {
-          await respond({ response_type: 'ephemeral', text: `:warning: Say why in the same line: \`/byoip emergency ${parsed.action} ${parsed.cidr} <reason>\` (the incident, in a few words).` });
+          await respond({ response_type: 'ephemeral', text: `⚠️ Say why in the same line: \`/byoip emergency ${parsed.action} ${parsed.cidr} <reason>\` (the incident, in a few words).` });
           return;
         }
         // The confirm step opens at once; the guards' look-ups run while it is open and are filled in when ready.
@@ -241,14 +241,14 @@ async function runCommand(
       case 'emergency-batch': {
         const listed = parsed.cidrs === 'all' ? '--all' : parsed.cidrs.join(',');
         if (parsed.reason.trim().length < 3) {
-          await respond({ response_type: 'ephemeral', text: `:warning: Say why in the same line: \`/byoip emergency ${parsed.action} ${userText(listed, 300)} <reason>\` (the incident, in a few words).` });
+          await respond({ response_type: 'ephemeral', text: `⚠️ Say why in the same line: \`/byoip emergency ${parsed.action} ${userText(listed, 300)} <reason>\` (the incident, in a few words).` });
           return;
         }
         // On call, every prefix known: refusals here, before anything opens. The blast radius fills in while it is open.
         const selection = parsed.cidrs === 'all' ? ({ all: true } as const) : { cidrs: parsed.cidrs };
         const { items, skipped } = await ctx.service.breakGlassBatchIntake(parsed.action, selection, command.user_id);
         if (items.length === 0) {
-          await respond({ response_type: 'ephemeral', text: `:information_source: Nothing to send: ${skipped.map((x) => skipText(parsed.action, x)).join('; ')}. Nothing was sent and no break-glass use was spent.` });
+          await respond({ response_type: 'ephemeral', text: `ℹ️ Nothing to send: ${skipped.map((x) => skipText(parsed.action, x)).join('; ')}. Nothing was sent and no break-glass use was spent.` });
           return;
         }
         const meta: BatchModalMetadata = { kind: parsed.action, cidrs: parsed.cidrs === 'all' ? null : items.map((i) => i.cidr), skipped, ...origin };
@@ -273,7 +273,7 @@ async function runCommand(
       }
       case 'address-map': {
         if (waitedMs > MODAL_MAX_WAIT_MS) {
-          await respond({ response_type: 'ephemeral', text: `:hourglass: ${BUSY_TEXT}` });
+          await respond({ response_type: 'ephemeral', text: `⌛ ${BUSY_TEXT}` });
           return;
         }
         // An edit names a map: find the prefix it is filed under, then the same intake as every kind (refusals here).
@@ -299,7 +299,7 @@ async function runCommand(
       case 'onboard': {
         if (waitedMs > MODAL_MAX_WAIT_MS) {
           // Slack's trigger_id has expired by now: the form could not open.
-          await respond({ response_type: 'ephemeral', text: `:hourglass: ${BUSY_TEXT}` });
+          await respond({ response_type: 'ephemeral', text: `⌛ ${BUSY_TEXT}` });
           return;
         }
         // Intake before any form opens: not on the account, already in the wanted state, locked, too small...
@@ -321,7 +321,7 @@ async function runCommand(
     }
   } catch (err) {
     if (!isBotError(err)) log.error({ err }, '/byoip failed');
-    await respond({ response_type: 'ephemeral', text: `:warning: ${slackMessageOf(err)}` });
+    await respond({ response_type: 'ephemeral', text: `⚠️ ${slackMessageOf(err)}` });
   }
 }
 

@@ -73,7 +73,7 @@ export function breakGlassSubmit(ctx: ListenerContext) {
       const op = await ctx.service.breakGlass({ kind: meta.data.kind, cidr: meta.data.cidr, userId: body.user.id, reason, guards: meta.data.guards, guardsAt: meta.data.guardsAt });
       await ack();
       const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
-      await tellWhere(ctx, client, op, body.user.id, origin, `:rotating_light: Break glass: ${op.kind} of ${op.prefix} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread`, { always: true });
+      await tellWhere(ctx, client, op, body.user.id, origin, `🚨 Break glass: ${op.kind} of ${op.prefix} is being sent to Cloudflare now (request \`${op.id}\`). Follow it in the card's thread`, { always: true });
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err }, 'break glass failed');
       await ack({ response_action: 'errors', errors: { [BlockId.Reason]: slackMessageOf(err).slice(0, 300) } });
@@ -101,7 +101,7 @@ export function breakGlassBatchSubmit(ctx: ListenerContext) {
       const origin = { channel: meta.data.channel, responseUrl: meta.data.responseUrl, issuedAt: meta.data.issuedAt };
       // The link goes to the batch's card: the first prefix's record carries its channel; the card ts is the batch's.
       const first = { ...ops[0]!, cardTs: null };
-      await tellWhere(ctx, client, first, body.user.id, origin, `:rotating_light: Break glass: ${batch.kind} of ${ops.length === 1 ? '1 prefix' : `${ops.length} prefixes`} is being sent to Cloudflare now (emergency \`${batch.id}\`). Follow them on the one card and its thread`, {
+      await tellWhere(ctx, client, first, body.user.id, origin, `🚨 Break glass: ${batch.kind} of ${ops.length === 1 ? '1 prefix' : `${ops.length} prefixes`} is being sent to Cloudflare now (emergency \`${batch.id}\`). Follow them on the one card and its thread`, {
         always: true,
         cardTs: () => ctx.service.store.getBatch(batch.id).then((b) => b?.cardTs ?? null),
       });

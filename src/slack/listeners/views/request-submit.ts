@@ -81,7 +81,7 @@ export function requestSubmit(ctx: ListenerContext) {
     } catch (err) {
       if (!isBotError(err)) ctx.logger.error({ err, user }, 'request failed');
       await client.chat
-        .postEphemeral({ channel: meta.data.channel, user, text: `:warning: ${slackMessageOf(err)}` })
+        .postEphemeral({ channel: meta.data.channel, user, text: `⚠️ ${slackMessageOf(err)}` })
         .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not post the refusal'));
       return;
     }
