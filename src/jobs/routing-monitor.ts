@@ -62,7 +62,7 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
       lastSubscribed = list.join(',');
       client?.setPrefixes(list);
       // A prefix new to the stream starts from one full read, as the others did when the stream came up.
-      if (client?.isUp) for (const m of managed) if (!had.has(m.cidr)) void withRequestClass('background', () => monitor.refresh(m, 'RIPEstat bgp-state (new prefix)')).catch(() => undefined);
+      if (client?.isUp) for (const m of managed) if (!had.has(m.cidr)) void withRequestClass('background', () => monitor.refresh(m, 'RIPEstat bgp-state (new prefix)', { notBefore: Date.now() })).catch(() => undefined);
     }
     if (managed !== lastInventory && client?.isUp) {
       lastInventory = managed;
@@ -76,8 +76,10 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
     if (s.up) {
       logger.info('RIS Live stream up: the routing monitor follows it (polling paused)');
       void redis.set(upKey, lease.holder, 'PX', opts.leaseMs).catch(() => undefined);
-      // The stream only says what changes from now on: start from a full read of each prefix.
-      void withRequestClass('background', () => monitor.pollAll('RIPEstat bgp-state (stream start)')).catch((err: unknown) => logger.warn({ err }, 'routing monitor: bootstrap failed'));
+      // The stream only says what changes from now on: start from a full read of each prefix, made after it came up
+      // (a poll's shared read from before would miss what changed in between; the stream will not say it again).
+      const upAt = Date.now();
+      void withRequestClass('background', () => monitor.pollAll('RIPEstat bgp-state (stream start)', { notBefore: upAt })).catch((err: unknown) => logger.warn({ err }, 'routing monitor: bootstrap failed'));
     } else {
       logger.warn({ why: s.why }, 'RIS Live stream down: the routing monitor falls back to polling RIPEstat');
       monitor.clearStreamLog();

@@ -8,9 +8,8 @@ import type { OpEvent } from '../domain/events.js';
 import { BotError, ErrorCode, InvalidInputError } from '../errors.js';
 import type { Operation } from '../domain/operation.js';
 import { ownAsnOf } from '../domain/policy.js';
-import type { VisibilitySample } from '../routing/looking-glass.js';
 import { DEFAULT_EXPECTED_ORIGIN, evaluatePropagation, type PropagationReport } from '../routing/propagation.js';
-import { resolveBgpPrefix } from './lookup.js';
+import { lookingGlassSample, resolveBgpPrefix, sinceChange } from './lookup.js';
 import { DEFAULT_DRAIN, type ApplyResult, type ApplyTools, type IntakeRequest, type KindDeps, type Target, type VerifyStep } from './types.js';
 
 export type Direction = 'advertise' | 'withdraw';
@@ -92,9 +91,11 @@ export async function verifyAdvertisement(deps: KindDeps, direction: Direction, 
   const w = watchData(op);
   const ttl = Math.max(1, Math.floor(deps.watch.pollIntervalMs * 0.8));
   const target = wanted(direction);
+  // Shared reads, but none made before the change was accepted (the drain check's sample, an earlier request's).
+  const fresh = sinceChange(op);
   if (w.phase === 'cloudflare') {
     const bgpPrefixId = op.bgpPrefixId ?? '';
-    const bgp = await deps.reader.read<BgpPrefix>(`cf-bgp:${bgpPrefixId}`, ttl, () => deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId));
+    const bgp = await deps.reader.read<BgpPrefix>(`cf-bgp:${bgpPrefixId}`, ttl, () => deps.cloudflare.getBgpPrefix(op.accountId, op.prefixId, bgpPrefixId), undefined, fresh);
     if (bgp.onDemand.advertised !== target) return { events: [] };
     const since = bgp.onDemand.advertisedModifiedAt ?? null;
     return {
@@ -105,10 +106,7 @@ export async function verifyAdvertisement(deps: KindDeps, direction: Direction, 
       nextDelayMs: 0,
     };
   }
-  const sample = await deps.reader.read<VisibilitySample>(`lg:${op.prefix}`, ttl, () => deps.routing.sample(op.prefix), (raw) => {
-    const s = raw as VisibilitySample & { at: string };
-    return { ...s, at: new Date(s.at) };
-  });
+  const sample = await lookingGlassSample(deps, op.prefix, ttl, fresh);
   const usual = await deps.reader.read<number>(`usual-peers:${op.prefix.includes(':') ? 6 : 4}`, 3600_000, () => deps.routing.usualPeerCount(op.prefix));
   const own = ownAsnOf(deps.policy, op.prefix);
   const elapsed = deps.now() - (op.watch?.startedAt ?? deps.now());

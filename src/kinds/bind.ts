@@ -9,7 +9,7 @@ import { aggregate, parseIpList } from '../domain/address-space.js';
 import { checkBinding, serviceKind } from '../domain/binding-rules.js';
 import { parseCidr } from '../domain/cidr.js';
 import { InvalidInputError } from '../errors.js';
-import { canonical, exactAccountPrefix } from './lookup.js';
+import { canonical, exactAccountPrefix, sinceChange } from './lookup.js';
 import type { ChangeKind, KindDeps, Target } from './types.js';
 
 const DEFAULT_BINDING_WATCH = { pollIntervalMs: 5 * 60_000, timeoutMs: 8 * 3_600_000 };
@@ -104,7 +104,7 @@ export const bind: ChangeKind = {
   },
   async verify(deps, op) {
     const poll = deps.bindingWatch?.pollIntervalMs ?? DEFAULT_BINDING_WATCH.pollIntervalMs;
-    const bindings = await deps.reader.read(`bindings:${op.prefixId}`, Math.max(1, Math.floor(poll * 0.8)), () => deps.cloudflare.listServiceBindings(op.accountId, op.prefixId));
+    const bindings = await deps.reader.read(`bindings:${op.prefixId}`, Math.max(1, Math.floor(poll * 0.8)), () => deps.cloudflare.listServiceBindings(op.accountId, op.prefixId), undefined, sinceChange(op));
     const mine = bindingsOf(op).map((cidr) => ({ cidr, b: bindings.find((x) => canonical(x.cidr) === cidr && x.serviceId === op.params.serviceId) }));
     const missing = mine.filter((m) => !m.b).map((m) => m.cidr);
     if (missing.length) return { events: [], verdict: { verdict: 'failed', step: 'binding_missing', facts: { missing } } };

@@ -5,9 +5,10 @@
  * account. Each is one call, read first; a delegation is listed at once, so the watch is one read.
  */
 import type { Delegation } from '../domain/addressing.js';
+import type { Operation } from '../domain/operation.js';
 import { checkDelegation } from '../domain/binding-rules.js';
 import { InvalidInputError } from '../errors.js';
-import { canonical, exactAccountPrefix } from './lookup.js';
+import { canonical, exactAccountPrefix, sinceChange } from './lookup.js';
 import type { ChangeKind, KindDeps, Target } from './types.js';
 import { targetCidr } from './unbind.js';
 
@@ -16,9 +17,9 @@ const accountOf = (op: { params: Record<string, unknown> }) => String(op.params.
 const sameAs = (cidr: string, account: string) => (d: Delegation) => canonical(d.cidr) === cidr && d.delegatedAccountId.toLowerCase() === account;
 const listed = (ds: readonly Delegation[]) => ds.map((d) => `${d.cidr} (to ${d.delegatedAccountId})`).join(', ');
 
-/** The watch's read: not shared with the card's 10 s blast-radius read, which may predate the change. */
-const readDelegations = (deps: KindDeps, op: { accountId: string; prefixId: string }) =>
-  deps.reader.read(`delegations-watch:${op.prefixId}`, 1000, () => deps.cloudflare.listDelegations(op.accountId, op.prefixId));
+/** The watch's read: not shared with the card's 10 s blast-radius read, and never one made before the change. */
+const readDelegations = (deps: KindDeps, op: Operation) =>
+  deps.reader.read(`delegations-watch:${op.prefixId}`, 1000, () => deps.cloudflare.listDelegations(op.accountId, op.prefixId), undefined, sinceChange(op));
 
 export const delegate: ChangeKind = {
   kind: 'delegate',

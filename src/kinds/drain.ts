@@ -18,7 +18,7 @@ import type { OpEvent } from '../domain/events.js';
 import type { Operation } from '../domain/operation.js';
 import { ownAsnOf, prependsBeforeWithdraw, withdrawPolicyOf } from '../domain/policy.js';
 import { humanDuration } from '../domain/time.js';
-import type { VisibilitySample } from '../routing/looking-glass.js';
+import { lookingGlassSample } from './lookup.js';
 import { DEFAULT_DRAIN, type KindDeps, type StageStep, type StageTools } from './types.js';
 
 export const DRAIN_GATE = 'drain';
@@ -87,10 +87,9 @@ export async function drainStage(deps: KindDeps, op: Operation, tools: StageTool
       d.phase = 'prepend';
     } else {
       const ttl = Math.max(1, Math.floor(poll * 0.8));
-      const sample = await deps.reader.read<VisibilitySample>(`lg:${op.prefix}`, ttl, () => deps.routing.sample(op.prefix), (raw) => {
-        const s = raw as VisibilitySample & { at: string };
-        return { ...s, at: new Date(s.at) };
-      });
+      // No older than half a poll: whether our AS is seen, and since when, is judged on a sample of now, not one
+      // another caller (the watch, the card) took up to a whole share time ago.
+      const sample = await lookingGlassSample(deps, op.prefix, ttl, { notBefore: Date.now() - Math.floor(poll / 2) });
       const usual = await deps.reader.read<number>(`usual-peers:${op.prefix.includes(':') ? 6 : 4}`, 3600_000, () => deps.routing.usualPeerCount(op.prefix));
       const seen = sample.byOrigin[ownAsn] ?? 0;
       const needed = Math.max(1, Math.ceil(policy.own_announcement_min_share * usual));

@@ -3,6 +3,8 @@ import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { cidrContains, parseCidr } from '../domain/cidr.js';
 import type { EnginePolicy } from '../domain/policy.js';
 import { InvalidInputError } from '../errors.js';
+import type { ReadOptions } from '../operations/coalesce.js';
+import type { VisibilitySample } from '../routing/looking-glass.js';
 import type { KindDeps } from './types.js';
 
 /** How long intake shares prefix and BGP-prefix lists between callers and replicas. */
@@ -21,6 +23,27 @@ export function listPrefixes(deps: KindDeps, accountId: string): Promise<Prefix[
 
 export function listBgpPrefixes(deps: KindDeps, accountId: string, prefixId: string): Promise<BgpPrefix[]> {
   return deps.reader.read(`bgp-prefixes:${prefixId}`, LIST_SHARE_MS, () => deps.cloudflare.listBgpPrefixes(accountId, prefixId));
+}
+
+/**
+ * The looking glass's sample of one prefix, shared between callers and replicas for `ttlMs` under one key (the watch,
+ * the drain gate and the card's drain line read the same thing); `opts.notBefore` refuses a sample fetched earlier.
+ */
+export function lookingGlassSample(deps: KindDeps, prefix: string, ttlMs: number, opts?: ReadOptions): Promise<VisibilitySample> {
+  const revive = (raw: unknown): VisibilitySample => {
+    const s = raw as VisibilitySample & { at: string };
+    return { ...s, at: new Date(s.at) };
+  };
+  return deps.reader.read<VisibilitySample>(`lg:${prefix}`, ttlMs, () => deps.routing.sample(prefix), revive, opts);
+}
+
+/**
+ * What a watch asks of shared reads: none fetched before its change was accepted (the watch starts when Cloudflare
+ * has answered). A read made before it shows the world the change has not reached yet: a bind would look missing
+ * ("failed" for a change Cloudflare applied), a quick withdraw-then-advertise "done" on the old routes.
+ */
+export function sinceChange(op: { watch?: { startedAt: number } | null; cloudflare?: { at: number } | null }): ReadOptions {
+  return { notBefore: Math.min(op.watch?.startedAt ?? op.cloudflare?.at ?? 0, Date.now()) };
 }
 
 /** The first prefix on the policy's accounts, in order, that `match` accepts. */

@@ -4,6 +4,7 @@
  * it files, approves, executes, verifies and recovers any kind the same way. Kinds emit typed facts and events;
  * their Slack text lives in src/slack/render/kinds.ts.
  */
+import type { ReadOptions } from '../operations/coalesce.js';
 import type { AddressMap, BgpPrefix, Delegation, LoaDocument, Prefix, Service, ServiceBinding } from '../domain/addressing.js';
 import type { OpEvent, Verdict } from '../domain/events.js';
 import type { Check, Guard } from '../domain/guards.js';
@@ -87,7 +88,7 @@ export const DEFAULT_DRAIN: DrainSettings = { convergenceMs: 10 * 60_000, maxWai
 
 /** Reads shared between callers and replicas for a while (CoalescedReader in Redis). */
 export interface SharedReader {
-  read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive?: (raw: unknown) => T): Promise<T>;
+  read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive?: (raw: unknown) => T, opts?: ReadOptions): Promise<T>;
   /** Drops shared answers made stale by a change. */
   invalidate(...keys: string[]): Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { BgpPrefix, ServiceBinding } from '../domain/addressing.js';
 import { parseCidr } from '../domain/cidr.js';
 import { InvalidInputError } from '../errors.js';
 import { readBlastRadius } from './blast-radius.js';
-import { canonical, exactAccountPrefix, listBgpPrefixes } from './lookup.js';
+import { canonical, exactAccountPrefix, listBgpPrefixes, sinceChange } from './lookup.js';
 import type { ChangeKind, Target } from './types.js';
 
 const DEFAULT_BINDING_WATCH = { pollIntervalMs: 5 * 60_000, timeoutMs: 8 * 3_600_000 };
@@ -96,7 +96,7 @@ export const unbind: ChangeKind = {
   async verify(deps, op) {
     const poll = deps.bindingWatch?.pollIntervalMs ?? DEFAULT_BINDING_WATCH.pollIntervalMs;
     const cidr = cidrOf(op);
-    const bindings = await deps.reader.read(`bindings:${op.prefixId}`, Math.max(1, Math.floor(poll * 0.8)), () => deps.cloudflare.listServiceBindings(op.accountId, op.prefixId));
+    const bindings = await deps.reader.read(`bindings:${op.prefixId}`, Math.max(1, Math.floor(poll * 0.8)), () => deps.cloudflare.listServiceBindings(op.accountId, op.prefixId), undefined, sinceChange(op));
     const still = bindings.find((b) => b.id === op.params.bindingId) ?? bindings.find((b) => canonical(b.cidr) === cidr && b.serviceId === op.params.serviceId);
     if (!still) return { events: [], latest: `${cidr} gone`, verdict: { verdict: 'done', step: 'unbound', facts: { cidr, service: op.params.service } } };
     const summary = `${cidr} ${String(op.params.service ?? '')} still listed (${still.provisioningState})`;

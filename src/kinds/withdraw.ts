@@ -7,7 +7,7 @@ import type { Guard } from '../domain/guards.js';
 import type { Operation } from '../domain/operation.js';
 import { ownAsnOf, prependsBeforeWithdraw, withdrawPolicyOf } from '../domain/policy.js';
 import { userMessageOf } from '../errors.js';
-import type { VisibilitySample } from '../routing/looking-glass.js';
+import { lookingGlassSample } from './lookup.js';
 import type { OwnAnnouncement } from '../routing/pre-withdraw.js';
 import { applyAdvertisement, intakeBgpPrefix, verifyAdvertisement } from './bgp-advertisement.js';
 import { readBlastRadius } from './blast-radius.js';
@@ -57,7 +57,7 @@ export async function drainCheck(deps: KindDeps, op: Operation): Promise<Check |
   if (!ownAsn) return prepend ? { id: 'withdraw:drain', result: 'unknown', facts: base } : null;
   try {
     const [sample, usual] = await Promise.all([
-      deps.reader.read<VisibilitySample>(`lg:${op.prefix}`, 1000, () => deps.routing.sample(op.prefix), (raw) => ({ ...(raw as VisibilitySample), at: new Date((raw as { at: string }).at) })),
+      lookingGlassSample(deps, op.prefix, 1000),
       deps.reader.read<number>(`usual-peers:${op.prefix.includes(':') ? 6 : 4}`, 3600_000, () => deps.routing.usualPeerCount(op.prefix)),
     ]);
     const seen = sample.byOrigin[ownAsn] ?? 0;

@@ -28,6 +28,7 @@ import type { EnginePolicy } from '../domain/policy.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
 import { userMessageOf } from '../errors.js';
 import { mapLimit, Slots } from '../limit.js';
+import type { ReadOptions } from '../operations/coalesce.js';
 import type { RedisClient } from '../redis.js';
 import type { PeerRoute } from '../routing/bgp-state.js';
 import type { RpkiValidator } from '../routing/rpki.js';
@@ -42,7 +43,7 @@ export interface RoutingMonitorDeps {
   keyPrefix: string;
   policy: EnginePolicy;
   cloudflare: { listPrefixes(accountId: string): Promise<Prefix[]>; listBgpPrefixes(accountId: string, prefixId: string): Promise<BgpPrefix[]> };
-  reader: { read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive?: (raw: unknown) => T): Promise<T> };
+  reader: { read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive?: (raw: unknown) => T, opts?: ReadOptions): Promise<T> };
   /** Routes held for some prefixes and their more-specifics, in one read (RIPEstat bgp-state with a resource list). */
   routes(prefixes: readonly string[]): Promise<PeerRoute[]>;
   rpki: RpkiValidator;
@@ -365,8 +366,8 @@ export class RoutingMonitor {
   }
 
   /** Replaces what is known of one prefix with a full read (a prefix new to the stream), then evaluates it. */
-  async refresh(m: ManagedPrefix, source: string): Promise<Finding[]> {
-    const { findings } = await this.refreshBatch([m], source);
+  async refresh(m: ManagedPrefix, source: string, opts: ReadOptions = {}): Promise<Finding[]> {
+    const { findings } = await this.refreshBatch([m], source, opts);
     return findings.get(m.cidr) ?? [];
   }
 
@@ -375,7 +376,7 @@ export class RoutingMonitor {
    * given to the most specific managed prefix covering it; each prefix's table replaced, the stream messages that
    * arrived since the read was fetched applied again over it, and the prefix evaluated.
    */
-  private async refreshBatch(batch: ManagedPrefix[], source: string): Promise<{ findings: Map<string, Finding[]>; failed: number }> {
+  private async refreshBatch(batch: ManagedPrefix[], source: string, opts: ReadOptions = {}): Promise<{ findings: Map<string, Finding[]>; failed: number }> {
     const ttl = Math.max(1, Math.floor(this.deps.settings.pollIntervalMs * 0.8));
     const list = batch.map((m) => m.cidr);
     const key = list.length === 1 ? `bgp-state:${list[0]}` : `bgp-state:${list.length}:${createHash('sha1').update(list.join(',')).digest('hex')}`;
@@ -390,6 +391,7 @@ export class RoutingMonitor {
       },
       // A replica of the version before shared the bare routes, with no time: as old as the share lasts.
       (raw) => (Array.isArray(raw) ? { at: Date.now() - ttl, routes: raw as PeerRoute[] } : (raw as StateRead)),
+      opts,
     );
     const tables = new Map(list.map((c) => [c, new Map<string, SeenRoute>()]));
     for (const r of read.routes) {
@@ -598,8 +600,11 @@ export class RoutingMonitor {
     }
   }
 
-  /** One poll of every managed prefix (the scheduler's job while the stream is down), POLL_BATCH prefixes a read. */
-  async pollAll(source = 'RIPEstat bgp-state'): Promise<{ prefixes: number; findings: number; failed: number }> {
+  /**
+   * One poll of every managed prefix (the scheduler's job while the stream is down), POLL_BATCH prefixes a read.
+   * `opts.notBefore`: no shared read fetched before it (the stream's bootstrap: nothing older than the stream).
+   */
+  async pollAll(source = 'RIPEstat bgp-state', opts: ReadOptions = {}): Promise<{ prefixes: number; findings: number; failed: number }> {
     this.stats.polls++;
     const managed = await this.managed();
     const size = Math.max(1, this.deps.settings.pollBatch ?? POLL_BATCH);
@@ -609,7 +614,7 @@ export class RoutingMonitor {
     let failed = 0;
     await mapLimit(batches, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY, async (batch) => {
       try {
-        const res = await this.refreshBatch(batch, source);
+        const res = await this.refreshBatch(batch, source, opts);
         for (const f of res.findings.values()) findings += f.length;
         failed += res.failed;
       } catch (err) {

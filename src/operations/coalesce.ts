@@ -3,11 +3,44 @@ import type { RedisClient } from '../redis.js';
 
 const FETCH_LOCK_MS = 10_000;
 
+/** What one caller needs of a shared answer beyond its age. */
+export interface ReadOptions {
+  /**
+   * Epoch ms: an answer fetched before this is never served to this caller (a watch after a change must not judge
+   * the change by a read made before it). A fetch in flight that started before it is not waited for either.
+   */
+  notBefore?: number;
+}
+
+/** A shared answer as kept in Redis: when its fetch started, and the value. */
+interface Stored {
+  __at: number;
+  v: unknown;
+}
+
+function parseStored(raw: string): { at: number; value: unknown } {
+  const parsed = JSON.parse(raw) as unknown;
+  if (parsed !== null && typeof parsed === 'object' && typeof (parsed as Stored).__at === 'number' && '__at' in parsed) {
+    return { at: (parsed as Stored).__at, value: (parsed as Stored).v };
+  }
+  // Written by a version that kept no time: of unknown age, too old for a caller with a floor.
+  return { at: 0, value: parsed };
+}
+
+/** The fetch lock's value: the fetcher's class rank and when its fetch started. */
+function parseLock(raw: string | null): { rank: number; startedAt: number } | null {
+  if (raw === null) return null;
+  const [rank, startedAt] = raw.split(':');
+  const r = Number(rank);
+  return Number.isInteger(r) ? { rank: r, startedAt: Number(startedAt) || 0 } : null;
+}
+
 /**
  * One read per key per tick, shared by every watcher in every replica: the first caller fetches and caches the
  * answer in Redis for `ttlMs`; callers arriving while it fetches wait for that answer instead of fetching again.
  * Except a caller of a more urgent request class (request-class.ts) than the fetcher's: a change does not wait behind
- * a look-up that the budget is holding back; it fetches under its own class.
+ * a look-up that the budget is holding back; it fetches under its own class. And a caller with a freshness floor
+ * (`notBefore`) is served only an answer whose fetch started at or after it.
  */
 export class CoalescedReader {
   /** Fetches actually made by this instance (for tests and benchmarks). */
@@ -18,9 +51,10 @@ export class CoalescedReader {
     private keyPrefix: string,
   ) {}
 
-  async read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive: (raw: unknown) => T = (r) => r as T): Promise<T> {
+  async read<T>(key: string, ttlMs: number, fetch: () => Promise<T>, revive: (raw: unknown) => T = (r) => r as T, opts: ReadOptions = {}): Promise<T> {
     const dataKey = `${this.keyPrefix}coalesce:${key}`;
     const lockKey = `${dataKey}:fetching`;
+    const floor = opts.notBefore ?? 0;
     // Wait as long as another caller's fetch may take (its lock lasts FETCH_LOCK_MS), or as long as this caller may
     // wait for a request at all (its class's wait bound); then fetch ourselves.
     const ctx = currentRequestContext();
@@ -28,14 +62,19 @@ export class CoalescedReader {
     const rank = classRank(ctx.class);
     const fetchAndShare = async (): Promise<T> => {
       this.fetches++;
+      const at = Date.now();
       const value = await fetch();
-      await this.redis.set(dataKey, JSON.stringify(value), 'PX', Math.max(1, ttlMs));
+      const stored: Stored = { __at: at, v: value };
+      await this.redis.set(dataKey, JSON.stringify(stored), 'PX', Math.max(1, ttlMs));
       return value;
     };
     while (Date.now() < deadline) {
       const cached = await this.redis.get(dataKey);
-      if (cached !== null) return revive(JSON.parse(cached));
-      const mine = await this.redis.set(lockKey, String(rank), 'PX', FETCH_LOCK_MS, 'NX');
+      if (cached !== null) {
+        const { at, value } = parseStored(cached);
+        if (at >= floor) return revive(value);
+      }
+      const mine = await this.redis.set(lockKey, `${rank}:${Date.now()}`, 'PX', FETCH_LOCK_MS, 'NX');
       if (mine === 'OK') {
         try {
           return await fetchAndShare();
@@ -43,9 +82,10 @@ export class CoalescedReader {
           await this.redis.del(lockKey);
         }
       }
-      // The fetcher's class: a less urgent one may be waiting for the budget far longer than this caller may.
-      const holder = Number(await this.redis.get(lockKey));
-      if (Number.isInteger(holder) && holder > rank) return fetchAndShare();
+      const holder = parseLock(await this.redis.get(lockKey));
+      // The fetcher's class: a less urgent one may be waiting for the budget far longer than this caller may. A fetch
+      // that started before this caller's floor will not answer it either.
+      if (holder && (holder.rank > rank || holder.startedAt < floor)) return fetchAndShare();
       await new Promise((r) => setTimeout(r, 20));
     }
     // The fetcher is stuck; read for ourselves rather than wait forever.

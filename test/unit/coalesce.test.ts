@@ -158,4 +158,62 @@ describe('CoalescedReader', () => {
     await Promise.all(Array.from({ length: 5 }, () => withRequestClass('change', () => reader.read('prefixes:acc', 5_000, shared))));
     expect(shared.calls).toBe(1);
   });
+
+  describe('a freshness floor (notBefore)', () => {
+    it('a value fetched before the floor is never served to that caller; callers without one still share it', async () => {
+      const reader = new CoalescedReader(redis, keyPrefix);
+      const fetch = counted((n) => `sample ${n}`, 5);
+      expect(await reader.read('lg:p', 60_000, fetch)).toBe('sample 1');
+      expect(await reader.read('lg:p', 60_000, fetch)).toBe('sample 1'); // shared, as before
+      await sleep(5);
+      const patchAcceptedAt = Date.now();
+      expect(await reader.read('lg:p', 60_000, fetch, undefined, { notBefore: patchAcceptedAt })).toBe('sample 2');
+      expect(fetch.calls).toBe(2);
+      // The new one is shared from now on, with or without the floor.
+      expect(await reader.read('lg:p', 60_000, fetch, undefined, { notBefore: patchAcceptedAt })).toBe('sample 2');
+      expect(await reader.read('lg:p', 60_000, fetch)).toBe('sample 2');
+      expect(fetch.calls).toBe(2);
+    });
+
+    it('a fetch in flight that started before the floor is not waited for, even in another replica', async () => {
+      const other = newRedis();
+      try {
+        const before = new CoalescedReader(other, keyPrefix);
+        const after = new CoalescedReader(redis, keyPrefix);
+        const old = counted(() => 'before the change', 300);
+        let oldDone = false;
+        const inFlight = before.read('lg:p', 60_000, old).finally(() => (oldDone = true));
+        await sleep(50);
+        const floor = Date.now();
+        const fresh = counted(() => 'after the change', 5);
+        expect(await after.read('lg:p', 60_000, fresh, undefined, { notBefore: floor })).toBe('after the change');
+        expect(oldDone).toBe(false); // it did not sit behind the old fetch
+        expect(await inFlight).toBe('before the change');
+        expect(old.calls).toBe(1);
+        expect(fresh.calls).toBe(1);
+      } finally {
+        await other.quit();
+      }
+    });
+
+    it('floored callers with the same floor still share one fetch', async () => {
+      const reader = new CoalescedReader(redis, keyPrefix);
+      await reader.read('lg:p', 60_000, async () => 'old');
+      await sleep(5);
+      const floor = Date.now();
+      const fetch = counted(() => 'new', 100);
+      const answers = await Promise.all(Array.from({ length: 10 }, () => reader.read('lg:p', 60_000, fetch, undefined, { notBefore: floor })));
+      expect(answers).toEqual(Array(10).fill('new'));
+      expect(fetch.calls).toBe(1);
+    });
+
+    it('an entry of the version before (no fetch time) is served without a floor and refused with one', async () => {
+      const reader = new CoalescedReader(redis, keyPrefix);
+      await redis.set(`${keyPrefix}coalesce:lg:p`, JSON.stringify({ peers: 57 }), 'PX', 60_000);
+      const fetch = counted(() => ({ peers: 0 }), 5);
+      expect(await reader.read('lg:p', 60_000, fetch)).toEqual({ peers: 57 });
+      expect(await reader.read('lg:p', 60_000, fetch, undefined, { notBefore: 1 })).toEqual({ peers: 0 });
+      expect(fetch.calls).toBe(1);
+    });
+  });
 });
