@@ -637,7 +637,8 @@ function clearedWhy(key: string): string {
 }
 
 function managedBgp(b: BgpPrefix): ManagedPrefix['bgp'][number] {
-  return { cidr: b.cidr, advertised: b.onDemand.advertised, modifiedAt: b.onDemand.advertisedModifiedAt ? Date.parse(b.onDemand.advertisedModifiedAt) : null };
+  // Canonical, as the account prefix is: the list's whole-prefix status is matched to it by CIDR text.
+  return { cidr: canonical(b.cidr) ?? b.cidr, advertised: b.onDemand.advertised, modifiedAt: b.onDemand.advertisedModifiedAt ? Date.parse(b.onDemand.advertisedModifiedAt) : null };
 }
 
 /** The own AS of the most specific policy prefix covering `cidr`. */
