@@ -26,7 +26,7 @@ import { withRequestClass } from '../cloudflare/request-class.js';
 import { networkKey, parseCidr } from '../domain/cidr.js';
 import type { EnginePolicy } from '../domain/policy.js';
 import type { BgpPrefix, Prefix } from '../domain/addressing.js';
-import { userMessageOf } from '../errors.js';
+import { ErrorCode, isBotError, userMessageOf } from '../errors.js';
 import { mapLimit, Slots } from '../limit.js';
 import type { ReadOptions } from '../operations/coalesce.js';
 import type { RedisClient } from '../redis.js';
@@ -612,12 +612,29 @@ export class RoutingMonitor {
     for (let i = 0; i < managed.length; i += size) batches.push(managed.slice(i, i + size));
     let findings = 0;
     let failed = 0;
+    const one = async (batch: ManagedPrefix[]): Promise<void> => {
+      const res = await this.refreshBatch(batch, source, opts);
+      for (const f of res.findings.values()) findings += f.length;
+      failed += res.failed;
+    };
     await mapLimit(batches, this.deps.settings.pollConcurrency ?? POLL_CONCURRENCY, async (batch) => {
       try {
-        const res = await this.refreshBatch(batch, source, opts);
-        for (const f of res.findings.values()) findings += f.length;
-        failed += res.failed;
+        await one(batch);
       } catch (err) {
+        // RIPEstat refused the list itself (a bad answer, not an outage): each prefix on its own, so one it will not
+        // take does not leave the other nineteen unwatched. An outage is not multiplied by twenty.
+        if (batch.length > 1 && isBotError(err) && err.code === ErrorCode.RoutingBadResponse) {
+          this.deps.logger.warn({ err, prefixes: batch.length, first: batch[0]!.cidr }, 'routing monitor: a batched read was refused; reading its prefixes one by one');
+          for (const m of batch) {
+            try {
+              await one([m]);
+            } catch (e) {
+              failed++;
+              this.deps.logger.warn({ err: e, prefix: m.cidr }, 'routing monitor: poll read failed');
+            }
+          }
+          return;
+        }
         failed += batch.length;
         this.deps.logger.warn({ err, prefixes: batch.length, first: batch[0]!.cidr }, 'routing monitor: poll read failed');
       }

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BgpPrefix, Prefix } from '../../src/domain/addressing.js';
 import type { EnginePolicy } from '../../src/domain/policy.js';
+import { BotError, ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { INVENTORY_READS, POLL_BATCH, POLL_CONCURRENCY, RoutingMonitor } from '../../src/monitors/routing-monitor.js';
 import { CoalescedReader } from '../../src/operations/coalesce.js';
@@ -104,10 +105,37 @@ describe('routing monitor poll: batched, bounded reads', () => {
     const { monitor, reads } = fleet(2000);
     await monitor.pollAll();
     expect(reads.bgpState).toBe(2000 / POLL_BATCH);
-    expect(reads.maxInFlight).toBe(POLL_CONCURRENCY);
+    expect(reads.maxInFlight).toBeLessThanOrEqual(POLL_CONCURRENCY);
+    expect(reads.maxInFlight).toBeGreaterThan(1);
     // One RPKI look-up per prefix and origin, never more than POLL_CONCURRENCY at once (160 evaluations run together).
     expect(reads.rpki).toBe(2000);
-    expect(reads.rpkiMaxInFlight).toBe(POLL_CONCURRENCY);
+    expect(reads.rpkiMaxInFlight).toBeLessThanOrEqual(POLL_CONCURRENCY);
+    expect(reads.rpkiMaxInFlight).toBeGreaterThan(1);
+  });
+
+  it('a list RIPEstat refuses (a bad answer) is read one prefix at a time; an outage is not multiplied', async () => {
+    let mode: 'bad' | 'down' = 'bad';
+    const asked: number[] = [];
+    const { monitor } = fleet(40, 1, {
+      routes: async (list) => {
+        asked.push(list.length);
+        if (list.length > 1 || mode === 'down') {
+          const code = mode === 'bad' ? ErrorCode.RoutingBadResponse : ErrorCode.RoutingUnavailable;
+          throw new BotError(code, `RIPEstat bgp-state answered badly while looking up ${list.length} prefixes; try again later.`, true);
+        }
+        return Array.from({ length: 20 }, (_, i) => cloudflareRoute(i, list[0]!));
+      },
+    });
+    expect(await monitor.pollAll()).toEqual({ prefixes: 40, findings: 0, failed: 0 });
+    expect(asked.filter((n) => n === 20)).toHaveLength(2);
+    expect(asked.filter((n) => n === 1)).toHaveLength(40);
+    expect(monitor.routesHeld(cidrOf(39))).toHaveLength(20);
+    asked.length = 0;
+    mode = 'down';
+    await new Promise((r) => setTimeout(r, 5));
+    const down = await monitor.pollAll('RIPEstat bgp-state', { notBefore: Date.now() });
+    expect(down.failed).toBe(40);
+    expect(asked).toEqual([20, 20]); // two reads that failed, not forty-two
   });
 
   it('a route of a managed prefix nested in another goes to the most specific one only', async () => {
