@@ -4,8 +4,8 @@ import type { ListenerContext } from '../../context.js';
 import { slackMessageOf } from '../../render/errors.js';
 
 import { alertPrefixes } from '../../views/alert-card.js';
-import { batchModal, skipText, type BatchModalMetadata } from '../../views/batch-card.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
+import { openBatchConfirm } from '../batch-confirm.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -62,33 +62,15 @@ export function alertEmergencyAction(ctx: ListenerContext, kind: 'advertise' | '
   };
 }
 
-/**
- * The multi-prefix confirm step for an alert about several prefixes: the same intake as the command (on call, live;
- * every prefix resolved; already in the wanted state, locked or held: skipped), then the one dialog, its blast radius
- * filled in while it is open. Nothing to send: one sentence, nothing spent.
- */
+/** The multi-prefix confirm step for an alert about several prefixes (the command's, with the alert's reason), audited. */
 async function openBatch(
   ctx: ListenerContext,
   a: { kind: 'advertise' | 'withdraw'; cidrs: string[]; user: string; channel: string; triggerId: string; alertId: string; reason: string; tell: (text: string) => Promise<void>; log: ListenerContext['logger'] },
   client: ButtonArgs['client'],
 ): Promise<void> {
-  const { items, skipped } = await ctx.service.breakGlassBatchIntake(a.kind, { cidrs: a.cidrs }, a.user);
-  if (items.length === 0) {
-    await a.tell(`ℹ️ Nothing to send: ${skipped.map((x) => skipText(a.kind, x)).join('; ')}. Nothing was sent and no break-glass use was spent.`);
-    return;
-  }
-  const meta: BatchModalMetadata = { kind: a.kind, cidrs: items.map((i) => i.cidr), skipped, channel: a.channel };
-  const opened = await client.views.open({ trigger_id: a.triggerId, view: batchModal(meta, a.reason, items, skipped, { checking: true }) as never });
-  await ctx.service.store.audit({ type: 'alert_emergency_opened', opId: `alert:${a.alertId}`, actor: a.user, data: { alertId: a.alertId, kind: a.kind, prefix: null, prefixes: items.map((i) => i.cidr), skipped: skipped.map((x) => x.cidr) } });
-  const viewId = (opened.view as { id?: string } | undefined)?.id;
-  const withBlast = await ctx.service.breakGlassBatchBlast(items).catch((err: unknown) => {
-    a.log.warn({ err }, 'batch blast radius could not be read');
-    return null;
-  });
-  if (viewId && withBlast) {
-    await client.views
-      .update({ view_id: viewId, view: batchModal(meta, a.reason, withBlast, skipped, { checking: false }) as never })
-      .catch((err: unknown) => a.log.info({ err }, 'batch modal not updated (already submitted or closed)'));
+  const listed = await openBatchConfirm(ctx, client, { kind: a.kind, selection: { cidrs: a.cidrs }, user: a.user, triggerId: a.triggerId, reason: a.reason, origin: { channel: a.channel }, tell: a.tell, log: a.log });
+  if (listed.length) {
+    await ctx.service.store.audit({ type: 'alert_emergency_opened', opId: `alert:${a.alertId}`, actor: a.user, data: { alertId: a.alertId, kind: a.kind, prefix: null, prefixes: listed, skipped: a.cidrs.filter((c) => !listed.includes(c)) } });
   }
 }
 

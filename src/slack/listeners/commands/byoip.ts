@@ -11,7 +11,7 @@ import { MAX_TEXT, Responder, type ResponseMessage } from '../../respond.js';
 import { clip, userText } from '../../views/blocks.js';
 import type { MapShape } from '../../../kinds/address-map.js';
 import { breakGlassModal, type BreakGlassMetadata } from '../../views/confirm-modals.js';
-import { batchModal, skipText, type BatchModalMetadata } from '../../views/batch-card.js';
+import { openBatchConfirm } from '../batch-confirm.js';
 import { requestModal } from '../../views/request-modal.js';
 import { auditBlocks } from '../../views/audit.js';
 import { delegationsBlocks } from '../../views/delegations.js';
@@ -246,23 +246,16 @@ async function runCommand(
         }
         // On call, every prefix known: refusals here, before anything opens. The blast radius fills in while it is open.
         const selection = parsed.cidrs === 'all' ? ({ all: true } as const) : { cidrs: parsed.cidrs };
-        const { items, skipped } = await ctx.service.breakGlassBatchIntake(parsed.action, selection, command.user_id);
-        if (items.length === 0) {
-          await respond({ response_type: 'ephemeral', text: `ℹ️ Nothing to send: ${skipped.map((x) => skipText(parsed.action, x)).join('; ')}. Nothing was sent and no break-glass use was spent.` });
-          return;
-        }
-        const meta: BatchModalMetadata = { kind: parsed.action, cidrs: parsed.cidrs === 'all' ? null : items.map((i) => i.cidr), skipped, ...origin };
-        const opened = await client.views.open({ trigger_id: command.trigger_id, view: batchModal(meta, parsed.reason, items, skipped, { checking: true }) as never });
-        const viewId = (opened.view as { id?: string } | undefined)?.id;
-        const withBlast = await ctx.service.breakGlassBatchBlast(items).catch((err: unknown) => {
-          log.warn({ err }, 'batch blast radius could not be read');
-          return null;
+        await openBatchConfirm(ctx, client, {
+          kind: parsed.action,
+          selection,
+          user: command.user_id,
+          triggerId: command.trigger_id,
+          reason: parsed.reason,
+          origin,
+          tell: (text) => respond({ response_type: 'ephemeral', text }),
+          log,
         });
-        if (viewId && withBlast) {
-          await client.views
-            .update({ view_id: viewId, view: batchModal(meta, parsed.reason, withBlast, skipped, { checking: false }) as never })
-            .catch((err: unknown) => log.info({ err }, 'batch modal not updated (already submitted or closed)'));
-        }
         return;
       }
       case 'address-map-show': {
