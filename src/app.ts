@@ -299,6 +299,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           busy: async (cidr) => (await store.active()).some((o) => ['approved', 'executing', 'verifying'].includes(o.state) && (inside(cidr, o.prefix) || inside(o.prefix, cidr))),
           logger: logger.child({ component: 'routing-monitor' }),
           ...(opts.routingNow ? { now: () => opts.routingNow!().getTime() } : {}),
+          metrics,
           settings: { minPeers: rm.minPeers, minVisibilityShare: rm.minVisibilityShare, settleMs: rm.settleMs, inventoryMs: rm.inventoryMs, inventoryReads: rm.inventoryReads, rpkiTtlMs: 10 * 60_000, pollIntervalMs: rm.pollIntervalMs },
         });
         const jobs = await startRoutingMonitor({
@@ -313,6 +314,7 @@ export async function startBot(opts: BotOptions): Promise<RunningBot> {
           leaseMs: rm.leaseMs,
           // The request watch hears the stream too: the first collector seeing an advertise / withdraw, in its thread.
           onUpdate: (u) => streamWatch.onUpdate(u),
+          metrics,
         });
         routingMonitor = { monitor, jobs };
       }

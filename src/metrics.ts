@@ -3,6 +3,7 @@ import type { CloudflareCallReport } from './cloudflare/client.js';
 import type { QueueDepth } from './jobs/queues.js';
 import type { DriftSection } from './domain/drift.js';
 import type { DriftMetrics, DriftSkipReason } from './monitors/drift.js';
+import type { RoutingMonitorMetrics } from './monitors/routing-monitor.js';
 
 /**
  * The bot's Prometheus metrics: one Registry per running bot (never prom-client's global one), so several bots in
@@ -36,7 +37,7 @@ function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
   );
 }
 
-export class BotMetrics implements DriftMetrics {
+export class BotMetrics implements DriftMetrics, RoutingMonitorMetrics {
   readonly registry = new Registry();
   private sources: MetricSources = {};
   private readonly sourceErrors: Counter<'source'>;
@@ -50,6 +51,15 @@ export class BotMetrics implements DriftMetrics {
   private readonly ackSeconds: Histogram<'command'>;
   private readonly deliveryLag: Histogram<'item'>;
   private readonly driftTicks: Counter<'outcome'>;
+  private readonly routingPolls: Counter<'outcome'>;
+  private readonly routingPollSeconds: Histogram;
+  private readonly routingStateReads: Counter;
+  private readonly routingStatePrefixes: Counter;
+  private readonly routingInventories: Counter<'outcome'>;
+  private readonly routingInventoryReads: Counter;
+  private readonly routingFindings: Counter<'change' | 'type'>;
+  private readonly routingStreamUp: Gauge;
+  private readonly routingStreamChanges: Counter<'state'>;
   private readonly driftTickSeconds: Histogram;
   private readonly driftComparedTotal: Counter;
   private readonly driftSkippedTotal: Counter<'reason'>;
@@ -165,6 +175,15 @@ export class BotMetrics implements DriftMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers,
     });
+    this.routingPolls = new Counter({ name: 'byoip_routing_polls_total', help: 'Routing monitor poll ticks by outcome (completed; stream_up or running: skipped; failed)', labelNames: ['outcome'], registers });
+    this.routingPollSeconds = new Histogram({ name: 'byoip_routing_poll_seconds', help: 'Duration of routing monitor poll ticks that ran', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
+    this.routingStateReads = new Counter({ name: 'byoip_routing_state_reads_total', help: 'RIPEstat bgp-state requests made by the routing monitor', registers });
+    this.routingStatePrefixes = new Counter({ name: 'byoip_routing_state_read_prefixes_total', help: 'Prefixes those bgp-state requests asked for (20 a request at most)', registers });
+    this.routingInventories = new Counter({ name: 'byoip_routing_inventory_refreshes_total', help: "Refreshes of the routing monitor's shared inventory made by this replica, by outcome", labelNames: ['outcome'], registers });
+    this.routingInventoryReads = new Counter({ name: 'byoip_routing_inventory_cloudflare_reads_total', help: 'Cloudflare reads those refreshes made', registers });
+    this.routingFindings = new Counter({ name: 'byoip_routing_findings_total', help: 'Routing findings raised or resolved, by type', labelNames: ['change', 'type'], registers });
+    this.routingStreamUp = new Gauge({ name: 'byoip_routing_stream_up', help: '1 while this replica holds the RIS Live stream and it is up', registers });
+    this.routingStreamChanges = new Counter({ name: 'byoip_routing_stream_changes_total', help: 'The RIS Live stream going up or down on this replica', labelNames: ['state'], registers });
     this.driftTicks = new Counter({ name: 'byoip_drift_ticks_total', help: 'Drift check ticks by outcome (completed, overlapped: the previous tick still ran, failed)', labelNames: ['outcome'], registers });
     this.driftTickSeconds = new Histogram({ name: 'byoip_drift_tick_seconds', help: 'Duration of drift check ticks', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers });
     this.driftComparedTotal = new Counter({ name: 'byoip_drift_prefixes_compared_total', help: "Prefixes whose Cloudflare state a drift tick compared with the bot's baseline", registers });
@@ -208,6 +227,30 @@ export class BotMetrics implements DriftMetrics {
 
   delivered(item: string, lagMs: number): void {
     this.deliveryLag.observe({ item }, Math.max(0, lagMs) / 1000);
+  }
+
+  routingPoll(outcome: 'completed' | 'stream_up' | 'running' | 'failed', seconds: number): void {
+    this.routingPolls.inc({ outcome });
+    if (outcome === 'completed' || outcome === 'failed') this.routingPollSeconds.observe(seconds);
+  }
+
+  routingStateRead(prefixes: number): void {
+    this.routingStateReads.inc();
+    this.routingStatePrefixes.inc(prefixes);
+  }
+
+  routingInventory(outcome: 'completed' | 'failed', reads: number): void {
+    this.routingInventories.inc({ outcome });
+    this.routingInventoryReads.inc(reads);
+  }
+
+  routingFinding(change: 'raised' | 'resolved', type: string): void {
+    this.routingFindings.inc({ change, type });
+  }
+
+  routingStream(up: boolean): void {
+    this.routingStreamUp.set(up ? 1 : 0);
+    this.routingStreamChanges.inc({ state: up ? 'up' : 'down' });
   }
 
   driftTick(outcome: 'completed' | 'overlapped' | 'failed', seconds: number): void {

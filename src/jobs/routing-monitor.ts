@@ -1,7 +1,7 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { withRequestClass } from '../cloudflare/request-class.js';
-import { RedisLease, type RoutingMonitor } from '../monitors/routing-monitor.js';
+import { RedisLease, type RoutingMonitor, type RoutingMonitorMetrics } from '../monitors/routing-monitor.js';
 import type { RedisClient } from '../redis.js';
 import { settledWithin } from '../redis.js';
 import { RisLiveClient, type RisUpdate, type StreamState } from '../routing/ris-live.js';
@@ -23,6 +23,7 @@ export interface RoutingMonitorJobOptions {
   onUpdate?: (u: RisUpdate) => void;
   /** Told when the stream goes up or down. */
   onStreamState?: (s: StreamState) => void;
+  metrics?: RoutingMonitorMetrics;
 }
 
 export interface RunningRoutingMonitor {
@@ -73,6 +74,7 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
 
   const onState = (s: StreamState): void => {
     opts.onStreamState?.(s);
+    opts.metrics?.routingStream(s.up);
     if (s.up) {
       logger.info('RIS Live stream up: the routing monitor follows it (polling paused)');
       void redis.set(upKey, lease.holder, 'PX', opts.leaseMs).catch(() => undefined);
@@ -107,6 +109,7 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
   };
 
   const stopStream = (): void => {
+    if (client?.isUp) opts.metrics?.routingStream(false);
     client?.stop();
     client = null;
     void redis.del(upKey).catch(() => undefined);
@@ -146,12 +149,25 @@ export async function startRoutingMonitor(opts: RoutingMonitorJobOptions): Promi
   await queue.upsertJobScheduler('routing-poll', { every: opts.pollIntervalMs }, { name: 'poll', opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 50 } } });
   const pollLock = new RedisLease(redis, `${opts.keyPrefix}routing-monitor:polling`, Math.max(30_000, opts.pollIntervalMs * 2));
   const tick = async (): Promise<unknown> => {
-    if (await redis.exists(upKey)) return { skipped: 'stream up' };
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    if (await redis.exists(upKey)) {
+      opts.metrics?.routingPoll('stream_up', seconds());
+      return { skipped: 'stream up' };
+    }
     // One poll at a time for the deployment: a tick that outlasts the interval is not joined by the next on another
     // replica (RIPEstat serves 8 requests at a time per client; two polls would make 16).
-    if (!(await pollLock.acquire())) return { skipped: 'the previous poll is still running' };
+    if (!(await pollLock.acquire())) {
+      opts.metrics?.routingPoll('running', seconds());
+      return { skipped: 'the previous poll is still running' };
+    }
     try {
-      return await withRequestClass('background', () => monitor.pollAll());
+      const res = await withRequestClass('background', () => monitor.pollAll());
+      opts.metrics?.routingPoll('completed', seconds());
+      return res;
+    } catch (err) {
+      opts.metrics?.routingPoll('failed', seconds());
+      throw err;
     } finally {
       await pollLock.release().catch(() => undefined);
     }

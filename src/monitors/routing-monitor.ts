@@ -36,6 +36,25 @@ import type { RisUpdate, StreamState } from '../routing/ris-live.js';
 import type { AlertSink, Finding } from './findings.js';
 import { detectFindings, inside, type DetectionSettings, type ManagedBgpPrefix, type ManagedPrefix, type RpkiState, type SeenRoute } from './routing-findings.js';
 
+/** What the monitor reports to `/metrics` (BotMetrics implements it; the monitor knows nothing of Prometheus). */
+export interface RoutingMonitorMetrics {
+  /** A poll ended: `completed`, or skipped (`stream_up`, `running`: the previous one still held the lock), or `failed`. */
+  routingPoll(outcome: 'completed' | 'stream_up' | 'running' | 'failed', seconds: number): void;
+  /** One bgp-state request was made, asking for `prefixes` prefixes. */
+  routingStateRead(prefixes: number): void;
+  /** An inventory refresh by this replica ended, having made `reads` Cloudflare reads. */
+  routingInventory(outcome: 'completed' | 'failed', reads: number): void;
+  routingFinding(change: 'raised' | 'resolved', type: string): void;
+  /** The RIS Live stream this replica holds went up or down. */
+  routingStream(up: boolean): void;
+}
+
+const FINDING_TYPES = ['foreign_origin', 'more_specific', 'rpki_invalid', 'low_visibility', 'seen_while_withdrawn'] as const;
+/** The finding type named in an open key (`routing:<prefix>:<type>[:…]`; an IPv6 prefix has colons of its own). */
+export function findingTypeOf(key: string): string {
+  return FINDING_TYPES.find((t) => key.includes(`:${t}`)) ?? 'other';
+}
+
 /** What the monitor reads Cloudflare and the routing view through. */
 export interface RoutingMonitorDeps {
   redis: RedisClient;
@@ -58,6 +77,7 @@ export interface RoutingMonitorDeps {
   busy?: (cidr: string) => Promise<boolean>;
   /** The clock of Cloudflare's timestamps (the simulated one in the sandbox). */
   now?: () => number;
+  metrics?: RoutingMonitorMetrics;
   settings: RoutingMonitorSettings;
 }
 
@@ -277,9 +297,13 @@ export class RoutingMonitor {
       if (Date.now() - shared.at < settings.inventoryMs) return this.adopt(shared.at, shared.entries);
       const lease = new RedisLease(redis, keys.loading, INVENTORY_LEASE_MS);
       if (await lease.acquire()) {
+        const reads = this.stats.inventoryReads;
         try {
-          return await this.loadInventory(shared.entries);
+          const out = await this.loadInventory(shared.entries);
+          this.deps.metrics?.routingInventory('completed', this.stats.inventoryReads - reads);
+          return out;
         } catch (err) {
+          this.deps.metrics?.routingInventory('failed', this.stats.inventoryReads - reads);
           if (!shared.entries.size) throw err;
           // Cloudflare did not answer: the last inventory serves, and this replica tries again in 30 s.
           this.deps.logger.warn({ err }, 'routing monitor: the inventory could not be refreshed; the last one serves meanwhile');
@@ -386,6 +410,7 @@ export class RoutingMonitor {
       async () => {
         this.stats.pollReads++;
         this.stats.pollPrefixes += list.length;
+        this.deps.metrics?.routingStateRead(list.length);
         const at = Date.now();
         return { at, routes: await this.deps.routes(list) };
       },
@@ -588,6 +613,7 @@ export class RoutingMonitor {
       const { alertId, created } = await sink.raise(f);
       await redis.hset(key, f.key, JSON.stringify({ alertId, at: now }));
       this.stats.raised++;
+      this.deps.metrics?.routingFinding('raised', f.type);
       logger.warn({ key: f.key, type: f.type, prefix: f.prefix, alertId, created }, `routing finding: ${f.title}`);
     }
     const live = new Set(findings.map((f) => f.key));
@@ -596,6 +622,7 @@ export class RoutingMonitor {
       await sink.resolve(k, clearedWhy(k), now);
       await redis.hdel(key, k);
       this.stats.resolved++;
+      this.deps.metrics?.routingFinding('resolved', findingTypeOf(k));
       logger.info({ key: k, prefix }, 'routing finding cleared');
     }
   }

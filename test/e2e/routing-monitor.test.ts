@@ -157,8 +157,17 @@ describe('standing routing monitor (RIS Live, polling fallback)', () => {
     expect(bgpStateReads() - reads).toBeLessThanOrEqual(2 * ticks);
     world().run('withdraw 198.51.100.0/24 64777');
     await wait(() => sink.resolved.find((r) => r.key === f.key), 10_000);
+    // What /metrics says meanwhile: the stream down, polls run, bgp-state requests counted.
+    const line = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    let text = await stack.bot!.metrics.render();
+    expect(line(text, 'byoip_routing_stream_up')).toBe(0);
+    expect(line(text, 'byoip_routing_polls_total\\{outcome="completed"\\}')).toBeGreaterThanOrEqual(2);
+    expect(line(text, 'byoip_routing_state_reads_total')).toBeGreaterThanOrEqual(2);
     sim.refuse(false);
     await wait(() => monitor().jobs.streamUp(), 15_000);
+    text = await stack.bot!.metrics.render();
+    expect(line(text, 'byoip_routing_stream_up')).toBe(1);
+    expect(line(text, 'byoip_routing_stream_changes_total\\{state="down"\\}')).toBeGreaterThanOrEqual(1);
   });
 });
 

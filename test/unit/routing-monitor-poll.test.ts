@@ -3,6 +3,7 @@ import type { BgpPrefix, Prefix } from '../../src/domain/addressing.js';
 import type { EnginePolicy } from '../../src/domain/policy.js';
 import { BotError, ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
+import { BotMetrics } from '../../src/metrics.js';
 import { INVENTORY_READS, POLL_BATCH, POLL_CONCURRENCY, RoutingMonitor } from '../../src/monitors/routing-monitor.js';
 import { CoalescedReader } from '../../src/operations/coalesce.js';
 import type { RedisClient } from '../../src/redis.js';
@@ -25,7 +26,7 @@ const cloudflareRoute = (peer: number, prefix: string): PeerRoute => ({ collecto
  * A fleet of `n` advertised /24s at a fake Cloudflare (counting its reads) and a fake bgp-state (counting requests and
  * how many run at once), and `replicas` monitors sharing one real Redis, as replicas of one deployment do.
  */
-function fleet(n: number, replicas = 1, opts: { inventoryMs?: number; routes?: (list: readonly string[]) => Promise<PeerRoute[]> } = {}) {
+function fleet(n: number, replicas = 1, opts: { inventoryMs?: number; routes?: (list: readonly string[]) => Promise<PeerRoute[]>; metrics?: BotMetrics } = {}) {
   const keyPrefix = `{${uniquePrefix()}}:`;
   prefixes.push(keyPrefix);
   const reads = { bgpState: 0, prefixesAsked: 0, inFlight: 0, maxInFlight: 0, cfList: 0, cfBgp: 0, cfFailing: false, rpki: 0, rpkiInFlight: 0, rpkiMaxInFlight: 0 };
@@ -82,6 +83,7 @@ function fleet(n: number, replicas = 1, opts: { inventoryMs?: number; routes?: (
         usualPeerCount: async () => 20,
         sink,
         logger: createLogger({ level: 'silent' }),
+        ...(opts.metrics ? { metrics: opts.metrics } : {}),
         settings: { minPeers: 1, minVisibilityShare: 0.5, settleMs: 0, inventoryMs: opts.inventoryMs ?? 60_000, rpkiTtlMs: 600_000, pollIntervalMs: 60_000 },
       }),
   );
@@ -242,5 +244,39 @@ describe('routing monitor: a full read never undoes the stream messages that cam
     monitor.clearStreamLog();
     await monitor.pollAll();
     expect(monitor.routesHeld(cidr).some((r) => r.peer === '192.0.2.9')).toBe(false);
+  });
+});
+
+describe('routing monitor metrics', () => {
+  it('counts bgp-state requests and the prefixes they asked for, inventory refreshes and their reads, findings raised and resolved by type', async () => {
+    const metrics = new BotMetrics({ role: 'worker', defaultMetrics: false });
+    const value = async (name: string, labels: Record<string, string> = {}) => {
+      const hits = (await metrics.registry.getSingleMetric(name)!.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x));
+      return hits.reduce((sum, v) => sum + v.value, 0);
+    };
+    let hijack = true;
+    const { monitor } = fleet(40, 1, {
+      metrics,
+      routes: async (list) => [
+        ...list.flatMap((p) => Array.from({ length: 20 }, (_, i) => cloudflareRoute(i, p))),
+        ...(hijack && list.includes(cidrOf(3)) ? [{ collector: 'rrc01', peer: '192.0.2.9', prefix: cidrOf(3), path: [3356, 64666], origin: 64666 }] : []),
+      ],
+    });
+    await monitor.pollAll();
+    expect(await value('byoip_routing_state_reads_total')).toBe(2);
+    expect(await value('byoip_routing_state_read_prefixes_total')).toBe(40);
+    expect(await value('byoip_routing_inventory_refreshes_total', { outcome: 'completed' })).toBe(1);
+    expect(await value('byoip_routing_inventory_cloudflare_reads_total')).toBe(1 + INVENTORY_READS);
+    expect(await value('byoip_routing_findings_total', { change: 'raised', type: 'foreign_origin' })).toBe(1);
+    hijack = false;
+    await new Promise((r) => setTimeout(r, 5));
+    await monitor.pollAll('RIPEstat bgp-state', { notBefore: Date.now() });
+    expect(await value('byoip_routing_findings_total', { change: 'resolved', type: 'foreign_origin' })).toBe(1);
+    expect(await value('byoip_routing_state_reads_total')).toBe(4);
+    metrics.routingStream(true);
+    expect(await value('byoip_routing_stream_up')).toBe(1);
+    metrics.routingStream(false);
+    expect(await value('byoip_routing_stream_up')).toBe(0);
+    expect(await value('byoip_routing_stream_changes_total', { state: 'down' })).toBe(1);
   });
 });
