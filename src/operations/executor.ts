@@ -225,10 +225,13 @@ export class Executor {
       if (newWarnings.length) await this.note(op, { type: 'guards_warned', guards: newWarnings }, seen);
     }
 
+    // The call record this attempt last saw or wrote: a send refuses when the record moved otherwise (another
+    // attempt of the same job, run beside this one after a stall, is sending), so two attempts never both send.
+    const mine = { last: op.cloudflare };
     const result: ApplyResult = await kind.apply(deps, op, {
       calledBefore: op.cloudflare !== null,
       audit: (type, data) => this.deps.store.audit({ type, opId: op.id, actor: 'system', data }),
-      send: (request, call) => this.sendOnce(op, request, call),
+      send: (request, call) => this.sendOnce(op, request, call, mine),
     });
     if (result.outcome === 'refused') {
       return this.close(op, { type: 'verdict', verdict: 'failed', step: result.step, facts: { ...result.facts, sent: false } });
@@ -245,20 +248,31 @@ export class Executor {
    * Records that a call may be in flight (so a retry after a crash knows the change could be ours), then sends it.
    * Refuses if the operation moved on meanwhile (superseded by break glass, say): nothing is sent then.
    */
-  private async sendOnce<T>(op: Operation, request: string, call: () => Promise<T>): Promise<T> {
+  private async sendOnce<T>(op: Operation, request: string, call: () => Promise<T>, mine: { last: Operation['cloudflare'] }): Promise<T> {
     const { store } = this.deps;
     let moved = false;
+    let beside = false;
+    const record = { at: this.now(), request, outcome: 'called' as const, result: {} };
     await store.update(op.id, (o) => {
       if (o.state !== 'executing') {
         moved = true;
         return { op: o };
       }
+      if (!sameCall(o.cloudflare, mine.last)) {
+        beside = true;
+        return { op: o, audit: [{ type: 'send_refused', opId: op.id, actor: 'system', data: { request, why: 'another attempt of this request recorded a call meanwhile', theirs: o.cloudflare?.request ?? null } }] };
+      }
       return {
-        op: { ...o, cloudflare: { at: this.now(), request, outcome: 'called', result: {} } },
+        op: { ...o, cloudflare: record },
         audit: [{ type: 'cloudflare_call', opId: op.id, actor: 'system', data: { request } }],
       };
     });
     if (moved) throw new BotError(ErrorCode.OperationFinished, 'The request moved on before the call was sent; nothing was sent.');
+    if (beside) {
+      this.deps.logger.warn({ operationId: op.id, request }, 'another attempt of this request is sending (a stalled job run twice); this one sends nothing');
+      throw new BotError(ErrorCode.OperationFinished, 'Another attempt of this request is already sending it; this one sent nothing.');
+    }
+    mine.last = record;
     // Cloudflare's own answer (HTTP status, raw body, redacted) goes into the audit, success or not.
     const { answers, run } = await captureAnswers(call);
     const auditAnswers = () =>
@@ -415,4 +429,10 @@ function readyLatest(latest: string | null): string | null {
 
 function outcomeUnknown(err: unknown): boolean {
   return Boolean(err && typeof err === 'object' && 'outcomeUnknown' in err && (err as { outcomeUnknown: unknown }).outcomeUnknown === true);
+}
+
+/** The same call record (or both none): what an attempt wrote is still what the operation holds. */
+function sameCall(a: Operation['cloudflare'], b: Operation['cloudflare']): boolean {
+  if (a === null || b === null) return a === b;
+  return a.at === b.at && a.request === b.request;
 }
