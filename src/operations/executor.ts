@@ -234,6 +234,13 @@ export class Executor {
       send: (request, call) => this.sendOnce(op, request, call, mine),
     });
     if (result.outcome === 'refused') {
+      // Refused on what it read ("already added", say): unless another run of this job sent the change meanwhile
+      // and that is what it read. Then the other run follows it; this one closes nothing.
+      const now = await this.deps.store.get(op.id);
+      if (now && !sameCall(now.cloudflare, mine.last)) {
+        await this.deps.store.audit({ type: 'send_refused', opId: op.id, actor: 'system', data: { why: 'another attempt of this request sent it meanwhile', refused: result.step, theirs: now.cloudflare?.request ?? null } });
+        return;
+      }
       return this.close(op, { type: 'verdict', verdict: 'failed', step: result.step, facts: { ...result.facts, sent: false } });
     }
     await this.deps.kinds.reader.invalidate(...listKeysOf({ accountId: op.accountId, prefixId: result.patch?.prefixId ?? op.prefixId }));
