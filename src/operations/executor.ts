@@ -9,7 +9,7 @@ import { kindOf, type KindDeps } from '../kinds/index.js';
 import { listKeysOf } from '../kinds/lookup.js';
 import type { ApplyResult } from '../kinds/types.js';
 import type { Dispatcher } from './ports.js';
-import { CARD, eventItem, type OperationStore } from './store.js';
+import { CARD, eventItem, type AuditEntry, type OperationStore } from './store.js';
 
 export interface ExecutorDeps {
   store: OperationStore;
@@ -218,7 +218,7 @@ export class Executor {
       guards = plan.guards;
       const seen = { guards, guardsAt: this.now(), ...(plan.blast ? { blast: plan.blast } : {}) };
       const blocked = unresolvedBlocks(guards, op.override);
-      if (blocked.length > 0) return this.close(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: blocked } }, seen, { guards: blocked });
+      if (blocked.length > 0) return this.close(op, { type: 'verdict', verdict: 'failed', step: 'blocked', facts: { guards: blocked } }, seen, { guards: blocked }, op.cloudflare);
       // The look-ups took long: still no stale change. A change that waited on its gates started when the wait began.
       if (!hasWaited(op) && !approvalIsFresh(op, this.now())) return this.lapse(op);
       const newWarnings = guards.filter((g) => g.status === 'warn' && !(op.override?.guards ?? []).includes(g.id));
@@ -234,14 +234,8 @@ export class Executor {
       send: (request, call) => this.sendOnce(op, request, call, mine),
     });
     if (result.outcome === 'refused') {
-      // Refused on what it read ("already added", say): unless another run of this job sent the change meanwhile
-      // and that is what it read. Then the other run follows it; this one closes nothing.
-      const now = await this.deps.store.get(op.id);
-      if (now && !sameCall(now.cloudflare, mine.last)) {
-        await this.deps.store.audit({ type: 'send_refused', opId: op.id, actor: 'system', data: { why: 'another attempt of this request sent it meanwhile', refused: result.step, theirs: now.cloudflare?.request ?? null } });
-        return;
-      }
-      return this.close(op, { type: 'verdict', verdict: 'failed', step: result.step, facts: { ...result.facts, sent: false } });
+      // Refused on what it read ("already added", say): closed only if no other run of this job sent meanwhile.
+      return this.close(op, { type: 'verdict', verdict: 'failed', step: result.step, facts: { ...result.facts, sent: false } }, {}, {}, mine.last);
     }
     await this.deps.kinds.reader.invalidate(...listKeysOf({ accountId: op.accountId, prefixId: result.patch?.prefixId ?? op.prefixId }));
     await this.deps.store.audit({ type: 'cloudflare_result', opId: op.id, actor: 'system', data: { outcome: result.outcome, ...result.result } });
@@ -267,7 +261,7 @@ export class Executor {
       }
       if (!sameCall(o.cloudflare, mine.last)) {
         beside = true;
-        return { op: o, audit: [{ type: 'send_refused', opId: op.id, actor: 'system', data: { request, why: 'another attempt of this request recorded a call meanwhile', theirs: o.cloudflare?.request ?? null } }] };
+        return { op: o, audit: [sendRefused(o, { request, why: 'another attempt of this request recorded a call meanwhile' })] };
       }
       return {
         op: { ...o, cloudflare: record },
@@ -408,17 +402,24 @@ export class Executor {
     await this.deps.dispatcher.deliver(op.id);
   }
 
-  /** Closes the request as failed with the verdict as its last thread line; the prefix is unlocked. */
-  private async close(op: Operation, verdict: Extract<OpEvent, { type: 'verdict' }>, patch: Partial<Operation> = {}, auditData: Record<string, unknown> = {}): Promise<void> {
-    await this.deps.store.update(op.id, (o) =>
-      o.state !== 'executing' && o.state !== 'approved'
-        ? { op: o }
-        : {
-            op: transition(o, 'failed', this.now(), { ...patch, final: verdict }),
-            notify: [eventItem(verdict), CARD],
-            audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { step: verdict.step, ...verdict.facts, ...auditData } }],
-          },
-    );
+  /**
+   * Closes the request as failed with the verdict as its last thread line; the prefix is unlocked. `seenCall`: the
+   * call record the verdict was taken on. If another run of the same job (a stalled job run twice) has recorded a call
+   * since, the verdict was taken on a picture that run is changing: nothing is closed (audited send_refused); that
+   * run follows its change to its own verdict.
+   */
+  private async close(op: Operation, verdict: Extract<OpEvent, { type: 'verdict' }>, patch: Partial<Operation> = {}, auditData: Record<string, unknown> = {}, seenCall?: Operation['cloudflare']): Promise<void> {
+    await this.deps.store.update(op.id, (o) => {
+      if (o.state !== 'executing' && o.state !== 'approved') return { op: o };
+      if (seenCall !== undefined && !sameCall(o.cloudflare, seenCall)) {
+        return { op: o, audit: [sendRefused(o, { why: 'another attempt of this request sent it meanwhile', refused: verdict.step })] };
+      }
+      return {
+        op: transition(o, 'failed', this.now(), { ...patch, final: verdict }),
+        notify: [eventItem(verdict), CARD],
+        audit: [{ type: 'failed', opId: op.id, actor: 'system', data: { step: verdict.step, ...verdict.facts, ...auditData } }],
+      };
+    });
     await this.deps.dispatcher.deliver(op.id);
   }
 }
@@ -436,6 +437,11 @@ function readyLatest(latest: string | null): string | null {
 
 function outcomeUnknown(err: unknown): boolean {
   return Boolean(err && typeof err === 'object' && 'outcomeUnknown' in err && (err as { outcomeUnknown: unknown }).outcomeUnknown === true);
+}
+
+/** The audit line of a run that stood back because another run of the same job recorded a call (`theirs`). */
+function sendRefused(o: Operation, data: Record<string, unknown>): AuditEntry {
+  return { type: 'send_refused', opId: o.id, actor: 'system', data: { ...data, theirs: o.cloudflare?.request ?? null } };
 }
 
 /** The same call record (or both none): what an attempt wrote is still what the operation holds. */

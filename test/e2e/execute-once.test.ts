@@ -18,14 +18,19 @@ describe('an execute job run twice at once', () => {
   afterAll(async () => {
     await stack?.cleanup();
   });
+  /** alice asks to onboard `cidr` through the modal; returns the request's card and record, not yet approved. */
+  async function requestOnboard(cidr: string, why: string) {
+    await stack.sender!.command('U0ALICE', `onboard ${cidr} 13335`, { channel: CHANNEL });
+    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
+    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason(why), ...checklist });
+    const card = await stack.slack.waitFor(() => cardFor(stack, cidr), 20_000);
+    const op = (await stack.bot!.store.active()).find((o) => o.prefix === cidr)!;
+    return { card, op };
+  }
 
   it('a non-idempotent create (onboard: POST /prefixes) is sent once; the second run sends nothing and says why in the audit', async () => {
     const creates = () => stack.cloudflare.state.calls.filter((c) => c.method === 'POST' && /\/addressing\/prefixes$/.test(c.path));
-    await stack.sender!.command('U0ALICE', `onboard ${CIDR} 13335`, { channel: CHANNEL });
-    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
-    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('new anycast block'), ...checklist });
-    const card = await stack.slack.waitFor(() => cardFor(stack, CIDR), 20_000);
-    const op = (await stack.bot!.store.active()).find((o) => o.prefix === CIDR)!;
+    const { card, op } = await requestOnboard(CIDR, 'new anycast block');
     // Every prefix-list read held 600 ms: both runs are inside their read-before-write at the same time.
     stack.cloudflare.addFault({ path: '/addressing/prefixes$', method: 'GET', kind: 'latency', ms: 600 });
     await stack.sender!.clickButton('U0BOB', { channel: CHANNEL, messageTs: card.ts, actionId: ActionId.Approve });
@@ -46,11 +51,7 @@ describe('an execute job run twice at once', () => {
     const cidr = '198.51.100.0/24';
     const creates = () => stack.cloudflare.state.calls.filter((c) => c.method === 'POST' && /\/addressing\/prefixes$/.test(c.path) && JSON.stringify(c.body).includes(cidr));
     stack.cloudflare.faults.length = 0;
-    await stack.sender!.command('U0ALICE', `onboard ${cidr} 13335`, { channel: CHANNEL });
-    const modal = await stack.slack.waitFor(() => stack.slack.openModal('U0ALICE'), 5000);
-    await stack.sender!.submitView('U0ALICE', modal.id, { ...reason('second anycast block'), ...checklist });
-    const card = await stack.slack.waitFor(() => cardFor(stack, cidr), 20_000);
-    const op = (await stack.bot!.store.active()).find((o) => o.prefix === cidr)!;
+    const { card, op } = await requestOnboard(cidr, 'second anycast block');
     // The first run's read of the prefix list is held 1 s; the second run starts 0.5 s into it, so it loads the
     // request before the first run records its call. The first run's POST is applied at once and answered 2 s later:
     // the second run's own read ends while the first run still waits for that answer (still executing), sees the new
